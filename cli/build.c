@@ -1,0 +1,244 @@
+/* cli/build.c — `slipway build [OPTIONS] PATH|-`, flag for flag `docker buildx build`.
+ *
+ * Every flag buildx has is known here.  A flag slipway does not implement yet is an error
+ * that says so; it is never accepted and ignored, because a CI job that asks for
+ * something and silently does not get it is worse than one that stops.
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/progress.h"
+
+enum flag_kind
+{
+  FLAG_OPTION,      /* maps to an sw_option */
+  FLAG_PROGRESS,    /* handled by the CLI's display */
+  FLAG_QUIET,
+  FLAG_DEBUG,
+  FLAG_ATTESTATION, /* --provenance / --sbom: only "false" (no attestation) is supported */
+  FLAG_UNSUPPORTED,
+};
+
+struct flag
+{
+  const char *name;
+  char short_name;   /* 0 for none */
+  bool takes_value;
+  enum flag_kind kind;
+  sw_option option;  /* FLAG_OPTION */
+  const char *help;  /* NULL hides the flag from --help (buildx's legacy flags) */
+};
+
+#define OPT(n, s, o, h) { n, s, true, FLAG_OPTION, o, h }
+#define BOOL_OPT(n, o, h) { n, 0, false, FLAG_OPTION, o, h }
+#define TODO(n, v, h) { n, 0, v, FLAG_UNSUPPORTED, 0, h }
+
+static const struct flag flags[] = {
+  OPT ("add-host", 0, SW_OPT_ADD_HOST, "Add a custom host-to-IP mapping (HOST:IP)"),
+  TODO ("allow", true, "Allow extra privileged entitlement"),
+  OPT ("annotation", 0, SW_OPT_ANNOTATION, "Add annotation to the image"),
+  TODO ("attest", true, "Attestation parameters"),
+  OPT ("build-arg", 0, SW_OPT_BUILD_ARG, "Set build-time variables"),
+  OPT ("build-context", 0, SW_OPT_BUILD_CONTEXT, "Additional build contexts (NAME=PATH)"),
+  TODO ("builder", true, "Override the configured builder instance"),
+  TODO ("cache-from", true, "External cache sources"),
+  TODO ("cache-to", true, "Cache export destinations"),
+  TODO ("call", true, "Set method for evaluating build"),
+  TODO ("cgroup-parent", true, "Set the parent cgroup for the RUN instructions"),
+  TODO ("check", false, "Shorthand for --call=check"),
+  { "debug", 'D', false, FLAG_DEBUG, 0, "Enable debug logging" },
+  OPT ("file", 'f', SW_OPT_DOCKERFILE, "Name of the Dockerfile (default: PATH/Dockerfile)"),
+  OPT ("iidfile", 0, SW_OPT_IIDFILE, "Write the image ID to a file"),
+  OPT ("label", 0, SW_OPT_LABEL, "Set metadata for an image"),
+  BOOL_OPT ("load", SW_OPT_LOAD, "Shorthand for --output=type=docker"),
+  OPT ("metadata-file", 0, SW_OPT_METADATA_FILE, "Write build result metadata to a file"),
+  OPT ("network", 0, SW_OPT_NETWORK, "Networking mode for RUN: default, none, host"),
+  BOOL_OPT ("no-cache", SW_OPT_NO_CACHE, "Do not use cache when building the image"),
+  TODO ("no-cache-filter", true, "Do not cache specified stages"),
+  OPT ("output", 'o', SW_OPT_OUTPUT, "Output destination (type=registry, type=oci,dest=…, …)"),
+  OPT ("platform", 0, SW_OPT_PLATFORM, "Set target platform for build"),
+  { "progress", 0, true, FLAG_PROGRESS, 0, "Progress output: auto, plain, tty, quiet, rawjson" },
+  { "provenance", 0, true, FLAG_ATTESTATION, 0, "Provenance attestation (only \"false\" for now)" },
+  BOOL_OPT ("pull", SW_OPT_PULL, "Always attempt to pull all referenced images"),
+  BOOL_OPT ("push", SW_OPT_PUSH, "Shorthand for --output=type=registry"),
+  { "quiet", 'q', false, FLAG_QUIET, 0, "Suppress the build output and print image ID on success" },
+  { "sbom", 0, true, FLAG_ATTESTATION, 0, "SBOM attestation (only \"false\" for now)" },
+  OPT ("secret", 0, SW_OPT_SECRET, "Secret to expose to the build (id=ID,src=PATH|env=VAR)"),
+  TODO ("shm-size", true, "Shared memory size for build containers"),
+  OPT ("ssh", 0, SW_OPT_SSH, "SSH agent socket or keys to expose to the build"),
+  OPT ("tag", 't', SW_OPT_TAG, "Name and optionally a tag (format: name:tag)"),
+  OPT ("target", 0, SW_OPT_TARGET, "Set the target build stage to build"),
+  TODO ("ulimit", true, "Ulimit options"),
+  /* slipway's own */
+  OPT ("state-dir", 0, SW_OPT_STATE_DIR, "slipway: state directory (default /var/lib/slipway)"),
+  OPT ("insecure-registry", 0, SW_OPT_INSECURE_REGISTRY, "slipway: reach this registry over plain HTTP"),
+  /* buildx's legacy flags, hidden in its help too */
+  TODO ("compress", false, NULL),
+  TODO ("cpu-period", true, NULL),
+  TODO ("cpu-quota", true, NULL),
+  TODO ("cpu-shares", true, NULL),
+  TODO ("cpuset-cpus", true, NULL),
+  TODO ("cpuset-mems", true, NULL),
+  TODO ("force-rm", false, NULL),
+  TODO ("isolation", true, NULL),
+  TODO ("memory", true, NULL),
+  TODO ("memory-swap", true, NULL),
+  TODO ("print", true, NULL),
+  TODO ("rm", false, NULL),
+  TODO ("security-opt", true, NULL),
+  TODO ("squash", false, NULL),
+};
+#define N_FLAGS (sizeof flags / sizeof *flags)
+
+static void
+build_usage (FILE *out)
+{
+  fprintf (out, "Usage: slipway build [OPTIONS] PATH | -\n\n"
+                "Start a build: the same flags and Dockerfiles as docker buildx build.\n\n"
+                "Options:\n");
+  for (size_t i = 0; i < N_FLAGS; i++)
+    {
+      const struct flag *f = &flags[i];
+      char left[64];
+      if (f->help == NULL)
+        continue;
+      if (f->short_name)
+        snprintf (left, sizeof left, "-%c, --%s%s", f->short_name, f->name, f->takes_value ? " value" : "");
+      else
+        snprintf (left, sizeof left, "    --%s%s", f->name, f->takes_value ? " value" : "");
+      fprintf (out, "  %-32s %s%s\n", left, f->help,
+               f->kind == FLAG_UNSUPPORTED ? " (not supported yet)" : "");
+    }
+}
+
+int
+cli_build (int argc, char **argv)
+{
+  struct option longopts[N_FLAGS + 2];
+  char shortopts[64] = "+h";
+  const char *progress = "auto";
+  bool quiet = false;
+  sw_error *err = NULL;
+  sw_build *b;
+  int rc;
+
+  if (cli_wants_help (argc, argv))
+    {
+      build_usage (stdout);
+      return 0;
+    }
+
+  for (size_t i = 0; i < N_FLAGS; i++)
+    {
+      longopts[i] = (struct option){ flags[i].name, flags[i].takes_value ? required_argument : no_argument,
+                                     NULL, 256 + (int) i };
+      if (flags[i].short_name)
+        {
+          size_t n = strlen (shortopts);
+          shortopts[n++] = flags[i].short_name;
+          if (flags[i].takes_value)
+            shortopts[n++] = ':';
+          shortopts[n] = '\0';
+        }
+    }
+  longopts[N_FLAGS] = (struct option){ "help", no_argument, NULL, 'h' };
+  longopts[N_FLAGS + 1] = (struct option){ 0 };
+
+  b = sw_build_new ();
+  opterr = 0;
+  optind = 1;
+  for (;;)
+    {
+      int c = getopt_long (argc, argv, shortopts, longopts, NULL);
+      const struct flag *f = NULL;
+      if (c == -1)
+        break;
+      if (c == '?' || c == ':')
+        {
+          if (optopt >= 256)
+            cli_fail ("flag needs an argument: --%s", flags[optopt - 256].name);
+          else if (optopt)
+            cli_fail ("unknown shorthand flag: '%c' in -%c", optopt, optopt);
+          else
+            cli_fail ("unknown flag: %s", argv[optind - 1]);
+          fprintf (stderr, "See 'slipway build --help'.\n");
+          sw_build_free (b);
+          return 2;
+        }
+      if (c >= 256)
+        f = &flags[c - 256];
+      else
+        for (size_t i = 0; i < N_FLAGS; i++)
+          if (flags[i].short_name == c)
+            f = &flags[i];
+      if (f == NULL)
+        continue;
+      switch (f->kind)
+        {
+        case FLAG_OPTION:
+          if (sw_build_set (b, f->option, f->takes_value ? optarg : "true", &err) < 0)
+            {
+              sw_build_free (b);
+              return cli_report (err);
+            }
+          break;
+        case FLAG_PROGRESS:
+          progress = optarg;
+          break;
+        case FLAG_QUIET:
+          quiet = true;
+          break;
+        case FLAG_DEBUG:
+          sw_set_log_level (SW_LOG_DEBUG);
+          break;
+        case FLAG_ATTESTATION:
+          if (strcmp (optarg, "false") != 0 && strcmp (optarg, "0") != 0)
+            {
+              cli_fail ("not supported yet: --%s=%s (only --%s=false)", f->name, optarg, f->name);
+              sw_build_free (b);
+              return 2;
+            }
+          break;
+        case FLAG_UNSUPPORTED:
+          cli_fail ("not supported yet: --%s", f->name);
+          sw_build_free (b);
+          return 2;
+        }
+    }
+
+  if (optind != argc - 1)
+    {
+      cli_fail ("\"build\" requires exactly 1 argument (the context: PATH or -)\n"
+                "See 'slipway build --help'.");
+      sw_build_free (b);
+      return 2;
+    }
+  if (sw_build_set (b, SW_OPT_CONTEXT, argv[optind], &err) < 0)
+    {
+      sw_build_free (b);
+      return cli_report (err);
+    }
+
+  struct cli_progress *display = cli_progress_new (quiet ? "quiet" : progress, &err);
+  if (display == NULL)
+    {
+      sw_build_free (b);
+      return cli_report (err);
+    }
+  sw_build_set_event_callback (b, cli_progress_event, display);
+  rc = sw_build_run (b, &err);
+  cli_progress_free (display);
+  if (rc < 0)
+    {
+      sw_build_free (b);
+      return cli_report (err);
+    }
+  if (quiet && sw_build_image_id (b))
+    printf ("%s\n", sw_build_image_id (b));
+  sw_build_free (b);
+  return 0;
+}

@@ -1,0 +1,19 @@
+/* cli/cli.h — the slipway command.  Uses only include/slipway.h. */
+#ifndef SW_CLI_H
+#define SW_CLI_H
+
+#include "slipway.h"
+
+/* Each subcommand: argv[0] is the subcommand's name; returns the process exit status. */
+int cli_build (int argc, char **argv);
+int cli_version (int argc, char **argv);
+int cli_debug (int argc, char **argv);
+
+/* "slipway: MESSAGE" on stderr. */
+void cli_fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+/* Report err (and free it); returns the exit status for a failed command. */
+int cli_report (sw_error *err);
+/* True when argv holds -h or --help before any "--". */
+int cli_wants_help (int argc, char **argv);
+
+#endif

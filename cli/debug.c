@@ -1,0 +1,30 @@
+/* cli/debug.c — `slipway debug ast FILE`: how slipway reads a Dockerfile. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char debug_usage[] =
+  "Usage: slipway debug ast FILE\n\n"
+  "Print the Dockerfile FILE's syntax tree in BuildKit's dump format, one instruction a\n"
+  "line.  A file that does not parse is an error with its line and column.\n";
+
+int
+cli_debug (int argc, char **argv)
+{
+  sw_error *err = NULL;
+
+  if (cli_wants_help (argc, argv))
+    {
+      fputs (debug_usage, stdout);
+      return 0;
+    }
+  if (argc != 3 || strcmp (argv[1], "ast") != 0)
+    {
+      fputs (debug_usage, stderr);
+      return 2;
+    }
+  if (sw_dockerfile_dump_ast (argv[2], stdout, &err) < 0)
+    return cli_report (err);
+  return 0;
+}

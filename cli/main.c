@@ -1,0 +1,84 @@
+/* cli/main.c — `slipway COMMAND …`: dispatch to the subcommands. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+struct command
+{
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+};
+
+static const struct command commands[] = {
+  { "build", cli_build, "Build an image from a Dockerfile (flags as docker buildx build)" },
+  { "debug", cli_debug, "Inspect how slipway reads its input (debug ast FILE)" },
+  { "version", cli_version, "Show the version" },
+};
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "Usage: slipway COMMAND [OPTIONS]\n\n"
+                "Build container images from Dockerfiles, natively, streaming layers to the registry.\n\n"
+                "Commands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nRun 'slipway COMMAND --help' for more information on a command.\n");
+}
+
+void
+cli_fail (const char *fmt, ...)
+{
+  va_list ap;
+  fputs ("slipway: ", stderr);
+  va_start (ap, fmt);
+  vfprintf (stderr, fmt, ap);
+  va_end (ap);
+  fputc ('\n', stderr);
+}
+
+int
+cli_report (sw_error *err)
+{
+  cli_fail ("%s", err ? sw_error_message (err) : "unknown error");
+  sw_error_free (err);
+  return 1;
+}
+
+int
+cli_wants_help (int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--") == 0)
+        return 0;
+      if (strcmp (argv[i], "-h") == 0 || strcmp (argv[i], "--help") == 0)
+        return 1;
+    }
+  return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 2)
+    {
+      usage (stderr);
+      return 2;
+    }
+  if (strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "help") == 0)
+    {
+      usage (stdout);
+      return 0;
+    }
+  if (strcmp (argv[1], "--version") == 0 || strcmp (argv[1], "-v") == 0)
+    return cli_version (1, argv + 1);
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      return commands[i].run (argc - 1, argv + 1);
+  cli_fail ("unknown command \"%s\": run 'slipway --help' for the list", argv[1]);
+  return 2;
+}

@@ -1,0 +1,55 @@
+/* examples/runner.c — a custom runner on libslipway: build a context, print every event.
+ *
+ *   runner CONTEXT [TAG]
+ *
+ * Shows the whole public API a runner needs: a handle, options, an event callback, run.
+ */
+#include <stdio.h>
+
+#include "slipway.h"
+
+static void
+on_event (const sw_event *ev, void *userdata)
+{
+  (void) userdata;
+  switch (ev->kind)
+    {
+    case SW_EVENT_STEP_START: printf ("step %d: %s\n", ev->id, ev->name); break;
+    case SW_EVENT_STEP_LOG: printf ("step %d| %s\n", ev->id, ev->text); break;
+    case SW_EVENT_STEP_DONE: printf ("step %d: %s (%.2fs)\n", ev->id, ev->status ? "failed" : "done", ev->elapsed); break;
+    case SW_EVENT_STEP_CACHED: printf ("step %d: cached\n", ev->id); break;
+    case SW_EVENT_WARNING: printf ("warning: %s\n", ev->text); break;
+    default: break;
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  sw_error *err = NULL;
+  sw_build *b;
+  int rc = 0;
+
+  if (argc < 2 || argc > 3)
+    {
+      fprintf (stderr, "usage: %s CONTEXT [TAG]\n", argv[0]);
+      return 2;
+    }
+  b = sw_build_new ();
+  if (sw_build_set (b, SW_OPT_CONTEXT, argv[1], &err) < 0
+      || (argc == 3 && (sw_build_set (b, SW_OPT_TAG, argv[2], &err) < 0
+                        || sw_build_set (b, SW_OPT_PUSH, "true", &err) < 0)))
+    goto fail;
+  sw_build_set_event_callback (b, on_event, NULL);
+  if (sw_build_run (b, &err) < 0)
+    goto fail;
+  printf ("image %s\n", sw_build_digest (b) ? sw_build_digest (b) : "(not pushed)");
+  goto out;
+fail:
+  fprintf (stderr, "runner: %s\n", sw_error_message (err));
+  sw_error_free (err);
+  rc = 1;
+out:
+  sw_build_free (b);
+  return rc;
+}

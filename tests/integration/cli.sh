@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The command line: help, version, and flags that are not implemented fail loudly.
+. tests/lib.sh
+
+check "version prints the version" bash -c '"$SLIPWAY" version | grep -qE "^slipway [0-9]+\.[0-9]+\.[0-9]+$"'
+check "--help lists build" bash -c '"$SLIPWAY" --help | grep -q "^  build"'
+check "build --help lists buildx flags" bash -c '
+  h=$("$SLIPWAY" build --help)
+  for f in --tag --file --build-arg --target --platform --push --load --output --label --no-cache \
+           --pull --progress --metadata-file --iidfile --secret --ssh --network --add-host \
+           --cache-from --cache-to --build-context --annotation --provenance --sbom; do
+    grep -q -- "$f" <<<"$h" || { echo "missing $f"; exit 1; }
+  done'
+check "unimplemented flag fails with not supported yet" bash -c '
+  out=$("$SLIPWAY" build --cache-to type=inline . 2>&1); rc=$?
+  [ $rc -ne 0 ] && grep -q "not supported yet: --cache-to" <<<"$out"'
+check "--provenance=true is refused, =false accepted by the parser" bash -c '
+  out=$("$SLIPWAY" build --provenance=true . 2>&1); [ $? -ne 0 ] && grep -q "not supported yet" <<<"$out"'
+check "unknown flag is an error" bash -c '
+  out=$("$SLIPWAY" build --frobnicate . 2>&1); [ $? -eq 2 ] && grep -q "unknown flag: --frobnicate" <<<"$out"'
+check "build needs exactly one context" bash -c '
+  out=$("$SLIPWAY" build 2>&1); [ $? -eq 2 ] && grep -q "requires exactly 1 argument" <<<"$out"'
+check "bad --network value names the value" bash -c '
+  out=$("$SLIPWAY" build --network bogus . 2>&1); [ $? -ne 0 ] && grep -q "invalid network mode \"bogus\"" <<<"$out"'
+check "unknown command" bash -c '
+  out=$("$SLIPWAY" frob 2>&1); [ $? -eq 2 ] && grep -q "unknown command" <<<"$out"'

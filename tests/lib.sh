@@ -1,0 +1,64 @@
+# tests/lib.sh — sourced by integration tests.
+#
+# A test script reports each check with `pass NAME`, `fail NAME [WHY]` or `skip NAME WHY`;
+# tests/run.sh counts the lines.  Scripts run as root, from the repository's top, with
+# $SLIPWAY naming the binary under test.  Anything a script starts or mounts it stops and
+# unmounts itself (register cleanups with `on_exit CMD`).
+
+: "${SLIPWAY:=$PWD/slipway}"
+TOP=${TOP:-$PWD}
+SHARED=${SHARED:-$TOP/../shared}
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1${2:+: $2}"; }
+skip() { echo "SKIP $1: $2"; }
+
+# check NAME CMD…: pass when CMD succeeds.
+check() {
+  local name=$1; shift
+  if "$@" >/tmp/sw-check.$$ 2>&1; then pass "$name"; else fail "$name" "$(tail -3 /tmp/sw-check.$$ | tr '\n' ' ')"; fi
+  rm -f /tmp/sw-check.$$
+}
+
+_sw_exit_cmds=()
+on_exit() { _sw_exit_cmds+=("$*"); }
+_sw_run_exit() { local i; for ((i=${#_sw_exit_cmds[@]}-1; i>=0; i--)); do eval "${_sw_exit_cmds[$i]}" || true; done; }
+trap _sw_run_exit EXIT
+
+# A scratch directory removed at exit.
+scratch_dir() { local d; d=$(mktemp -d /tmp/slipway-test.XXXXXX); on_exit "rm -rf '$d'"; echo "$d"; }
+
+# free_port: a TCP port nothing listens on, on 127.0.0.1.
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+# start_registry DIR: Debian's docker-registry on a fresh loopback port with its data in
+# DIR; sets REGISTRY=127.0.0.1:PORT and stops it (by pid) at exit.
+start_registry() {
+  local dir=$1 port
+  port=$(free_port)
+  mkdir -p "$dir/data"
+  cat > "$dir/config.yml" <<YML
+version: 0.1
+log: { level: error }
+storage:
+  filesystem: { rootdirectory: $dir/data }
+  delete: { enabled: true }
+http:
+  addr: 127.0.0.1:$port
+YML
+  docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
+  local pid=$!
+  on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+  REGISTRY=127.0.0.1:$port
+  for _ in $(seq 1 100); do
+    curl -fs "http://$REGISTRY/v2/" >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  echo "registry on $REGISTRY did not start: $(tail -3 "$dir/registry.log")" >&2
+  return 1
+}
