@@ -8,6 +8,8 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "dockerfile/ast.h"
+#include "dockerfile/location.h"
+#include "dockerfile/parser_int.h"
 
 static const char *const instructions[] = {
   "add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", "healthcheck",
@@ -91,41 +93,6 @@ sw_df_is_instruction (const char *name)
 
 /* ---- Go's strconv.Quote ---------------------------------------------------------- */
 
-/* Decode one UTF-8 sequence as Go does: an invalid or overlong sequence, or a surrogate,
- * is one byte of RuneError (returned as -1). */
-static int32_t
-utf8_decode (const unsigned char *s, size_t n, size_t *width)
-{
-  unsigned c = s[0];
-  int32_t r;
-  size_t need;
-
-  *width = 1;
-  if (c < 0x80)
-    return (int32_t) c;
-  if (c >= 0xc2 && c <= 0xdf)
-    need = 1, r = c & 0x1f;
-  else if (c >= 0xe0 && c <= 0xef)
-    need = 2, r = c & 0x0f;
-  else if (c >= 0xf0 && c <= 0xf4)
-    need = 3, r = c & 0x07;
-  else
-    return -1;
-  if (n < need + 1)
-    return -1;
-  for (size_t i = 1; i <= need; i++)
-    {
-      if ((s[i] & 0xc0) != 0x80)
-        return -1;
-      r = (r << 6) | (s[i] & 0x3f);
-    }
-  if ((need == 2 && r < 0x800) || (need == 3 && (r < 0x10000 || r > 0x10ffff))
-      || (r >= 0xd800 && r <= 0xdfff))
-    return -1;
-  *width = need + 1;
-  return r;
-}
-
 /* An approximation of Go's strconv.IsPrint for runes above ASCII: letters, marks,
  * numbers, punctuation, symbols and U+0020 are printable; the other spaces, controls,
  * format characters and unassigned planes' private use are not. */
@@ -150,18 +117,23 @@ go_isprint (int32_t r)
   return true;
 }
 
-static void
-go_quote (sw_buf *b, const char *str)
+void
+sw_df_go_quote (sw_buf *b, const char *str)
+{
+  sw_df_go_quoten (b, str, strlen (str));
+}
+
+void
+sw_df_go_quoten (sw_buf *b, const char *str, size_t n)
 {
   const unsigned char *s = (const unsigned char *) str;
-  size_t n = strlen (str);
   static const char hex[] = "0123456789abcdef";
 
   sw_buf_putc (b, '"');
   for (size_t i = 0; i < n;)
     {
       size_t w;
-      int32_t r = utf8_decode (s + i, n - i, &w);
+      int32_t r = sw_df_utf8_decode (s + i, n - i, &w);
       if (r < 0)
         {
           sw_buf_printf (b, "\\x%c%c", hex[s[i] >> 4], hex[s[i] & 15]);
@@ -246,7 +218,7 @@ dump (sw_buf *out, const sw_df_node *node)
         {
           if (i > 0)
             sw_buf_putc (&b, ' ');
-          go_quote (&b, node->flags[i]);
+          sw_df_go_quote (&b, node->flags[i]);
         }
       sw_buf_putc (&b, ']');
     }
@@ -262,7 +234,7 @@ dump (sw_buf *out, const sw_df_node *node)
       if (n->n_children > 0)
         dump (&b, n);
       else
-        go_quote (&b, n->value);
+        sw_df_go_quoten (&b, n->value, n->value_len);
     }
   trim_space (&b);
   sw_buf_append (out, sw_buf_str (&b), b.len);
@@ -293,6 +265,11 @@ sw_dockerfile_dump_ast (const char *path, FILE *out, sw_error **err)
 
   if (sw_dockerfile_parse_file (path, &df, err) < 0)
     return -1;
+  if (sw_df_check_instructions (df, err) < 0)
+    {
+      sw_dockerfile_free (df);
+      return -1;
+    }
   text = sw_dockerfile_dump (df);
   sw_dockerfile_free (df);
   if (fputs (text, out) == EOF || fflush (out) == EOF)
@@ -385,4 +362,41 @@ sw_df_heredoc_chomp (const char *content)
       bol = *p == '\n';
     }
   return sw_buf_steal (&b);
+}
+
+static int
+check_node (const sw_dockerfile *df, const sw_df_node *node, sw_error **err)
+{
+  if (!sw_df_is_instruction (node->value))
+    {
+      cleanup_free char *hint = sw_df_suggest_instruction (node->value);
+      int line, col;
+      sw_df_locate (df, node, NULL, &line, &col);
+      /* ONBUILD's trigger: point at the trigger word, not at ONBUILD */
+      if (node->value[0] != '\0' && line > 0 && (size_t) line <= df->n_lines)
+        {
+          const char *src = df->lines[line - 1];
+          const char *hit = strstr (src + (col > 0 ? col - 1 : 0), node->value);
+          if (hit != NULL)
+            col = (int) (hit - src) + 1;
+        }
+      if (hint)
+        return sw_df_error_at (err, df, line, col, "unknown instruction: %s (did you mean %s?)",
+                               node->value, hint);
+      return sw_df_error_at (err, df, line, col, "unknown instruction: %s", node->value);
+    }
+  if (node->next != NULL)
+    for (size_t i = 0; i < node->next->n_children; i++)
+      if (check_node (df, node->next->children[i], err) < 0)
+        return -1;
+  return 0;
+}
+
+int
+sw_df_check_instructions (const sw_dockerfile *df, sw_error **err)
+{
+  for (size_t i = 0; i < df->ast->n_children; i++)
+    if (check_node (df, df->ast->children[i], err) < 0)
+      return -1;
+  return 0;
 }

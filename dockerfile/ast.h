@@ -46,6 +46,7 @@ typedef struct sw_df_node sw_df_node;
 struct sw_df_node
 {
   char *value;       /* instruction name (root: "") or one argument */
+  size_t value_len;  /* strlen(value), except when a JSON string held \u0000 */
   sw_df_node *next;  /* the next argument */
   sw_df_node **children;
   size_t n_children;
@@ -113,6 +114,12 @@ bool sw_df_is_instruction (const char *name);
  * distance (case-insensitive, distance < 3), cased like name (all lower → lower, else
  * upper), or NULL when none is close or name is itself an instruction.  Caller frees. */
 char *sw_df_suggest_instruction (const char *name);
+
+/* Reject what BuildKit's instruction layer rejects by name: an unknown instruction (also
+ * as ONBUILD's trigger), located, with BuildKit's "did you mean" suggestion:
+ *   Dockerfile:3:1: unknown instruction: RUNN (did you mean RUN?)
+ * `slipway debug ast` applies it, so what it prints is what a build would run. */
+int sw_df_check_instructions (const sw_dockerfile *df, sw_error **err);
 
 /* The body of a <<- heredoc with leading tabs removed from every line.  Caller frees. */
 char *sw_df_heredoc_chomp (const char *content);
