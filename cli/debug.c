@@ -5,7 +5,8 @@
 #include "cli/cli.h"
 
 static const char debug_usage[] =
-  "Usage: slipway debug ast FILE\n\n"
+  "Usage: slipway debug ast FILE\n"
+  "       slipway debug emu host|decide|run …   (emulation: see `slipway debug emu`)\n\n"
   "Print the Dockerfile FILE's syntax tree in BuildKit's dump format, one instruction a\n"
   "line.  A file that does not parse is an error with its line and column.\n";
 
@@ -18,6 +19,11 @@ cli_debug (int argc, char **argv)
     {
       fputs (debug_usage, stdout);
       return 0;
+    }
+  if (argc >= 2 && strcmp (argv[1], "emu") == 0)
+    {
+      int rc = sw_debug_emu (argc - 2, argv + 2, stdout, stderr, &err);
+      return rc < 0 ? cli_report (err) : rc;
     }
   if (argc != 3 || strcmp (argv[1], "ast") != 0)
     {

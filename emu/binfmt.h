@@ -1,0 +1,25 @@
+/* emu/binfmt.h — emu/'s private binfmt_misc helpers (not for other modules: use emu.h).
+ * Nothing here is called on a native build's path. */
+#ifndef SW_EMU_BINFMT_H
+#define SW_EMU_BINFMT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "emu/emu.h"
+
+/* Entry text as read from binfmt_misc/NAME: enabled, F flag, magic/mask matching HDR? */
+bool sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_len, char **interpreter);
+/* First working entry in DIR for A; *name NULL when none (DIR absent or disabled too). */
+int sw_binfmt_find_existing (const char *dir, const sw_emu_arch *a, char **name, char **interpreter,
+                             sw_error **err);
+int sw_binfmt_register (const char *dir, const char *line, sw_error **err);
+void sw_binfmt_remove (const char *dir, const char *name);
+/* A process that removes ENTRY_PATH when *keepalive is closed or its holders die. */
+int sw_binfmt_reaper_start (const char *entry_path, pid_t *pid, int *keepalive, sw_error **err);
+void sw_binfmt_reaper_stop (pid_t pid, int keepalive);
+/* New identity-mapped user ns + mount ns, binfmt_misc on MOUNTPOINT, register LINE (if any). */
+int sw_binfmt_private_enter (const char *mountpoint, const char *line, sw_error **err);
+bool sw_binfmt_private_probe (const char *mountpoint);
+
+#endif
