@@ -1,7 +1,6 @@
 /* registry/client.c — see client.h. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +261,19 @@ host_creds (sw_registry *r, const char *domain, sw_creds **out, sw_error **err)
   return ret;
 }
 
+void
+sw_registry_set_creds (sw_registry *r, const char *domain, const char *username, const char *password)
+{
+  pthread_mutex_lock (&r->mu);
+  struct host *h = host_get (r, domain);
+  sw_creds_free (h->creds);
+  h->creds = sw_xzalloc (sizeof *h->creds);
+  h->creds->username = sw_xstrdup (username);
+  h->creds->password = sw_xstrdup (password);
+  h->creds_loaded = true;
+  pthread_mutex_unlock (&r->mu);
+}
+
 /* ---- one HTTP exchange ---- */
 
 struct xfer
@@ -459,7 +471,7 @@ transient_curl (CURLcode rc)
 bool
 sw_registry_backoff (sw_registry *r, int attempt, double t0, const char *retry_after)
 {
-  double delay = 0.2 * pow (2.0, attempt - 1);
+  double delay = 0.2 * (double) (1u << (attempt > 10 ? 10 : attempt - 1));
   if (delay > 10)
     delay = 10;
   delay = delay * (0.5 + 0.5 * ((double) random () / (double) RAND_MAX));

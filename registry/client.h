@@ -44,6 +44,9 @@ void sw_registry_free (sw_registry *r);
 size_t sw_registry_chunk_size (const sw_registry *r);
 int sw_registry_parallel (const sw_registry *r);
 
+/* Use these credentials for domain instead of config.json's (login checks them). */
+void sw_registry_set_creds (sw_registry *r, const char *domain, const char *username, const char *password);
+
 /* A body consumer: 0 to continue, -1 to stop (with *err filled). */
 typedef int (*sw_write_fn) (void *ud, const void *p, size_t n, sw_error **err);
 
