@@ -97,7 +97,11 @@ query_status (sw_upload *u, uint64_t *have, sw_error **err)
     {
       const char *dash = strchr (resp.range, '-');
       if (dash)
-        *have = strtoull (dash + 1, NULL, 10) + 1;
+        {
+          /* distribution writes "0-0" both for nothing and for one byte */
+          uint64_t end = strtoull (dash + 1, NULL, 10);
+          *have = end == 0 ? (u->offset >= 1 ? 1 : 0) : end + 1;
+        }
     }
   set_location (u, resp.location);
   ret = 0;
