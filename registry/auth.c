@@ -323,7 +323,8 @@ sw_auth_store (const char *host, const char *username, const char *password, con
   if (identity_token && *identity_token)
     {
       cleanup_free char *up = sw_xasprintf ("%s:", username ? username : "");
-      json_object_set_new (e, "auth", json_string (sw_base64_encode (up, strlen (up))));
+      cleanup_free char *b64 = sw_base64_encode (up, strlen (up));
+      json_object_set_new (e, "auth", json_string (b64));
       json_object_set_new (e, "identitytoken", json_string (identity_token));
     }
   else
