@@ -159,6 +159,8 @@ create (int argc, char **argv)
 int
 cli_imagetools (int argc, char **argv)
 {
+  if (getenv ("SLIPWAY_DEBUG") && *getenv ("SLIPWAY_DEBUG"))
+    sw_set_log_level (SW_LOG_DEBUG);
   if (argc < 2 || strcmp (argv[1], "-h") == 0 || strcmp (argv[1], "--help") == 0)
     {
       usage (argc < 2 ? stderr : stdout);

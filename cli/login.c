@@ -9,6 +9,8 @@
 int
 cli_login (int argc, char **argv)
 {
+  if (getenv ("SLIPWAY_DEBUG") && *getenv ("SLIPWAY_DEBUG"))
+    sw_set_log_level (SW_LOG_DEBUG);
   if (cli_wants_help (argc, argv))
     {
       printf ("Usage: slipway login [OPTIONS] [SERVER]\n\n"

@@ -837,10 +837,11 @@ sw_registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err
                   return 0; /* nothing to answer with: the caller reports the 401 */
                 }
             }
+          int asked = ch.scheme;
           sw_challenge_clear (&ch);
           if (ret < 0)
             return -1;
-          if (ch.scheme != SW_AUTH_NONE)
+          if (asked != SW_AUTH_NONE)
             continue;
         }
       if (req->follow_redirects && resp->status >= 300 && resp->status < 400 && resp->location && redirects < 10)
