@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# imagetools against real registries (Debian's docker-registry, anonymous, plain HTTP on
+# loopback): inspect, byte-for-byte copy of a two-platform index within and across
+# registries, combining single-platform images into an index, digest verification.
+. tests/lib.sh
+export SLIPWAY
+command -v docker-registry >/dev/null || { skip registry_copy "docker-registry not installed"; exit 0; }
+work=$(scratch_dir)
+start_registry "$work/a" || { fail "registry starts"; exit 0; }
+A=$REGISTRY
+start_registry "$work/b" || { fail "second registry starts"; exit 0; }
+B=$REGISTRY
+
+if ! idx=$(bash tests/fixtures/push-busybox.sh "$A" src/bb:1 2>"$work/fixture.log" | tail -1); then
+  fail "two-platform busybox fixture" "$(tail -3 "$work/fixture.log")"; exit 0
+fi
+raw() { skopeo inspect --raw --tls-verify=false "docker://$1"; }
+
+check "inspect --raw gives the registry's bytes" bash -c '
+  [ "$("$SLIPWAY" imagetools inspect --raw '"$A"'/src/bb:1 | sha256sum | cut -d" " -f1)" = "'"${idx#sha256:}"'" ]'
+check "inspect lists both platforms" bash -c '
+  out=$("$SLIPWAY" imagetools inspect '"$A"'/src/bb:1); grep -q "Platform:    linux/amd64" <<<"$out" &&
+  grep -q "Platform:    linux/arm64" <<<"$out" && grep -q "Digest:    '"$idx"'" <<<"$out"'
+check "inspect by digest" bash -c '"$SLIPWAY" imagetools inspect --raw '"$A/src/bb@$idx"' >/dev/null'
+
+# the done-when check: a copy to another registry is the same bytes, and so is every manifest under it
+check "create copies a two-platform index across registries byte for byte" bash -c '
+  "$SLIPWAY" imagetools create -t '"$B"'/x:y '"$A"'/src/bb:1 &&
+  [ "$(skopeo inspect --raw --tls-verify=false docker://'"$B"'/x:y)" = "$(skopeo inspect --raw --tls-verify=false docker://'"$A"'/src/bb:1)" ]'
+check "the copy is complete (skopeo copies every platform out of it)" bash -c '
+  skopeo copy -q --all --src-tls-verify=false docker://'"$B"'/x:y oci:'"$work"'/out:x &&
+  [ "$(jq -r ".manifests[0].digest" '"$work"'/out/index.json)" = "'"$idx"'" ]'
+check "create within a registry (cross-repository mount)" bash -c '
+  "$SLIPWAY" imagetools create -t '"$A"'/other/bb:copy '"$A"'/src/bb:1 &&
+  [ "$(skopeo inspect --raw --tls-verify=false docker://'"$A"'/other/bb:copy | sha256sum | cut -d" " -f1)" = "'"${idx#sha256:}"'" ]'
+check "create with several tags" bash -c '
+  "$SLIPWAY" imagetools create -t '"$B"'/m:1 -t '"$B"'/m:2 '"$A"'/src/bb:1 &&
+  [ "$(skopeo inspect --raw --tls-verify=false docker://'"$B"'/m:2 | sha256sum | cut -d" " -f1)" = "'"${idx#sha256:}"'" ]'
+
+check "create combines single-platform images into one index" bash -c '
+  "$SLIPWAY" imagetools create -t '"$B"'/comb:1 '"$A"'/src/bb:1-amd64 '"$A"'/src/bb:1-arm64 &&
+  j=$(skopeo inspect --raw --tls-verify=false docker://'"$B"'/comb:1) &&
+  [ "$(jq -r ".mediaType" <<<"$j")" = application/vnd.oci.image.index.v1+json ] &&
+  [ "$(jq -r "[.manifests[].platform.architecture]|join(\",\")" <<<"$j")" = amd64,arm64 ] &&
+  skopeo copy -q --all --src-tls-verify=false docker://'"$B"'/comb:1 oci:'"$work"'/comb:x'
+
+check "invalid reference: clear error" bash -c '
+  out=$("$SLIPWAY" imagetools inspect "'"$A"'/Upper/Case" 2>&1); [ $? -ne 0 ] && grep -q "must be lowercase" <<<"$out"'
+check "missing image: clear error" bash -c '
+  out=$("$SLIPWAY" imagetools inspect '"$A"'/nope:1 2>&1); [ $? -ne 0 ] && grep -q "HTTP 404" <<<"$out" && grep -q "MANIFEST_UNKNOWN" <<<"$out"'
+
+# a blob whose bytes do not match its digest is refused, and the destination keeps nothing
+python3 tests/helpers/push-random-image.py "$A" bad/img:1 2 >/dev/null 2>"$work/layer"
+layer=$(tail -1 "$work/layer"); hex=${layer#sha256:}
+f="$work/a/data/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data"
+head -c $((2<<20)) /dev/urandom > "$f"
+check "a blob that does not match its digest is rejected" bash -c '
+  out=$("$SLIPWAY" imagetools create -t '"$B"'/bad/img:1 '"$A"'/bad/img:1 2>&1); [ $? -ne 0 ] &&
+  grep -q "refusing them" <<<"$out" && grep -q "'"$layer"'" <<<"$out"'
+check "…and the destination holds neither the blob nor the tag" bash -c '
+  [ "$(curl -s -o /dev/null -w "%{http_code}" -I http://'"$B"'/v2/bad/img/blobs/'"$layer"')" = 404 ] &&
+  [ "$(curl -s -o /dev/null -w "%{http_code}" http://'"$B"'/v2/bad/img/manifests/1)" = 404 ]'
