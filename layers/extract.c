@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <locale.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -710,7 +711,22 @@ reader (void *arg)
 {
   struct xt *x = arg;
   sw_error *e = NULL;
+  /* pax names are UTF-8; with a UTF-8 locale (this thread only) libarchive hands them
+   * over unchanged */
+  locale_t utf8 = newlocale (LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0);
+  if (utf8)
+    uselocale (utf8);
   int r = run_extract (x, &e);
+  if (x->ar)
+    {
+      archive_read_free (x->ar); /* in the locale it was used with */
+      x->ar = NULL;
+    }
+  if (utf8)
+    {
+      uselocale (LC_GLOBAL_LOCALE);
+      freelocale (utf8);
+    }
   pthread_mutex_lock (&x->mu);
   x->done = true;
   if (r < 0)

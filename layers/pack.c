@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -432,7 +433,7 @@ static void
 entry_common (struct pack *p, const char *tarpath, const struct stat *st)
 {
   archive_entry_clear (p->ent);
-  archive_entry_set_pathname_utf8 (p->ent, tarpath);
+  archive_entry_copy_pathname (p->ent, tarpath);
   archive_entry_set_uid (p->ent, st->st_uid);
   archive_entry_set_gid (p->ent, st->st_gid);
   archive_entry_set_mtime (p->ent, clamp_time (p, st->st_mtim.tv_sec), 0);
@@ -494,7 +495,7 @@ pack_one (struct pack *p, int dirfd, const char *rel, const char *name, sw_error
         target[n] = '\0';
         entry_common (p, path, &st);
         archive_entry_set_mode (p->ent, st.st_mode);
-        archive_entry_set_symlink_utf8 (p->ent, target);
+        archive_entry_copy_symlink (p->ent, target);
         if (read_xattrs (p, -1, lpath, path, NULL, err) < 0)
           return -1;
         return write_header (p, path, err);
@@ -509,7 +510,7 @@ pack_one (struct pack *p, int dirfd, const char *rel, const char *name, sw_error
               {
                 entry_common (p, path, &st);
                 archive_entry_set_mode (p->ent, st.st_mode);
-                archive_entry_set_hardlink_utf8 (p->ent, first);
+                archive_entry_copy_hardlink (p->ent, first);
                 archive_entry_set_size (p->ent, 0);
                 return write_header (p, path, err);
               }
@@ -621,6 +622,11 @@ sw_layer_pack (int dirfd, const sw_pack_opts *o, sw_sink *sink, sw_layer_info *i
     s_async = s_comp, s_comp = (sw_sink){ 0 };
   sw_sink_sha256 (&p.head, &s_async, &diff, NULL);
 
+  /* Names are bytes; libarchive converts them from the locale's charset to pax's UTF-8.
+   * A UTF-8 locale for this thread only (the caller's is restored) makes that an identity
+   * for UTF-8 names; others fall back to a hdrcharset=BINARY record. */
+  locale_t utf8 = newlocale (LC_CTYPE_MASK, "C.UTF-8", (locale_t) 0);
+  locale_t prev = utf8 ? uselocale (utf8) : (locale_t) 0;
   p.buf = sw_xmalloc (READ_SIZE);
   p.ent = archive_entry_new ();
   p.ar = archive_write_new ();
@@ -663,6 +669,11 @@ out:
       sw_error_wrap (err, "packing a layer");
     }
   archive_write_free (p.ar); /* after close or abort: never calls back into the sinks */
+  if (utf8)
+    {
+      uselocale (prev);
+      freelocale (utf8);
+    }
   archive_entry_free (p.ent);
   sw_error_free (p.werr);
   for (size_t i = 0; i < p.caplinks; i++)
