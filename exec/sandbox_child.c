@@ -82,6 +82,25 @@ fd_path (char buf[32], int fd)
   buf[14 + n] = 0;
 }
 
+static bool
+add_str (char *buf, size_t *len, size_t cap, const char *s)
+{
+  size_t n = strlen (s);
+  if (*len + n + 1 > cap)
+    return false;
+  memcpy (buf + *len, s, n + 1);
+  *len += n;
+  return true;
+}
+
+static bool
+add_int (char *buf, size_t *len, size_t cap, int v)
+{
+  char tmp[32];
+  fd_path (tmp, v);
+  return add_str (buf, len, cap, tmp + 14);
+}
+
 /* ---- paths inside the rootfs ---- */
 
 static int
@@ -181,6 +200,21 @@ mount_at (const sw_plan *p, int rootfd, const char *rel, bool is_dir, const char
   if (mount (src, path, type, flags, data) < 0)
     die (p, "mounting /", rel);
   close (fd);
+}
+
+static int
+open_src (const sw_plan *p, const sw_op *op)
+{
+  int base = open (op->src_base, O_PATH | O_CLOEXEC | (op->src_rel ? O_DIRECTORY : 0));
+  if (base < 0)
+    die (p, "opening mount source ", op->src_base);
+  if (!op->src_rel)
+    return base;
+  int fd = open_in (base, op->src_rel, O_PATH);
+  if (fd < 0)
+    die (p, "opening mount source ", op->src_rel);
+  close (base);
+  return fd;
 }
 
 static void
@@ -333,6 +367,7 @@ exec_command (const sw_plan *p, const sw_creds_msg *c, const gid_t *groups)
   int out, err, null;
 
   setsid ();
+  umask (022); /* docker's; the init ran with 0 to make /dev exactly */
   /* move the pipes out of the way of 0-2 before dup2 */
   out = fcntl (p->out_fd, F_DUPFD_CLOEXEC, 10);
   err = fcntl (p->err_fd, F_DUPFD_CLOEXEC, 10);
@@ -380,7 +415,7 @@ exec_command (const sw_plan *p, const sw_creds_msg *c, const gid_t *groups)
   int saved = ENOENT;
   if (strchr (cmd, '/'))
     {
-      execve (cmd, (char *const *) p->argv, p->envp);
+      execve (cmd, (char *const *) p->argv, (char *const *) p->envp);
       saved = errno;
       send_msg (p->sync_fd, SW_MSG_EXEC, saved, "exec: \"", cmd, "\"");
       _exit (127);
@@ -400,7 +435,7 @@ exec_command (const sw_plan *p, const sw_creds_msg *c, const gid_t *groups)
         {
           buf[dl] = '/';
           memcpy (buf + dl + 1, cmd, cl + 1);
-          execve (buf, (char *const *) p->argv, p->envp);
+          execve (buf, (char *const *) p->argv, (char *const *) p->envp);
           if (errno == EACCES)
             eacces = true;
           else if (errno != ENOENT && errno != ENOTDIR)
@@ -428,10 +463,44 @@ sw_sandbox_child (const sw_plan *p)
   if (mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
     die (p, "making mounts private", NULL);
   /* the overlay options name lower, upper and work dirs by fd number */
-  if (chdir ("/proc/self/fd") < 0)
-    die (p, "chdir /proc/self/fd", NULL);
-  if (mount ("overlay", p->merged, "overlay", 0, p->overlay_opts) < 0)
-    die (p, "mounting the overlay rootfs", NULL);
+  {
+    char opts[4096];
+    size_t len = 0;
+    bool ok = add_str (opts, &len, sizeof opts, "lowerdir=");
+    for (size_t i = 0; p->lowers[i]; i++)
+      {
+        int fd = open (p->lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+          die (p, "opening lower dir ", p->lowers[i]);
+        ok = ok && (i == 0 || add_str (opts, &len, sizeof opts, ":")) && add_int (opts, &len, sizeof opts, fd);
+      }
+    int ufd = open (p->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int wfd = open (p->work, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (ufd < 0 || wfd < 0)
+      die (p, "opening the upper and work dirs ", p->upper);
+    ok = ok && add_str (opts, &len, sizeof opts, ",upperdir=") && add_int (opts, &len, sizeof opts, ufd)
+         && add_str (opts, &len, sizeof opts, ",workdir=") && add_int (opts, &len, sizeof opts, wfd)
+         /* no redirects, metacopy or index: the upper dir must be a plain, complete diff */
+         && add_str (opts, &len, sizeof opts, ",index=off,metacopy=off,redirect_dir=off");
+    size_t base_len = len;
+    /* volatile: no syncs of the upper fs, above all none at unmount, which would sync the
+     * whole host filesystem (hundreds of ms on a busy disk); a step's upper dir is worth
+     * nothing after a crash anyway.  Kernels before 5.10 lack it. */
+    ok = ok && add_str (opts, &len, sizeof opts, ",volatile");
+    if (!ok)
+      {
+        errno = E2BIG;
+        die (p, "too many lower dirs for one overlay mount", NULL);
+      }
+    if (chdir ("/proc/self/fd") < 0)
+      die (p, "chdir /proc/self/fd", NULL);
+    if (mount ("overlay", p->merged, "overlay", 0, opts) < 0)
+      {
+        opts[base_len] = 0;
+        if (errno != EINVAL || mount ("overlay", p->merged, "overlay", 0, opts) < 0)
+          die (p, "mounting the overlay rootfs", NULL);
+      }
+  }
   int rootfd = open (p->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
     die (p, "opening the rootfs", NULL);
@@ -447,8 +516,12 @@ sw_sandbox_child (const sw_plan *p)
       switch (op->kind)
         {
         case SW_OP_BIND:
-          bind_at (p, rootfd, op->target, op->target_is_dir, op->src_fd, op->readonly);
-          break;
+          {
+            int src = open_src (p, op);
+            bind_at (p, rootfd, op->target, op->target_is_dir, src, op->readonly);
+            close (src);
+            break;
+          }
         case SW_OP_TMPFS:
           mount_at (p, rootfd, op->target, true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, op->data);
           break;
@@ -523,6 +596,10 @@ sw_sandbox_child (const sw_plan *p)
       if (groups == MAP_FAILED || !read_full (p->sync_fd, groups, c.ngroups * sizeof (gid_t)))
         _exit (126);
     }
+
+  c.home[sizeof c.home - 1] = 0;
+  if (c.home[0] && p->home_slot != (size_t) -1)
+    p->envp[p->home_slot] = c.home;
 
   pid_t pid = (pid_t) syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0)

@@ -28,7 +28,10 @@ typedef struct sw_op
   const char *target; /* relative to the rootfs ("etc/hosts") */
   bool target_is_dir;
   bool readonly;
-  int src_fd;         /* SW_OP_BIND: an O_PATH fd of the source */
+  /* SW_OP_BIND: the source, opened by the child (a mount must be bound from the child's
+   * own mount namespace): src_base, and src_rel resolved inside it when not NULL */
+  const char *src_base;
+  const char *src_rel;
   const char *content;/* SW_OP_FILE */
   size_t content_len;
   mode_t mode;        /* SW_OP_FILE, SW_OP_TMPFS */
@@ -43,6 +46,7 @@ typedef struct sw_creds_msg
   uint32_t ok; /* 0: abort quietly (the parent reports why) */
   uint32_t uid, gid;
   uint32_t ngroups;
+  char home[512]; /* "HOME=…" when the env has no HOME, else "" */
 } sw_creds_msg;
 
 #define SW_MAX_GROUPS 65536
@@ -50,8 +54,12 @@ typedef struct sw_creds_msg
 typedef struct sw_plan
 {
   /* overlay */
-  const char *overlay_opts; /* "lowerdir=12:11,upperdir=10,workdir=9,…": fd numbers,
-                               resolved with the cwd at /proc/self/fd */
+  /* opened by the child (overlayfs clones its layers' mounts, which must be in the
+   * child's namespace), then named by fd number with the cwd at /proc/self/fd, so no
+   * path length or ':' escaping limits apply */
+  const char *const *lowers; /* top first, stubs last */
+  const char *upper;
+  const char *work;
   const char *merged;       /* the mountpoint */
   const char *staging;      /* a dir for the staging tmpfs (SW_OP_FILE contents) */
   bool net_none;
@@ -63,7 +71,8 @@ typedef struct sw_plan
 
   /* process */
   const char *const *argv;
-  char *const *envp;
+  char **envp;          /* with a free slot (NULL) where HOME goes if needed */
+  size_t home_slot;     /* index of that slot, or (size_t) -1 */
   const char *path_env; /* the PATH to search for argv[0] */
   const char *workdir;  /* absolute */
   uint64_t keep_caps;   /* bounding and effective set for root */

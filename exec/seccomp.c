@@ -7,7 +7,9 @@
  * get (mount, unshare, setns, keyctl is absent altogether, …) are left out and so fail
  * with EPERM, the profile's default action.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <seccomp.h>
 #include <stdlib.h>
@@ -109,7 +111,11 @@ static const scmp_datum_t personalities[] = { 0x0, 0x8, 0x20000, 0x20008, 0xffff
 static struct sock_fprog compiled;
 static int compile_errno;
 static char compile_msg[160];
-static pthread_once_t compile_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool compile_done;
+
+/* Bump when the tables above change: it is part of the cache file's name. */
+#define SW_SECCOMP_PROFILE_VERSION 1
 
 static void
 add_names (scmp_filter_ctx ctx, const char *const *names)
@@ -193,6 +199,66 @@ build (scmp_filter_ctx ctx)
   return 0;
 }
 
+static char *
+cache_path (const char *dir)
+{
+  struct utsname u;
+  const struct scmp_version *v = seccomp_version ();
+  if (uname (&u) < 0 || !v)
+    return NULL;
+  /* the release can hold odd characters: keep only the safe ones */
+  char rel[65];
+  size_t k = 0;
+  for (const char *c = u.release; *c && k < sizeof rel - 1; c++)
+    rel[k++] = (isalnum ((unsigned char) *c) || *c == '.' || *c == '-') ? *c : '_';
+  rel[k] = 0;
+  return sw_xasprintf ("%s/seccomp-v%d-%s-%u.%u.%u-%s.bpf", dir, SW_SECCOMP_PROFILE_VERSION,
+                       u.machine, v->major, v->minor, v->micro, rel);
+}
+
+static bool
+load_cache (const char *path)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  struct stat st;
+  if (fd < 0)
+    return false;
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)
+      || st.st_size <= 0 || st.st_size > 65536 * (off_t) sizeof (struct sock_filter)
+      || st.st_size % (off_t) sizeof (struct sock_filter) != 0)
+    {
+      close (fd);
+      return false;
+    }
+  struct sock_filter *insns = sw_xmalloc ((size_t) st.st_size);
+  if (pread (fd, insns, (size_t) st.st_size, 0) != st.st_size)
+    {
+      free (insns);
+      close (fd);
+      return false;
+    }
+  close (fd);
+  compiled.filter = insns;
+  compiled.len = (unsigned short) (st.st_size / (off_t) sizeof (struct sock_filter));
+  return true;
+}
+
+static void
+store_cache (const char *path)
+{
+  char *tmp = sw_xasprintf ("%s.tmp-%ld", path, (long) getpid ());
+  int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  size_t n = compiled.len * sizeof (struct sock_filter);
+  if (fd >= 0)
+    {
+      bool ok = write (fd, compiled.filter, n) == (ssize_t) n;
+      close (fd);
+      if (!ok || rename (tmp, path) < 0)
+        unlink (tmp);
+    }
+  free (tmp);
+}
+
 static void
 compile (void)
 {
@@ -247,9 +313,22 @@ out:
 }
 
 int
-sw_seccomp_default (const struct sock_fprog **prog, sw_error **err)
+sw_seccomp_default (const char *cache_dir, const struct sock_fprog **prog, sw_error **err)
 {
-  pthread_once (&compile_once, compile);
+  pthread_mutex_lock (&compile_lock);
+  if (!compile_done)
+    {
+      char *path = cache_dir ? cache_path (cache_dir) : NULL;
+      if (!path || !load_cache (path))
+        {
+          compile ();
+          if (path && compiled.filter)
+            store_cache (path);
+        }
+      free (path);
+      compile_done = true;
+    }
+  pthread_mutex_unlock (&compile_lock);
   if (!compiled.filter)
     return sw_error_make (err, compile_errno, "%s: %s", compile_msg, strerror (compile_errno));
   *prog = &compiled;

@@ -17,7 +17,10 @@
 
 #include "common/error.h"
 
-/* The compiled default profile; *prog stays valid for the life of the process. */
-int sw_seccomp_default (const struct sock_fprog **prog, sw_error **err);
+/* The compiled default profile; *prog stays valid for the life of the process.
+ * cache_dir (may be NULL): a root-only directory where the compiled program is kept
+ * between processes, keyed by libseccomp's version, the kernel release and the arch
+ * (compiling takes tens of ms; reading it back, microseconds). */
+int sw_seccomp_default (const char *cache_dir, const struct sock_fprog **prog, sw_error **err);
 
 #endif
