@@ -18,6 +18,7 @@ static const struct command commands[] = {
   { "imagetools", cli_imagetools, "Commands to work on images in registries (inspect, create)" },
   { "login", cli_login, "Log in to a registry" },
   { "logout", cli_logout, "Log out from a registry" },
+  { "prune", cli_prune, "Remove cached layers and build caches from the state dir" },
   { "version", cli_version, "Show the version" },
 };
 
