@@ -411,8 +411,8 @@ count_quotes (const char *s)
 
 /* heredocFromMatch over reHeredoc = ^(\d*)<<(-?)\s*([^<]*)$.  0: *doc filled or left with
  * a NULL name (not a heredoc); -1: lexing error. */
-static int
-heredoc_from_word (const char *word, sw_df_heredoc *doc, char **msg)
+int
+sw_df_parse_heredoc (const char *word, sw_df_heredoc *doc, char **msg)
 {
   const char *p = word, *rest;
   unsigned long long fd = 0;
@@ -483,7 +483,7 @@ sw_df_heredocs_from_line (const char *line, sw_df_heredoc **out, size_t *n, char
   for (size_t i = 0; i < w.n; i++)
     {
       sw_df_heredoc doc;
-      if (heredoc_from_word (w.v[i], &doc, msg) < 0)
+      if (sw_df_parse_heredoc (w.v[i], &doc, msg) < 0)
         {
           for (size_t j = 0; j < *n; j++)
             free ((*out)[j].name);

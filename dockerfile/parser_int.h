@@ -44,4 +44,8 @@ int sw_df_node_from_line (const char *line, char escape, sw_df_node **out, char 
 /* heredocsFromLine: the heredocs a line opens, in order. -1 with *msg on a lexing error. */
 int sw_df_heredocs_from_line (const char *line, sw_df_heredoc **out, size_t *n, char **msg);
 
+/* ParseHeredoc of one word ("<<-'EOF'"): 0 with doc->name set for a heredoc, 0 with
+ * doc->name NULL for a word that is not one, -1 with *msg for a malformed delimiter. */
+int sw_df_parse_heredoc (const char *word, sw_df_heredoc *doc, char **msg);
+
 #endif
