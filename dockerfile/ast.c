@@ -367,29 +367,20 @@ sw_df_heredoc_chomp (const char *content)
 static int
 check_node (const sw_dockerfile *df, const sw_df_node *node, sw_error **err)
 {
-  if (!sw_df_is_instruction (node->value))
-    {
-      cleanup_free char *hint = sw_df_suggest_instruction (node->value);
-      int line, col;
-      sw_df_locate (df, node, NULL, &line, &col);
-      /* ONBUILD's trigger: point at the trigger word, not at ONBUILD */
-      if (node->value[0] != '\0' && line > 0 && (size_t) line <= df->n_lines)
-        {
-          const char *src = df->lines[line - 1];
-          const char *hit = strstr (src + (col > 0 ? col - 1 : 0), node->value);
-          if (hit != NULL)
-            col = (int) (hit - src) + 1;
-        }
-      if (hint)
-        return sw_df_error_at (err, df, line, col, "unknown instruction: %s (did you mean %s?)",
-                               node->value, hint);
-      return sw_df_error_at (err, df, line, col, "unknown instruction: %s", node->value);
-    }
-  if (node->next != NULL)
-    for (size_t i = 0; i < node->next->n_children; i++)
-      if (check_node (df, node->next->children[i], err) < 0)
-        return -1;
-  return 0;
+  cleanup_free char *hint = NULL;
+  int line, col;
+
+  if (sw_df_is_instruction (node->value))
+    return 0;
+  sw_df_locate (df, node, NULL, &line, &col);
+  if (node->value[0] == '\0')
+    return sw_df_error_at (err, df, line, col, "empty instruction: a line continuation "
+                           "with nothing after it");
+  hint = sw_df_suggest_instruction (node->value);
+  if (hint)
+    return sw_df_error_at (err, df, line, col, "unknown instruction: %s (did you mean %s?)",
+                           node->value, hint);
+  return sw_df_error_at (err, df, line, col, "unknown instruction: %s", node->value);
 }
 
 int

@@ -332,11 +332,9 @@ static int
 parse_lines (parse_state *ps, sw_error **err)
 {
   sw_dockerfile *df = ps->df;
-  char *raw;
-
-  while ((raw = scan (&ps->sc)) != NULL)
+  for (;;)
     {
-      cleanup_free char *owned = raw;
+      cleanup_free char *raw = scan (&ps->sc);
       cleanup_free char *value = NULL;
       cleanup_free char *msg = NULL;
       cleanup_buf sw_buf logical = SW_BUF_INIT;
@@ -344,6 +342,8 @@ parse_lines (parse_state *ps, sw_error **err)
       int which = -1, r, start_line, column;
       bool end_of_line, has_empty = false;
 
+      if (raw == NULL)
+        break;
       if (ps->current_line == 0 && strncmp (bytes, "\xef\xbb\xbf", 3) == 0)
         bytes += 3;
       if (is_comment (bytes))
@@ -386,13 +386,15 @@ parse_lines (parse_state *ps, sw_error **err)
         continue;
       sw_buf_puts (&logical, token);
 
-      while (!end_of_line && (raw = scan (&ps->sc)) != NULL)
+      while (!end_of_line)
         {
-          cleanup_free char *cont = raw;
+          cleanup_free char *cont = scan (&ps->sc);
           cleanup_free char *dv = NULL;
           cleanup_free char *dmsg = NULL;
           int dw;
 
+          if (cont == NULL)
+            break;
           trim_newline (cont);
           if (parse_directive (&ps->dir, cont, &dw, &dv, &dmsg) < 0)
             return sw_df_error_at (err, df, ps->current_line + 1, 1, "%s", dmsg);
