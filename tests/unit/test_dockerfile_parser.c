@@ -268,6 +268,47 @@ json_forms (void **state)
   assert_non_null (strstr (m2, "comprised of strings only"));
 }
 
+static void
+json_arrays_like_buildkit (void **state)
+{
+  /* BuildKit's json_test.go */
+  static const char *const not_strings[] = {
+    "[\"a\",42,\"b\"]", "[\"a\",123.456,\"b\"]", "[\"a\",{},\"b\"]",
+    "[\"a\",{\"c\": \"d\"},\"b\"]", "[\"a\",[\"c\"],\"b\"]", "[\"a\",true,\"b\"]",
+    "[\"a\",false,\"b\"]", "[\"a\",null,\"b\"]",
+  };
+  static const struct { const char *json; size_t n; const char *v[4]; } ok[] = {
+    { "[]", 0, { NULL } }, { "[\"\"]", 1, { "" } }, { "[\"a\"]", 1, { "a" } },
+    { "[\"a\",\"b\"]", 2, { "a", "b" } }, { "[ \"a\", \"b\" ]", 2, { "a", "b" } },
+    { "[\t\"a\",\t\"b\"\t]", 2, { "a", "b" } }, { "\t[\t\"a\",\t\"b\"\t]\t", 2, { "a", "b" } },
+    { "[\"\\ud83d\\ude00\", \"\\ud800x\"]", 2, { "\xf0\x9f\x98\x80", "\xef\xbf\xbdx" } },
+  };
+  static const char *const not_json[] = { "[\"a\",]", "[\"a\" \"b\"]", "[01]", "[\"\\x\"]",
+                                          "[\"a\"] x", "[\"tab\there\"]", "[truex]", "{}" };
+  sw_df_node *n;
+
+  for (size_t i = 0; i < sizeof not_strings / sizeof *not_strings; i++)
+    assert_int_equal (sw_df_parse_json_array (not_strings[i], &n), -2);
+  for (size_t i = 0; i < sizeof not_json / sizeof *not_json; i++)
+    {
+      if (sw_df_parse_json_array (not_json[i], &n) != -1)
+        fail_msg ("%s parsed as JSON", not_json[i]);
+    }
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+    {
+      assert_int_equal (sw_df_parse_json_array (ok[i].json, &n), 0);
+      size_t k = 0;
+      for (sw_df_node *a = n; a; a = a->next, k++)
+        assert_string_equal (a->value, ok[i].v[k]);
+      assert_int_equal (k, ok[i].n);
+      sw_df_node_free (n);
+    }
+  /* \u0000 is kept: value_len counts it and the dump shows it */
+  assert_int_equal (sw_df_parse_json_array ("[\"a\\u0000b\"]", &n), 0);
+  assert_int_equal (n->value_len, 3);
+  sw_df_node_free (n);
+}
+
 /* ---- ENV, LABEL, ARG, HEALTHCHECK, ONBUILD, unknown --------------------------------- */
 
 static void
@@ -564,6 +605,7 @@ main (void)
     cmocka_unit_test (lines_and_columns),
     cmocka_unit_test (flags),
     cmocka_unit_test (json_forms),
+    cmocka_unit_test (json_arrays_like_buildkit),
     cmocka_unit_test (name_value_instructions),
     cmocka_unit_test (other_instructions),
     cmocka_unit_test (unknown_instruction_suggests),
