@@ -168,40 +168,13 @@ sw_df_go_quoten (sw_buf *b, const char *str, size_t n)
 
 /* ---- Node.Dump ------------------------------------------------------------------- */
 
-static bool
-go_space (unsigned char c)
-{
-  return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-/* strings.TrimSpace for the ASCII spaces; U+0085 and U+00A0 too, as Go's unicode.IsSpace. */
+/* strings.TrimSpace of the dump (which never holds a NUL: the quoting escapes it). */
 static void
 trim_space (sw_buf *b)
 {
-  size_t start = 0, end = b->len;
-  const unsigned char *s = (const unsigned char *) sw_buf_str (b);
-
-  for (;;)
-    {
-      if (start < end && go_space (s[start]))
-        start++;
-      else if (start + 1 < end && s[start] == 0xc2 && (s[start + 1] == 0x85 || s[start + 1] == 0xa0))
-        start += 2;
-      else
-        break;
-    }
-  for (;;)
-    {
-      if (end > start && go_space (s[end - 1]))
-        end--;
-      else if (end >= start + 2 && s[end - 2] == 0xc2 && (s[end - 1] == 0x85 || s[end - 1] == 0xa0))
-        end -= 2;
-      else
-        break;
-    }
-  if (start > 0)
-    memmove (b->data, b->data + start, end - start);
-  sw_buf_truncate (b, end - start);
+  cleanup_free char *t = sw_df_trim_space (sw_buf_str (b));
+  sw_buf_truncate (b, 0);
+  sw_buf_puts (b, t);
 }
 
 static void

@@ -45,7 +45,7 @@ words_free (words *w)
 static void
 words_push (words *w, const char *s)
 {
-  w->v = sw_xreallocarray (w->v, w->n + 1, sizeof *w->v);
+  w->v = sw_df_grow (w->v, w->n + 1, sizeof *w->v);
   w->v[w->n++] = sw_xstrdup (s);
 }
 
@@ -496,7 +496,7 @@ sw_df_heredocs_from_line (const char *line, sw_df_heredoc **out, size_t *n, char
       if (doc.name == NULL)
         continue;
       doc.content = sw_xstrdup ("");
-      *out = sw_xreallocarray (*out, *n + 1, sizeof **out);
+      *out = sw_df_grow (*out, *n + 1, sizeof **out);
       (*out)[(*n)++] = doc;
     }
   words_free (&w);

@@ -215,7 +215,7 @@ split_lines (sw_dockerfile *df, const char *text, size_t len)
         size_t n = i - start;
         if (n > 0 && text[start + n - 1] == '\r')
           n--;
-        df->lines = sw_xreallocarray (df->lines, df->n_lines + 1, sizeof *df->lines);
+        df->lines = sw_df_grow (df->lines, df->n_lines + 1, sizeof *df->lines);
         df->lines[df->n_lines++] = sw_xstrndup (text + start, n);
         start = i + 1;
       }
@@ -226,7 +226,7 @@ add_warning (sw_dockerfile *df, const char *line, int lineno)
 {
   sw_df_warning *w;
 
-  df->warnings = sw_xreallocarray (df->warnings, df->n_warnings + 1, sizeof *df->warnings);
+  df->warnings = sw_df_grow (df->warnings, df->n_warnings + 1, sizeof *df->warnings);
   w = &df->warnings[df->n_warnings++];
   w->short_msg = sw_xasprintf ("Empty continuation line found in: %s", line);
   w->detail = sw_xstrdup ("Empty continuation lines will become errors in a future release");
@@ -252,7 +252,7 @@ add_child (sw_df_node *root, sw_df_node *child)
   if (root->start_line < 0)
     root->start_line = child->start_line;
   root->end_line = child->end_line;
-  root->children = sw_xreallocarray (root->children, root->n_children + 1, sizeof *root->children);
+  root->children = sw_df_grow (root->children, root->n_children + 1, sizeof *root->children);
   root->children[root->n_children++] = child;
 }
 
@@ -356,7 +356,7 @@ parse_lines (parse_state *ps, sw_error **err)
             }
           else
             {
-              ps->comments = sw_xreallocarray (ps->comments, ps->n_comments + 1, sizeof *ps->comments);
+              ps->comments = sw_df_grow (ps->comments, ps->n_comments + 1, sizeof *ps->comments);
               ps->comments[ps->n_comments++] = comment;
             }
         }

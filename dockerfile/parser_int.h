@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/xalloc.h"
 #include "dockerfile/ast.h"
 
 #define SW_RUNE_ERROR 0xfffd
@@ -28,6 +29,16 @@ const char *sw_df_skip_space (const char *s);
 /* strconv.Quote */
 void sw_df_go_quote (sw_buf *b, const char *s);
 void sw_df_go_quoten (sw_buf *b, const char *s, size_t n);
+
+/* Make room for `need` elements in an array that grows one element at a time: the
+ * capacity doubles, so a file of a million lines costs no quadratic copying. */
+static inline void *
+sw_df_grow (void *p, size_t need, size_t size)
+{
+  if (need > 2 && ((need - 1) & (need - 2)) != 0)
+    return p;
+  return sw_xreallocarray (p, need <= 1 ? 1 : 2 * (need - 1), size);
+}
 
 sw_df_node *sw_df_node_new (const char *value);
 sw_df_node *sw_df_node_newn (const char *value, size_t n);
