@@ -168,40 +168,13 @@ sw_df_go_quoten (sw_buf *b, const char *str, size_t n)
 
 /* ---- Node.Dump ------------------------------------------------------------------- */
 
-static bool
-go_space (unsigned char c)
-{
-  return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-/* strings.TrimSpace for the ASCII spaces; U+0085 and U+00A0 too, as Go's unicode.IsSpace. */
+/* strings.TrimSpace of the dump (which never holds a NUL: the quoting escapes it). */
 static void
 trim_space (sw_buf *b)
 {
-  size_t start = 0, end = b->len;
-  const unsigned char *s = (const unsigned char *) sw_buf_str (b);
-
-  for (;;)
-    {
-      if (start < end && go_space (s[start]))
-        start++;
-      else if (start + 1 < end && s[start] == 0xc2 && (s[start + 1] == 0x85 || s[start + 1] == 0xa0))
-        start += 2;
-      else
-        break;
-    }
-  for (;;)
-    {
-      if (end > start && go_space (s[end - 1]))
-        end--;
-      else if (end >= start + 2 && s[end - 2] == 0xc2 && (s[end - 1] == 0x85 || s[end - 1] == 0xa0))
-        end -= 2;
-      else
-        break;
-    }
-  if (start > 0)
-    memmove (b->data, b->data + start, end - start);
-  sw_buf_truncate (b, end - start);
+  cleanup_free char *t = sw_df_trim_space (sw_buf_str (b));
+  sw_buf_truncate (b, 0);
+  sw_buf_puts (b, t);
 }
 
 static void
@@ -367,29 +340,20 @@ sw_df_heredoc_chomp (const char *content)
 static int
 check_node (const sw_dockerfile *df, const sw_df_node *node, sw_error **err)
 {
-  if (!sw_df_is_instruction (node->value))
-    {
-      cleanup_free char *hint = sw_df_suggest_instruction (node->value);
-      int line, col;
-      sw_df_locate (df, node, NULL, &line, &col);
-      /* ONBUILD's trigger: point at the trigger word, not at ONBUILD */
-      if (node->value[0] != '\0' && line > 0 && (size_t) line <= df->n_lines)
-        {
-          const char *src = df->lines[line - 1];
-          const char *hit = strstr (src + (col > 0 ? col - 1 : 0), node->value);
-          if (hit != NULL)
-            col = (int) (hit - src) + 1;
-        }
-      if (hint)
-        return sw_df_error_at (err, df, line, col, "unknown instruction: %s (did you mean %s?)",
-                               node->value, hint);
-      return sw_df_error_at (err, df, line, col, "unknown instruction: %s", node->value);
-    }
-  if (node->next != NULL)
-    for (size_t i = 0; i < node->next->n_children; i++)
-      if (check_node (df, node->next->children[i], err) < 0)
-        return -1;
-  return 0;
+  cleanup_free char *hint = NULL;
+  int line, col;
+
+  if (sw_df_is_instruction (node->value))
+    return 0;
+  sw_df_locate (df, node, NULL, &line, &col);
+  if (node->value[0] == '\0')
+    return sw_df_error_at (err, df, line, col, "empty instruction: a line continuation "
+                           "with nothing after it");
+  hint = sw_df_suggest_instruction (node->value);
+  if (hint)
+    return sw_df_error_at (err, df, line, col, "unknown instruction: %s (did you mean %s?)",
+                           node->value, hint);
+  return sw_df_error_at (err, df, line, col, "unknown instruction: %s", node->value);
 }
 
 int

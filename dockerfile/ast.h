@@ -115,10 +115,11 @@ bool sw_df_is_instruction (const char *name);
  * upper), or NULL when none is close or name is itself an instruction.  Caller frees. */
 char *sw_df_suggest_instruction (const char *name);
 
-/* Reject what BuildKit's instruction layer rejects by name: an unknown instruction (also
- * as ONBUILD's trigger), located, with BuildKit's "did you mean" suggestion:
+/* Reject what BuildKit's instruction layer rejects by name: an unknown instruction,
+ * located, with BuildKit's "did you mean" suggestion:
  *   Dockerfile:3:1: unknown instruction: RUNN (did you mean RUN?)
- * `slipway debug ast` applies it, so what it prints is what a build would run. */
+ * ONBUILD's trigger is not checked: BuildKit checks it only when a child image runs it.
+ * `slipway debug ast` applies this, so what it prints is what a build would accept. */
 int sw_df_check_instructions (const sw_dockerfile *df, sw_error **err);
 
 /* The body of a <<- heredoc with leading tabs removed from every line.  Caller frees. */

@@ -45,7 +45,7 @@ words_free (words *w)
 static void
 words_push (words *w, const char *s)
 {
-  w->v = sw_xreallocarray (w->v, w->n + 1, sizeof *w->v);
+  w->v = sw_df_grow (w->v, w->n + 1, sizeof *w->v);
   w->v[w->n++] = sw_xstrdup (s);
 }
 
@@ -411,8 +411,8 @@ count_quotes (const char *s)
 
 /* heredocFromMatch over reHeredoc = ^(\d*)<<(-?)\s*([^<]*)$.  0: *doc filled or left with
  * a NULL name (not a heredoc); -1: lexing error. */
-static int
-heredoc_from_word (const char *word, sw_df_heredoc *doc, char **msg)
+int
+sw_df_parse_heredoc (const char *word, sw_df_heredoc *doc, char **msg)
 {
   const char *p = word, *rest;
   unsigned long long fd = 0;
@@ -483,7 +483,7 @@ sw_df_heredocs_from_line (const char *line, sw_df_heredoc **out, size_t *n, char
   for (size_t i = 0; i < w.n; i++)
     {
       sw_df_heredoc doc;
-      if (heredoc_from_word (w.v[i], &doc, msg) < 0)
+      if (sw_df_parse_heredoc (w.v[i], &doc, msg) < 0)
         {
           for (size_t j = 0; j < *n; j++)
             free ((*out)[j].name);
@@ -496,7 +496,7 @@ sw_df_heredocs_from_line (const char *line, sw_df_heredoc **out, size_t *n, char
       if (doc.name == NULL)
         continue;
       doc.content = sw_xstrdup ("");
-      *out = sw_xreallocarray (*out, *n + 1, sizeof **out);
+      *out = sw_df_grow (*out, *n + 1, sizeof **out);
       (*out)[(*n)++] = doc;
     }
   words_free (&w);

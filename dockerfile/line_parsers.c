@@ -19,7 +19,7 @@ typedef struct strv
 static void
 strv_push (strv *s, char *str)
 {
-  s->v = sw_xreallocarray (s->v, s->n + 2, sizeof *s->v);
+  s->v = sw_df_grow (s->v, s->n + 2, sizeof *s->v);
   s->v[s->n++] = str;
   s->v[s->n] = NULL;
 }

@@ -215,7 +215,7 @@ split_lines (sw_dockerfile *df, const char *text, size_t len)
         size_t n = i - start;
         if (n > 0 && text[start + n - 1] == '\r')
           n--;
-        df->lines = sw_xreallocarray (df->lines, df->n_lines + 1, sizeof *df->lines);
+        df->lines = sw_df_grow (df->lines, df->n_lines + 1, sizeof *df->lines);
         df->lines[df->n_lines++] = sw_xstrndup (text + start, n);
         start = i + 1;
       }
@@ -226,7 +226,7 @@ add_warning (sw_dockerfile *df, const char *line, int lineno)
 {
   sw_df_warning *w;
 
-  df->warnings = sw_xreallocarray (df->warnings, df->n_warnings + 1, sizeof *df->warnings);
+  df->warnings = sw_df_grow (df->warnings, df->n_warnings + 1, sizeof *df->warnings);
   w = &df->warnings[df->n_warnings++];
   w->short_msg = sw_xasprintf ("Empty continuation line found in: %s", line);
   w->detail = sw_xstrdup ("Empty continuation lines will become errors in a future release");
@@ -252,7 +252,7 @@ add_child (sw_df_node *root, sw_df_node *child)
   if (root->start_line < 0)
     root->start_line = child->start_line;
   root->end_line = child->end_line;
-  root->children = sw_xreallocarray (root->children, root->n_children + 1, sizeof *root->children);
+  root->children = sw_df_grow (root->children, root->n_children + 1, sizeof *root->children);
   root->children[root->n_children++] = child;
 }
 
@@ -332,11 +332,9 @@ static int
 parse_lines (parse_state *ps, sw_error **err)
 {
   sw_dockerfile *df = ps->df;
-  char *raw;
-
-  while ((raw = scan (&ps->sc)) != NULL)
+  for (;;)
     {
-      cleanup_free char *owned = raw;
+      cleanup_free char *raw = scan (&ps->sc);
       cleanup_free char *value = NULL;
       cleanup_free char *msg = NULL;
       cleanup_buf sw_buf logical = SW_BUF_INIT;
@@ -344,6 +342,8 @@ parse_lines (parse_state *ps, sw_error **err)
       int which = -1, r, start_line, column;
       bool end_of_line, has_empty = false;
 
+      if (raw == NULL)
+        break;
       if (ps->current_line == 0 && strncmp (bytes, "\xef\xbb\xbf", 3) == 0)
         bytes += 3;
       if (is_comment (bytes))
@@ -356,7 +356,7 @@ parse_lines (parse_state *ps, sw_error **err)
             }
           else
             {
-              ps->comments = sw_xreallocarray (ps->comments, ps->n_comments + 1, sizeof *ps->comments);
+              ps->comments = sw_df_grow (ps->comments, ps->n_comments + 1, sizeof *ps->comments);
               ps->comments[ps->n_comments++] = comment;
             }
         }
@@ -386,13 +386,15 @@ parse_lines (parse_state *ps, sw_error **err)
         continue;
       sw_buf_puts (&logical, token);
 
-      while (!end_of_line && (raw = scan (&ps->sc)) != NULL)
+      while (!end_of_line)
         {
-          cleanup_free char *cont = raw;
+          cleanup_free char *cont = scan (&ps->sc);
           cleanup_free char *dv = NULL;
           cleanup_free char *dmsg = NULL;
           int dw;
 
+          if (cont == NULL)
+            break;
           trim_newline (cont);
           if (parse_directive (&ps->dir, cont, &dw, &dv, &dmsg) < 0)
             return sw_df_error_at (err, df, ps->current_line + 1, 1, "%s", dmsg);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/xalloc.h"
 #include "dockerfile/ast.h"
 
 #define SW_RUNE_ERROR 0xfffd
@@ -29,6 +30,16 @@ const char *sw_df_skip_space (const char *s);
 void sw_df_go_quote (sw_buf *b, const char *s);
 void sw_df_go_quoten (sw_buf *b, const char *s, size_t n);
 
+/* Make room for `need` elements in an array that grows one element at a time: the
+ * capacity doubles, so a file of a million lines costs no quadratic copying. */
+static inline void *
+sw_df_grow (void *p, size_t need, size_t size)
+{
+  if (need > 2 && ((need - 1) & (need - 2)) != 0)
+    return p;
+  return sw_xreallocarray (p, need <= 1 ? 1 : 2 * (need - 1), size);
+}
+
 sw_df_node *sw_df_node_new (const char *value);
 sw_df_node *sw_df_node_newn (const char *value, size_t n);
 
@@ -43,5 +54,9 @@ int sw_df_node_from_line (const char *line, char escape, sw_df_node **out, char 
 
 /* heredocsFromLine: the heredocs a line opens, in order. -1 with *msg on a lexing error. */
 int sw_df_heredocs_from_line (const char *line, sw_df_heredoc **out, size_t *n, char **msg);
+
+/* ParseHeredoc of one word ("<<-'EOF'"): 0 with doc->name set for a heredoc, 0 with
+ * doc->name NULL for a word that is not one, -1 with *msg for a malformed delimiter. */
+int sw_df_parse_heredoc (const char *word, sw_df_heredoc *doc, char **msg);
 
 #endif
