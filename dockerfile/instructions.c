@@ -373,7 +373,10 @@ sw_df_mount_from (const char *spec, char **from, sw_error **err)
   const char *why = NULL;
   *from = NULL;
   if (csv_fields (spec, &fields, &why) < 0)
-    return sw_error_make (err, 0, "failed to parse csv mounts: %s", why);
+    {
+      strv_free (fields.v, fields.n);
+      return sw_error_make (err, 0, "failed to parse csv mounts: %s", why);
+    }
   int rc = 0;
   for (size_t i = 0; i < fields.n; i++)
     {
