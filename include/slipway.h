@@ -150,6 +150,11 @@ int sw_dockerfile_dump_ast (const char *path, FILE *out, sw_error **err);
  * way emulation was arranged to info.  Returns the command's exit status (run), 0, or -1. */
 int sw_debug_emu (int argc, char **argv, FILE *out, FILE *info, sw_error **err);
 
+/* plan: `slipway debug plan FILE [--target T] [--build-arg K=V]… [--platform P]
+ * [--build-platform P]` (see dockerfile/plan_debug.c): the stages the target needs, in
+ * order, with their bases, platforms and the global ARG scope.  0 or -1. */
+int sw_debug_plan (int argc, char **argv, FILE *out, sw_error **err);
+
 #ifdef __cplusplus
 }
 #endif
