@@ -540,6 +540,9 @@ located_errors (void **state)
                 "Dockerfile:1:1: failed to process \"${X:?needed}\": X: needed");
   assert_error (state, "FROM --platform=linux/x/y/z alpine\n", NULL, NULL,
                 "Dockerfile:1:1: failed to parse platform linux/x/y/z: ");
+  assert_error (state, "FROM --platform=${P:?} alpine\n", NULL, NULL,
+                "Dockerfile:1:1: failed to process arguments for platform ${P:?}: failed to "
+                "process \"${P:?}\": P: is not allowed to be unset\n");
   assert_error (state, "FROM --platform=$NOPE alpine\n", NULL, NULL,
                 "Dockerfile:1:1: empty platform value from expression $NOPE");
 }
