@@ -373,7 +373,10 @@ sw_df_mount_from (const char *spec, char **from, sw_error **err)
   const char *why = NULL;
   *from = NULL;
   if (csv_fields (spec, &fields, &why) < 0)
-    return sw_error_make (err, 0, "failed to parse csv mounts: %s", why);
+    {
+      strv_free (fields.v, fields.n);
+      return sw_error_make (err, 0, "failed to parse csv mounts: %s", why);
+    }
   int rc = 0;
   for (size_t i = 0; i < fields.n; i++)
     {
@@ -402,6 +405,316 @@ sw_df_mount_from (const char *spec, char **from, sw_error **err)
       *from = NULL;
     }
   strv_free (fields.v, fields.n);
+  return rc;
+}
+
+/* ---- RUN --mount (BuildKit's parseMount with an expander) ------------------------- */
+
+/* strconv.ParseBool */
+static int
+go_parse_bool (const char *v, bool *out)
+{
+  static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
+  static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False" };
+  for (size_t i = 0; i < 6; i++)
+    {
+      if (strcmp (v, t[i]) == 0)
+        return *out = true, 0;
+      if (strcmp (v, f[i]) == 0)
+        return *out = false, 0;
+    }
+  return -1;
+}
+
+/* strconv.ParseUint (base 8 or 10, 32 bits) */
+static int
+go_parse_uint32 (const char *v, int base, unsigned long *out)
+{
+  if (!*v)
+    return -1;
+  for (const char *p = v; *p; p++)
+    if (!(*p >= '0' && *p < (base == 8 ? '8' : ':')))
+      return -1;
+  errno = 0;
+  unsigned long long r = strtoull (v, NULL, base);
+  if (errno || r > 0xFFFFFFFFULL)
+    return -1;
+  *out = (unsigned long) r;
+  return 0;
+}
+
+/* go-units RAMInBytes: a number, an optional space, an optional k/m/g/t/p (binary) with an
+ * optional b or ib. */
+static int
+ram_in_bytes (const char *s, long long *out)
+{
+  const char *sep = NULL;
+  for (const char *p = s; *p; p++)
+    if (strchr ("01234567890. ", *p))
+      sep = p;
+  if (!sep)
+    return -1;
+  cleanup_free char *num = sw_xstrndup (s, (size_t) (sep - s) + (*sep == ' ' ? 0 : 1));
+  cleanup_free char *sfx = sw_xstrdup (sep + 1);
+  char *end;
+  errno = 0;
+  double size = strtod (num, &end);
+  if (!*num || *end || errno || !(size >= 0))
+    return -1;
+  lower (sfx);
+  if (*sfx)
+    {
+      static const char units[] = "kmgtp";
+      const char *u = strchr (units, sfx[0]);
+      if (strlen (sfx) > 3)
+        return -1;
+      if (sfx[0] == 'b')
+        {
+          if (sfx[1])
+            return -1;
+        }
+      else if (!u || !*u)
+        return -1;
+      else
+        {
+          for (long i = 0; i <= u - units; i++)
+            size *= 1024;
+          if ((strlen (sfx) == 2 && sfx[1] != 'b') || (strlen (sfx) == 3 && strcmp (sfx + 1, "ib") != 0))
+            return -1;
+        }
+    }
+  if (size > 9.2e18)
+    return -1;
+  *out = (long long) size;
+  return 0;
+}
+
+void
+sw_df_run_mount_clear (sw_df_run_mount *m)
+{
+  free (m->from);
+  free (m->source);
+  free (m->target);
+  free (m->id);
+  free (m->env);
+  memset (m, 0, sizeof *m);
+}
+
+static int
+mount_suggest (sw_error **err, const char *msg, const char *val, const char *const *opts,
+               size_t n)
+{
+  const char *hint = suggest (val, opts, n);
+  if (hint)
+    return sw_error_make (err, 0, "%s (did you mean %s?)", msg, hint);
+  return sw_error_make (err, 0, "%s", msg);
+}
+
+static void
+set_str (char **dst, const char *v)
+{
+  free (*dst);
+  *dst = sw_xstrdup (v);
+}
+
+int
+sw_df_run_mount_parse (const char *spec, sw_df_run_mount *m, sw_error **err)
+{
+  static const char *const types[] = { "bind", "cache", "tmpfs", "secret", "ssh" };
+  static const char *const sharings[] = { "", "shared", "private", "locked" };
+  static const char *const keys[] = {
+    "type", "from", "source", "target", "readonly", "id", "sharing", "required", "size",
+    "mode", "uid", "gid", "src", "dst", "destination", "ro", "rw", "readwrite", "env",
+  };
+  strv f = { 0 };
+  const char *why = NULL;
+  bool ro_auto = true;
+  int rc = -1;
+
+  memset (m, 0, sizeof *m);
+  if (csv_fields (spec, &f, &why) < 0)
+    {
+      sw_error_make (err, 0, "failed to parse csv mounts: %s", why);
+      goto out;
+    }
+  for (size_t i = 0; i < f.n; i++)
+    {
+      const char *field = f.v[i];
+      const char *eq = strchr (field, '=');
+      cleanup_free char *key = eq ? sw_xstrndup (field, eq - field) : sw_xstrdup (field);
+      const char *value = eq ? eq + 1 : NULL;
+      bool secret_or_ssh = m->type == SW_DF_MOUNT_SECRET || m->type == SW_DF_MOUNT_SSH;
+      lower (key);
+      if (!eq)
+        {
+          if (!strcmp (key, "readonly") || !strcmp (key, "ro"))
+            m->readonly = true, ro_auto = false;
+          else if (!strcmp (key, "readwrite") || !strcmp (key, "rw"))
+            m->readonly = false, ro_auto = false;
+          else if (!strcmp (key, "required") && secret_or_ssh)
+            m->required = true;
+          else if (!strcmp (key, "required"))
+            {
+              sw_error_make (err, 0, "unexpected key '%s' for mount type '%s'", key,
+                             types[m->type]);
+              goto out;
+            }
+          else
+            {
+              sw_error_make (err, 0, "invalid field '%s' must be a key=value pair", field);
+              goto out;
+            }
+          continue;
+        }
+      if (!strcmp (key, "type"))
+        {
+          cleanup_free char *t = sw_xstrdup (value);
+          size_t k;
+          lower (t);
+          for (k = 0; k < 5 && strcmp (t, types[k]) != 0; k++)
+            ;
+          if (k == 5)
+            {
+              cleanup_free char *msg = sw_xasprintf ("unsupported mount type \"%s\"", value);
+              mount_suggest (err, msg, value, types, 5);
+              goto out;
+            }
+          m->type = (sw_df_mount_type) k;
+        }
+      else if (!strcmp (key, "from"))
+        set_str (&m->from, value);
+      else if (!strcmp (key, "source") || !strcmp (key, "src"))
+        set_str (&m->source, value);
+      else if (!strcmp (key, "target") || !strcmp (key, "dst") || !strcmp (key, "destination"))
+        set_str (&m->target, value);
+      else if (!strcmp (key, "readonly") || !strcmp (key, "ro") || !strcmp (key, "readwrite")
+               || !strcmp (key, "rw"))
+        {
+          bool b;
+          if (go_parse_bool (value, &b) < 0)
+            {
+              sw_error_make (err, 0, "invalid value for %s: %s", key, value);
+              goto out;
+            }
+          bool rw = !strcmp (key, "rw") || !strcmp (key, "readwrite");
+          m->readonly = rw ? !b : b;
+          ro_auto = false;
+        }
+      else if (!strcmp (key, "required"))
+        {
+          if (!secret_or_ssh)
+            {
+              sw_error_make (err, 0, "unexpected key '%s' for mount type '%s'", key,
+                             types[m->type]);
+              goto out;
+            }
+          if (go_parse_bool (value, &m->required) < 0)
+            {
+              sw_error_make (err, 0, "invalid value for %s: %s", key, value);
+              goto out;
+            }
+        }
+      else if (!strcmp (key, "size"))
+        {
+          if (m->type != SW_DF_MOUNT_TMPFS)
+            {
+              sw_error_make (err, 0, "unexpected key '%s' for mount type '%s'", key,
+                             types[m->type]);
+              goto out;
+            }
+          if (ram_in_bytes (value, &m->size_limit) < 0)
+            {
+              sw_error_make (err, 0, "invalid value for %s: %s", key, value);
+              goto out;
+            }
+        }
+      else if (!strcmp (key, "id"))
+        set_str (&m->id, value);
+      else if (!strcmp (key, "sharing"))
+        {
+          cleanup_free char *v = sw_xstrdup (value);
+          size_t k;
+          lower (v);
+          for (k = 1; k < 4 && strcmp (v, sharings[k]) != 0; k++)
+            ;
+          if (k == 4)
+            {
+              cleanup_free char *msg = sw_xasprintf ("unsupported sharing value \"%s\"", value);
+              mount_suggest (err, msg, value, sharings + 1, 3);
+              goto out;
+            }
+          m->sharing = (sw_df_mount_sharing) k;
+        }
+      else if (!strcmp (key, "mode") || !strcmp (key, "uid") || !strcmp (key, "gid"))
+        {
+          unsigned long v;
+          if (go_parse_uint32 (value, key[0] == 'm' ? 8 : 10, &v) < 0)
+            {
+              sw_error_make (err, 0, "invalid value %s for %s", value, key);
+              goto out;
+            }
+          if (key[0] == 'm')
+            m->mode = v, m->has_mode = true;
+          else if (key[0] == 'u')
+            m->uid = v, m->has_uid = true;
+          else
+            m->gid = v, m->has_gid = true;
+        }
+      else if (!strcmp (key, "env"))
+        set_str (&m->env, value);
+      else
+        {
+          cleanup_free char *msg = sw_xasprintf ("unexpected key '%s' in '%s'", key, field);
+          mount_suggest (err, msg, key, keys, sizeof keys / sizeof keys[0]);
+          goto out;
+        }
+    }
+
+  if (m->type != SW_DF_MOUNT_SECRET && m->type != SW_DF_MOUNT_SSH
+      && m->type != SW_DF_MOUNT_CACHE)
+    {
+      const char *what = m->has_mode ? "mode" : m->has_uid ? "uid" : m->has_gid ? "gid" : NULL;
+      if (what)
+        {
+          sw_error_make (err, 0, "%s not allowed for \"%s\" type mounts", what, types[m->type]);
+          goto out;
+        }
+    }
+  if (ro_auto)
+    m->readonly = !(m->type == SW_DF_MOUNT_CACHE || m->type == SW_DF_MOUNT_TMPFS);
+  if (m->type == SW_DF_MOUNT_SECRET)
+    {
+      if (m->from)
+        {
+          sw_error_make (err, 0, "secret mount should not have a from");
+          goto out;
+        }
+      if (m->sharing)
+        {
+          sw_error_make (err, 0, "secret mount should not define sharing");
+          goto out;
+        }
+      if (!m->source && !m->target && !m->id)
+        {
+          sw_error_make (err, 0, "invalid secret mount. one of source, target required");
+          goto out;
+        }
+      if (m->source && m->id)
+        {
+          sw_error_make (err, 0, "both source and id can't be set");
+          goto out;
+        }
+    }
+  if (m->sharing && m->type != SW_DF_MOUNT_CACHE)
+    {
+      sw_error_make (err, 0, "invalid cache sharing set for %s mount", types[m->type]);
+      goto out;
+    }
+  rc = 0;
+out:
+  strv_free (f.v, f.n);
+  if (rc < 0)
+    sw_df_run_mount_clear (m);
   return rc;
 }
 
@@ -1095,6 +1408,9 @@ sw_df_instr_free (sw_df_instr *in)
   if (in->health)
     strv_free (in->health->test, in->health->n_test);
   free (in->health);
+  for (size_t i = 0; in->run_mounts && i < in->n_mounts; i++)
+    sw_df_run_mount_clear (&in->run_mounts[i]);
+  free (in->run_mounts);
   free (in);
 }
 
@@ -1165,6 +1481,7 @@ instr_dup (const sw_df_instr *in)
   c->platform = xstrdup_or_null (in->platform);
   c->words = strv_dup (in->words, in->n_words);
   c->value = xstrdup_or_null (in->value);
+  c->run_mounts = NULL;
   c->health = NULL;
   if (in->health)
     {
@@ -1320,6 +1637,10 @@ sw_df_instr_expand (const sw_dockerfile *df, const sw_df_instr *in, int escape,
     case SW_DF_RUN:
       for (size_t i = 0; i < c->n_mounts; i++)
         if (expand_mount (&x, &c->mounts[i].spec, err) < 0)
+          goto out;
+      c->run_mounts = sw_xcalloc (c->n_mounts + 1, sizeof *c->run_mounts);
+      for (size_t i = 0; i < c->n_mounts; i++)
+        if (sw_df_run_mount_parse (c->mounts[i].spec, &c->run_mounts[i], err) < 0)
           goto out;
       break;
     default:

@@ -90,6 +90,37 @@ typedef struct sw_df_mount
   char *from; /* its from= (stages are found through it), or NULL; never expanded */
 } sw_df_mount;
 
+/* A RUN --mount, parsed after expansion the way BuildKit's parseMount does at dispatch. */
+typedef enum sw_df_mount_type
+{
+  SW_DF_MOUNT_BIND,
+  SW_DF_MOUNT_CACHE,
+  SW_DF_MOUNT_TMPFS,
+  SW_DF_MOUNT_SECRET,
+  SW_DF_MOUNT_SSH,
+} sw_df_mount_type;
+
+typedef enum sw_df_mount_sharing
+{
+  SW_DF_SHARING_UNSET,
+  SW_DF_SHARING_SHARED,
+  SW_DF_SHARING_PRIVATE,
+  SW_DF_SHARING_LOCKED,
+} sw_df_mount_sharing;
+
+typedef struct sw_df_run_mount
+{
+  sw_df_mount_type type;           /* default bind */
+  char *from, *source, *target, *id; /* NULL when not given */
+  char *env;                       /* secret: env=NAME; NULL when not given */
+  bool readonly;                   /* default: true for bind/secret/ssh, false for cache/tmpfs */
+  bool required;
+  long long size_limit;            /* tmpfs size=, bytes; 0 when not given */
+  sw_df_mount_sharing sharing;
+  bool has_mode, has_uid, has_gid;
+  unsigned long mode, uid, gid;
+} sw_df_run_mount;
+
 typedef struct sw_df_healthcheck
 {
   char **test; /* {"NONE"}, {"CMD", args…} or {"CMD-SHELL", "cmd line"}; NULL-terminated */
@@ -151,6 +182,9 @@ typedef struct sw_df_instr
   char *value;
 
   sw_df_healthcheck *health; /* HEALTHCHECK */
+
+  /* RUN after sw_df_instr_expand: mounts[i] parsed (n_mounts of them); NULL before */
+  sw_df_run_mount *run_mounts;
 } sw_df_instr;
 
 /* The lower-case name of a kind: "copy". */
@@ -171,6 +205,13 @@ void sw_df_instr_free (sw_df_instr *in);
 int sw_df_instr_expand (const sw_dockerfile *df, const sw_df_instr *in, int escape,
                         sw_expand_lookup lookup, void *userdata, sw_df_instr **out,
                         sw_error **err);
+
+/* Parse an (already expanded) --mount value with BuildKit's rules and messages: type=
+ * bind|cache|tmpfs|secret|ssh, from, source|src, target|dst|destination, ro|readonly,
+ * rw|readwrite, required (secret, ssh), size (tmpfs), id, sharing=shared|private|locked
+ * (cache), mode (octal), uid, gid (secret, ssh, cache), env (secret).  Unlocated errors. */
+int sw_df_run_mount_parse (const char *spec, sw_df_run_mount *out, sw_error **err);
+void sw_df_run_mount_clear (sw_df_run_mount *m);
 
 /* The from= of a --mount value as BuildKit reads it before expansion; NULL when absent.
  * -1 (with *err, unlocated) when from= uses a variable. */

@@ -488,9 +488,12 @@ resolve_bases (sw_plan *p, sw_error **err)
           cleanup_platform sw_platform plat = SW_PLATFORM_INIT;
           if (sw_expand_word (from->platform, &o, sw_plan_env_lookup, p->global, &pl, err) < 0)
             {
-              locate (p->df, from->node, err);
-              return sw_error_wrap (err, "failed to process arguments for platform %s",
-                                    from->platform);
+              cleanup_free char *msg = sw_xstrdup (sw_error_message (*err));
+              sw_error_free (*err);
+              *err = NULL;
+              return sw_df_error_node (err, p->df, from->node,
+                                       "failed to process arguments for platform %s: %s",
+                                       from->platform, msg);
             }
           if (!*pl)
             return sw_df_error_node (err, p->df, from->node,

@@ -47,6 +47,9 @@
  *                      … execute x (RUN gets sw_plan_env_list (env)) …
  *                      sw_plan_step (plan, instr, env)          (ARG/ENV update env)
  *
+ * Before sw_plan_env_new() the engine adds PATH=SW_PLAN_DEFAULT_PATH to an image's Env that
+ * has no PATH, as BuildKit does for Linux bases (and for scratch).
+ *
  * The plan borrows df (keep it alive) and owns everything else.
  */
 #ifndef SW_DOCKERFILE_PLAN_H
@@ -58,6 +61,8 @@
 #include "common/error.h"
 #include "dockerfile/ast.h"
 #include "dockerfile/instructions.h"
+
+#define SW_PLAN_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 typedef struct sw_plan_opts
 {

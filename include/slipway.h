@@ -213,6 +213,10 @@ typedef struct sw_debug_run_options
  * exit code (-1 when it never ran) and *err saying why. */
 int sw_debug_run (const sw_debug_run_options *o, const char *const *argv, int *exit_code,
                   sw_error **err);
+/* plan: `slipway debug plan FILE [--target T] [--build-arg K=V]… [--platform P]
+ * [--build-platform P]` (see dockerfile/plan_debug.c): the stages the target needs, in
+ * order, with their bases, platforms and the global ARG scope.  0 or -1. */
+int sw_debug_plan (int argc, char **argv, FILE *out, sw_error **err);
 
 #ifdef __cplusplus
 }

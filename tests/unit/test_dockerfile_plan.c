@@ -540,6 +540,9 @@ located_errors (void **state)
                 "Dockerfile:1:1: failed to process \"${X:?needed}\": X: needed");
   assert_error (state, "FROM --platform=linux/x/y/z alpine\n", NULL, NULL,
                 "Dockerfile:1:1: failed to parse platform linux/x/y/z: ");
+  assert_error (state, "FROM --platform=${P:?} alpine\n", NULL, NULL,
+                "Dockerfile:1:1: failed to process arguments for platform ${P:?}: failed to "
+                "process \"${P:?}\": P: is not allowed to be unset\n");
   assert_error (state, "FROM --platform=$NOPE alpine\n", NULL, NULL,
                 "Dockerfile:1:1: empty platform value from expression $NOPE");
 }
@@ -643,6 +646,11 @@ instructions_expand_like_buildkit (void **state)
 
   x = expanded (p, 0, 13);
   assert_string_equal (x->mounts[0].spec, "type=cache,id=world,target=/srv/c");
+  assert_non_null (x->run_mounts);
+  assert_int_equal (x->run_mounts[0].type, SW_DF_MOUNT_CACHE);
+  assert_string_equal (x->run_mounts[0].id, "world");
+  assert_string_equal (x->run_mounts[0].target, "/srv/c");
+  assert_false (x->run_mounts[0].readonly);
   sw_df_instr_free (x);
 }
 
@@ -698,6 +706,67 @@ instruction_shapes (void **state)
 }
 
 static void
+run_mounts_as_buildkit_reads_them (void **state)
+{
+  struct
+  {
+    const char *spec, *err;
+  } bad[] = {
+    { "type=bogus", "unsupported mount type \"bogus\"" },
+    { "type=cachee", "unsupported mount type \"cachee\" (did you mean cache?)" },
+    { "type=secret", "invalid secret mount. one of source, target required" },
+    { "type=secret,id=a,src=b", "both source and id can't be set" },
+    { "type=secret,id=a,from=x", "secret mount should not have a from" },
+    { "type=bind,mode=0755,target=/x", "mode not allowed for \"bind\" type mounts" },
+    { "target=/x,sharing=locked", "invalid cache sharing set for bind mount" },
+    { "type=cache,sharing=lockd", "unsupported sharing value \"lockd\" (did you mean locked?)" },
+    { "type=cache,required", "unexpected key 'required' for mount type 'cache'" },
+    { "type=cache,size=1m", "unexpected key 'size' for mount type 'cache'" },
+    { "type=cache,mode=9", "invalid value 9 for mode" },
+    { "type=cache,ro=maybe", "invalid value for ro: maybe" },
+    { "type=cache,tagret=/x", "unexpected key 'tagret' in 'tagret=/x' (did you mean target?)" },
+    { "type=cache,bogus", "invalid field 'bogus' must be a key=value pair" },
+    { "type=cache,\"target=/x", "failed to parse csv mounts: extraneous or missing \" in quoted-field" },
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      sw_df_run_mount m;
+      cleanup_error sw_error *err = NULL;
+      if (sw_df_run_mount_parse (bad[i].spec, &m, &err) == 0)
+        fail_msg ("%s: no error", bad[i].spec);
+      assert_string_equal (sw_error_message (err), bad[i].err);
+    }
+
+  sw_df_run_mount m;
+  assert_int_equal (sw_df_run_mount_parse ("target=/src", &m, NULL), 0);
+  assert_int_equal (m.type, SW_DF_MOUNT_BIND);
+  assert_true (m.readonly); /* bind mounts are read-only unless rw */
+  sw_df_run_mount_clear (&m);
+  assert_int_equal (sw_df_run_mount_parse ("type=bind,target=/src,rw", &m, NULL), 0);
+  assert_false (m.readonly);
+  sw_df_run_mount_clear (&m);
+  assert_int_equal (sw_df_run_mount_parse ("type=tmpfs,target=/t,size=64m", &m, NULL), 0);
+  assert_int_equal (m.size_limit, 64LL << 20);
+  assert_false (m.readonly);
+  sw_df_run_mount_clear (&m);
+  assert_int_equal (sw_df_run_mount_parse ("type=secret,id=tok,env=TOKEN,required", &m, NULL),
+                    0);
+  assert_true (m.required && m.readonly);
+  assert_string_equal (m.env, "TOKEN");
+  sw_df_run_mount_clear (&m);
+  assert_int_equal (sw_df_run_mount_parse ("type=cache,target=/c,uid=1000,mode=0700,"
+                                           "sharing=private,from=build,source=/s",
+                                           &m, NULL), 0);
+  assert_true (m.has_uid && m.uid == 1000 && m.has_mode && m.mode == 0700);
+  assert_int_equal (m.sharing, SW_DF_SHARING_PRIVATE);
+  assert_string_equal (m.from, "build");
+  sw_df_run_mount_clear (&m);
+  assert_int_equal (sw_df_run_mount_parse ("\"type=bind\",\"target=/a,b\"", &m, NULL), 0);
+  assert_string_equal (m.target, "/a,b");
+  sw_df_run_mount_clear (&m);
+}
+
+static void
 dump_mentions_everything (void **state)
 {
   sw_plan *p = plan (state, multi, "d", NULL, NULL);
@@ -731,6 +800,7 @@ main (void)
     cmocka_unit_test_teardown (expansion_errors_are_located, teardown),
     cmocka_unit_test_teardown (instructions_expand_like_buildkit, teardown),
     cmocka_unit_test_teardown (instruction_shapes, teardown),
+    cmocka_unit_test_teardown (run_mounts_as_buildkit_reads_them, teardown),
     cmocka_unit_test_teardown (dump_mentions_everything, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
