@@ -15,6 +15,7 @@
 #include "image/platform.h"
 #include "registry/auth.h"
 #include "registry/ops.h"
+#include "registry/sink.h"
 #include "registry/upload.h"
 
 static sw_registry *
@@ -133,14 +134,12 @@ copy_blob (sw_registry *r, const sw_ref *dst, const struct blob_job *j, sw_error
           return 0;
         }
     }
-  sw_upload *u = NULL;
-  if (sw_upload_start (r, dst, &u, err) < 0)
+  /* registry to registry: the download streams into the upload, one chunk in memory */
+  sw_sink up;
+  sw_blob_result res;
+  if (sw_registry_upload_sink (r, dst, &up, &res, err) < 0)
     return -1;
-  int ret = sw_blob_get (r, j->src, j->digest, j->size, sw_upload_sink, u, err);
-  if (ret == 0)
-    ret = sw_upload_finish (u, j->digest, NULL, NULL, err);
-  sw_upload_free (u);
-  return ret;
+  return sw_blob_get_sink (r, j->src, j->digest, j->size, &up, err);
 }
 
 static void *
