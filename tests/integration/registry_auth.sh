@@ -49,6 +49,9 @@ check "--insecure-registry: TLS without verification" bash -c '
   echo s3cret-P4ss | "$SLIPWAY" login -u alice --password-stdin --insecure-registry '"$T"' '"$T"' >/dev/null &&
   "$SLIPWAY" imagetools inspect --insecure-registry '"$T"' '"$T"'/x:1 | grep -q "^Digest:" &&
   ! "$SLIPWAY" imagetools inspect '"$T"'/x:1 >/dev/null 2>&1'
+echo '{"insecure-registries": ["'"$T"'"]}' > "$work/daemon.json"
+check "insecure-registries from docker's daemon.json" bash -c '
+  SLIPWAY_DAEMON_JSON='"$work"'/daemon.json "$SLIPWAY" imagetools inspect '"$T"'/x:1 | grep -q "^Digest:"'
 "$SLIPWAY" logout "$T" >/dev/null
 
 # ---- Bearer tokens ----
