@@ -4,6 +4,9 @@ injects faults, for the registry client's tests.  Listens on a free loopback por
 to PORTFILE) and forwards every request to UPSTREAM (host:port, plain HTTP), keeping the
 Host header so the registry's Locations point back through the proxy.
 
+It also works as a forward proxy (http_proxy=http://PROXY): absolute-URL requests go to
+UPSTREAM whatever host they name (logged "forward HOST"); CONNECT is refused (502).
+
 RULE is KIND@N: the Nth PATCH request (1-based) gets the fault:
   drop      read half the body, then close the connection (nothing reaches the registry)
   500       answer 500 without forwarding
@@ -51,7 +54,17 @@ class Proxy(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def do_CONNECT(self):
+        # a forward proxy that does not tunnel: clients fall back to plain HTTP where allowed
+        print(f"refused CONNECT {self.path}", file=sys.stderr, flush=True)
+        self.reply(502)
+
     def handle_any(self):
+        if self.path.startswith("http://"):
+            # used as a forward proxy (http_proxy): the request line has the absolute URL
+            rest = self.path[7:]
+            print(f"forward {rest.split('/')[0]}", file=sys.stderr, flush=True)
+            self.path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
         n = int(self.headers.get("Content-Length") or 0)
         fault = None
         if always and not (self.command == "GET" and self.path == "/v2/"):

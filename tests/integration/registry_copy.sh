@@ -72,3 +72,12 @@ check "a blob that does not match its digest is rejected" bash -c '
 check "…and the destination holds neither the blob nor the tag" bash -c '
   [ "$(curl -s -o /dev/null -w "%{http_code}" -I http://'"$B"'/v2/bad/img/blobs/'"$layer"')" = 404 ] &&
   [ "$(curl -s -o /dev/null -w "%{http_code}" http://'"$B"'/v2/bad/img/manifests/1)" = 404 ]'
+
+# proxies from the environment: a name that only the proxy can reach
+start_fault_proxy "$A"
+check "http_proxy from the environment is used (and loopback bypasses it)" bash -c '
+  out=$(http_proxy=http://'"$PROXY"' https_proxy=http://'"$PROXY"' "$SLIPWAY" imagetools inspect --raw \
+        --insecure-registry registry.invalid:5000 registry.invalid:5000/src/bb:1) &&
+  [ "$out" = "$(skopeo inspect --raw --tls-verify=false docker://'"$A"'/src/bb:1)" ] &&
+  grep -q "^forward registry.invalid:5000" '"$PROXY_LOG"' &&
+  http_proxy=http://127.0.0.1:1 "$SLIPWAY" imagetools inspect '"$A"'/src/bb:1 >/dev/null'
