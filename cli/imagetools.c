@@ -27,6 +27,7 @@ struct opts
   const char **args;
   size_t n_args;
   int raw;
+  const char *platform;
 };
 
 static void
@@ -59,7 +60,8 @@ parse (int argc, char **argv, struct opts *o, int allow_tag, int allow_raw)
         }
       int is_tag = allow_tag && (strcmp (a, "-t") == 0 || strcmp (a, "--tag") == 0 || strncmp (a, "--tag=", 6) == 0);
       int is_insecure = strcmp (a, "--insecure-registry") == 0 || strncmp (a, "--insecure-registry=", 20) == 0;
-      if (is_tag || is_insecure)
+      int is_platform = allow_raw && (strcmp (a, "--platform") == 0 || strncmp (a, "--platform=", 11) == 0);
+      if (is_tag || is_insecure || is_platform)
         {
           const char *eq = strchr (a, '=');
           if (eq && a[1] == '-')
@@ -71,7 +73,9 @@ parse (int argc, char **argv, struct opts *o, int allow_tag, int allow_raw)
               cli_fail ("flag needs an argument: %s", a);
               return -1;
             }
-          if (is_tag)
+          if (is_platform)
+            o->platform = val;
+          else if (is_tag)
             push (&o->tags, &o->n_tags, val);
           else
             push (&o->insecure, &o->n_insecure, val);
@@ -101,7 +105,8 @@ inspect (int argc, char **argv)
   if (cli_wants_help (argc, argv))
     {
       printf ("Usage: slipway imagetools inspect [OPTIONS] NAME\n\nShow details of an image in the registry\n\n"
-              "Options:\n      --raw    Show original, unformatted JSON manifest\n");
+              "Options:\n      --raw               Show original, unformatted JSON manifest\n"
+              "      --platform string   Show the image for this platform only (slipway extension)\n");
       return 0;
     }
   struct opts o = { 0 };
@@ -114,7 +119,7 @@ inspect (int argc, char **argv)
       return 2;
     }
   sw_error *err = NULL;
-  int rc = sw_imagetools_inspect (o.args[0], o.raw, o.insecure, stdout, &err);
+  int rc = sw_imagetools_inspect (o.args[0], o.platform, o.raw, o.insecure, stdout, &err);
   opts_free (&o);
   if (rc < 0)
     return cli_report (err);

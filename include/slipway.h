@@ -158,8 +158,11 @@ int sw_debug_emu (int argc, char **argv, FILE *out, FILE *info, sw_error **err);
  * registries may always use plain HTTP. */
 
 /* Write what REF names: with raw, the manifest or index bytes exactly as the registry
- * holds them; else a summary as `docker buildx imagetools inspect` prints it. */
-int sw_imagetools_inspect (const char *ref, int raw, const char *const *insecure, FILE *out, sw_error **err);
+ * holds them; else a summary as `docker buildx imagetools inspect` prints it.  With
+ * platform ("linux/arm64", may be NULL), an index is first narrowed to that platform's
+ * image, as FROM does. */
+int sw_imagetools_inspect (const char *ref, const char *platform, int raw, const char *const *insecure, FILE *out,
+                           sw_error **err);
 
 /* Make the NULL-terminated list of tags name the sources: one source is copied
  * byte for byte (index or manifest, every manifest and blob it names, streamed registry to

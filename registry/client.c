@@ -110,6 +110,24 @@ sw_registry_new (const sw_registry_options *o)
   r->insecure = sw_xcalloc (n + 1, sizeof *r->insecure);
   for (size_t i = 0; i < n; i++)
     r->insecure[i] = sw_xstrdup (o->insecure[i]);
+  /* and docker's daemon configuration: "insecure-registries": ["host:port", …] */
+  const char *dj = getenv ("SLIPWAY_DAEMON_JSON");
+  json_t *daemon = json_load_file (dj && *dj ? dj : "/etc/docker/daemon.json", 0, NULL);
+  json_t *list = json_object_get (daemon, "insecure-registries");
+  for (size_t i = 0; i < json_array_size (list); i++)
+    {
+      const char *h = json_string_value (json_array_get (list, i));
+      if (h == NULL)
+        continue;
+      if (strncmp (h, "http://", 7) == 0)
+        h += 7;
+      else if (strncmp (h, "https://", 8) == 0)
+        h += 8;
+      r->insecure = sw_xreallocarray (r->insecure, n + 2, sizeof *r->insecure);
+      r->insecure[n++] = sw_xstrndup (h, strcspn (h, "/"));
+      r->insecure[n] = NULL;
+    }
+  json_decref (daemon);
   r->chunk_size = o && o->chunk_size ? o->chunk_size : (size_t) env_long ("SLIPWAY_CHUNK_SIZE", 16L << 20);
   r->max_attempts = o && o->max_attempts ? o->max_attempts : (int) env_long ("SLIPWAY_RETRY_ATTEMPTS", 6);
   r->max_seconds = o && o->max_retry_seconds > 0 ? o->max_retry_seconds : (double) env_long ("SLIPWAY_RETRY_SECONDS", 120);
@@ -420,6 +438,8 @@ perform (sw_registry *r, const char *url, const char *host_for_ca, bool insecure
   curl_easy_setopt (c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt (c, CURLOPT_PROTOCOLS_STR, "http,https");
   set_ca (c, host_for_ca);
+  if (host_is_loopback (host_for_ca))
+    curl_easy_setopt (c, CURLOPT_NOPROXY, "*"); /* as Go's net/http: loopback is never proxied */
   if (insecure_tls)
     {
       curl_easy_setopt (c, CURLOPT_SSL_VERIFYPEER, 0L);

@@ -3,9 +3,11 @@
  * Guarantees:
  *  - HTTPS with the system CAs ($SSL_CERT_FILE, when set, replaces them; a registry's
  *    /etc/docker/certs.d/HOST/ca.crt is added); plain HTTP only for loopback hosts and hosts
- *    named insecure, and only after HTTPS failed to connect (as docker does).  A host named
- *    insecure also accepts an unverifiable certificate.  Proxies come from the environment
- *    (libcurl: http_proxy, https_proxy, no_proxy).
+ *    named insecure (options, or "insecure-registries" in docker's daemon.json:
+ *    $SLIPWAY_DAEMON_JSON, else /etc/docker/daemon.json), and only after HTTPS failed to
+ *    connect (as docker does).  A host named insecure also accepts an unverifiable
+ *    certificate.  Proxies come from the environment (libcurl: http_proxy, https_proxy,
+ *    no_proxy); loopback hosts are never proxied (as Go's net/http).
  *  - Retries with exponential backoff and jitter on 5xx, 429 (Retry-After honoured) and
  *    dropped connections, bounded in count and in time; the final error says how many
  *    attempts over how long.

@@ -15,6 +15,8 @@
 #include "image/platform.h"
 #include "registry/auth.h"
 #include "registry/ops.h"
+#include "registry/resolve.h"
+#include "registry/sink.h"
 #include "registry/upload.h"
 
 static sw_registry *
@@ -33,16 +35,20 @@ platform_string (const sw_desc_platform *p)
 }
 
 int
-sw_imagetools_inspect (const char *refstr, int raw, const char *const *insecure, FILE *out, sw_error **err)
+sw_imagetools_inspect (const char *refstr, const char *platform, int raw, const char *const *insecure, FILE *out,
+                       sw_error **err)
 {
   sw_ref *ref = NULL;
+  cleanup_platform sw_platform want = SW_PLATFORM_INIT;
+  if (platform && sw_platform_parse (platform, &want, err) < 0)
+    return sw_error_wrap (err, "--platform");
   if (sw_ref_parse (refstr, &ref, err) < 0)
     return -1;
   sw_registry *r = new_registry (insecure);
   sw_fetched f = { 0 };
   cleanup_free char *name = NULL, *full = NULL;
   int ret = -1;
-  if (sw_manifest_get (r, ref, &f, err) < 0)
+  if (platform ? sw_resolve_image (r, ref, &want, &f, NULL, err) < 0 : sw_manifest_get (r, ref, &f, err) < 0)
     goto out;
   if (raw)
     {
@@ -133,14 +139,12 @@ copy_blob (sw_registry *r, const sw_ref *dst, const struct blob_job *j, sw_error
           return 0;
         }
     }
-  sw_upload *u = NULL;
-  if (sw_upload_start (r, dst, &u, err) < 0)
+  /* registry to registry: the download streams into the upload, one chunk in memory */
+  sw_sink up;
+  sw_blob_result res;
+  if (sw_registry_upload_sink (r, dst, &up, &res, err) < 0)
     return -1;
-  int ret = sw_blob_get (r, j->src, j->digest, j->size, sw_upload_sink, u, err);
-  if (ret == 0)
-    ret = sw_upload_finish (u, j->digest, NULL, NULL, err);
-  sw_upload_free (u);
-  return ret;
+  return sw_blob_get_sink (r, j->src, j->digest, j->size, &up, err);
 }
 
 static void *

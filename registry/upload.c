@@ -1,5 +1,6 @@
 /* registry/upload.c — see upload.h. */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,21 @@ struct sw_upload
   sw_ref *repo;
   char *scope;
   char *location; /* where the next request goes (the registry moves it at each step) */
-  char *buf;      /* bytes not yet acknowledged, starting at offset */
-  size_t len;
-  size_t alloc;
+  /* Two chunk buffers: the producer fills one while a sender thread PATCHes the other, so
+   * making bytes and sending them overlap; memory stays at two chunks. */
+  char *bufs[2];
+  size_t alloc[2];
+  int cur;        /* the buffer being filled */
+  size_t len;     /* bytes in bufs[cur] */
   size_t chunk;
+  pthread_t th;
+  bool th_started;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  char *send_buf; /* handed to the sender; bytes not yet acknowledged, starting at offset */
+  size_t send_len;
+  bool busy, quit;
+  sw_error *send_err;
   uint64_t offset; /* bytes the registry holds */
   sw_sha256 *h;
   uint64_t total;  /* bytes written by the producer */
@@ -51,6 +63,8 @@ sw_upload_start (sw_registry *r, const sw_ref *repo, sw_upload **out, sw_error *
   u->scope = sw_scope_push (repo);
   u->chunk = sw_registry_chunk_size (r);
   u->h = sw_sha256_new ();
+  pthread_mutex_init (&u->mu, NULL);
+  pthread_cond_init (&u->cv, NULL);
   cleanup_free char *url = sw_xasprintf ("/v2/%s/blobs/uploads/", repo->path);
   sw_req req = { .method = "POST", .repo = repo, .url = url, .scope = u->scope };
   sw_resp resp = { 0 };
@@ -119,25 +133,25 @@ transient_status (long s)
 /* PATCH everything in buf; on failure find out where the upload stands and resend the rest
  * from memory. */
 static int
-flush (sw_upload *u, sw_error **err)
+flush (sw_upload *u, char *buf, size_t *lenp, sw_error **err)
 {
   double t0 = sw_now ();
   int attempt = 0;
-  while (u->len > 0)
+  while ((*lenp) > 0)
     {
       char range[64];
-      snprintf (range, sizeof range, "Content-Range: %" PRIu64 "-%" PRIu64, u->offset, u->offset + u->len - 1);
+      snprintf (range, sizeof range, "Content-Range: %" PRIu64 "-%" PRIu64, u->offset, u->offset + (*lenp) - 1);
       const char *hdrs[] = { range, NULL };
       sw_req req = { .method = "PATCH", .repo = u->repo, .url = u->location, .scope = u->scope, .headers = hdrs,
-                     .body = u->buf, .body_len = u->len, .has_body = true, .no_retry = true };
+                     .body = buf, .body_len = (*lenp), .has_body = true, .no_retry = true };
       sw_resp resp = { 0 };
       sw_error *e = NULL;
       int rc = sw_registry_do (u->r, &req, &resp, &e);
       if (rc == 0 && resp.status == 202)
         {
           set_location (u, resp.location);
-          u->offset += u->len;
-          u->len = 0;
+          u->offset += (*lenp);
+          (*lenp) = 0;
           sw_resp_clear (&resp);
           sw_error_free (e);
           return 0;
@@ -146,7 +160,7 @@ flush (sw_upload *u, sw_error **err)
         {
           sw_resp_error (&req, &resp, err);
           sw_resp_clear (&resp);
-          return sw_error_wrap (err, "uploading bytes %" PRIu64 "-%" PRIu64, u->offset, u->offset + u->len - 1);
+          return sw_error_wrap (err, "uploading bytes %" PRIu64 "-%" PRIu64, u->offset, u->offset + (*lenp) - 1);
         }
       /* a dropped connection or a server error: back off, then ask where the upload stands */
       cleanup_free char *why = rc < 0 ? sw_xstrdup (sw_error_message (e)) : sw_xasprintf ("HTTP %ld", resp.status);
@@ -158,7 +172,7 @@ flush (sw_upload *u, sw_error **err)
           attempt++;
           if (attempt >= sw_registry_max_attempts (u->r) || !sw_registry_backoff (u->r, attempt, t0, retry_after))
             return sw_error_make (err, EIO, "uploading bytes %" PRIu64 "-%" PRIu64 " to %s/%s: %s; gave up after %d attempts in %.1f s",
-                                  u->offset, u->offset + u->len - 1, u->repo->domain, u->repo->path, why, attempt,
+                                  u->offset, u->offset + (*lenp) - 1, u->repo->domain, u->repo->path, why, attempt,
                                   sw_now () - t0);
           sw_debug ("upload chunk at %" PRIu64 " failed (%s): asking the registry where the upload stands", u->offset, why);
           uint64_t have;
@@ -172,18 +186,108 @@ flush (sw_upload *u, sw_error **err)
               retry_after = NULL;
               continue;
             }
-          if (have < u->offset || have > u->offset + u->len)
+          if (have < u->offset || have > u->offset + (*lenp))
             return sw_error_make (err, EIO, "upload to %s/%s: the registry holds %" PRIu64 " bytes but %" PRIu64
                                             "-%" PRIu64 " are all that is in memory; cannot resume",
-                                  u->repo->domain, u->repo->path, have, u->offset, u->offset + u->len);
+                                  u->repo->domain, u->repo->path, have, u->offset, u->offset + (*lenp));
           size_t skip = (size_t) (have - u->offset);
-          memmove (u->buf, u->buf + skip, u->len - skip);
-          u->len -= skip;
+          memmove (buf, buf + skip, (*lenp) - skip);
+          (*lenp) -= skip;
           u->offset = have;
           break;
         }
     }
   return 0;
+}
+
+static void *
+sender (void *arg)
+{
+  sw_upload *u = arg;
+  pthread_mutex_lock (&u->mu);
+  for (;;)
+    {
+      while (!u->busy && !u->quit)
+        pthread_cond_wait (&u->cv, &u->mu);
+      if (!u->busy)
+        break;
+      pthread_mutex_unlock (&u->mu);
+      sw_error *e = NULL;
+      size_t len = u->send_len;
+      int rc = flush (u, u->send_buf, &len, &e);
+      pthread_mutex_lock (&u->mu);
+      if (rc < 0 && u->send_err == NULL)
+        u->send_err = e;
+      else
+        sw_error_free (e);
+      u->busy = false;
+      pthread_cond_broadcast (&u->cv);
+    }
+  pthread_mutex_unlock (&u->mu);
+  return NULL;
+}
+
+/* Wait until the sender is idle; its error, if any, becomes ours. */
+static int
+wait_idle (sw_upload *u, sw_error **err)
+{
+  if (!u->th_started)
+    return 0;
+  pthread_mutex_lock (&u->mu);
+  while (u->busy)
+    pthread_cond_wait (&u->cv, &u->mu);
+  sw_error *e = steal_pointer (&u->send_err);
+  pthread_mutex_unlock (&u->mu);
+  if (e)
+    {
+      sw_error_move (err, &e);
+      return -1;
+    }
+  return 0;
+}
+
+/* Give the full buffer to the sender and go on filling the other one. */
+static int
+hand_off (sw_upload *u, sw_error **err)
+{
+  if (!u->th_started)
+    {
+      if (pthread_create (&u->th, NULL, sender, u) != 0)
+        {
+          /* no thread: send synchronously */
+          size_t len = u->len;
+          int rc = flush (u, u->bufs[u->cur], &len, err);
+          u->len = 0;
+          return rc;
+        }
+      u->th_started = true;
+    }
+  if (wait_idle (u, err) < 0)
+    return -1;
+  pthread_mutex_lock (&u->mu);
+  u->send_buf = u->bufs[u->cur];
+  u->send_len = u->len;
+  u->busy = true;
+  pthread_cond_broadcast (&u->cv);
+  pthread_mutex_unlock (&u->mu);
+  u->cur ^= 1;
+  u->len = 0;
+  return 0;
+}
+
+static void
+stop_sender (sw_upload *u)
+{
+  if (!u->th_started)
+    return;
+  pthread_mutex_lock (&u->mu);
+  u->quit = true;
+  pthread_cond_broadcast (&u->cv);
+  pthread_mutex_unlock (&u->mu);
+  pthread_join (u->th, NULL);
+  u->th_started = false;
+  sw_error_free (u->send_err);
+  u->send_err = NULL;
 }
 
 int
@@ -194,23 +298,24 @@ sw_upload_write (sw_upload *u, const void *p, size_t n, sw_error **err)
   u->total += n;
   while (n > 0)
     {
-      if (u->alloc < u->chunk && u->len + n > u->alloc)
+      int c = u->cur;
+      if (u->alloc[c] < u->chunk && u->len + n > u->alloc[c])
         {
-          size_t want = u->alloc ? u->alloc : 64 * 1024;
+          size_t want = u->alloc[c] ? u->alloc[c] : 64 * 1024;
           while (want < u->len + n && want < u->chunk)
             want *= 2;
           if (want > u->chunk)
             want = u->chunk;
-          u->buf = sw_xrealloc (u->buf, want);
-          u->alloc = want;
+          u->bufs[c] = sw_xrealloc (u->bufs[c], want);
+          u->alloc[c] = want;
         }
-      size_t room = u->alloc - u->len;
+      size_t room = u->alloc[c] - u->len;
       size_t take = n < room ? n : room;
-      memcpy (u->buf + u->len, s, take);
+      memcpy (u->bufs[c] + u->len, s, take);
       u->len += take;
       s += take;
       n -= take;
-      if (u->len == u->chunk && flush (u, err) < 0)
+      if (u->len == u->chunk && hand_off (u, err) < 0)
         return -1;
     }
   return 0;
@@ -230,8 +335,13 @@ sw_upload_finish (sw_upload *u, const char *expected, char digest[SW_DIGEST_BUFS
   if (expected && strcmp (expected, d) != 0)
     return sw_error_make (err, EIO, "upload to %s/%s: the bytes have digest %s, expected %s; not committing them",
                           u->repo->domain, u->repo->path, d, expected);
-  if (flush (u, err) < 0)
+  if (wait_idle (u, err) < 0)
     return -1;
+  stop_sender (u);
+  size_t len = u->len;
+  if (len > 0 && flush (u, u->bufs[u->cur], &len, err) < 0)
+    return -1;
+  u->len = 0;
   cleanup_free char *url = sw_xasprintf ("%s%cdigest=%s", u->location, strchr (u->location, '?') ? '&' : '?', d);
   sw_req req = { .method = "PUT", .repo = u->repo, .url = url, .scope = u->scope, .has_body = true };
   sw_resp resp = { 0 };
@@ -270,6 +380,7 @@ sw_upload_free (sw_upload *u)
 {
   if (u == NULL)
     return;
+  stop_sender (u);
   if (!u->done && u->location)
     {
       sw_req req = { .method = "DELETE", .repo = u->repo, .url = u->location, .scope = u->scope, .no_retry = true };
@@ -282,7 +393,10 @@ sw_upload_free (sw_upload *u)
   sw_ref_free (u->repo);
   free (u->scope);
   free (u->location);
-  free (u->buf);
+  free (u->bufs[0]);
+  free (u->bufs[1]);
+  pthread_mutex_destroy (&u->mu);
+  pthread_cond_destroy (&u->cv);
   sw_sha256_free (u->h);
   free (u);
 }

@@ -11,8 +11,9 @@
  * and a finish that returns the digest, so a producer (layers/) can stream into it through
  * its own sink interface without registry/ knowing about it.
  *
- * Guarantees: memory is one chunk buffer (chunk size from the sw_registry, default 16 MiB)
- * whatever the blob's size; nothing goes to disk; each chunk is PATCHed with
+ * Guarantees: memory is two chunk buffers (chunk size from the sw_registry, default
+ * 16 MiB) whatever the blob's size — the producer fills one while a sender thread PATCHes
+ * the other, so producing and sending overlap; nothing goes to disk; each chunk is PATCHed with
  * Content-Range; when a chunk fails (dropped connection, 5xx, 429) the upload's state is
  * asked for (GET → Range) and the missing bytes are re-sent from memory, with backoff,
  * bounded in attempts and time; a 401 (token expiry) re-authenticates and continues.  The

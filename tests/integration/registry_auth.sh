@@ -45,6 +45,14 @@ check "logout removes the credentials" bash -c '
   "$SLIPWAY" logout '"$T"' >/dev/null && [ "$(jq -r ".auths[\"'"$T"'\"]" "$DOCKER_CONFIG/config.json")" = null ] &&
   ! "$SLIPWAY" imagetools inspect '"$T"'/x:1 >/dev/null 2>&1'
 unset SSL_CERT_FILE
+check "--insecure-registry: TLS without verification" bash -c '
+  echo s3cret-P4ss | "$SLIPWAY" login -u alice --password-stdin --insecure-registry '"$T"' '"$T"' >/dev/null &&
+  "$SLIPWAY" imagetools inspect --insecure-registry '"$T"' '"$T"'/x:1 | grep -q "^Digest:" &&
+  ! "$SLIPWAY" imagetools inspect '"$T"'/x:1 >/dev/null 2>&1'
+echo '{"insecure-registries": ["'"$T"'"]}' > "$work/daemon.json"
+check "insecure-registries from docker's daemon.json" bash -c '
+  SLIPWAY_DAEMON_JSON='"$work"'/daemon.json "$SLIPWAY" imagetools inspect '"$T"'/x:1 | grep -q "^Digest:"'
+"$SLIPWAY" logout "$T" >/dev/null
 
 # ---- Bearer tokens ----
 (
@@ -81,3 +89,32 @@ check "a 401 mid-push (token expiry) re-authenticates and the upload completes" 
   [ "$(grep -c "^token" '"$work"'/token.log)" -gt '"$before"' ] &&
   [ "$(skopeo inspect --raw --tls-verify=false --creds bob:b0b-pw docker://'"$K"'/t2/img:1)" = "$(skopeo inspect --raw --tls-verify=false docker://'"$P"'/src/img:1)" ]'
 check "no secret in the token server's view of the logs" bash -c '! grep -q "b0b-pw" '"$work"'/token.log'
+
+# blob GETs redirected to another host (a CDN) carry no Authorization there
+start_fault_proxy "$K" redirect@blobs
+echo b0b-pw | "$SLIPWAY" login -u bob --password-stdin "$PROXY" >/dev/null
+check "redirected blob GETs: followed, without the registry's Authorization" bash -c '
+  "$SLIPWAY" imagetools create -t '"$P"'/redir/img:1 '"$PROXY"'/t/img:1 &&
+  grep -q "^cdn authorization=absent" '"$PROXY_LOG"' && ! grep -q "^cdn authorization=present" '"$PROXY_LOG"' &&
+  [ "$(skopeo inspect --raw --tls-verify=false docker://'"$P"'/redir/img:1)" = "$(skopeo inspect --raw --tls-verify=false docker://'"$P"'/src/img:1)" ]'
+
+# credential helpers: credHelpers[host] → docker-credential-NAME get
+mkdir -p "$work/bin"
+cat > "$work/bin/docker-credential-slipwaytest" <<'SH'
+#!/bin/sh
+read -r host
+[ "$1" = get ] || exit 1
+echo "$host" >> "$(dirname "$0")/helper.log"
+printf '{"ServerURL":"%s","Username":"bob","Secret":"b0b-pw"}\n' "$host"
+SH
+chmod +x "$work/bin/docker-credential-slipwaytest"
+mv "$DOCKER_CONFIG/config.json" "$DOCKER_CONFIG/saved.json"
+printf '{"credHelpers":{"%s":"slipwaytest"}}\n' "$K" > "$DOCKER_CONFIG/config.json"
+check "credentials from a credential helper (credHelpers)" bash -c '
+  PATH='"$work"'/bin:$PATH "$SLIPWAY" imagetools create -t '"$K"'/helper/img:1 '"$P"'/src/img:1 &&
+  grep -qx "'"$K"'" '"$work"'/bin/helper.log'
+printf '{"credsStore":"missing-helper"}\n' > "$DOCKER_CONFIG/config.json"
+check "a credsStore whose helper is missing: clear error" bash -c '
+  out=$("$SLIPWAY" imagetools create -t '"$K"'/helper/img:2 '"$P"'/src/img:1 2>&1); [ $? -ne 0 ] &&
+  grep -q "docker-credential-missing-helper not found" <<<"$out"'
+mv "$DOCKER_CONFIG/saved.json" "$DOCKER_CONFIG/config.json"

@@ -23,6 +23,18 @@ check "inspect lists both platforms" bash -c '
   grep -q "Platform:    linux/arm64" <<<"$out" && grep -q "Digest:    '"$idx"'" <<<"$out"'
 check "inspect by digest" bash -c '"$SLIPWAY" imagetools inspect --raw '"$A/src/bb@$idx"' >/dev/null'
 
+arm=$(raw "$A/src/bb:1" | jq -r '.manifests[] | select(.platform.architecture=="arm64") | .digest')
+for spec in linux/arm64 linux/arm64/v8 aarch64; do
+  check "platform selection: $spec picks the arm64 image" bash -c '
+    [ "sha256:$("$SLIPWAY" imagetools inspect --raw --platform '"$spec"' '"$A"'/src/bb:1 | sha256sum | cut -d" " -f1)" = "'"$arm"'" ]'
+done
+check "platform selection: x86_64 picks amd64" bash -c '
+  "$SLIPWAY" imagetools inspect --raw --platform x86_64 '"$A"'/src/bb:1 | jq -e ".config.digest" >/dev/null &&
+  [ "$("$SLIPWAY" imagetools inspect --raw --platform x86_64 '"$A"'/src/bb:1)" = "$(skopeo inspect --raw --tls-verify=false docker://'"$A"'/src/bb:1-amd64)" ]'
+check "platform selection: no match lists what the index has" bash -c '
+  out=$("$SLIPWAY" imagetools inspect --platform linux/s390x '"$A"'/src/bb:1 2>&1); [ $? -ne 0 ] &&
+  grep -q "no image for platform linux/s390x (it has: linux/amd64, linux/arm64)" <<<"$out"'
+
 # the done-when check: a copy to another registry is the same bytes, and so is every manifest under it
 check "create copies a two-platform index across registries byte for byte" bash -c '
   "$SLIPWAY" imagetools create -t '"$B"'/x:y '"$A"'/src/bb:1 &&
@@ -60,3 +72,12 @@ check "a blob that does not match its digest is rejected" bash -c '
 check "…and the destination holds neither the blob nor the tag" bash -c '
   [ "$(curl -s -o /dev/null -w "%{http_code}" -I http://'"$B"'/v2/bad/img/blobs/'"$layer"')" = 404 ] &&
   [ "$(curl -s -o /dev/null -w "%{http_code}" http://'"$B"'/v2/bad/img/manifests/1)" = 404 ]'
+
+# proxies from the environment: a name that only the proxy can reach
+start_fault_proxy "$A"
+check "http_proxy from the environment is used (and loopback bypasses it)" bash -c '
+  out=$(http_proxy=http://'"$PROXY"' https_proxy=http://'"$PROXY"' "$SLIPWAY" imagetools inspect --raw \
+        --insecure-registry registry.invalid:5000 registry.invalid:5000/src/bb:1) &&
+  [ "$out" = "$(skopeo inspect --raw --tls-verify=false docker://'"$A"'/src/bb:1)" ] &&
+  grep -q "^forward registry.invalid:5000" '"$PROXY_LOG"' &&
+  http_proxy=http://127.0.0.1:1 "$SLIPWAY" imagetools inspect '"$A"'/src/bb:1 >/dev/null'
