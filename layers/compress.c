@@ -175,6 +175,8 @@ sw_sink_gzip (sw_sink *out, sw_sink *down, int level, sw_error **err)
 
 /* ---- zstd ---------------------------------------------------------------------- */
 
+#define ZSTD_JOB_SIZE (2 * 1024 * 1024)
+
 struct zs_sink
 {
   ZSTD_CCtx *cctx;
@@ -246,7 +248,7 @@ sw_sink_zstd (sw_sink *out, sw_sink *down, int level, int threads, sw_error **er
   s->cctx = ZSTD_createCCtx ();
   if (s->cctx == NULL)
     abort ();
-  if (level == 0)
+  if (level <= 0) /* 0 or -1: the default (zstd's negative "fast" levels are not offered) */
     level = ZSTD_CLEVEL_DEFAULT;
   size_t r = ZSTD_CCtx_setParameter (s->cctx, ZSTD_c_compressionLevel, level);
   /* Always the multi-threaded mode, even with one worker: its output does not depend on
@@ -257,6 +259,13 @@ sw_sink_zstd (sw_sink *out, sw_sink *down, int level, int threads, sw_error **er
       r = ZSTD_CCtx_setParameter (s->cctx, ZSTD_c_nbWorkers, threads > 1 ? threads : 1);
       if (ZSTD_isError (r))
         r = 0; /* a libzstd built without threads: compress on this one */
+      else
+        /* Memory: libzstd keeps a few jobs in flight per worker, each an input and an
+         * output buffer; its default job (4 windows, 8 MiB at level 3) costs ~120 MiB
+         * on two CPUs.  A fixed 2 MiB job keeps the pack under 64 MiB; jobs overlap their
+         * window, so the ratio barely moves.  Fixed, so the digest stays the same on
+         * every machine. */
+        r = ZSTD_CCtx_setParameter (s->cctx, ZSTD_c_jobSize, ZSTD_JOB_SIZE);
     }
   if (ZSTD_isError (r))
     {
