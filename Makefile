@@ -41,7 +41,7 @@ else
 SLIPWAY_BIN := $(BUILD)/slipway
 endif
 
-.PHONY: all deps test unit check-asan install clean demo bench fuzz
+.PHONY: all deps test unit check-asan install clean demo bench fuzz bench-layers
 all: $(SLIPWAY_BIN) $(BUILD)/libslipway.a $(BUILD)/libslipway.so libslipway.a libslipway.so $(BUILD)/examples/runner
 
 $(BUILD)/%.o: %.c
@@ -91,6 +91,9 @@ demo: deps all
 
 bench: deps all
 	./bench/run.sh
+
+bench-layers: all unit
+	./bench/layers.sh
 
 fuzz:
 	$(MAKE) -C tests/fuzz

@@ -43,11 +43,18 @@ sw_compression_name (sw_compression c)
 
 /* ---- gzip ---------------------------------------------------------------------- */
 
+/* ISA-L's output depends on how the input is split across isal_deflate() calls, so the
+ * input is fed in fixed IN_CHUNK pieces whatever the writes look like: the compressed
+ * bytes (and so the layer digest) are a function of the uncompressed bytes alone. */
+#define IN_CHUNK (256 * 1024)
+
 struct gz_sink
 {
   struct isal_zstream zs;
   uint8_t *level_buf;
   uint8_t *out;
+  uint8_t *in;   /* a partial chunk */
+  size_t inlen;
   sw_sink down;
 };
 
@@ -56,6 +63,7 @@ gz_free (struct gz_sink *s)
 {
   free (s->level_buf);
   free (s->out);
+  free (s->in);
   free (s);
 }
 
@@ -79,21 +87,36 @@ gz_run (struct gz_sink *s, sw_error **err)
 }
 
 static int
+gz_feed (struct gz_sink *s, const uint8_t *p, size_t n, sw_error **err)
+{
+  s->zs.next_in = (uint8_t *) p;
+  s->zs.avail_in = (uint32_t) n;
+  return gz_run (s, err);
+}
+
+static int
 gz_write (void *ud, const void *buf, size_t len, sw_error **err)
 {
   struct gz_sink *s = ud;
   const uint8_t *p = buf;
-  while (len > 0)
+  if (s->inlen > 0)
     {
-      /* avail_in is 32 bits */
-      uint32_t chunk = len > (1u << 30) ? (1u << 30) : (uint32_t) len;
-      s->zs.next_in = (uint8_t *) p;
-      s->zs.avail_in = chunk;
-      if (gz_run (s, err) < 0)
+      size_t n = IN_CHUNK - s->inlen < len ? IN_CHUNK - s->inlen : len;
+      memcpy (s->in + s->inlen, p, n);
+      s->inlen += n;
+      p += n;
+      len -= n;
+      if (s->inlen < IN_CHUNK)
+        return 0;
+      s->inlen = 0;
+      if (gz_feed (s, s->in, IN_CHUNK, err) < 0)
         return -1;
-      p += chunk;
-      len -= chunk;
     }
+  for (; len >= IN_CHUNK; p += IN_CHUNK, len -= IN_CHUNK) /* whole chunks: no copy */
+    if (gz_feed (s, p, IN_CHUNK, err) < 0)
+      return -1;
+  memcpy (s->in, p, len);
+  s->inlen = len;
   return 0;
 }
 
@@ -101,8 +124,9 @@ static int
 gz_finish (void *ud, const char *digest, sw_error **err)
 {
   struct gz_sink *s = ud;
-  s->zs.next_in = NULL;
-  s->zs.avail_in = 0;
+  s->zs.next_in = s->in;
+  s->zs.avail_in = (uint32_t) s->inlen;
+  s->inlen = 0;
   s->zs.end_of_stream = 1;
   if (gz_run (s, err) < 0)
     {
@@ -142,6 +166,7 @@ sw_sink_gzip (sw_sink *out, sw_sink *down, int level, sw_error **err)
   s->zs.gzip_flag = IGZIP_GZIP; /* ISA-L's default header: mtime 0, no name */
   s->zs.flush = NO_FLUSH;
   s->out = sw_xmalloc (OUT_SIZE);
+  s->in = sw_xmalloc (IN_CHUNK);
   s->down = *down;
   *down = (sw_sink){ 0 };
   *out = (sw_sink){ gz_write, gz_finish, gz_abort, s };
@@ -149,6 +174,8 @@ sw_sink_gzip (sw_sink *out, sw_sink *down, int level, sw_error **err)
 }
 
 /* ---- zstd ---------------------------------------------------------------------- */
+
+#define ZSTD_JOB_SIZE (2 * 1024 * 1024)
 
 struct zs_sink
 {
@@ -221,14 +248,24 @@ sw_sink_zstd (sw_sink *out, sw_sink *down, int level, int threads, sw_error **er
   s->cctx = ZSTD_createCCtx ();
   if (s->cctx == NULL)
     abort ();
-  if (level == 0)
+  if (level <= 0) /* 0 or -1: the default (zstd's negative "fast" levels are not offered) */
     level = ZSTD_CLEVEL_DEFAULT;
   size_t r = ZSTD_CCtx_setParameter (s->cctx, ZSTD_c_compressionLevel, level);
-  if (!ZSTD_isError (r) && threads > 1)
+  /* Always the multi-threaded mode, even with one worker: its output does not depend on
+   * the worker count (libzstd guarantees it), whereas single-threaded mode's differs, so
+   * the digest would change with the machine's CPU count. */
+  if (!ZSTD_isError (r))
     {
-      r = ZSTD_CCtx_setParameter (s->cctx, ZSTD_c_nbWorkers, threads);
+      r = ZSTD_CCtx_setParameter (s->cctx, ZSTD_c_nbWorkers, threads > 1 ? threads : 1);
       if (ZSTD_isError (r))
         r = 0; /* a libzstd built without threads: compress on this one */
+      else
+        /* Memory: libzstd keeps a few jobs in flight per worker, each an input and an
+         * output buffer; its default job (4 windows, 8 MiB at level 3) costs ~120 MiB
+         * on two CPUs.  A fixed 2 MiB job keeps the pack under 64 MiB; jobs overlap their
+         * window, so the ratio barely moves.  Fixed, so the digest stays the same on
+         * every machine. */
+        r = ZSTD_CCtx_setParameter (s->cctx, ZSTD_c_jobSize, ZSTD_JOB_SIZE);
     }
   if (ZSTD_isError (r))
     {

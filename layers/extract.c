@@ -674,7 +674,7 @@ run_extract (struct xt *x, sw_error **err)
   /* tar only (ustar, pax, GNU): layers are tars, and every other format is attack surface */
   archive_read_support_format_tar (x->ar);
   if (archive_read_open2 (x->ar, x, NULL, ring_read, NULL, NULL) != ARCHIVE_OK)
-    return sw_error_make (err, EINVAL, "reading the layer: %s", archive_error_string (x->ar));
+    return sw_error_make (err, EINVAL, "the layer is not a tar stream (%s)", archive_error_string (x->ar));
   for (;;)
     {
       struct archive_entry *e;

@@ -55,8 +55,9 @@ const char *sw_compression_name (sw_compression c);
  * the same input always gives the same bytes. */
 int sw_sink_gzip (sw_sink *out, sw_sink *down, int level, sw_error **err);
 
-/* zstd through libzstd; level 0 means zstd's default (3); threads > 1 uses libzstd's
- * worker threads (output then does not depend on the thread count). */
+/* zstd through libzstd; level 0 or -1 means zstd's default (3).  libzstd's worker threads
+ * (at least one): the output does not depend on the thread count, nor on how the input
+ * is split into writes. */
 int sw_sink_zstd (sw_sink *out, sw_sink *down, int level, int threads, sw_error **err);
 
 /* Any of the three; for NONE, *out is down itself (moved). */
