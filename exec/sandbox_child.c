@@ -356,6 +356,44 @@ read_full (int fd, void *buf, size_t n)
   return true;
 }
 
+/* Overwrite this process's argv area (what /proc/PID/cmdline shows) with "init". */
+static void
+blank_cmdline (void)
+{
+  char buf[2048];
+  int fd = open ("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  ssize_t n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return;
+  buf[n] = 0;
+  char *s = strrchr (buf, ')');
+  if (!s)
+    return;
+  /* fields after ")" start at 3 (state); arg_start is 48, arg_end 49 */
+  unsigned long v[2] = { 0, 0 };
+  int field = 2;
+  for (char *c = s + 1; *c && field < 49; c++)
+    if (*c == ' ')
+      {
+        field++;
+        if (field == 48 || field == 49)
+          {
+            unsigned long x = 0;
+            for (char *d = c + 1; *d >= '0' && *d <= '9'; d++)
+              x = x * 10 + (unsigned long) (*d - '0');
+            v[field - 48] = x;
+          }
+      }
+  if (v[0] && v[1] > v[0] + 5)
+    {
+      memset ((void *) v[0], 0, v[1] - v[0]);
+      memcpy ((void *) v[0], "init", 4);
+    }
+}
+
 /* ---- the command ---- */
 
 __attribute__ ((noreturn)) static void
@@ -610,6 +648,10 @@ sw_sandbox_child (const sw_plan *p)
   /* init: hold nothing the step could use, reap, exit with the command's status */
   (void) path;
   syscall (SYS_close_range, 0U, ~0U, 0U);
+  /* ps in the step shows this init, not slipway's command line (which may name files the
+   * step has no business knowing) */
+  prctl (PR_SET_NAME, "init", 0, 0, 0);
+  blank_cmdline ();
   prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
   {
     struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
