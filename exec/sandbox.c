@@ -534,6 +534,7 @@ add_mounts (run *r, sw_error **err)
             op->src_base = keep_str (r, realpath (base, NULL) ?: sw_xstrdup (base));
             op->src_rel = keep_str (r, *srel ? sw_xstrdup (srel) : sw_xstrdup ("."));
             op->readonly = m->readonly;
+            op->discard_writes = !m->readonly; /* BuildKit: rw bind writes are discarded */
             break;
           }
         case SW_MOUNT_CACHE:
@@ -733,6 +734,19 @@ prepare (run *r, sw_error **err)
     }
   r->lowers[k++] = stubs;
   p->lowers = r->lowers;
+  /* overlayfs shows the upper dir's own mode and owner as the rootfs's "/": give it those
+   * of the top snapshot's root (0755 root for an empty stack), as a copy-up would */
+  {
+    struct stat top;
+    if (stat (r->lowers[0], &top) < 0)
+      return sw_error_errno (err, "lower dir %s", r->lowers[0]);
+    if (nl == 0)
+      top.st_mode = S_IFDIR | 0755, top.st_uid = 0, top.st_gid = 0;
+    if ((up.st_mode & 07777) != (top.st_mode & 07777) && chmod (s->upper, top.st_mode & 07777) < 0)
+      return sw_error_errno (err, "setting the mode of upper dir %s", s->upper);
+    if ((up.st_uid != top.st_uid || up.st_gid != top.st_gid) && chown (s->upper, top.st_uid, top.st_gid) < 0)
+      return sw_error_errno (err, "setting the owner of upper dir %s", s->upper);
+  }
   p->upper = s->upper;
   p->work = keep_str (r, steal_pointer (&work));
   p->ops = r->ops;

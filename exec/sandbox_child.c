@@ -242,6 +242,74 @@ bind_at (const sw_plan *p, int rootfd, const char *rel, bool is_dir, int srcfd, 
     }
 }
 
+/* A writable view of src whose writes are thrown away: an overlay with src below and an
+ * upper dir on the staging tmpfs (a file is copied onto the tmpfs instead). */
+static void
+discard_bind (const sw_plan *p, int rootfd, int stage, const sw_op *op, int src, size_t i)
+{
+  char name[32], path[32], opts[256];
+  size_t len = 0;
+  fd_path (name, (int) i);
+  const char *idx = strrchr (name, '/') + 1;
+  char uname[40] = "u", wname[40] = "w";
+  size_t il = strlen (idx);
+  memcpy (uname + 1, idx, il + 1);
+  memcpy (wname + 1, idx, il + 1);
+  if (!op->target_is_dir)
+    {
+      fd_path (path, src);
+      int in = open (path, O_RDONLY | O_CLOEXEC);
+      int out = openat (stage, uname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (in < 0 || out < 0)
+        die (p, "copying the rw bind source for /", op->target);
+      for (;;)
+        {
+          ssize_t n = copy_file_range (in, NULL, out, NULL, 1 << 30, 0);
+          if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS))
+            {
+              char buf[8192];
+              n = read (in, buf, sizeof buf);
+              if (n > 0 && write (out, buf, (size_t) n) != n)
+                n = -1;
+            }
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n < 0)
+            die (p, "copying the rw bind source for /", op->target);
+          if (n == 0)
+            break;
+        }
+      close (in);
+      close (out);
+      int copy = openat (stage, uname, O_PATH | O_CLOEXEC);
+      if (copy < 0)
+        die (p, "reopening the rw bind copy for /", op->target);
+      bind_at (p, rootfd, op->target, false, copy, false);
+      close (copy);
+      return;
+    }
+  if (mkdirat (stage, uname, 0755) < 0 || mkdirat (stage, wname, 0700) < 0)
+    die (p, "creating the rw bind overlay for /", op->target);
+  int u = openat (stage, uname, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int w = openat (stage, wname, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (u < 0 || w < 0)
+    die (p, "opening the rw bind overlay for /", op->target);
+  bool ok = add_str (opts, &len, sizeof opts, "lowerdir=") && add_int (opts, &len, sizeof opts, src)
+            && add_str (opts, &len, sizeof opts, ",upperdir=") && add_int (opts, &len, sizeof opts, u)
+            && add_str (opts, &len, sizeof opts, ",workdir=") && add_int (opts, &len, sizeof opts, w);
+  if (!ok)
+    die (p, "rw bind overlay options", NULL);
+  int t = ensure (rootfd, op->target, true);
+  if (t < 0)
+    die (p, "creating mountpoint /", op->target);
+  fd_path (path, t);
+  if (chdir ("/proc/self/fd") < 0 || mount ("overlay", path, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
+    die (p, "mounting the rw bind overlay on /", op->target);
+  close (t);
+  close (u);
+  close (w);
+}
+
 static void
 setup_dev (const sw_plan *p, int rootfd)
 {
@@ -548,6 +616,17 @@ sw_sandbox_child (const sw_plan *p)
   setup_dev (p, rootfd);
 
   int stage = -1;
+#define STAGE()                                                                                    \
+  do                                                                                               \
+    if (stage < 0)                                                                                 \
+      {                                                                                            \
+        if (mount ("tmpfs", p->staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755") < 0)           \
+          die (p, "mounting the staging tmpfs", NULL);                                             \
+        stage = open (p->staging, O_PATH | O_DIRECTORY | O_CLOEXEC);                               \
+        if (stage < 0)                                                                             \
+          die (p, "opening the staging tmpfs", NULL);                                              \
+      }                                                                                            \
+  while (0)
   for (size_t i = 0; i < p->n_ops; i++)
     {
       const sw_op *op = &p->ops[i];
@@ -556,7 +635,13 @@ sw_sandbox_child (const sw_plan *p)
         case SW_OP_BIND:
           {
             int src = open_src (p, op);
-            bind_at (p, rootfd, op->target, op->target_is_dir, src, op->readonly);
+            if (op->discard_writes)
+              {
+                STAGE ();
+                discard_bind (p, rootfd, stage, op, src, i);
+              }
+            else
+              bind_at (p, rootfd, op->target, op->target_is_dir, src, op->readonly);
             close (src);
             break;
           }
@@ -566,14 +651,7 @@ sw_sandbox_child (const sw_plan *p)
         case SW_OP_FILE:
           {
             char name[32];
-            if (stage < 0)
-              {
-                if (mount ("tmpfs", p->staging, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=700") < 0)
-                  die (p, "mounting the staging tmpfs", NULL);
-                stage = open (p->staging, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (stage < 0)
-                  die (p, "opening the staging tmpfs", NULL);
-              }
+            STAGE ();
             fd_path (name, (int) i); /* a unique name: "/proc/self/fd/I" → take the tail */
             const char *base = strrchr (name, '/') + 1;
             int fd = openat (stage, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -28,6 +28,7 @@ typedef struct sw_op
   const char *target; /* relative to the rootfs ("etc/hosts") */
   bool target_is_dir;
   bool readonly;
+  bool discard_writes; /* SW_OP_BIND rw: writes land on a tmpfs overlay, not the source */
   /* SW_OP_BIND: the source, opened by the child (a mount must be bound from the child's
    * own mount namespace): src_base, and src_rel resolved inside it when not NULL */
   const char *src_base;
