@@ -407,23 +407,6 @@ loopback_up (const sw_plan *p)
   close (s);
 }
 
-static bool
-read_full (int fd, void *buf, size_t n)
-{
-  char *b = buf;
-  while (n > 0)
-    {
-      ssize_t r = read (fd, b, n);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0)
-        return false;
-      b += r;
-      n -= (size_t) r;
-    }
-  return true;
-}
-
 /* Overwrite this process's argv area (what /proc/PID/cmdline shows) with "init". */
 static void
 blank_cmdline (void)
@@ -465,7 +448,7 @@ blank_cmdline (void)
 /* ---- the command ---- */
 
 __attribute__ ((noreturn)) static void
-exec_command (const sw_plan *p, const sw_creds_msg *c, const gid_t *groups)
+exec_command (const sw_plan *p)
 {
   struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct data[2];
@@ -494,7 +477,25 @@ exec_command (const sw_plan *p, const sw_creds_msg *c, const gid_t *groups)
     }
 
   if (chdir (p->workdir) < 0)
-    die (p, "changing to the working directory ", p->workdir);
+    {
+      /* WORKDIR is made when missing, as BuildKit does: root-owned, 0755 */
+      char dir[4096];
+      size_t n = strlen (p->workdir);
+      if (errno != ENOENT || n >= sizeof dir)
+        die (p, "changing to the working directory ", p->workdir);
+      memcpy (dir, p->workdir, n + 1);
+      for (size_t i = 1; i <= n; i++)
+        if (dir[i] == '/' || dir[i] == 0)
+          {
+            char saved = dir[i];
+            dir[i] = 0;
+            if (mkdir (dir, 0755) < 0 && errno != EEXIST)
+              die (p, "creating the working directory ", dir);
+            dir[i] = saved;
+          }
+      if (chdir (p->workdir) < 0)
+        die (p, "changing to the working directory ", p->workdir);
+    }
 
   for (int cap = 0; cap <= p->last_cap; cap++)
     if (!(p->keep_caps & (1ULL << cap)) && prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
@@ -506,11 +507,11 @@ exec_command (const sw_plan *p, const sw_creds_msg *c, const gid_t *groups)
   if (syscall (SYS_capset, &hdr, data) < 0)
     die (p, "setting capabilities", NULL);
 
-  if (syscall (SYS_setgroups, (size_t) c->ngroups, groups) < 0)
+  if (syscall (SYS_setgroups, p->ngroups, p->groups) < 0)
     die (p, "setting supplementary groups", NULL);
-  if (syscall (SYS_setresgid, c->gid, c->gid, c->gid) < 0)
+  if (syscall (SYS_setresgid, p->gid, p->gid, p->gid) < 0)
     die (p, "setting the group id", NULL);
-  if (syscall (SYS_setresuid, c->uid, c->uid, c->uid) < 0)
+  if (syscall (SYS_setresuid, p->uid, p->uid, p->uid) < 0)
     die (p, "setting the user id", NULL);
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     die (p, "setting no_new_privs", NULL);
@@ -699,29 +700,11 @@ sw_sandbox_child (const sw_plan *p)
   if (sethostname (p->hostname, strlen (p->hostname)) < 0)
     die (p, "setting the hostname", NULL);
 
-  /* ready: the parent resolves USER and WORKDIR through /proc/PID/root */
-  send_msg (p->sync_fd, SW_MSG_READY, 0, NULL, NULL, NULL);
-  sw_creds_msg c;
-  if (!read_full (p->sync_fd, &c, sizeof c) || !c.ok || c.ngroups > SW_MAX_GROUPS)
-    _exit (126);
-  gid_t *groups = NULL;
-  if (c.ngroups)
-    {
-      groups = mmap (NULL, c.ngroups * sizeof (gid_t), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (groups == MAP_FAILED || !read_full (p->sync_fd, groups, c.ngroups * sizeof (gid_t)))
-        _exit (126);
-    }
-
-  c.home[sizeof c.home - 1] = 0;
-  if (c.home[0] && p->home_slot != (size_t) -1)
-    p->envp[p->home_slot] = c.home;
-
   pid_t pid = (pid_t) syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0)
     die (p, "starting the process", NULL);
   if (pid == 0)
-    exec_command (p, &c, groups);
+    exec_command (p);
 
   /* init: hold nothing the step could use, reap, exit with the command's status */
   (void) path;

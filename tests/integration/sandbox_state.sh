@@ -14,7 +14,7 @@ marker=sw-sleep-$$-$RANDOM
 
 for sig in TERM INT KILL; do
   rm -rf "$T/up"; mkdir "$T/up"
-  "$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" --upper "$T/up" -- /bin/sh -c "echo started; sleep 300; echo $marker" >"$T/out" 2>&1 &
+  rm -f "$T/out"; "$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" --upper "$T/up" -- /bin/sh -c "echo started; sleep 300; echo $marker" >"$T/out" 2>&1 &
   pid=$!
   for _ in $(seq 100); do grep -q started "$T/out" 2>/dev/null && break; sleep 0.05; done
   kill -"$sig" "$pid"; wait "$pid"; rc=$?
@@ -39,7 +39,7 @@ done
 
 # prune: empties caches and refuses while a build runs
 "$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" --mount type=cache,id=p,target=/c -- /bin/sh -c 'head -c 100000 /dev/urandom > /c/blob' >/dev/null 2>&1
-"$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" -- /bin/sh -c "echo started; sleep 300; echo $marker" >"$T/out" 2>&1 &
+rm -f "$T/out"; "$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" -- /bin/sh -c "echo started; sleep 300; echo $marker" >"$T/out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q started "$T/out" 2>/dev/null && break; sleep 0.05; done
 out=$("$SLIPWAY" prune --state-dir "$ST" 2>&1); rc=$?
