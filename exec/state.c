@@ -282,17 +282,17 @@ sw_state_open (const char *dir, sw_state **out, sw_error **err)
     if (st->state_lock < 0)
       goto fail;
   }
+  /* A bad config is an error before any work starts. */
+  if (sw_state_max_size (dir, &max, err) < 0)
+    goto fail;
   /* Alone?  Then this is the moment to enforce the size bound. */
   if (flock (st->state_lock, LOCK_EX | LOCK_NB) == 0)
     {
       clean_dead_sessions (dir, NULL);
       cleanup_error sw_error *e = NULL;
-      if (sw_state_max_size (dir, &max, &e) == 0 && max > 0)
-        {
-          uint64_t freed = 0;
-          if (gc_unlocked (dir, max, &freed, &e) < 0)
-            sw_warn ("state: %s", sw_error_message (e));
-        }
+      uint64_t freed = 0;
+      if (max > 0 && gc_unlocked (dir, max, &freed, &e) < 0)
+        sw_warn ("state: %s", sw_error_message (e));
     }
   if (flock (st->state_lock, LOCK_SH) < 0)
     {
