@@ -267,40 +267,48 @@ sw_binfmt_reaper_stop (pid_t pid, int keepalive)
 }
 
 /* ---- private instance -------------------------------------------------------------- */
+/* Everything below runs in a sandbox child made by clone3 from a multithreaded process:
+ * no allocation, no stdio, no libc function that takes a lock, raw clone for children. */
 
-/* Move the calling (single-threaded, real-root) process into a new user namespace mapping
- * every id to itself.  The map must be written from the parent namespace, so a helper
- * child does it once we have unshared. */
 static int
-enter_identity_userns (sw_error **err)
+fail_at (const char **what, const char *step)
+{
+  if (what)
+    *what = step;
+  return -1;
+}
+
+/* Move the calling (real-root) process into a new user namespace mapping every id to
+ * itself.  The map must be written from the parent namespace, so a helper child still
+ * in it writes it, through PROCFD (our /proc/<pid> directory on a writable proc). */
+static int
+enter_identity_userns (int procfd, const char **what)
 {
   int go[2];
-  pid_t self = getpid ();
-  char uid_map[64], gid_map[64];
+  static const char map[] = "0 0 4294967295\n";
 
-  snprintf (uid_map, sizeof uid_map, "/proc/%d/uid_map", (int) self);
-  snprintf (gid_map, sizeof gid_map, "/proc/%d/gid_map", (int) self);
   if (pipe2 (go, O_CLOEXEC) < 0)
-    return sw_error_errno (err, "pipe");
-  pid_t helper = fork ();
+    return fail_at (what, "pipe for the user namespace helper");
+  pid_t helper = (pid_t) syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (helper < 0)
     {
+      int e = errno;
       close (go[0]);
       close (go[1]);
-      return sw_error_errno (err, "fork");
+      errno = e;
+      return fail_at (what, "starting the user namespace helper");
     }
   if (helper == 0)
     {
       char c;
-      static const char map[] = "0 0 4294967295\n";
       close (go[1]);
       if (read (go[0], &c, 1) != 1)
         _exit (2);
-      int fd = open (uid_map, O_WRONLY | O_CLOEXEC);
+      int fd = openat (procfd, "uid_map", O_WRONLY | O_CLOEXEC);
       if (fd < 0 || write_all (fd, map, sizeof map - 1) < 0)
         _exit (3);
       close (fd);
-      fd = open (gid_map, O_WRONLY | O_CLOEXEC);
+      fd = openat (procfd, "gid_map", O_WRONLY | O_CLOEXEC);
       if (fd < 0 || write_all (fd, map, sizeof map - 1) < 0)
         _exit (4);
       close (fd);
@@ -318,27 +326,43 @@ enter_identity_userns (sw_error **err)
   if (rc < 0)
     {
       errno = saved;
-      return sw_error_errno (err, "unshare(CLONE_NEWUSER)");
+      return fail_at (what, "unshare(CLONE_NEWUSER) for emulation");
     }
   if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
-    return sw_error_make (err, EPERM, "writing the identity uid/gid map of the emulation's user namespace failed (helper status %d)",
-                          status);
+    {
+      errno = EPERM;
+      return fail_at (what, "writing the identity uid/gid map of the emulation's user namespace");
+    }
   return 0;
 }
 
 int
-sw_binfmt_private_enter (const char *mountpoint, const char *line, sw_error **err)
+sw_binfmt_private_enter (int procfd, const char *mountpoint, const char *register_path, const char *line,
+                         const char **what)
 {
-  if (enter_identity_userns (err) < 0)
+  if (enter_identity_userns (procfd, what) < 0)
     return -1;
   /* A mount namespace owned by the new user namespace: binfmt_misc mounted here is a new
    * instance, tied to this user namespace, and the host's entries are not seen in it. */
   if (unshare (CLONE_NEWNS) < 0)
-    return sw_error_errno (err, "unshare(CLONE_NEWNS)");
+    return fail_at (what, "unshare(CLONE_NEWNS) for emulation");
   if (mount ("binfmt_misc", mountpoint, "binfmt_misc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-    return sw_error_errno (err, "mount binfmt_misc on %s (private instances need Linux 6.7 or later)", mountpoint);
-  if (line && sw_binfmt_register (mountpoint, line, err) < 0)
-    return sw_error_wrap (err, "private binfmt_misc instance");
+    return fail_at (what, "mounting a private binfmt_misc instance (needs Linux 6.7 or later)");
+  if (line == NULL)
+    return 0;
+  int fd = open (register_path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fail_at (what, "opening the private binfmt_misc register file");
+  ssize_t n;
+  size_t len = strlen (line);
+  do
+    n = write (fd, line, len); /* one write: binfmt_misc takes a registration whole */
+  while (n < 0 && errno == EINTR);
+  int e = errno;
+  close (fd);
+  errno = e;
+  if (n < 0)
+    return fail_at (what, "registering QEMU in the private binfmt_misc instance");
   return 0;
 }
 
@@ -350,11 +374,14 @@ sw_binfmt_private_probe (const char *mountpoint)
     return false;
   if (pid == 0)
     {
-      sw_error *err = NULL;
-      int rc = sw_binfmt_private_enter (mountpoint, NULL, &err);
+      const char *what = NULL;
+      int procfd = open ("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      /* in a new mount namespace first, so the probe's mount is never seen anywhere */
+      if (procfd < 0 || unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+        _exit (1);
+      int rc = sw_binfmt_private_enter (procfd, mountpoint, NULL, NULL, &what);
       if (rc < 0)
-        sw_debug ("binfmt_misc private instance probe: %s", sw_error_message (err));
-      sw_error_free (err);
+        sw_debug ("binfmt_misc private instance probe: %s: %s", what, strerror (errno));
       _exit (rc < 0 ? 1 : 0);
     }
   int status = 0;

@@ -18,8 +18,11 @@ void sw_binfmt_remove (const char *dir, const char *name);
 /* A process that removes ENTRY_PATH when *keepalive is closed or its holders die. */
 int sw_binfmt_reaper_start (const char *entry_path, pid_t *pid, int *keepalive, sw_error **err);
 void sw_binfmt_reaper_stop (pid_t pid, int keepalive);
-/* New identity-mapped user ns + mount ns, binfmt_misc on MOUNTPOINT, register LINE (if any). */
-int sw_binfmt_private_enter (const char *mountpoint, const char *line, sw_error **err);
+/* New identity-mapped user ns (maps written through PROCFD, our /proc/<pid> on a writable
+ * proc) + mount ns, binfmt_misc on MOUNTPOINT, LINE (if any) written to REGISTER_PATH.
+ * Async-signal-safe; on failure -1, errno set, *what names the step. */
+int sw_binfmt_private_enter (int procfd, const char *mountpoint, const char *register_path, const char *line,
+                             const char **what);
 bool sw_binfmt_private_probe (const char *mountpoint);
 
 #endif

@@ -1,7 +1,8 @@
 /* emu/debug.c — `slipway debug emu …`: the emulation decisions and a minimal runner, for
  * tests and for looking at what slipway would do.  The runner is not the build sandbox
  * (exec/ owns that): just enough namespaces to run one command in a root directory the
- * way a RUN step would be run, with sw_emu_child_enter() at the point the sandbox calls it.
+ * way a RUN step would be run, with sw_emu_child_pre() and sw_emu_child_enter() where the
+ * sandbox calls them.
  *
  *   slipway debug emu host                       the host platform
  *   slipway debug emu decide PLATFORM [--no-run] native | emulated
@@ -39,8 +40,8 @@ static const char usage[] = "usage: slipway debug emu host\n"
 static void
 run_child (const char *rootfs, char **cmd, const sw_emu *emu, int errfd)
 {
-  sw_error *err = NULL;
   const char *what = "";
+  int procfd = -1;
   cleanup_free char *proc = sw_xasprintf ("%s/proc", rootfs);
 
   prctl (PR_SET_PDEATHSIG, SIGKILL);
@@ -54,7 +55,10 @@ run_child (const char *rootfs, char **cmd, const sw_emu *emu, int errfd)
   if (mkdir (proc, 0555) < 0 && errno != EEXIST)
     goto fail;
   what = "mount proc";
-  if (mount ("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+  /* read-only, as the sandbox mounts it */
+  if (mount ("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0)
+    goto fail;
+  if (sw_emu_child_pre (emu, &procfd, &what) < 0)
     goto fail;
   what = "chdir";
   if (chdir (rootfs) < 0)
@@ -65,11 +69,8 @@ run_child (const char *rootfs, char **cmd, const sw_emu *emu, int errfd)
   what = "detach the old root";
   if (umount2 (".", MNT_DETACH) < 0 || chdir ("/") < 0)
     goto fail;
-  if (sw_emu_child_enter (emu, &err) < 0)
-    {
-      dprintf (errfd, "%s", sw_error_message (err));
-      _exit (125);
-    }
+  if (sw_emu_child_enter (emu, procfd, &what) < 0)
+    goto fail;
   setenv ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
   execvp (cmd[0], cmd);
   dprintf (errfd, "exec %s: %s", cmd[0], strerror (errno));

@@ -201,17 +201,43 @@ sw_emu_entry_name (const sw_emu *e)
 }
 
 int
-sw_emu_child_enter (const sw_emu *e, sw_error **err)
+sw_emu_child_pre (const sw_emu *e, int *procfd, const char **what)
 {
+  *procfd = -1;
   if (e == NULL || e->mode != SW_EMU_BINFMT_PRIVATE)
     return 0;
-  struct stat st;
-  if (stat (CHILD_BINFMT_DIR, &st) < 0 || !S_ISDIR (st.st_mode))
-    return sw_error_make (err, ENOENT, "emulating %s: %s is missing in the build's root (is /proc mounted?)",
-                          e->platform, CHILD_BINFMT_DIR);
-  if (sw_binfmt_private_enter (CHILD_BINFMT_DIR, e->child_line, err) < 0)
-    return sw_error_wrap (err, "emulating %s", e->platform);
+  /* our /proc/<pid> on the host's proc, which stays writable, unlike the build's /proc */
+  *procfd = open ("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*procfd < 0)
+    {
+      *what = "opening /proc/self for emulation";
+      return -1;
+    }
   return 0;
+}
+
+int
+sw_emu_child_enter (const sw_emu *e, int procfd, const char **what)
+{
+  struct stat st;
+  if (e == NULL || e->mode != SW_EMU_BINFMT_PRIVATE)
+    return 0;
+  if (procfd < 0)
+    {
+      errno = EBADF;
+      *what = "emulation: sw_emu_child_pre() was not called";
+      return -1;
+    }
+  if (stat (CHILD_BINFMT_DIR, &st) < 0 || !S_ISDIR (st.st_mode))
+    {
+      *what = "emulation: /proc/sys/fs/binfmt_misc is missing in the build's root (is /proc mounted?)";
+      return -1;
+    }
+  int rc = sw_binfmt_private_enter (procfd, CHILD_BINFMT_DIR, CHILD_BINFMT_DIR "/register", e->child_line, what);
+  int saved = errno;
+  close (procfd);
+  errno = saved;
+  return rc;
 }
 
 void

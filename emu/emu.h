@@ -121,16 +121,30 @@ const char *sw_emu_interpreter (const sw_emu *e);
 /* The host entry's name (EXISTING and HOST modes), else NULL. */
 const char *sw_emu_entry_name (const sw_emu *e);
 
-/* In the RUN step's child: after the sandbox has made its mounts, mounted /proc in the
- * new root and pivoted into it, and before it drops capabilities, installs seccomp or
- * execs.  PRIVATE mode: new user namespace (identity map of all ids, made by a helper
- * child, so the calling process must be single-threaded and real root), new mount
- * namespace, binfmt_misc on /proc/sys/fs/binfmt_misc, QEMU registered through the fd the
- * handle holds (O_PATH, O_CLOEXEC: it never reaches the step's program).  A new user
- * namespace resets the capability bounding set to full, hence "before dropping".  Other
- * modes: nothing to do.  Mounts made before this call are locked in the new namespace
- * (they can't be unmounted from inside), which a container never needs to do. */
-int sw_emu_child_enter (const sw_emu *e, sw_error **err);
+/* The RUN step's child side, in two calls.  Both are async-signal-safe — no allocation,
+ * no stdio, no locking libc function, children by raw clone — so a child made by clone3
+ * from a multithreaded engine may call them.  On failure: -1, errno set, *what names the
+ * step (a static string).  In modes other than PRIVATE both do nothing.
+ *
+ * sw_emu_child_pre(): after the child has its own namespaces, BEFORE pivot_root (while
+ * the host's /proc is reachable): opens our /proc/<pid> there (*procfd; -1 if unneeded).
+ *
+ * sw_emu_child_enter(): AFTER the sandbox's mounts (overlay, /proc, /sys, /dev…) and
+ * pivot_root, and BEFORE it drops capabilities, installs seccomp or starts the command
+ * (the command and the step's init inherit what it does):
+ *   - a new user namespace mapping every uid/gid to itself, so root stays real root for
+ *     files, written by a helper child through procfd (the build's /proc is read-only);
+ *   - a new mount namespace owned by it, a fresh binfmt_misc on /proc/sys/fs/binfmt_misc
+ *     (works on a read-only /proc), QEMU registered there with the F flag through
+ *     /proc/self/fd/N, an O_PATH O_CLOEXEC fd the handle holds (so QEMU need not be in
+ *     the build's root, and the step's program never holds it).
+ * Consequences for the step, all documented behaviour of user namespaces: the bounding
+ * set is full again (drop capabilities after this call); mounts made before are locked
+ * (a step cannot unmount them); mknod of devices and trusted.* xattrs fail with EPERM;
+ * sethostname must come before this call (the UTS namespace belongs to the host's user
+ * namespace).  Closes procfd. */
+int sw_emu_child_pre (const sw_emu *e, int *procfd, const char **what);
+int sw_emu_child_enter (const sw_emu *e, int procfd, const char **what);
 
 /* Undo what prepare did (HOST mode: remove exactly our entry, synchronously) and free. */
 void sw_emu_release (sw_emu *e);

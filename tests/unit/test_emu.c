@@ -251,7 +251,11 @@ prepare_uses_existing_entry_without_qemu (void **state)
   assert_int_equal (sw_emu_mode (e), SW_EMU_BINFMT_EXISTING);
   assert_string_equal (sw_emu_entry_name (e), "their-aarch64");
   assert_string_equal (sw_emu_interpreter (e), "/usr/bin/qemu-aarch64-static");
-  assert_int_equal (sw_emu_child_enter (e, NULL), 0); /* nothing to do in the child */
+  int procfd = 0;
+  const char *what = NULL;
+  assert_int_equal (sw_emu_child_pre (e, &procfd, &what), 0); /* nothing to do in the child */
+  assert_int_equal (procfd, -1);
+  assert_int_equal (sw_emu_child_enter (e, procfd, &what), 0);
   sw_emu_release (e);
 
   /* auto takes it too, and never looks for QEMU (the search path has none) */
