@@ -374,20 +374,20 @@ sw_binfmt_private_probe (const char *mountpoint)
     return false;
   if (pid == 0)
     {
+      /* a child of a possibly multithreaded process: system calls only, no logging */
       const char *what = NULL;
       int procfd = open ("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
       /* in a new mount namespace first, so the probe's mount is never seen anywhere */
       if (procfd < 0 || unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
         _exit (1);
-      int rc = sw_binfmt_private_enter (procfd, mountpoint, NULL, NULL, &what);
-      if (rc < 0)
-        sw_debug ("binfmt_misc private instance probe: %s: %s", what, strerror (errno));
-      _exit (rc < 0 ? 1 : 0);
+      _exit (sw_binfmt_private_enter (procfd, mountpoint, NULL, NULL, &what) < 0 ? 1 : 0);
     }
   int status = 0;
   while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;
-  return WIFEXITED (status) && WEXITSTATUS (status) == 0;
+  bool ok = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+  sw_debug ("binfmt_misc instance per user namespace: %s", ok ? "supported" : "not supported");
+  return ok;
 }
 
 void

@@ -120,13 +120,28 @@ find_existing (sw_emu *e, bool *found, sw_error **err)
 }
 
 int
-sw_emu_prepare (const sw_platform *target, const sw_emu_options *opts, sw_emu **out, sw_error **err)
+sw_emu_prepare (const sw_platform *host, const sw_platform *target, const sw_emu_options *opts, sw_emu **out,
+                sw_error **err)
 {
   static const sw_emu_options defaults = { SW_EMU_BINFMT_AUTO, NULL, NULL };
-  sw_emu *e = sw_xzalloc (sizeof *e);
-  bool found = false;
+  cleanup_platform sw_platform this_host = SW_PLATFORM_INIT;
+  bool found = false, emulate = false;
   int rc = 0;
 
+  *out = NULL;
+  if (host == NULL)
+    {
+      if (sw_platform_host (&this_host, err) < 0)
+        return -1;
+      host = &this_host;
+    }
+  /* The gate: a native platform goes no further, so it cannot touch binfmt_misc or QEMU. */
+  if (sw_emu_need (host, target, &emulate, err) < 0)
+    return -1;
+  if (!emulate)
+    return 0;
+
+  sw_emu *e = sw_xzalloc (sizeof *e);
   if (opts == NULL)
     opts = &defaults;
   e->qemu_fd = -1;

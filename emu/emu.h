@@ -110,9 +110,14 @@ typedef struct sw_emu_options
 
 typedef struct sw_emu sw_emu;
 
-/* Arrange for TARGET's binaries to run (see the order above).  In HOST mode this
- * registers on the host now; everything else happens in sw_emu_child_enter(). */
-int sw_emu_prepare (const sw_platform *target, const sw_emu_options *opts, sw_emu **out, sw_error **err);
+/* Arrange for TARGET's binaries to run on HOST (NULL: this machine), in the order above.
+ * When sw_emu_need() says TARGET runs natively, *out is NULL and nothing at all is done
+ * — no binfmt_misc, no QEMU — so calling this for a native platform is harmless, and a
+ * NULL handle is valid everywhere below (child calls do nothing, release ignores it).
+ * In HOST mode this registers on the host now; PRIVATE work happens in the child.  One
+ * handle per build and platform, shared by that platform's emulated stages. */
+int sw_emu_prepare (const sw_platform *host, const sw_platform *target, const sw_emu_options *opts, sw_emu **out,
+                    sw_error **err);
 
 /* The way chosen: SW_EMU_BINFMT_EXISTING, _PRIVATE or _HOST. */
 sw_emu_binfmt_mode sw_emu_mode (const sw_emu *e);

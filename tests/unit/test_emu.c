@@ -235,19 +235,20 @@ static void
 prepare_uses_existing_entry_without_qemu (void **state)
 {
   cleanup_free char *dir = make_dir ();
-  cleanup_platform sw_platform p = SW_PLATFORM_INIT;
+  cleanup_platform sw_platform p = SW_PLATFORM_INIT, amd64 = SW_PLATFORM_INIT;
   sw_emu *e = NULL;
   sw_emu_options opts = { SW_EMU_BINFMT_EXISTING, "/nonexistent", NULL };
 
   opts.binfmt_dir = dir;
   sw_platform_set (&p, "linux", "arm64", NULL);
+  sw_platform_set (&amd64, "linux", "amd64", NULL);
   write_file (dir, "status", "enabled\n", 0644);
   write_file (dir, "register", "", 0200);
   write_file (dir, "qemu-arm", "enabled\ninterpreter /usr/bin/qemu-arm-static\nflags: F\noffset 0\n"
                                "magic 7f454c4601010100000000000000000002002800\n"
                                "mask ffffffffffffff00fffffffffffffffffeffffff\n", 0644);
   write_file (dir, "their-aarch64", entry_f, 0644);
-  assert_int_equal (sw_emu_prepare (&p, &opts, &e, NULL), 0);
+  assert_int_equal (sw_emu_prepare (&amd64, &p, &opts, &e, NULL), 0);
   assert_int_equal (sw_emu_mode (e), SW_EMU_BINFMT_EXISTING);
   assert_string_equal (sw_emu_entry_name (e), "their-aarch64");
   assert_string_equal (sw_emu_interpreter (e), "/usr/bin/qemu-aarch64-static");
@@ -260,7 +261,7 @@ prepare_uses_existing_entry_without_qemu (void **state)
 
   /* auto takes it too, and never looks for QEMU (the search path has none) */
   opts.mode = SW_EMU_BINFMT_AUTO;
-  assert_int_equal (sw_emu_prepare (&p, &opts, &e, NULL), 0);
+  assert_int_equal (sw_emu_prepare (&amd64, &p, &opts, &e, NULL), 0);
   assert_int_equal (sw_emu_mode (e), SW_EMU_BINFMT_EXISTING);
   sw_emu_release (e);
 
@@ -268,8 +269,15 @@ prepare_uses_existing_entry_without_qemu (void **state)
   cleanup_error sw_error *err = NULL;
   write_file (dir, "status", "disabled\n", 0644);
   opts.mode = SW_EMU_BINFMT_EXISTING;
-  assert_int_equal (sw_emu_prepare (&p, &opts, &e, &err), -1);
+  assert_int_equal (sw_emu_prepare (&amd64, &p, &opts, &e, &err), -1);
   assert_non_null (strstr (sw_error_message (err), "no working binfmt_misc registration"));
+
+  /* native: no handle, and the (bogus) binfmt dir and QEMU path are never consulted */
+  opts.binfmt_dir = "/nonexistent/binfmt_misc";
+  e = (sw_emu *) 1;
+  assert_int_equal (sw_emu_prepare (&p, &p, &opts, &e, NULL), 0);
+  assert_null (e);
+  sw_emu_release (NULL);
   remove_dir (dir);
 }
 
