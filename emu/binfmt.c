@@ -65,9 +65,10 @@ unhex (const char *s, unsigned char *out, size_t max)
 /* Does the entry text (the format of /proc/sys/fs/binfmt_misc/NAME) describe an enabled,
  * F-flagged magic entry that recognizes HDR?  On success copies the interpreter. */
 bool
-sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_len, char **interpreter)
+sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_len, char **interpreter,
+                         bool *preserve_argv0)
 {
-  bool enabled = false, flag_f = false, have_magic = false, have_mask = false;
+  bool enabled = false, flag_f = false, flag_p = false, have_magic = false, have_mask = false;
   int offset = 0;
   unsigned char magic[MAX_MAGIC], mask[MAX_MAGIC];
   size_t magic_len = 0, mask_len = 0;
@@ -85,7 +86,10 @@ sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_
           interp = sw_xstrdup (line + 12);
         }
       else if (strncmp (line, "flags: ", 7) == 0 || strcmp (line, "flags:") == 0)
-        flag_f = strchr (line + 6, 'F') != NULL;
+        {
+          flag_f = strchr (line + 6, 'F') != NULL;
+          flag_p = strchr (line + 6, 'P') != NULL;
+        }
       else if (strncmp (line, "offset ", 7) == 0)
         offset = atoi (line + 7);
       else if (strncmp (line, "magic ", 6) == 0)
@@ -115,16 +119,20 @@ sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_
     }
   if (interpreter)
     *interpreter = steal_pointer (&interp);
+  if (preserve_argv0)
+    *preserve_argv0 = flag_p;
   return true;
 }
 
 int
 sw_binfmt_find_existing (const char *dir, const sw_emu_arch *a, char **name, char **interpreter,
-                         sw_error **err)
+                         bool *preserve_argv0, sw_error **err)
 {
   unsigned char hdr[SW_EMU_MAGIC_LEN];
   cleanup_close int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   *name = NULL;
+  *interpreter = NULL;
+  *preserve_argv0 = false;
   if (dfd < 0)
     {
       if (errno == ENOENT)
@@ -145,17 +153,27 @@ sw_binfmt_find_existing (const char *dir, const sw_emu_arch *a, char **name, cha
       close (dup_fd);
       return sw_error_errno (err, "opendir %s", dir);
     }
+  /* The first match, but one with the P flag over one without. */
   struct dirent *de;
   while ((de = readdir (d)))
     {
+      char *interp = NULL;
+      bool p = false;
       if (de->d_name[0] == '.' || strcmp (de->d_name, "register") == 0 || strcmp (de->d_name, "status") == 0)
         continue;
       cleanup_free char *text = read_small (dfd, de->d_name);
-      if (text && sw_binfmt_entry_matches (text, hdr, sizeof hdr, interpreter))
+      if (text == NULL || !sw_binfmt_entry_matches (text, hdr, sizeof hdr, &interp, &p))
+        continue;
+      if (*name == NULL || (p && !*preserve_argv0))
         {
+          free (*name);
+          free (*interpreter);
           *name = sw_xstrdup (de->d_name);
-          return 0;
+          *interpreter = interp;
+          *preserve_argv0 = p;
         }
+      else
+        free (interp);
     }
   return 0;
 }

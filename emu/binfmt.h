@@ -9,10 +9,12 @@
 #include "emu/emu.h"
 
 /* Entry text as read from binfmt_misc/NAME: enabled, F flag, magic/mask matching HDR? */
-bool sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_len, char **interpreter);
-/* First working entry in DIR for A; *name NULL when none (DIR absent or disabled too). */
+bool sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_len, char **interpreter,
+                              bool *preserve_argv0);
+/* A working entry in DIR for A, one with the P flag preferred; *name NULL when none (DIR
+ * absent or binfmt_misc disabled too). */
 int sw_binfmt_find_existing (const char *dir, const sw_emu_arch *a, char **name, char **interpreter,
-                             sw_error **err);
+                             bool *preserve_argv0, sw_error **err);
 int sw_binfmt_register (const char *dir, const char *line, sw_error **err);
 void sw_binfmt_remove (const char *dir, const char *name);
 /* A process that removes ENTRY_PATH when *keepalive is closed or its holders die. */

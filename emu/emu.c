@@ -103,20 +103,39 @@ prepare_host (sw_emu *e, const sw_platform *target, const char *search, sw_error
   return 0;
 }
 
+/* A working host entry: *found 0 none, 1 without P, 2 with P.  Kept in E only if TAKE
+ * allows that kind. */
 static int
-find_existing (sw_emu *e, bool *found, sw_error **err)
+find_existing (sw_emu *e, int *found, sw_error **err)
 {
   char *name = NULL, *interp = NULL;
-  if (sw_binfmt_find_existing (e->binfmt_dir, e->arch, &name, &interp, err) < 0)
+  bool p = false;
+  if (sw_binfmt_find_existing (e->binfmt_dir, e->arch, &name, &interp, &p, err) < 0)
     return -1;
-  *found = name != NULL;
-  if (*found)
-    {
-      e->entry_name = name;
-      e->interpreter = interp;
-      e->mode = SW_EMU_BINFMT_EXISTING;
-    }
+  *found = name == NULL ? 0 : p ? 2 : 1;
+  free (e->entry_name);
+  free (e->interpreter);
+  e->entry_name = name;
+  e->interpreter = interp;
   return 0;
+}
+
+static void
+use_existing (sw_emu *e, int found)
+{
+  e->mode = SW_EMU_BINFMT_EXISTING;
+  if (found == 1)
+    sw_warn ("emulation for %s: the host's binfmt_misc entry %s has no P flag: multi-call binaries (busybox) "
+             "will see a wrong argv[0]",
+             e->platform, e->entry_name);
+}
+
+static void
+forget_existing (sw_emu *e)
+{
+  free (e->entry_name);
+  free (e->interpreter);
+  e->entry_name = e->interpreter = NULL;
 }
 
 int
@@ -125,7 +144,8 @@ sw_emu_prepare (const sw_platform *host, const sw_platform *target, const sw_emu
 {
   static const sw_emu_options defaults = { SW_EMU_BINFMT_AUTO, NULL, NULL };
   cleanup_platform sw_platform this_host = SW_PLATFORM_INIT;
-  bool found = false, emulate = false;
+  bool emulate = false;
+  int found = 0;
   int rc = 0;
 
   *out = NULL;
@@ -159,10 +179,17 @@ sw_emu_prepare (const sw_platform *host, const sw_platform *target, const sw_emu
   switch (opts->mode)
     {
     case SW_EMU_BINFMT_AUTO:
-      if ((rc = find_existing (e, &found, err)) < 0 || found)
+      if ((rc = find_existing (e, &found, err)) < 0)
         break;
-      if (sw_emu_private_supported ())
-        rc = prepare_private (e, target, opts->qemu_search, err);
+      if (found == 2)
+        use_existing (e, found);
+      else if (sw_emu_private_supported ())
+        {
+          forget_existing (e);
+          rc = prepare_private (e, target, opts->qemu_search, err);
+        }
+      else if (found == 1)
+        use_existing (e, found);
       else
         rc = prepare_host (e, target, opts->qemu_search, err);
       break;
@@ -172,6 +199,8 @@ sw_emu_prepare (const sw_platform *host, const sw_platform *target, const sw_emu
                             "platform %s: the host has no working binfmt_misc registration for %s in %s (enabled, "
                             "with the F flag)",
                             e->platform, e->arch->qemu, e->binfmt_dir);
+      else if (rc == 0)
+        use_existing (e, found);
       break;
     case SW_EMU_BINFMT_PRIVATE:
       if (!sw_emu_private_supported ())

@@ -18,20 +18,26 @@
  *    stages (platform == host) are native.
  *  - sw_emu_prepare() picks one way to run TARGET's binaries and changes the host as
  *    little as possible, in this order (SW_EMU_BINFMT_AUTO):
- *      1. EXISTING: the host already has an enabled binfmt_misc entry with the F flag whose
- *         magic/mask matches TARGET's ELF header — used as it is; nothing changes and QEMU
- *         is not even looked for.
+ *      1. EXISTING: the host already has an enabled binfmt_misc entry with the F flag and
+ *         the P flag whose magic/mask matches TARGET's ELF header — used as it is; nothing
+ *         changes and QEMU is not even looked for.
  *      2. PRIVATE: the kernel has binfmt_misc instances per user namespace (Linux 6.7+;
  *         probed once per process, not guessed from the version).  The host is untouched:
  *         sw_emu_child_enter(), called in the RUN step's child, moves it into a new user
  *         namespace mapping every uid/gid to itself (root stays real root for files), a new
  *         mount namespace, mounts a fresh binfmt_misc on /proc/sys/fs/binfmt_misc and
  *         registers QEMU there.  The instance dies with the step.
- *      3. HOST: registers "slipway-<arch>-<pid>-<n>" on the host with the F flag for the
+ *      3. EXISTING without P: works, but multi-call binaries see a wrong argv[0] (busybox
+ *         sh runs applets by exec of /proc/self/exe with argv[0] = the applet; QEMU turns
+ *         that into an exec of the guest binary, and without P the kernel drops argv[0], so
+ *         `cat FILE` runs `sh FILE`).  A warning says so.
+ *      4. HOST: registers "slipway-<arch>-<pid>-<n>" on the host with flags PF for the
  *         build's duration.  A reaper process (own session, deaf to SIGINT/SIGTERM/SIGHUP)
  *         removes exactly the entries this handle added when sw_emu_release() runs or the
  *         build process dies in any way (SIGINT, SIGTERM, SIGKILL, crash): it waits for
  *         EOF on a pipe only the build process holds.
+ *    Our registrations use flags P (preserve argv[0]; QEMU 6+ reads AT_FLAGS) and F (QEMU
+ *    opened at registration, so it need not exist inside the build's root).
  *  - QEMU is looked for as qemu-<arch>-static then qemu-<arch>, in $SLIPWAY_QEMU_PATH (a
  *    colon-separated list of directories, for tests) or else in PATH, /usr/bin and
  *    /usr/libexec/qemu-binfmt.  Not found: an error naming the platform, the binaries and
@@ -78,7 +84,7 @@ void sw_emu_arch_magic (const sw_emu_arch *a, unsigned char magic[SW_EMU_MAGIC_L
                         unsigned char mask[SW_EMU_MAGIC_LEN]);
 /* A minimal ELF header prefix for A (what the kernel would see in an executable). */
 void sw_emu_arch_sample_header (const sw_emu_arch *a, unsigned char hdr[SW_EMU_MAGIC_LEN]);
-/* The binfmt_misc register line ":NAME:M:0:MAGIC:MASK:INTERPRETER:F" (bytes \x-escaped). */
+/* The binfmt_misc register line ":NAME:M:0:MAGIC:MASK:INTERPRETER:PF" (bytes \x-escaped). */
 char *sw_emu_register_line (const sw_emu_arch *a, const char *name, const char *interpreter);
 
 /* ---- QEMU lookup ----------------------------------------------------------------- */

@@ -66,6 +66,12 @@ for mode in auto host private existing; do
   else
     fail "emulated ($mode): uname -m = $want_m" "got '$out': $(cat "$work/err")"
   fi
+  if [ "$mode" != existing ]; then
+    # busybox runs applets by exec of /proc/self/exe with argv[0] = the applet: needs the P flag
+    out=$("$SLIPWAY" debug emu run --platform "$foreign" --binfmt $mode "$foreign_rootfs" sh -c 'cat /etc/group | head -1' 2>&1)
+    if grep -qx 'root:x:0:' <<<"$out"; then pass "emulated ($mode): busybox applets keep their argv[0]"
+    else fail "emulated ($mode): busybox applets keep their argv[0]" "$out"; fi
+  fi
   [ "$(binfmt_state)" = "$before" ] && pass "emulated ($mode): binfmt_misc exactly as found afterwards" \
     || fail "emulated ($mode): binfmt_misc exactly as found afterwards" "$(diff <(echo "$before") <(binfmt_state) | head -5)"
 done

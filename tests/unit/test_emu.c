@@ -133,16 +133,20 @@ register_line_is_escaped (void **state)
   assert_string_equal (line, ":slipway-aarch64:M:0:"
                              "\\x7f\\x45\\x4c\\x46\\x02\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\xb7\\x00:"
                              "\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\x00\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:"
-                             "/usr/bin/qemu-aarch64-static:F");
+                             "/usr/bin/qemu-aarch64-static:PF");
   sw_platform_set (&p, "linux", "s390x", NULL); /* big endian: e_type and e_machine swap */
   cleanup_free char *be = sw_emu_register_line (sw_emu_arch_for (&p), "x", "/q");
   assert_non_null (strstr (be, "\\x00\\x02\\x00\\x16:"));
-  assert_non_null (strstr (be, "\\xff\\xfe\\xff\\xff:/q:F"));
+  assert_non_null (strstr (be, "\\xff\\xfe\\xff\\xff:/q:PF"));
 }
 
 static const char entry_f[] = "enabled\ninterpreter /usr/bin/qemu-aarch64-static\nflags: F\noffset 0\n"
                               "magic 7f454c460201010000000000000000000200b700\n"
                               "mask ffffffffffffff00fffffffffffffffffeffffff\n";
+
+static const char entry_pf[] = "enabled\ninterpreter /usr/bin/qemu-aarch64\nflags: POCF\noffset 0\n"
+                               "magic 7f454c460201010000000000000000000200b700\n"
+                               "mask ffffffffffffff00fffffffffffffffffeffffff\n";
 
 static void
 entry_parsing (void **state)
@@ -153,23 +157,29 @@ entry_parsing (void **state)
 
   sw_platform_set (&p, "linux", "arm64", NULL);
   sw_emu_arch_sample_header (sw_emu_arch_for (&p), hdr);
-  assert_true (sw_binfmt_entry_matches (entry_f, hdr, sizeof hdr, &interp));
+  bool p_flag = true;
+  assert_true (sw_binfmt_entry_matches (entry_f, hdr, sizeof hdr, &interp, &p_flag));
   assert_string_equal (interp, "/usr/bin/qemu-aarch64-static");
+  assert_false (p_flag);
+  free (steal_pointer (&interp));
+  const char *with_p = entry_pf;
+  assert_true (sw_binfmt_entry_matches (with_p, hdr, sizeof hdr, NULL, &p_flag));
+  assert_true (p_flag);
 
   /* no F: the interpreter would be looked up inside the build's root */
   char *no_f = sw_xstrdup (entry_f);
   strstr (no_f, "flags: F")[7] = ' ';
-  assert_false (sw_binfmt_entry_matches (no_f, hdr, sizeof hdr, NULL));
+  assert_false (sw_binfmt_entry_matches (no_f, hdr, sizeof hdr, NULL, NULL));
   free (no_f);
   char *disabled = sw_xasprintf ("disabled%s", entry_f + 7);
-  assert_false (sw_binfmt_entry_matches (disabled, hdr, sizeof hdr, NULL));
+  assert_false (sw_binfmt_entry_matches (disabled, hdr, sizeof hdr, NULL, NULL));
   free (disabled);
   /* a riscv64 header does not match an aarch64 entry */
   sw_platform_set (&p, "linux", "riscv64", NULL);
   sw_emu_arch_sample_header (sw_emu_arch_for (&p), hdr);
-  assert_false (sw_binfmt_entry_matches (entry_f, hdr, sizeof hdr, NULL));
+  assert_false (sw_binfmt_entry_matches (entry_f, hdr, sizeof hdr, NULL, NULL));
   /* extension entries never match */
-  assert_false (sw_binfmt_entry_matches ("enabled\ninterpreter /x\nflags: F\nextension .exe\n", hdr, sizeof hdr, NULL));
+  assert_false (sw_binfmt_entry_matches ("enabled\ninterpreter /x\nflags: F\nextension .exe\n", hdr, sizeof hdr, NULL, NULL));
 }
 
 static char *
@@ -259,11 +269,24 @@ prepare_uses_existing_entry_without_qemu (void **state)
   assert_int_equal (sw_emu_child_enter (e, procfd, &what), 0);
   sw_emu_release (e);
 
-  /* auto takes it too, and never looks for QEMU (the search path has none) */
+  /* auto prefers an entry with the P flag, and then never looks for QEMU (the search
+   * path has none) */
+  write_file (dir, "their-aarch64-p", entry_pf, 0644);
   opts.mode = SW_EMU_BINFMT_AUTO;
   assert_int_equal (sw_emu_prepare (&amd64, &p, &opts, &e, NULL), 0);
   assert_int_equal (sw_emu_mode (e), SW_EMU_BINFMT_EXISTING);
+  assert_string_equal (sw_emu_entry_name (e), "their-aarch64-p");
   sw_emu_release (e);
+  /* without P, auto tries a private instance first where the kernel has them (and then
+   * needs QEMU: the search path has none, so that is the error) */
+  cleanup_free char *pf_path = sw_xasprintf ("%s/their-aarch64-p", dir);
+  unlink (pf_path);
+  if (geteuid () == 0 && sw_emu_private_supported ())
+    {
+      cleanup_error sw_error *err2 = NULL;
+      assert_int_equal (sw_emu_prepare (&amd64, &p, &opts, &e, &err2), -1);
+      assert_non_null (strstr (sw_error_message (err2), "apt-get install qemu-user-static"));
+    }
 
   /* binfmt_misc switched off: the entry does not count */
   cleanup_error sw_error *err = NULL;
