@@ -5,6 +5,7 @@
  * sandbox calls them.
  *
  *   slipway debug emu host                       the host platform
+ *   slipway debug emu probe                      private binfmt_misc instances: yes | no
  *   slipway debug emu decide PLATFORM [--no-run] native | emulated
  *   slipway debug emu run [--platform P] [--binfmt MODE] [--qemu-path DIRS] ROOTFS CMD…
  *
@@ -31,7 +32,7 @@
 #include "common/xalloc.h"
 #include "emu/emu.h"
 
-static const char usage[] = "usage: slipway debug emu host\n"
+static const char usage[] = "usage: slipway debug emu host|probe\n"
                             "       slipway debug emu decide PLATFORM [--no-run]\n"
                             "       slipway debug emu run [--platform P] [--binfmt auto|existing|private|host]\n"
                             "                             [--qemu-path DIR[:DIR…]] ROOTFS CMD…";
@@ -189,6 +190,11 @@ sw_debug_emu (int argc, char **argv, FILE *out, FILE *info, sw_error **err)
         return -1;
       cleanup_free char *s = sw_platform_format (&host);
       fprintf (out, "%s\n", s);
+      return 0;
+    }
+  if (argc == 1 && strcmp (argv[0], "probe") == 0)
+    {
+      fprintf (out, "private binfmt_misc: %s\n", sw_emu_private_supported () ? "yes" : "no");
       return 0;
     }
   if (argc >= 2 && argc <= 3 && strcmp (argv[0], "decide") == 0)

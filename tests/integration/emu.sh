@@ -22,9 +22,9 @@ binfmt_state() {
   done
 }
 ours() { ls "$BM" | grep '^slipway-' || true; }
-private_ok=yes
-kver=$(uname -r); kmaj=${kver%%.*}; kmin=${kver#*.}; kmin=${kmin%%.*}
-if [ "$kmaj" -lt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -lt 7 ]; }; then private_ok=; fi
+kver=$(uname -r)
+private_ok=; [ "$("$SLIPWAY" debug emu probe)" = "private binfmt_misc: yes" ] && private_ok=yes
+host_ok=; [ -e "$BM/register" ] && host_ok=yes   # the host's binfmt_misc is mounted
 
 # -- decisions ---------------------------------------------------------------------------
 check "host platform is linux/amd64 or linux/arm64" bash -c '"$SLIPWAY" debug emu host | grep -qxE "linux/(amd64|arm64)"'
@@ -58,7 +58,8 @@ fi
 # -- emulated: every way, host left as found ---------------------------------------------
 before=$(binfmt_state)
 for mode in auto host private existing; do
-  if [ "$mode" = private ] && [ -z "$private_ok" ]; then skip "emulated ($mode)" "kernel $kver < 6.7"; continue; fi
+  if [ "$mode" = private ] && [ -z "$private_ok" ]; then skip "emulated ($mode)" "no private binfmt_misc (kernel $kver)"; continue; fi
+  if [ "$mode" = host ] && [ -z "$host_ok" ]; then skip "emulated ($mode)" "binfmt_misc not mounted on the host"; continue; fi
   if [ "$mode" = existing ] && ! grep -qs '^flags: .*F' "$BM"/* ; then skip "emulated ($mode)" "no host registration"; continue; fi
   out=$("$SLIPWAY" debug emu run --platform "$foreign" --binfmt $mode "$foreign_rootfs" uname -m 2>"$work/err")
   if [ "$out" = "$want_m" ] && grep -q "emulation: $foreign: " "$work/err"; then
@@ -87,11 +88,12 @@ if [ -n "$private_ok" ]; then
   fi
   [ -z "$(ours)" ] && pass "private instance: no entry on the host" || fail "private instance: no entry on the host" "$(ours)"
 else
-  skip "private instance" "kernel $kver < 6.7"
+  skip "private instance" "no private binfmt_misc (kernel $kver)"
 fi
 
 # -- temporary host entry: removed when killed ---------------------------------------------
 for sig in TERM INT KILL; do
+  [ -n "$host_ok" ] || { skip "host entry removed after SIG$sig" "binfmt_misc not mounted on the host"; continue; }
   before=$(binfmt_state)
   "$SLIPWAY" debug emu run --platform "$foreign" --binfmt host "$foreign_rootfs" sleep 30 >/dev/null 2>&1 &
   job=$!
