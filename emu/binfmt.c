@@ -244,19 +244,22 @@ sw_binfmt_reaper_start (const char *entry_path, pid_t *pid, int *keepalive, sw_e
       signal (SIGHUP, SIG_IGN);
       signal (SIGQUIT, SIG_IGN);
       setsid ();
-      if (chdir ("/") < 0)
+      /* The write end first: holding it would mean never seeing EOF.  Then keep only the
+       * read end (as fd 3) and /dev/null on 0-2, so the reaper holds none of the build's
+       * pipes open either (a caller waiting for EOF on our stderr would wait for it). */
+      close (p[1]);
+      if (chdir ("/") < 0 || dup2 (p[0], 3) < 0)
         _exit (1);
-      if (p[0] != 3)
-        {
-          if (dup2 (p[0], 3) < 0)
-            _exit (1);
-        }
-      else
-        fcntl (3, F_SETFD, 0);
       syscall (SYS_close_range, 4U, ~0U, 0U);
-      close (0);
-      close (1);
-      /* stderr kept: nothing is written, but a debugger may want it */
+      int null = open ("/dev/null", O_RDWR);
+      if (null >= 0)
+        {
+          dup2 (null, 0);
+          dup2 (null, 1);
+          dup2 (null, 2);
+          if (null > 3)
+            close (null);
+        }
       char c;
       for (;;)
         {
