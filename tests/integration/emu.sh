@@ -115,6 +115,35 @@ left=
 for _ in $(seq 1 40); do left=$(pgrep -af 'qemu-.*sleep 30' || true); [ -z "$left" ] && break; sleep 0.05; done
 [ -z "$left" ] && pass "no emulated process outlives a killed run" || fail "no emulated process outlives a killed run" "$left"
 
+# -- through the build sandbox: `slipway debug run --platform` ------------------------------
+if "$SLIPWAY" debug run --help 2>/dev/null | grep -q -- --platform; then
+  before=$(binfmt_state)
+  strace -f -qq -e trace=%file,execve -o "$work/run-native.trace" \
+    "$SLIPWAY" debug run --rootfs "$native_rootfs" -- uname -m >"$work/out" 2>&1
+  if [ "$(cat "$work/out")" = "$(uname -m)" ] && [ -s "$work/run-native.trace" ] \
+     && ! grep -qE 'binfmt_misc|qemu' "$work/run-native.trace"; then
+    pass "native debug run: no file access to binfmt_misc or QEMU (strace)"
+  else
+    fail "native debug run: no binfmt_misc/QEMU access" "$(cat "$work/out"; grep -E 'binfmt_misc|qemu' "$work/run-native.trace" | head -3)"
+  fi
+  mkdir -p "$work/up"
+  out=$("$SLIPWAY" debug run --rootfs "$foreign_rootfs" --upper "$work/up" --platform "$foreign" -- \
+        sh -c 'uname -m; cat /etc/group | head -1; echo hi > /f; mkdir /d; chown 65534:65534 /d; rm /bin/ls; rm -rf /root; mkdir /root' 2>&1)
+  [ "$out" = "$(printf '%s\nroot:x:0:' "$want_m")" ] && pass "emulated RUN in the sandbox: uname -m = $want_m, applets work" \
+    || fail "emulated RUN in the sandbox" "$out"
+  if [ "$(stat -c '%u:%g' "$work/up/f" "$work/up/d" 2>/dev/null | tr '\n' ' ')" = "0:0 65534:65534 " ] \
+     && [ "$(stat -c '%F %t:%T' "$work/up/bin/ls" 2>/dev/null)" = "character special file 0:0" ] \
+     && python3 -c 'import os,sys; sys.exit(0 if os.getxattr(sys.argv[1], "trusted.overlay.opaque") == b"y" else 1)' "$work/up/root"; then
+    pass "emulated RUN in the sandbox: upper dir as a native one (owners, whiteout, opaque dir)"
+  else
+    fail "emulated RUN in the sandbox: upper dir" "$(ls -la "$work/up" "$work/up/bin" 2>&1 | head -8)"
+  fi
+  [ "$(binfmt_state)" = "$before" ] && pass "sandbox runs: binfmt_misc exactly as found" \
+    || fail "sandbox runs: binfmt_misc exactly as found" "$(diff <(echo "$before") <(binfmt_state) | head -5)"
+else
+  skip "emulated RUN in the sandbox" "slipway debug run has no --platform"
+fi
+
 # -- no QEMU ---------------------------------------------------------------------------------
 for mode in host private; do
   [ "$mode" = private ] && [ -z "$private_ok" ] && continue
