@@ -61,15 +61,9 @@ sw_emu_private_supported (void)
 }
 
 static int
-find_qemu (sw_emu *e, const sw_platform *target, const char *search, sw_error **err)
-{
-  return sw_emu_find_qemu (target, search, &e->interpreter, err);
-}
-
-static int
 prepare_private (sw_emu *e, const sw_platform *target, const char *search, sw_error **err)
 {
-  if (find_qemu (e, target, search, err) < 0)
+  if (sw_emu_find_qemu (target, search, &e->interpreter, err) < 0)
     return -1;
   /* The child registers after pivot_root, where QEMU's path is gone: it names the file
    * through this descriptor instead.  O_CLOEXEC, so the step's program never holds it. */
@@ -87,7 +81,7 @@ static int
 prepare_host (sw_emu *e, const sw_platform *target, const char *search, sw_error **err)
 {
   static atomic_uint counter;
-  if (find_qemu (e, target, search, err) < 0)
+  if (sw_emu_find_qemu (target, search, &e->interpreter, err) < 0)
     return -1;
   e->entry_name = sw_xasprintf ("slipway-%s-%d-%u", e->arch->qemu, (int) getpid (),
                                 atomic_fetch_add (&counter, 1));
@@ -168,13 +162,7 @@ sw_emu_prepare (const sw_platform *host, const sw_platform *target, const sw_emu
   e->keepalive = -1;
   e->platform = sw_platform_format (target);
   e->binfmt_dir = sw_xstrdup (opts->binfmt_dir ? opts->binfmt_dir : DEFAULT_BINFMT_DIR);
-  e->arch = sw_emu_arch_for (target);
-  if (e->arch == NULL)
-    {
-      rc = sw_error_make (err, ENOTSUP, "platform %s: no emulator known for architecture \"%s\"", e->platform,
-                          target->arch);
-      goto out;
-    }
+  e->arch = sw_emu_arch_for (target); /* not NULL: sw_emu_need() checked */
 
   switch (opts->mode)
     {
@@ -215,7 +203,6 @@ sw_emu_prepare (const sw_platform *host, const sw_platform *target, const sw_emu
       rc = prepare_host (e, target, opts->qemu_search, err);
       break;
     }
-out:
   if (rc < 0)
     {
       sw_emu_release (e);
