@@ -160,6 +160,21 @@ int sw_emu_child_enter (const sw_emu *e, int procfd, const char **what);
 /* Undo what prepare did (HOST mode: remove exactly our entry, synchronously) and free. */
 void sw_emu_release (sw_emu *e);
 
+/* ---- for the engine: a build's handles ------------------------------------------ */
+
+/* One build's emulation: a handle per foreign platform, prepared at the first emulated
+ * stage of that platform and shared by its later stages; freeing the set releases them
+ * all (host entries removed).  Thread-safe, for platforms built in parallel. */
+typedef struct sw_emu_set sw_emu_set;
+
+sw_emu_set *sw_emu_set_new (const sw_emu_options *opts); /* opts may be NULL; copied */
+/* The handle for a stage on PLATFORM ("os/arch[/variant]", the plan's stage platform) to
+ * pass to the sandbox: NULL when the stage runs natively — it has no RUN step
+ * (HAS_RUN false) or the host runs PLATFORM — in which case nothing was touched. */
+int sw_emu_set_for_stage (sw_emu_set *s, const char *platform, bool has_run, const sw_emu **out,
+                          sw_error **err);
+void sw_emu_set_free (sw_emu_set *s);
+
 /* Does this kernel give each user namespace its own binfmt_misc?  Probed once in a
  * throw-away child (new user and mount namespaces, mount binfmt_misc). */
 bool sw_emu_private_supported (void);

@@ -318,6 +318,58 @@ private_instance_probe (void **state)
   assert_int_equal (sw_emu_private_supported (), want);
 }
 
+/* An entry as the kernel shows it, for A's magic, with FLAGS. */
+static char *
+entry_text (const sw_emu_arch *a, const char *flags)
+{
+  unsigned char magic[SW_EMU_MAGIC_LEN], mask[SW_EMU_MAGIC_LEN];
+  char hm[2 * SW_EMU_MAGIC_LEN + 1], hk[2 * SW_EMU_MAGIC_LEN + 1];
+  sw_emu_arch_magic (a, magic, mask);
+  for (int i = 0; i < SW_EMU_MAGIC_LEN; i++)
+    {
+      sprintf (hm + 2 * i, "%02x", magic[i]);
+      sprintf (hk + 2 * i, "%02x", mask[i]);
+    }
+  return sw_xasprintf ("enabled\ninterpreter /usr/bin/qemu-%s-static\nflags: %s\noffset 0\nmagic %s\nmask %s\n",
+                       a->qemu, flags, hm, hk);
+}
+
+static void
+set_one_handle_per_platform (void **state)
+{
+  cleanup_platform sw_platform host = SW_PLATFORM_INIT, foreign = SW_PLATFORM_INIT;
+  cleanup_free char *dir = make_dir ();
+  const sw_emu *a = NULL, *b = (const sw_emu *) 1;
+
+  assert_int_equal (sw_platform_host (&host, NULL), 0);
+  sw_platform_set (&foreign, "linux", strcmp (host.arch, "arm64") == 0 ? "amd64" : "arm64", NULL);
+  cleanup_free char *fs = sw_platform_format (&foreign);
+  cleanup_free char *hs = sw_platform_format (&host);
+  cleanup_free char *text = entry_text (sw_emu_arch_for (&foreign), "PF");
+  write_file (dir, "status", "enabled\n", 0644);
+  write_file (dir, "theirs", text, 0644);
+
+  sw_emu_options opts = { SW_EMU_BINFMT_EXISTING, "/nonexistent", dir };
+  sw_emu_set *set = sw_emu_set_new (&opts);
+  assert_int_equal (sw_emu_set_for_stage (set, hs, true, &a, NULL), 0);
+  assert_null (a); /* native */
+  assert_int_equal (sw_emu_set_for_stage (set, fs, false, &a, NULL), 0);
+  assert_null (a); /* no RUN */
+  assert_int_equal (sw_emu_set_for_stage (set, fs, true, &a, NULL), 0);
+  assert_non_null (a);
+  assert_int_equal (sw_emu_mode (a), SW_EMU_BINFMT_EXISTING);
+  assert_string_equal (sw_emu_entry_name (a), "theirs");
+  /* another spelling of the same platform: the same handle */
+  cleanup_free char *other = sw_xasprintf ("%s", strcmp (foreign.arch, "arm64") == 0 ? "linux/aarch64" : "linux/x86_64");
+  assert_int_equal (sw_emu_set_for_stage (set, other, true, &b, NULL), 0);
+  assert_ptr_equal (a, b);
+  cleanup_error sw_error *err = NULL;
+  assert_int_equal (sw_emu_set_for_stage (set, "linux/s390x", true, &b, &err), -1); /* no entry, existing mode */
+  assert_non_null (strstr (sw_error_message (err), "linux/s390x"));
+  sw_emu_set_free (set);
+  remove_dir (dir);
+}
+
 static void
 mode_names (void **state)
 {
@@ -342,6 +394,7 @@ main (void)
     cmocka_unit_test (qemu_lookup_and_missing_error),
     cmocka_unit_test (prepare_uses_existing_entry_without_qemu),
     cmocka_unit_test (private_instance_probe),
+    cmocka_unit_test (set_one_handle_per_platform),
     cmocka_unit_test (mode_names),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
