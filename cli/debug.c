@@ -6,7 +6,7 @@
 
 static const char debug_usage[] =
   "Usage: slipway debug ast FILE\n"
-  "       slipway debug emu host|decide|run …   (emulation: see `slipway debug emu`)\n"
+  "       slipway debug emu host|probe|decide|run …   (emulation: see `slipway debug emu`)\n"
   "       slipway debug run [OPTIONS] -- CMD…  (see slipway debug run --help)\n"
   "       slipway debug plan FILE [--target T] [--build-arg K=V]… [--platform P]\n\n"
   "Print the Dockerfile FILE's syntax tree in BuildKit's dump format, one instruction a\n"

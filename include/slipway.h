@@ -207,6 +207,7 @@ typedef struct sw_debug_run_options
   const char *const *secrets; /* --secret specs */
   const char *const *ssh;     /* --ssh specs */
   const char *const *add_hosts; /* HOST:IP */
+  const char *platform;       /* run emulated when foreign (emu/); NULL: the host's */
   /* each output line (stream 1 or 2), without its newline */
   void (*output) (int stream, const char *line, size_t len, void *userdata);
   void *userdata;
