@@ -15,6 +15,7 @@ struct command
 static const struct command commands[] = {
   { "build", cli_build, "Build an image from a Dockerfile (flags as docker buildx build)" },
   { "debug", cli_debug, "Inspect how slipway reads its input (debug ast FILE)" },
+  { "prune", cli_prune, "Remove cached layers and build caches from the state dir" },
   { "version", cli_version, "Show the version" },
 };
 

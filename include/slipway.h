@@ -23,6 +23,7 @@
 #ifndef SLIPWAY_H
 #define SLIPWAY_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -145,6 +146,43 @@ const char *sw_build_image_id (const sw_build *b);
 /* Parse a Dockerfile and write its AST to out in BuildKit's dump format (what
  * `slipway debug ast` prints).  Parse errors come back as *err with file:line:col. */
 int sw_dockerfile_dump_ast (const char *path, FILE *out, sw_error **err);
+
+/* ---- sandbox and state (exec/sandbox*, exec/state*) -------------------------- */
+
+/* Cancel every running step: kills its whole PID namespace; the build then cleans up and
+ * fails.  Async-signal-safe: call it from a SIGINT/SIGTERM handler. */
+void sw_cancel (void);
+
+/* `slipway prune`: empty the state dir's layer store, caches and dead runs' scratch.
+ * state_dir NULL means /var/lib/slipway.  Fails (EBUSY) while a build uses it. */
+int sw_prune (const char *state_dir, uint64_t *freed_bytes, sw_error **err);
+
+/* `slipway debug run`: run one command the way a RUN step runs, for tests and debugging.
+ * Lists are NULL-terminated and may be NULL. */
+typedef struct sw_debug_run_options
+{
+  const char *const *lowers;  /* snapshot dirs, bottom first (--rootfs DIR is one lower) */
+  const char *upper;          /* empty dir that receives the changes; NULL: a scratch one */
+  const char *state_dir;      /* NULL: /var/lib/slipway */
+  const char *network;        /* "default", "none", "host" */
+  const char *user;           /* USER spec */
+  const char *workdir;        /* WORKDIR */
+  const char *hostname;
+  const char *context;        /* where bind mounts read from (default ".") */
+  const char *const *env;     /* KEY=VALUE */
+  const char *const *mounts;  /* RUN --mount specs */
+  const char *const *secrets; /* --secret specs */
+  const char *const *ssh;     /* --ssh specs */
+  const char *const *add_hosts; /* HOST:IP */
+  /* each output line (stream 1 or 2), without its newline */
+  void (*output) (int stream, const char *line, size_t len, void *userdata);
+  void *userdata;
+} sw_debug_run_options;
+
+/* Returns 0 when the command ran and exited 0; -1 otherwise, with *exit_code the command's
+ * exit code (-1 when it never ran) and *err saying why. */
+int sw_debug_run (const sw_debug_run_options *o, const char *const *argv, int *exit_code,
+                  sw_error **err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,91 @@
+/* exec/sandbox_int.h — private to exec/sandbox*.c: the plan the parent prepares and the
+ * child carries out.
+ *
+ * Everything the child needs is computed before the clone: strings, fds, the seccomp
+ * program.  The child (a copy of the parent made by clone3 without CLONE_VM) only reads
+ * this memory and makes system calls; it never allocates and never calls libc functions
+ * that take locks, because another thread of the parent may have held them at the clone.
+ */
+#ifndef SW_EXEC_SANDBOX_INT_H
+#define SW_EXEC_SANDBOX_INT_H
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef enum sw_op_kind
+{
+  SW_OP_BIND = 1, /* src_fd → target */
+  SW_OP_TMPFS,    /* a tmpfs at target */
+  SW_OP_FILE,     /* content (from this memory) → a file on the staging tmpfs → target */
+} sw_op_kind;
+
+typedef struct sw_op
+{
+  sw_op_kind kind;
+  const char *target; /* relative to the rootfs ("etc/hosts") */
+  bool target_is_dir;
+  bool readonly;
+  bool discard_writes; /* SW_OP_BIND rw: writes land on a tmpfs overlay, not the source */
+  /* SW_OP_BIND: the source, opened by the child (a mount must be bound from the child's
+   * own mount namespace): src_base, and src_rel resolved inside it when not NULL */
+  const char *src_base;
+  const char *src_rel;
+  const char *content;/* SW_OP_FILE */
+  size_t content_len;
+  mode_t mode;        /* SW_OP_FILE, SW_OP_TMPFS */
+  uid_t uid;
+  gid_t gid;
+  const char *data;   /* SW_OP_TMPFS: mount options */
+} sw_op;
+
+/* What the parent sends once the root is ready: credentials and HOME. */
+typedef struct sw_creds_msg
+{
+  uint32_t ok; /* 0: abort quietly (the parent reports why) */
+  uint32_t uid, gid;
+  uint32_t ngroups;
+  char home[512]; /* "HOME=…" when the env has no HOME, else "" */
+} sw_creds_msg;
+
+#define SW_MAX_GROUPS 65536
+
+typedef struct sw_plan
+{
+  /* overlay */
+  /* opened by the child (overlayfs clones its layers' mounts, which must be in the
+   * child's namespace), then named by fd number with the cwd at /proc/self/fd, so no
+   * path length or ':' escaping limits apply */
+  const char *const *lowers; /* top first, stubs last */
+  const char *upper;
+  const char *work;
+  const char *merged;       /* the mountpoint */
+  const char *staging;      /* a dir for the staging tmpfs (SW_OP_FILE contents) */
+  bool net_none;
+  const char *hostname;
+  const sw_op *ops;
+  size_t n_ops;
+  const char *const *masked_files; /* rootfs-relative, bound to /dev/null if they exist */
+  const char *const *masked_dirs;  /* rootfs-relative, covered by an empty ro tmpfs */
+
+  /* process */
+  const char *const *argv;
+  char **envp;          /* with a free slot (NULL) where HOME goes if needed */
+  size_t home_slot;     /* index of that slot, or (size_t) -1 */
+  const char *path_env; /* the PATH to search for argv[0] */
+  const char *workdir;  /* absolute */
+  uint64_t keep_caps;   /* bounding and effective set for root */
+  int last_cap;
+  const struct sock_fprog *seccomp;
+
+  /* plumbing (fd numbers in the child) */
+  int sync_fd;
+  int out_fd, err_fd;
+} sw_plan;
+
+/* The child's entry point after clone3: never returns. */
+__attribute__ ((noreturn)) void sw_sandbox_child (const sw_plan *p);
+
+#endif
