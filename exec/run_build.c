@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "exec/dockerignore.h"
 #include "exec/engine.h"
 #include "exec/sandbox.h"
 #include "image/mediatype.h"
@@ -159,6 +160,7 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
 
   e->b = b;
   e->epoch = -1;
+  e->context_fd = -1;
   if (sde && *sde)
     {
       char *end;
@@ -262,6 +264,9 @@ engine_close (sw_engine *e)
   sw_platform_clear (&e->host);
   sw_platform_clear (&e->platform);
   free (e->context);
+  if (e->context_fd >= 0)
+    close (e->context_fd);
+  sw_patterns_free (e->ignore);
   free (e->dockerfile_path);
   free (e->created);
   free (e->epoch_str);

@@ -18,10 +18,24 @@
 
 typedef int (*sw_view_fn) (int rootfd, void *arg, sw_error **err);
 
-/* lowers: NULL-terminated, bottom first (may be NULL or empty).  upper and work: empty
- * directories on one filesystem (upper may be NULL for a read-only view; work is then
- * unused).  scratch: an empty directory to mount on. */
+/* One tree.  lowers: NULL-terminated, bottom first (may be NULL or empty).  upper and work:
+ * empty directories on one filesystem (upper NULL for a read-only view; work is then
+ * unused).  mountpoint: an empty directory to mount on. */
+typedef struct sw_view_tree
+{
+  const char *const *lowers;
+  const char *upper;
+  const char *work;
+  const char *mountpoint;
+} sw_view_tree;
+
 int sw_view_run (const char *const *lowers, const char *upper, const char *work, const char *scratch,
                  sw_view_fn fn, void *arg, sw_error **err);
+
+/* Two trees at once (COPY --from: a read-only source and the destination): fn gets both
+ * roots, in the same private namespace. */
+typedef int (*sw_view2_fn) (int dst_fd, int src_fd, void *arg, sw_error **err);
+int sw_view_run2 (const sw_view_tree *dst, const sw_view_tree *src, sw_view2_fn fn, void *arg,
+                  sw_error **err);
 
 #endif
