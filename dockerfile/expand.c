@@ -981,15 +981,21 @@ process (const char *word, const sw_expand_opts *opts, sw_expand_lookup lookup,
   lx.n = t.n;
   if (lx.n > 0 && lx.src[0] == R_BOM) /* Go's scanner skips a leading BOM */
     lx.pos = 1;
-  rc = stop_on (&lx, R_EOF, lx.o.raw_escapes, result, f, err);
+  /* a local error: the code below replaces messages, which needs one even when the
+   * caller passes err == NULL */
+  sw_error *local = NULL;
+  rc = stop_on (&lx, R_EOF, lx.o.raw_escapes, result, f, &local);
   text_free (&t);
   sw_buf_free (&lx.wbuf);
   if (rc < 0)
     {
       sw_buf q = SW_BUF_INIT;
       go_quote (&q, word);
-      sw_error_wrap (err, "failed to process %s", sw_buf_str (&q));
+      sw_error_wrap (&local, "failed to process %s", sw_buf_str (&q));
       sw_buf_free (&q);
+      if (err)
+        sw_error_move (err, &local);
+      sw_error_free (local);
     }
   return rc;
 }

@@ -548,6 +548,22 @@ located_errors (void **state)
 }
 
 static void
+null_err_is_allowed (void **state)
+{
+  const char *bad[] = { "FROM --platform=${P:?} a\n", "FROM --platform=x/y/z/w a\n",
+                        "FROM a\nRUNN x\n", "ARG A=1\n", "FROM ${X:?}\n" };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      sw_dockerfile *df = NULL;
+      sw_plan *p = NULL;
+      assert_int_equal (sw_dockerfile_parse (bad[i], strlen (bad[i]), NULL, &df, NULL), 0);
+      assert_int_equal (sw_plan_new (df, NULL, &p, NULL), -1);
+      assert_null (p);
+      sw_dockerfile_free (df);
+    }
+}
+
+static void
 expansion_errors_are_located (void **state)
 {
   sw_plan *p = plan (state, "FROM alpine\nARG V\nENV A=${V:?required}\n", NULL, NULL, NULL);
@@ -797,6 +813,7 @@ main (void)
     cmocka_unit_test_teardown (onbuild_in_the_same_file, teardown),
     cmocka_unit_test_teardown (unused_build_args_warn, teardown),
     cmocka_unit_test_teardown (located_errors, teardown),
+    cmocka_unit_test_teardown (null_err_is_allowed, teardown),
     cmocka_unit_test_teardown (expansion_errors_are_located, teardown),
     cmocka_unit_test_teardown (instructions_expand_like_buildkit, teardown),
     cmocka_unit_test_teardown (instruction_shapes, teardown),
