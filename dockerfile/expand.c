@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/xalloc.h"
 #include "dockerfile/expand.h"
+#include "dockerfile/unicode_class.h"
 
 #define R_EOF (-1)
 #define R_ERROR 0xFFFD
@@ -139,27 +140,13 @@ is_space (int32_t r)
 static bool
 is_digit (int32_t r)
 {
-  return r >= '0' && r <= '9';
+  return sw_df_is_digit (r);
 }
 
-/* unicode.IsLetter: exact for ASCII and Latin-1; above that, everything that is not
- * space, punctuation, symbols, emoji or private use counts (names with such characters
- * do not occur in real Dockerfiles). */
 static bool
 is_letter (int32_t r)
 {
-  if (r < 0x80)
-    return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z');
-  if (r < 0x100)
-    return r == 0xAA || r == 0xB5 || r == 0xBA || (r >= 0xC0 && r != 0xD7 && r != 0xF7);
-  if (is_space (r))
-    return false;
-  if ((r >= 0x2000 && r <= 0x2BFF) || (r >= 0x3000 && r <= 0x303F)
-      || (r >= 0xE000 && r <= 0xF8FF) || (r >= 0xFE00 && r <= 0xFE0F)
-      || (r >= 0xFE30 && r <= 0xFE4F) || (r >= 0xFF00 && r <= 0xFF20)
-      || (r >= 0xFFF0 && r <= 0xFFFF) || (r >= 0x1F000 && r <= 0x1FAFF) || r == R_BOM)
-    return false;
-  return true;
+  return sw_df_is_letter (r);
 }
 
 /* ---- shell patterns → a tiny regexp program ------------------------------------ */
@@ -981,15 +968,21 @@ process (const char *word, const sw_expand_opts *opts, sw_expand_lookup lookup,
   lx.n = t.n;
   if (lx.n > 0 && lx.src[0] == R_BOM) /* Go's scanner skips a leading BOM */
     lx.pos = 1;
-  rc = stop_on (&lx, R_EOF, lx.o.raw_escapes, result, f, err);
+  /* a local error: the code below replaces messages, which needs one even when the
+   * caller passes err == NULL */
+  sw_error *local = NULL;
+  rc = stop_on (&lx, R_EOF, lx.o.raw_escapes, result, f, &local);
   text_free (&t);
   sw_buf_free (&lx.wbuf);
   if (rc < 0)
     {
       sw_buf q = SW_BUF_INIT;
       go_quote (&q, word);
-      sw_error_wrap (err, "failed to process %s", sw_buf_str (&q));
+      sw_error_wrap (&local, "failed to process %s", sw_buf_str (&q));
       sw_buf_free (&q);
+      if (err)
+        sw_error_move (err, &local);
+      sw_error_free (local);
     }
   return rc;
 }

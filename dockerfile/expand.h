@@ -27,8 +27,8 @@
  *    BuildKit's quirk that a nested ${…} operand resets the pending field, so
  *    "ab${X:-c}d" splits to ["cd"] (the joined result is still "abcd").
  *
- * Known differences, all on input no Dockerfile has: names may contain non-ASCII letters
- * as in Go's unicode.IsLetter, approximated here for scripts beyond Latin-1; nesting
+ * Names may contain non-ASCII letters and digits as Go's unicode.IsLetter/IsDigit say
+ * (dockerfile/unicode_class.h).  Known difference, on input no Dockerfile has: nesting
  * deeper than SW_EXPAND_MAX_DEPTH is an error rather than unbounded recursion.
  * Invalid UTF-8 in the word is read as U+FFFD, as Go's scanner does.
  *

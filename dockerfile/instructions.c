@@ -1026,6 +1026,55 @@ parse_from (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_df_i
   return 0;
 }
 
+/* BuildKit's ParseDevice, for its errors: NAME[,required[=BOOL]] or name=NAME,… */
+static int
+check_device (const sw_dockerfile *df, const sw_df_node *node, const char *spec,
+              sw_error **err)
+{
+  static const char *const keys[] = { "name", "required" };
+  strv f = { 0 };
+  const char *why = NULL;
+  const char *name = NULL;
+  bool b;
+  int rc = 0;
+  if (csv_fields (spec, &f, &why) < 0)
+    rc = fail_at (df, node, spec, err, "failed to parse csv devices: %s", why);
+  for (size_t i = 0; i < f.n && rc == 0; i++)
+    {
+      const char *field = f.v[i], *eq = strchr (field, '=');
+      cleanup_free char *key = eq ? sw_xstrndup (field, eq - field) : sw_xstrdup (field);
+      lower (key);
+      if (!eq && strcmp (key, "required") == 0)
+        continue;
+      if (eq && strcmp (key, "name") == 0)
+        {
+          if (name && *name)
+            rc = fail_at (df, node, spec, err, "device name already set to %s", name);
+          name = eq + 1;
+        }
+      else if (eq && strcmp (key, "required") == 0)
+        {
+          if (go_parse_bool (eq + 1, &b) < 0)
+            rc = fail_at (df, node, spec, err, "invalid value for %s: %s", key, eq + 1);
+        }
+      else if (!name || !*name)
+        name = field; /* a bare field (or an unknown key) names the device */
+      else if (!eq)
+        rc = fail_at (df, node, spec, err, "invalid field '%s' must be a key=value pair", field);
+      else
+        {
+          const char *hint = suggest (key, keys, 2);
+          if (hint)
+            rc = fail_at (df, node, spec, err, "unexpected key '%s' in '%s' (did you mean %s?)",
+                          key, field, hint);
+          else
+            rc = fail_at (df, node, spec, err, "unexpected key '%s' in '%s'", key, field);
+        }
+    }
+  strv_free (f.v, f.n);
+  return rc;
+}
+
 static int
 parse_run (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_df_instr *in,
            sw_error **err)
@@ -1045,17 +1094,8 @@ parse_run (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_df_in
   in->n_devices = fl[0].values.n;
   fl[0].values.v = NULL, fl[0].values.n = 0;
   for (size_t i = 0; i < in->n_devices; i++)
-    {
-      strv f = { 0 };
-      const char *why = NULL;
-      int r = csv_fields (in->devices[i], &f, &why);
-      strv_free (f.v, f.n);
-      if (r < 0)
-        {
-          fail_at (df, node, in->devices[i], err, "failed to parse csv devices: %s", why);
-          goto out;
-        }
-    }
+    if (check_device (df, node, in->devices[i], err) < 0)
+      goto out;
   in->mounts = sw_xcalloc (fl[1].values.n + 1, sizeof *in->mounts);
   for (size_t i = 0; i < fl[1].values.n; i++)
     {

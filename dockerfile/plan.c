@@ -802,8 +802,24 @@ unused_build_args (sw_plan *p)
   sw_buf_free (&unused);
 }
 
+static int plan_new (const sw_dockerfile *df, const sw_plan_opts *opts, sw_plan **out,
+                     sw_error **err);
+
 int
 sw_plan_new (const sw_dockerfile *df, const sw_plan_opts *opts, sw_plan **out, sw_error **err)
+{
+  /* a local error: messages are rewritten on the way up, even for a caller that passes
+   * err == NULL */
+  sw_error *local = NULL;
+  int rc = plan_new (df, opts, out, &local);
+  if (rc < 0 && err)
+    sw_error_move (err, &local);
+  sw_error_free (local);
+  return rc;
+}
+
+static int
+plan_new (const sw_dockerfile *df, const sw_plan_opts *opts, sw_plan **out, sw_error **err)
 {
   static const sw_plan_opts none = { 0 };
   const sw_plan_opts *o = opts ? opts : &none;

@@ -477,6 +477,18 @@ error_messages (void **state)
 }
 
 static void
+null_err_is_allowed (void **state)
+{
+  const char *bad[] = { "${A/x", "${A", "${A:-x", "${}", "'x", "${A#\\q}", "${A?}" };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      char *out = NULL, **w = NULL;
+      assert_int_equal (sw_expand_word (bad[i], NULL, NULL, NULL, &out, NULL), -1);
+      assert_int_equal (sw_expand_words (bad[i], NULL, NULL, NULL, &w, NULL, NULL), -1);
+    }
+}
+
+static void
 deep_nesting_is_an_error_not_a_crash (void **state)
 {
   sw_buf b = SW_BUF_INIT;
@@ -528,6 +540,7 @@ main (void)
     cmocka_unit_test (lookups_are_reported),
     cmocka_unit_test (envv_lookup),
     cmocka_unit_test (error_messages),
+    cmocka_unit_test (null_err_is_allowed),
     cmocka_unit_test (deep_nesting_is_an_error_not_a_crash),
     cmocka_unit_test (long_patterns_stay_linear),
   };

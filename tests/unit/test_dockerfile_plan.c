@@ -503,6 +503,12 @@ located_errors (void **state)
                 "Dockerfile:2:6: unknown flag: --x");
   assert_error (state, "FROM alpine\nRUN --network=bogus true\n", NULL, NULL,
                 "Dockerfile:2:5: invalid network mode \"bogus\"");
+  assert_error (state, "FROM alpine\nRUN --device=a,name=b true\n", NULL, NULL,
+                "Dockerfile:2:14: device name already set to a");
+  assert_error (state, "FROM alpine\nRUN --device=a,required=maybe true\n", NULL, NULL,
+                "Dockerfile:2:14: invalid value for required: maybe");
+  assert_error (state, "FROM alpine\nRUN --device=a,nmae=b true\n", NULL, NULL,
+                "Dockerfile:2:14: unexpected key 'nmae' in 'nmae=b' (did you mean name?)");
   assert_error (state, "FROM alpine\nRUN --security=root true\n", NULL, NULL,
                 "Dockerfile:2:5: security \"root\" is not valid");
   assert_error (state, "FROM alpine\nRUN --mount=from=$X,target=/x true\n", NULL, NULL,
@@ -545,6 +551,22 @@ located_errors (void **state)
                 "process \"${P:?}\": P: is not allowed to be unset\n");
   assert_error (state, "FROM --platform=$NOPE alpine\n", NULL, NULL,
                 "Dockerfile:1:1: empty platform value from expression $NOPE");
+}
+
+static void
+null_err_is_allowed (void **state)
+{
+  const char *bad[] = { "FROM --platform=${P:?} a\n", "FROM --platform=x/y/z/w a\n",
+                        "FROM a\nRUNN x\n", "ARG A=1\n", "FROM ${X:?}\n" };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      sw_dockerfile *df = NULL;
+      sw_plan *p = NULL;
+      assert_int_equal (sw_dockerfile_parse (bad[i], strlen (bad[i]), NULL, &df, NULL), 0);
+      assert_int_equal (sw_plan_new (df, NULL, &p, NULL), -1);
+      assert_null (p);
+      sw_dockerfile_free (df);
+    }
 }
 
 static void
@@ -669,7 +691,10 @@ instruction_shapes (void **state)
                      "SHELL [\"/bin/bash\", \"-c\"]\n"
                      "MAINTAINER me\n"
                      "ONBUILD RUN echo hi\n"
-                     "EXPOSE 9 10 8\n",
+                     "EXPOSE 9 10 8\n"
+                     "HEALTHCHECK --timeout=3s CMD [\"curl\", \"-f\"]\n"
+                     "CMD [\"a\"]\n"
+                     "ENTRYPOINT top -b\n",
                      NULL, NULL, NULL);
   sw_plan_stage *st = &p->stages[0];
   assert_string_equal (st->name, "build");
@@ -699,6 +724,12 @@ instruction_shapes (void **state)
   assert_string_equal (in[8]->value, "RUN echo hi");
   assert_string_equal (in[9]->words[0], "10"); /* BuildKit sorts the raw words */
   assert_string_equal (in[9]->words[2], "9");
+  assert_string_equal (in[10]->health->test[0], "CMD");
+  assert_string_equal (in[10]->health->test[2], "-f");
+  assert_int_equal (in[10]->health->timeout_ns, 3000000000LL);
+  assert_false (in[11]->prepend_shell);
+  assert_true (in[12]->prepend_shell);
+  assert_string_equal (in[12]->cmdline[0], "top -b");
   assert_true (sw_df_kind_expands (SW_DF_COPY));
   assert_false (sw_df_kind_expands (SW_DF_RUN));
   assert_false (sw_df_kind_expands (SW_DF_CMD));
@@ -797,6 +828,7 @@ main (void)
     cmocka_unit_test_teardown (onbuild_in_the_same_file, teardown),
     cmocka_unit_test_teardown (unused_build_args_warn, teardown),
     cmocka_unit_test_teardown (located_errors, teardown),
+    cmocka_unit_test_teardown (null_err_is_allowed, teardown),
     cmocka_unit_test_teardown (expansion_errors_are_located, teardown),
     cmocka_unit_test_teardown (instructions_expand_like_buildkit, teardown),
     cmocka_unit_test_teardown (instruction_shapes, teardown),
