@@ -45,6 +45,14 @@ check "the copy is complete (skopeo copies every platform out of it)" bash -c '
 check "create within a registry (cross-repository mount)" bash -c '
   "$SLIPWAY" imagetools create -t '"$A"'/other/bb:copy '"$A"'/src/bb:1 &&
   [ "$(skopeo inspect --raw --tls-verify=false docker://'"$A"'/other/bb:copy | sha256sum | cut -d" " -f1)" = "'"${idx#sha256:}"'" ]'
+start_fault_proxy "$A" log@all
+check "blobs another repository has are mounted, not uploaded" bash -c '
+  "$SLIPWAY" imagetools create -t '"$PROXY"'/mounted/bb:1 '"$PROXY"'/src/bb:1 &&
+  grep -q "^request POST /v2/mounted/bb/blobs/uploads/?mount=sha256:.*&from=src%2Fbb" '"$PROXY_LOG"' &&
+  ! grep -q "^request PATCH" '"$PROXY_LOG"' && ! grep -q "^request GET /v2/src/bb/blobs/" '"$PROXY_LOG"''
+check "blobs the destination has are skipped (HEAD), nothing uploaded" bash -c '
+  : > '"$PROXY_LOG"'; "$SLIPWAY" imagetools create -t '"$PROXY"'/mounted/bb:2 '"$PROXY"'/src/bb:1 &&
+  grep -q "^request HEAD /v2/mounted/bb/blobs/" '"$PROXY_LOG"' && ! grep -qE "^request (POST|PATCH)" '"$PROXY_LOG"''
 check "create with several tags" bash -c '
   "$SLIPWAY" imagetools create -t '"$B"'/m:1 -t '"$B"'/m:2 '"$A"'/src/bb:1 &&
   [ "$(skopeo inspect --raw --tls-verify=false docker://'"$B"'/m:2 | sha256sum | cut -d" " -f1)" = "'"${idx#sha256:}"'" ]'
