@@ -31,6 +31,8 @@ done
 check "platform selection: x86_64 picks amd64" bash -c '
   "$SLIPWAY" imagetools inspect --raw --platform x86_64 '"$A"'/src/bb:1 | jq -e ".config.digest" >/dev/null &&
   [ "$("$SLIPWAY" imagetools inspect --raw --platform x86_64 '"$A"'/src/bb:1)" = "$(skopeo inspect --raw --tls-verify=false docker://'"$A"'/src/bb:1-amd64)" ]'
+check "platform selection: the chosen image's config says arm64" bash -c '
+  "$SLIPWAY" imagetools inspect --platform arm64 '"$A"'/src/bb:1 | grep -q "^Platform:  linux/arm64"'
 check "platform selection: no match lists what the index has" bash -c '
   out=$("$SLIPWAY" imagetools inspect --platform linux/s390x '"$A"'/src/bb:1 2>&1); [ $? -ne 0 ] &&
   grep -q "no image for platform linux/s390x (it has: linux/amd64, linux/arm64)" <<<"$out"'
