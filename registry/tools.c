@@ -59,6 +59,16 @@ sw_imagetools_inspect (const char *refstr, const char *platform, int raw, const 
   name = sw_ref_name (ref);
   full = sw_ref_string (ref);
   fprintf (out, "Name:      %s\nMediaType: %s\nDigest:    %s\n", full, f.media_type, f.digest);
+  if (platform && sw_media_type_kind (f.media_type) == SW_KIND_MANIFEST)
+    {
+      /* what FROM would get: say which platform the chosen image is, from its config */
+      sw_image_config *cfg = NULL;
+      if (sw_fetch_config (r, ref, &f, &cfg, err) < 0)
+        goto out;
+      fprintf (out, "Platform:  %s/%s%s%s\n", cfg->os ? cfg->os : "?", cfg->architecture ? cfg->architecture : "?",
+               cfg->variant ? "/" : "", cfg->variant ? cfg->variant : "");
+      sw_image_config_free (cfg);
+    }
   if (sw_media_type_kind (f.media_type) == SW_KIND_INDEX)
     {
       sw_index *ix = NULL;

@@ -13,7 +13,7 @@ RULE is KIND@N: the Nth PATCH request (1-based) gets the fault:
   429       answer 429 with Retry-After: 1 without forwarding
   401       answer 401 with the challenge the registry last gave (token expiry)
 KIND@all with KIND 503 answers every request but GET /v2/ with 503 (a registry that
-never recovers).  redirect@blobs answers blob GETs with 307 to a second listener (a "CDN"
+never recovers).  log@all logs every request as "request METHOD PATH".  redirect@blobs answers blob GETs with 307 to a second listener (a "CDN"
 on another port, with a pre-signed-style ?sig= in the URL) that serves the bytes and logs
 "cdn authorization=present|absent" — a client must not send the registry's credentials
 there.  Each fault is logged to stderr as "fault KIND on METHOD PATH".
@@ -24,11 +24,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 portfile, upstream, rules = sys.argv[1], sys.argv[2], sys.argv[3:]
 faults = {}
 always = None
-redirect_blobs = False
+redirect_blobs = log_all = False
 for r in rules:
     kind, n = r.split("@")
     if kind == "redirect":
         redirect_blobs = True
+    elif kind == "log":
+        log_all = True
     elif n == "all":
         always = kind
     else:
@@ -66,6 +68,8 @@ class Proxy(BaseHTTPRequestHandler):
             print(f"forward {rest.split('/')[0]}", file=sys.stderr, flush=True)
             self.path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
         n = int(self.headers.get("Content-Length") or 0)
+        if log_all:
+            print(f"request {self.command} {self.path}", file=sys.stderr, flush=True)
         fault = None
         if always and not (self.command == "GET" and self.path == "/v2/"):
             fault = always

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""token-server.py PORTFILE KEY CERT ISSUER USER PASSWORD: a small Docker token server
+"""token-server.py PORTFILE KEY CERT ISSUER USER PASSWORD [REFRESH]: a small Docker token server
 (the registry's "token" auth) for the registry client's tests.  Listens on a free loopback
 port (written to PORTFILE).
 
@@ -7,7 +7,8 @@ GET  /token?service=S&scope=…[&offline_token=true]  anonymous: pull only;
      with Basic USER:PASSWORD: pull and push (and a refresh_token when offline_token=true);
      wrong credentials: 401.
 POST /token  grant_type=refresh_token&refresh_token=…&service=&scope=…: a token for a
-     refresh token this server issued.
+     refresh token this server issued (or REFRESH: an identity token a test puts in
+     config.json).
 Tokens are RS256 JWTs with the certificate in x5c (signed with `openssl dgst`), valid 300 s.
 Each request is logged to stderr as "token KIND SCOPES" (never the secrets).
 """
@@ -15,8 +16,9 @@ import base64, json, os, secrets, subprocess, sys, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 portfile, key, cert, issuer, user, password = sys.argv[1:7]
+fixed_refresh = sys.argv[7] if len(sys.argv) > 7 else None
 der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True, capture_output=True).stdout
-refresh_tokens = set()
+refresh_tokens = {fixed_refresh} if fixed_refresh else set()
 
 def b64(b):
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()

@@ -60,7 +60,7 @@ check "insecure-registries from docker's daemon.json" bash -c '
   openssl req -x509 -newkey rsa:2048 -nodes -keyout tok.key -out tok.pem -days 2 -subj /CN=slipway-token-issuer
 ) >/dev/null 2>&1
 pf=$work/token.port
-python3 tests/helpers/token-server.py "$pf" "$work/tok.key" "$work/tok.pem" test-issuer bob 'b0b-pw' 2>"$work/token.log" &
+python3 tests/helpers/token-server.py "$pf" "$work/tok.key" "$work/tok.pem" test-issuer bob 'b0b-pw' id-t0ken-for-bob 2>"$work/token.log" &
 tpid=$!
 on_exit "kill $tpid 2>/dev/null; wait $tpid 2>/dev/null"
 for _ in $(seq 1 100); do [ -s "$pf" ] && break; sleep 0.05; done
@@ -117,4 +117,13 @@ printf '{"credsStore":"missing-helper"}\n' > "$DOCKER_CONFIG/config.json"
 check "a credsStore whose helper is missing: clear error" bash -c '
   out=$("$SLIPWAY" imagetools create -t '"$K"'/helper/img:2 '"$P"'/src/img:1 2>&1); [ $? -ne 0 ] &&
   grep -q "docker-credential-missing-helper not found" <<<"$out"'
+mv "$DOCKER_CONFIG/saved.json" "$DOCKER_CONFIG/config.json"
+
+# an identity token in config.json is used as an OAuth2 refresh token
+mv "$DOCKER_CONFIG/config.json" "$DOCKER_CONFIG/saved.json"
+printf '{"auths":{"%s":{"auth":"","identitytoken":"id-t0ken-for-bob"}}}\n' "$K" > "$DOCKER_CONFIG/config.json"
+n=$(grep -c '^token refresh' "$work/token.log")
+check "identitytoken from config.json (refresh-token grant)" bash -c '
+  out=$(SLIPWAY_DEBUG=1 "$SLIPWAY" imagetools create -t '"$K"'/idt/img:1 '"$P"'/src/img:1 2>&1) &&
+  [ "$(grep -c "^token refresh" '"$work"'/token.log)" -gt '"$n"' ] && ! grep -q "id-t0ken" <<<"$out"'
 mv "$DOCKER_CONFIG/saved.json" "$DOCKER_CONFIG/config.json"

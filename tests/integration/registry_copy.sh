@@ -31,6 +31,8 @@ done
 check "platform selection: x86_64 picks amd64" bash -c '
   "$SLIPWAY" imagetools inspect --raw --platform x86_64 '"$A"'/src/bb:1 | jq -e ".config.digest" >/dev/null &&
   [ "$("$SLIPWAY" imagetools inspect --raw --platform x86_64 '"$A"'/src/bb:1)" = "$(skopeo inspect --raw --tls-verify=false docker://'"$A"'/src/bb:1-amd64)" ]'
+check "platform selection: the chosen image's config says arm64" bash -c '
+  "$SLIPWAY" imagetools inspect --platform arm64 '"$A"'/src/bb:1 | grep -q "^Platform:  linux/arm64"'
 check "platform selection: no match lists what the index has" bash -c '
   out=$("$SLIPWAY" imagetools inspect --platform linux/s390x '"$A"'/src/bb:1 2>&1); [ $? -ne 0 ] &&
   grep -q "no image for platform linux/s390x (it has: linux/amd64, linux/arm64)" <<<"$out"'
@@ -45,6 +47,15 @@ check "the copy is complete (skopeo copies every platform out of it)" bash -c '
 check "create within a registry (cross-repository mount)" bash -c '
   "$SLIPWAY" imagetools create -t '"$A"'/other/bb:copy '"$A"'/src/bb:1 &&
   [ "$(skopeo inspect --raw --tls-verify=false docker://'"$A"'/other/bb:copy | sha256sum | cut -d" " -f1)" = "'"${idx#sha256:}"'" ]'
+start_fault_proxy "$A" log@all
+check "blobs another repository has are mounted, not uploaded" bash -c '
+  "$SLIPWAY" imagetools create -t '"$PROXY"'/mounted/bb:1 '"$PROXY"'/src/bb:1 &&
+  grep -q "^request POST /v2/mounted/bb/blobs/uploads/?mount=sha256:.*&from=src%2Fbb" '"$PROXY_LOG"' &&
+  ! grep -q "^request PATCH" '"$PROXY_LOG"' && ! grep -q "^request GET /v2/src/bb/blobs/" '"$PROXY_LOG"''
+check "blobs the destination has are skipped (HEAD), nothing uploaded" bash -c '
+  n=$(wc -l < '"$PROXY_LOG"'); "$SLIPWAY" imagetools create -t '"$PROXY"'/mounted/bb:2 '"$PROXY"'/src/bb:1 &&
+  tail -n +$((n + 1)) '"$PROXY_LOG"' > '"$work"'/second.log &&
+  grep -q "^request HEAD /v2/mounted/bb/blobs/" '"$work"'/second.log && ! grep -qE "^request (POST|PATCH)" '"$work"'/second.log'
 check "create with several tags" bash -c '
   "$SLIPWAY" imagetools create -t '"$B"'/m:1 -t '"$B"'/m:2 '"$A"'/src/bb:1 &&
   [ "$(skopeo inspect --raw --tls-verify=false docker://'"$B"'/m:2 | sha256sum | cut -d" " -f1)" = "'"${idx#sha256:}"'" ]'
