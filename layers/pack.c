@@ -254,8 +254,7 @@ read_xattrs (struct pack *p, int fd, const char *procpath, const char *rel, bool
         continue;
       if (want_ovl)
         {
-          const char *suffix = strchr (name + 5, '.') + 1; /* after "trusted."/"user." "overlay." */
-          suffix = strchr (suffix, '.') ? strchr (suffix, '.') + 1 : suffix;
+          const char *suffix = strrchr (name, '.') + 1; /* "redirect" of "trusted.overlay.redirect" */
           if (strcmp (suffix, "redirect") == 0 || strcmp (suffix, "metacopy") == 0)
             return sw_error_make (err, ENOTSUP,
                                   "%s carries the overlay xattr %s: mount the overlay with "

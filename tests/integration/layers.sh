@@ -142,6 +142,16 @@ else
   skip "overlay whiteouts" "cannot mount overlayfs here"
 fi
 
+# userxattr overlays and overlay features that cannot be a layer
+mkdir -p ux/d && echo a > ux/d/a && python3 -c "import os; os.setxattr('ux/d', 'user.overlay.opaque', b'y')"
+check "--userxattr: user.overlay.opaque=y marks an opaque directory" bash -c \
+  "$T pack -c none --overlay --userxattr ux 2>/dev/null | tar -tf - | grep -qx 'd/.wh..wh..opq'"
+check "without --userxattr, user.overlay.* is neither opaque nor packed" bash -c \
+  "! $T pack -c none --overlay ux 2>/dev/null | tar -tf - | grep -q wh"
+mkdir -p rd/moved && python3 -c "import os; os.setxattr('rd/moved', 'trusted.overlay.redirect', b'/old')"
+check "an upper dir using redirect_dir is refused with advice" bash -c \
+  "! $T pack --overlay rd 2>err >/dev/null && grep -q 'redirect_dir=off' err"
+
 # ---- hostile layers ------------------------------------------------------------------------
 mkdir -p outside && echo victim > outside/victim
 python3 "$TOP/tests/fixtures/hostile_tars.py" corpus "$W/outside"
