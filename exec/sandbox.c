@@ -286,7 +286,8 @@ typedef struct run
 {
   const sw_sandbox_spec *spec;
   sw_plan plan;
-  char *scratch;
+  char *scratch;    /* this step's overlay work dir */
+  char *step_stubs; /* this step's stub layer, when its mounts need one */
   char *workdir_outside; /* a work dir made beside the upper dir (other filesystem) */
   int *fds;              /* everything opened for the child */
   size_t n_fds;
@@ -357,10 +358,13 @@ run_free (run *r)
   free (r->stub_targets);
   if (r->scratch)
     {
-      cleanup_error sw_error *e = NULL;
-      if (sw_rmtree (r->scratch, &e) < 0)
-        sw_warn ("sandbox: %s", sw_error_message (e));
+      sw_state_discard (r->spec->state, r->scratch);
       free (r->scratch);
+    }
+  if (r->step_stubs)
+    {
+      sw_state_discard (r->spec->state, r->step_stubs);
+      free (r->step_stubs);
     }
   if (r->workdir_outside)
     {
@@ -485,8 +489,8 @@ secret_content (const sw_sandbox_spec *s, const char *id, char **out, sw_error *
 static int
 make_step_stubs (run *r, const char *dir, sw_error **err)
 {
-  if (mkdir (dir, 0755) < 0)
-    return sw_error_errno (err, "creating %s", dir);
+  if (chmod (dir, 0755) < 0)
+    return sw_error_errno (err, "preparing %s", dir);
   for (size_t i = 0; i < r->n_ops; i++)
     {
       const sw_op *op = &r->ops[i];
@@ -717,17 +721,21 @@ prepare (run *r, sw_error **err)
   if (!p->path_env)
     p->path_env = SW_DEFAULT_PATH;
 
-  /* scratch: the overlay's work dir (same filesystem as the upper dir), mountpoint, staging */
-  if (sw_state_mkscratch (s->state, "step", &r->scratch, err) < 0)
-    return -1;
+  /* scratch: the overlay's work dir, fresh, on the upper dir's filesystem; the mountpoint
+   * and the staging dir are the session's (each step mounts them in its own namespace) */
   if (stat (s->upper, &up) < 0)
     return sw_error_errno (err, "upper dir %s", s->upper);
   if (!S_ISDIR (up.st_mode))
     return sw_error_make (err, ENOTDIR, "upper dir %s is not a directory", s->upper);
-  stat (r->scratch, &sc);
-  cleanup_free char *work = NULL;
+  if (stat (sw_state_session (s->state), &sc) < 0)
+    return sw_error_errno (err, "session dir %s", sw_state_session (s->state));
+  const char *work;
   if (sc.st_dev == up.st_dev)
-    work = sw_xasprintf ("%s/work", r->scratch);
+    {
+      if (sw_state_mkscratch (s->state, "w", &r->scratch, err) < 0)
+        return -1;
+      work = r->scratch;
+    }
   else
     {
       cleanup_free char *copy = sw_xstrdup (s->upper);
@@ -741,14 +749,10 @@ prepare (run *r, sw_error **err)
           r->workdir_outside = NULL;
           return e;
         }
-      work = sw_xasprintf ("%s/work", r->workdir_outside);
+      work = r->workdir_outside;
     }
-  if (mkdir (work, 0700) < 0)
-    return sw_error_errno (err, "creating %s", work);
-  p->merged = keep_str (r, sw_xasprintf ("%s/m", r->scratch));
-  p->staging = keep_str (r, sw_xasprintf ("%s/s", r->scratch));
-  if (mkdir (p->merged, 0755) < 0 || mkdir (p->staging, 0700) < 0)
-    return sw_error_errno (err, "creating scratch dirs in %s", r->scratch);
+  if (sw_state_mountdirs (s->state, &p->merged, &p->staging, err) < 0)
+    return -1;
 
   /* lower stack, top first; the stubs at the very bottom */
   for (nl = 0; s->lowers && s->lowers[nl]; nl++)
@@ -765,10 +769,11 @@ prepare (run *r, sw_error **err)
     }
   if (r->n_ops > n_default_ops)
     {
-      char *sd = (char *) keep_str (r, sw_xasprintf ("%s/stubs", r->scratch));
-      if (make_step_stubs (r, sd, err) < 0)
+      if (sw_state_mkscratch (s->state, "stubs", &r->step_stubs, err) < 0)
         return -1;
-      r->lowers[k++] = sd;
+      if (make_step_stubs (r, r->step_stubs, err) < 0)
+        return -1;
+      r->lowers[k++] = r->step_stubs;
     }
   r->lowers[k++] = stubs;
   p->lowers = r->lowers;
@@ -786,7 +791,7 @@ prepare (run *r, sw_error **err)
       return sw_error_errno (err, "setting the owner of upper dir %s", s->upper);
   }
   p->upper = s->upper;
-  p->work = keep_str (r, steal_pointer (&work));
+  p->work = work;
   p->ops = r->ops;
   p->n_ops = r->n_ops;
   return 0;

@@ -24,6 +24,7 @@ struct sw_state
   int state_lock; /* STATE/lock, shared */
   int session_lock;
   char *stubs;
+  char *merged, *staging;
   unsigned scratch_seq;
 };
 
@@ -355,6 +356,8 @@ sw_state_close (sw_state *st)
     close (st->state_lock);
   free (st->session);
   free (st->stubs);
+  free (st->merged);
+  free (st->staging);
   free (st->dir);
   free (st);
 }
@@ -369,6 +372,40 @@ const char *
 sw_state_session (const sw_state *st)
 {
   return st->session;
+}
+
+int
+sw_state_mountdirs (sw_state *st, const char **merged, const char **staging, sw_error **err)
+{
+  if (!st->merged)
+    {
+      cleanup_free char *m = sw_xasprintf ("%s/m", st->session);
+      cleanup_free char *s = sw_xasprintf ("%s/s", st->session);
+      if ((mkdir (m, 0755) < 0 && errno != EEXIST) || (mkdir (s, 0700) < 0 && errno != EEXIST))
+        return sw_error_errno (err, "creating mountpoints in %s", st->session);
+      st->merged = steal_pointer (&m);
+      st->staging = steal_pointer (&s);
+    }
+  *merged = st->merged;
+  *staging = st->staging;
+  return 0;
+}
+
+void
+sw_state_discard (sw_state *st, const char *path)
+{
+  cleanup_free char *trash = sw_xasprintf ("%s/trash", st->session);
+  cleanup_free char *to = sw_xasprintf ("%s/%u", trash, ++st->scratch_seq);
+  if (mkdir (trash, 0700) < 0 && errno != EEXIST)
+    goto remove;
+  if (rename (path, to) == 0)
+    return;
+remove:
+  {
+    cleanup_error sw_error *e = NULL;
+    if (sw_rmtree (path, &e) < 0)
+      sw_warn ("state: %s", sw_error_message (e));
+  }
 }
 
 int
