@@ -443,9 +443,10 @@ file_op (run *r, const char *rel, char *content, mode_t mode, uid_t uid, gid_t g
 }
 
 static int
-secret_content (const sw_sandbox_spec *s, const char *id, char **out, sw_error **err)
+secret_content (const sw_sandbox_spec *s, const char *id, char **out, size_t *len, sw_error **err)
 {
   *out = NULL;
+  *len = 0;
   for (size_t i = 0; i < s->n_secrets; i++)
     {
       const sw_secret_src *src = &s->secrets[i];
@@ -455,7 +456,7 @@ secret_content (const sw_sandbox_spec *s, const char *id, char **out, sw_error *
         {
           const char *v = getenv (src->env);
           if (v)
-            *out = sw_xstrdup (v);
+            *out = sw_xstrdup (v), *len = strlen (v);
           return 0;
         }
       cleanup_close int fd = open (src->path, O_RDONLY | O_CLOEXEC);
@@ -479,6 +480,7 @@ secret_content (const sw_sandbox_spec *s, const char *id, char **out, sw_error *
           return sw_error_errno (err, "secret %s: reading %s", id, src->path);
         }
       /* contents may hold NULs: SW_OP_FILE takes a length, so keep it exact */
+      *len = b.len;
       *out = sw_buf_steal (&b);
       return 0;
     }
@@ -501,12 +503,14 @@ make_step_stubs (run *r, const char *dir, sw_error **err)
             *s = 0;
             if (mkdir (path, 0755) < 0 && errno != EEXIST)
               return sw_error_errno (err, "creating %s", path);
+            chmod (path, 0755); /* whatever slipway's umask */
             *s = '/';
           }
       if (op->target_is_dir)
         {
           if (mkdir (path, 0755) < 0 && errno != EEXIST)
             return sw_error_errno (err, "creating %s", path);
+          chmod (path, 0755);
         }
       else
         {
@@ -582,7 +586,8 @@ add_mounts (run *r, sw_error **err)
         case SW_MOUNT_SECRET:
           {
             char *content = NULL;
-            if (secret_content (s, m->id, &content, err) < 0)
+            size_t clen = 0;
+            if (secret_content (s, m->id, &content, &clen, err) < 0)
               return -1;
             if (!content)
               {
@@ -593,7 +598,7 @@ add_mounts (run *r, sw_error **err)
               }
             sw_op *op = add_op (r, SW_OP_FILE, rel, false);
             op->content = keep_str (r, content);
-            op->content_len = strlen (content);
+            op->content_len = clen;
             op->mode = m->mode;
             op->uid = m->uid;
             op->gid = m->gid;
@@ -620,7 +625,7 @@ add_mounts (run *r, sw_error **err)
               return sw_error_make (err, ENOTSUP, "ssh %s: %s is not a socket (keys are not supported yet: use an agent)",
                                     m->id, src->socket);
             sw_op *op = add_op (r, SW_OP_BIND, rel, false);
-            op->src_base = keep_str (r, sw_xstrdup (src->socket));
+            op->src_base = keep_str (r, realpath (src->socket, NULL) ?: sw_xstrdup (src->socket));
             op->readonly = false;
             break;
           }

@@ -216,7 +216,7 @@ make_stubs (const char *path, sw_error **err)
   if (fd < 0)
     return sw_error_errno (err, "opening %s", tmp);
   for (const char *const *d = dirs; *d; d++)
-    if (mkdirat (fd, *d, 0755) < 0)
+    if (mkdirat (fd, *d, 0755) < 0 || fchmodat (fd, *d, 0755, 0) < 0)
       {
         close (fd);
         return sw_error_errno (err, "creating %s/%s", tmp, *d);
@@ -224,6 +224,11 @@ make_stubs (const char *path, sw_error **err)
   for (const char *const *f = files; *f; f++)
     {
       int ffd = openat (fd, *f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (ffd >= 0 && fchmod (ffd, 0644) < 0)
+        {
+          close (ffd);
+          ffd = -1;
+        }
       if (ffd < 0)
         {
           close (fd);
@@ -275,7 +280,10 @@ sw_state_open (const char *dir, sw_state **out, sw_error **err)
         return sw_error_errno (err, "creating %s", p);
     }
   st = sw_xzalloc (sizeof *st);
-  st->dir = sw_xstrdup (dir);
+  /* absolute: the sandbox's child changes directory while it uses these paths */
+  st->dir = realpath (dir, NULL);
+  if (!st->dir)
+    st->dir = sw_xstrdup (dir);
   st->state_lock = st->session_lock = -1;
   {
     cleanup_free char *lp = sw_xasprintf ("%s/lock", dir);
