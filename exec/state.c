@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ struct sw_state
   char *stubs;
   char *merged, *staging;
   unsigned scratch_seq;
+  pthread_mutex_t lock; /* steps may run on several threads of one engine */
 };
 
 /* ---- small filesystem helpers ---- */
@@ -250,16 +252,20 @@ make_stubs (const char *path, sw_error **err)
 int
 sw_state_stubs (sw_state *st, const char **path, sw_error **err)
 {
+  int r = 0;
+  pthread_mutex_lock (&st->lock);
   if (!st->stubs)
     {
       cleanup_free char *p = sw_xasprintf ("%s/stubs", st->dir);
       struct stat sb;
       if (stat (p, &sb) < 0 && make_stubs (p, err) < 0)
-        return -1;
-      st->stubs = steal_pointer (&p);
+        r = -1;
+      else
+        st->stubs = steal_pointer (&p);
     }
   *path = st->stubs;
-  return 0;
+  pthread_mutex_unlock (&st->lock);
+  return r;
 }
 
 int
@@ -280,6 +286,7 @@ sw_state_open (const char *dir, sw_state **out, sw_error **err)
         return sw_error_errno (err, "creating %s", p);
     }
   st = sw_xzalloc (sizeof *st);
+  pthread_mutex_init (&st->lock, NULL);
   /* absolute: the sandbox's child changes directory while it uses these paths */
   st->dir = realpath (dir, NULL);
   if (!st->dir)
@@ -367,6 +374,7 @@ sw_state_close (sw_state *st)
   free (st->merged);
   free (st->staging);
   free (st->dir);
+  pthread_mutex_destroy (&st->lock);
   free (st);
 }
 
@@ -385,25 +393,34 @@ sw_state_session (const sw_state *st)
 int
 sw_state_mountdirs (sw_state *st, const char **merged, const char **staging, sw_error **err)
 {
+  int r = 0;
+  pthread_mutex_lock (&st->lock);
   if (!st->merged)
     {
       cleanup_free char *m = sw_xasprintf ("%s/m", st->session);
       cleanup_free char *s = sw_xasprintf ("%s/s", st->session);
       if ((mkdir (m, 0755) < 0 && errno != EEXIST) || (mkdir (s, 0700) < 0 && errno != EEXIST))
-        return sw_error_errno (err, "creating mountpoints in %s", st->session);
-      st->merged = steal_pointer (&m);
-      st->staging = steal_pointer (&s);
+        r = sw_error_errno (err, "creating mountpoints in %s", st->session);
+      else
+        {
+          st->merged = steal_pointer (&m);
+          st->staging = steal_pointer (&s);
+        }
     }
   *merged = st->merged;
   *staging = st->staging;
-  return 0;
+  pthread_mutex_unlock (&st->lock);
+  return r;
 }
 
 void
 sw_state_discard (sw_state *st, const char *path)
 {
+  pthread_mutex_lock (&st->lock);
+  unsigned seq = ++st->scratch_seq;
+  pthread_mutex_unlock (&st->lock);
   cleanup_free char *trash = sw_xasprintf ("%s/trash", st->session);
-  cleanup_free char *to = sw_xasprintf ("%s/%u", trash, ++st->scratch_seq);
+  cleanup_free char *to = sw_xasprintf ("%s/%u", trash, seq);
   if (mkdir (trash, 0700) < 0 && errno != EEXIST)
     goto remove;
   if (rename (path, to) == 0)
@@ -419,7 +436,10 @@ remove:
 int
 sw_state_mkscratch (sw_state *st, const char *prefix, char **path, sw_error **err)
 {
-  char *p = sw_xasprintf ("%s/%s%u", st->session, prefix, ++st->scratch_seq);
+  pthread_mutex_lock (&st->lock);
+  unsigned seq = ++st->scratch_seq;
+  pthread_mutex_unlock (&st->lock);
+  char *p = sw_xasprintf ("%s/%s%u", st->session, prefix, seq);
   if (mkdir (p, 0700) < 0)
     {
       int r = sw_error_errno (err, "creating %s", p);

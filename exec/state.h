@@ -15,6 +15,7 @@
  * flock is gone) and removes them; a session is removed when closed; layer commits are
  * atomic renames, so a layer dir either is complete or does not exist; prune and the size
  * bound never remove what a live session holds a lock on (they take the exclusive lock).
+ * One sw_state may be used from several threads at once.
  */
 #ifndef SW_EXEC_STATE_H
 #define SW_EXEC_STATE_H
