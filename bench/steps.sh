@@ -28,8 +28,16 @@ sw=$(( (end - start) / N / 1000 ))
 # the last step must see every earlier step's file
 "$SLIPWAY" debug run --state-dir "$W/state" "${lowers[@]}" -- /bin/sh -c "test \$(cat /step1)\$(cat /step$N) = 1$N" \
   || { echo "chained steps lost a layer" >&2; exit 1; }
-printf 'slipway debug run: %d steps, %d.%03d ms/step (process start, namespaces, overlay, mounts, seccomp, exec, teardown)\n' \
-  "$N" $((sw / 1000)) $((sw % 1000))
+printf 'slipway debug run (a process per step): %d steps, %d.%03d ms/step\n' "$N" $((sw / 1000)) $((sw % 1000))
+
+# in one process, as the build engine runs steps: exec/sandbox.h directly
+if [ -f "$here/build/libslipway.a" ]; then
+  cc -O2 -std=gnu17 -D_GNU_SOURCE -I"$here/include" -I"$here" -o "$W/step_loop" "$here/bench/step_loop.c" \
+     "$here/build/libslipway.a" $(pkg-config --libs libarchive libcurl jansson libseccomp libzstd libcrypto libisal) -lpthread
+  mkdir "$W/loop"
+  read -r n min med mean < <("$W/step_loop" "$W/state" "$W/rootfs" "$W/loop" "$N")
+  printf 'slipway sandbox, in-process (engine path): %d steps, ms/step min %s median %s mean %s\n' "$n" "$min" "$med" "$mean"
+fi
 
 if command -v buildah >/dev/null; then
   B=(buildah --root "$W/bh/root" --runroot "$W/bh/run" --storage-driver vfs)

@@ -286,7 +286,8 @@ typedef struct run
 {
   const sw_sandbox_spec *spec;
   sw_plan plan;
-  char *scratch;
+  char *scratch;    /* this step's overlay work dir */
+  char *step_stubs; /* this step's stub layer, when its mounts need one */
   char *workdir_outside; /* a work dir made beside the upper dir (other filesystem) */
   int *fds;              /* everything opened for the child */
   size_t n_fds;
@@ -357,10 +358,13 @@ run_free (run *r)
   free (r->stub_targets);
   if (r->scratch)
     {
-      cleanup_error sw_error *e = NULL;
-      if (sw_rmtree (r->scratch, &e) < 0)
-        sw_warn ("sandbox: %s", sw_error_message (e));
+      sw_state_discard (r->spec->state, r->scratch);
       free (r->scratch);
+    }
+  if (r->step_stubs)
+    {
+      sw_state_discard (r->spec->state, r->step_stubs);
+      free (r->step_stubs);
     }
   if (r->workdir_outside)
     {
@@ -439,9 +443,10 @@ file_op (run *r, const char *rel, char *content, mode_t mode, uid_t uid, gid_t g
 }
 
 static int
-secret_content (const sw_sandbox_spec *s, const char *id, char **out, sw_error **err)
+secret_content (const sw_sandbox_spec *s, const char *id, char **out, size_t *len, sw_error **err)
 {
   *out = NULL;
+  *len = 0;
   for (size_t i = 0; i < s->n_secrets; i++)
     {
       const sw_secret_src *src = &s->secrets[i];
@@ -451,7 +456,7 @@ secret_content (const sw_sandbox_spec *s, const char *id, char **out, sw_error *
         {
           const char *v = getenv (src->env);
           if (v)
-            *out = sw_xstrdup (v);
+            *out = sw_xstrdup (v), *len = strlen (v);
           return 0;
         }
       cleanup_close int fd = open (src->path, O_RDONLY | O_CLOEXEC);
@@ -475,6 +480,7 @@ secret_content (const sw_sandbox_spec *s, const char *id, char **out, sw_error *
           return sw_error_errno (err, "secret %s: reading %s", id, src->path);
         }
       /* contents may hold NULs: SW_OP_FILE takes a length, so keep it exact */
+      *len = b.len;
       *out = sw_buf_steal (&b);
       return 0;
     }
@@ -485,8 +491,8 @@ secret_content (const sw_sandbox_spec *s, const char *id, char **out, sw_error *
 static int
 make_step_stubs (run *r, const char *dir, sw_error **err)
 {
-  if (mkdir (dir, 0755) < 0)
-    return sw_error_errno (err, "creating %s", dir);
+  if (chmod (dir, 0755) < 0)
+    return sw_error_errno (err, "preparing %s", dir);
   for (size_t i = 0; i < r->n_ops; i++)
     {
       const sw_op *op = &r->ops[i];
@@ -497,12 +503,14 @@ make_step_stubs (run *r, const char *dir, sw_error **err)
             *s = 0;
             if (mkdir (path, 0755) < 0 && errno != EEXIST)
               return sw_error_errno (err, "creating %s", path);
+            chmod (path, 0755); /* whatever slipway's umask */
             *s = '/';
           }
       if (op->target_is_dir)
         {
           if (mkdir (path, 0755) < 0 && errno != EEXIST)
             return sw_error_errno (err, "creating %s", path);
+          chmod (path, 0755);
         }
       else
         {
@@ -578,7 +586,8 @@ add_mounts (run *r, sw_error **err)
         case SW_MOUNT_SECRET:
           {
             char *content = NULL;
-            if (secret_content (s, m->id, &content, err) < 0)
+            size_t clen = 0;
+            if (secret_content (s, m->id, &content, &clen, err) < 0)
               return -1;
             if (!content)
               {
@@ -589,7 +598,7 @@ add_mounts (run *r, sw_error **err)
               }
             sw_op *op = add_op (r, SW_OP_FILE, rel, false);
             op->content = keep_str (r, content);
-            op->content_len = strlen (content);
+            op->content_len = clen;
             op->mode = m->mode;
             op->uid = m->uid;
             op->gid = m->gid;
@@ -616,7 +625,7 @@ add_mounts (run *r, sw_error **err)
               return sw_error_make (err, ENOTSUP, "ssh %s: %s is not a socket (keys are not supported yet: use an agent)",
                                     m->id, src->socket);
             sw_op *op = add_op (r, SW_OP_BIND, rel, false);
-            op->src_base = keep_str (r, sw_xstrdup (src->socket));
+            op->src_base = keep_str (r, realpath (src->socket, NULL) ?: sw_xstrdup (src->socket));
             op->readonly = false;
             break;
           }
@@ -718,17 +727,21 @@ prepare (run *r, sw_error **err)
   if (!p->path_env)
     p->path_env = SW_DEFAULT_PATH;
 
-  /* scratch: the overlay's work dir (same filesystem as the upper dir), mountpoint, staging */
-  if (sw_state_mkscratch (s->state, "step", &r->scratch, err) < 0)
-    return -1;
+  /* scratch: the overlay's work dir, fresh, on the upper dir's filesystem; the mountpoint
+   * and the staging dir are the session's (each step mounts them in its own namespace) */
   if (stat (s->upper, &up) < 0)
     return sw_error_errno (err, "upper dir %s", s->upper);
   if (!S_ISDIR (up.st_mode))
     return sw_error_make (err, ENOTDIR, "upper dir %s is not a directory", s->upper);
-  stat (r->scratch, &sc);
-  cleanup_free char *work = NULL;
+  if (stat (sw_state_session (s->state), &sc) < 0)
+    return sw_error_errno (err, "session dir %s", sw_state_session (s->state));
+  const char *work;
   if (sc.st_dev == up.st_dev)
-    work = sw_xasprintf ("%s/work", r->scratch);
+    {
+      if (sw_state_mkscratch (s->state, "w", &r->scratch, err) < 0)
+        return -1;
+      work = r->scratch;
+    }
   else
     {
       cleanup_free char *copy = sw_xstrdup (s->upper);
@@ -742,14 +755,10 @@ prepare (run *r, sw_error **err)
           r->workdir_outside = NULL;
           return e;
         }
-      work = sw_xasprintf ("%s/work", r->workdir_outside);
+      work = r->workdir_outside;
     }
-  if (mkdir (work, 0700) < 0)
-    return sw_error_errno (err, "creating %s", work);
-  p->merged = keep_str (r, sw_xasprintf ("%s/m", r->scratch));
-  p->staging = keep_str (r, sw_xasprintf ("%s/s", r->scratch));
-  if (mkdir (p->merged, 0755) < 0 || mkdir (p->staging, 0700) < 0)
-    return sw_error_errno (err, "creating scratch dirs in %s", r->scratch);
+  if (sw_state_mountdirs (s->state, &p->merged, &p->staging, err) < 0)
+    return -1;
 
   /* lower stack, top first; the stubs at the very bottom */
   for (nl = 0; s->lowers && s->lowers[nl]; nl++)
@@ -766,10 +775,11 @@ prepare (run *r, sw_error **err)
     }
   if (r->n_ops > n_default_ops)
     {
-      char *sd = (char *) keep_str (r, sw_xasprintf ("%s/stubs", r->scratch));
-      if (make_step_stubs (r, sd, err) < 0)
+      if (sw_state_mkscratch (s->state, "stubs", &r->step_stubs, err) < 0)
         return -1;
-      r->lowers[k++] = sd;
+      if (make_step_stubs (r, r->step_stubs, err) < 0)
+        return -1;
+      r->lowers[k++] = r->step_stubs;
     }
   r->lowers[k++] = stubs;
   p->lowers = r->lowers;
@@ -787,7 +797,7 @@ prepare (run *r, sw_error **err)
       return sw_error_errno (err, "setting the owner of upper dir %s", s->upper);
   }
   p->upper = s->upper;
-  p->work = keep_str (r, steal_pointer (&work));
+  p->work = work;
   p->ops = r->ops;
   p->n_ops = r->n_ops;
   return 0;

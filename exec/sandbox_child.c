@@ -304,8 +304,12 @@ discard_bind (const sw_plan *p, int rootfd, int stage, const sw_op *op, int src,
   if (t < 0)
     die (p, "creating mountpoint /", op->target);
   fd_path (path, t);
-  if (chdir ("/proc/self/fd") < 0 || mount ("overlay", path, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
+  int here = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (here < 0 || chdir ("/proc/self/fd") < 0 || mount ("overlay", path, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
     die (p, "mounting the rw bind overlay on /", op->target);
+  if (fchdir (here) < 0)
+    die (p, "returning to the working directory", NULL);
+  close (here);
   close (t);
   close (u);
   close (w);
@@ -568,6 +572,9 @@ sw_sandbox_child (const sw_plan *p)
 
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   umask (0);
+  int cwd = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cwd < 0)
+    die (p, "opening the working directory", NULL);
   if (mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
     die (p, "making mounts private", NULL);
   /* the overlay options name lower, upper and work dirs by fd number */
@@ -600,14 +607,23 @@ sw_sandbox_child (const sw_plan *p)
         errno = E2BIG;
         die (p, "too many lower dirs for one overlay mount", NULL);
       }
+    /* the mountpoint by fd too: relative paths stay relative to slipway's cwd */
+    int mfd = open (p->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (mfd < 0)
+      die (p, "opening the mountpoint ", p->merged);
+    char mpath[32];
+    fd_path (mpath, mfd);
     if (chdir ("/proc/self/fd") < 0)
       die (p, "chdir /proc/self/fd", NULL);
-    if (mount ("overlay", p->merged, "overlay", 0, opts) < 0)
+    if (mount ("overlay", mpath, "overlay", 0, opts) < 0)
       {
         opts[base_len] = 0;
-        if (errno != EINVAL || mount ("overlay", p->merged, "overlay", 0, opts) < 0)
+        if (errno != EINVAL || mount ("overlay", mpath, "overlay", 0, opts) < 0)
           die (p, "mounting the overlay rootfs", NULL);
       }
+    if (fchdir (cwd) < 0)
+      die (p, "returning to the working directory", NULL);
+    close (mfd);
   }
   int rootfd = open (p->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)

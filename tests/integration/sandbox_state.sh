@@ -9,8 +9,16 @@ bash tests/fixtures/busybox-rootfs.sh "$T/rootfs"
 R=$T/rootfs
 mkdir -p "$T/up"
 
-mounts_of_state() { grep -c "$T" /proc/self/mountinfo; for p in /proc/[0-9]*; do grep -l "$T" "$p/mountinfo" 2>/dev/null; done | wc -l; }
 marker=sw-sleep-$$-$RANDOM
+# processes whose command line holds the marker (not this scan itself: the pattern
+# "[s]w-sleep…" does not match its own text)
+count_marker() {
+  local n=0 p
+  for p in /proc/[0-9]*/cmdline; do
+    tr '\0' ' ' <"$p" 2>/dev/null | grep -q "[${marker:0:1}]${marker:1}" && n=$((n + 1))
+  done
+  echo "$n"
+}
 
 for sig in TERM INT KILL; do
   rm -rf "$T/up"; mkdir "$T/up"
@@ -19,7 +27,7 @@ for sig in TERM INT KILL; do
   for _ in $(seq 100); do grep -q started "$T/out" 2>/dev/null && break; sleep 0.05; done
   kill -"$sig" "$pid"; wait "$pid"; rc=$?
   sleep 0.3
-  left_procs=$(pgrep -f "$marker" | wc -l)
+  left_procs=$(count_marker)
   left_mounts=$(grep -l "$T" /proc/[0-9]*/mountinfo 2>/dev/null | wc -l)
   sessions=$(ls "$ST/runs" | wc -l)
   if [ "$rc" -ne 0 ] && [ "$left_procs" = 0 ] && [ "$left_mounts" = 0 ]; then

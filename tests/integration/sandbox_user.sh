@@ -70,3 +70,23 @@ else fail "WORKDIR is made like BuildKit's" "$out $(stat -c '%u:%g %a' "$T/up/sr
 out=$("$SLIPWAY" debug run --state-dir "$T/state" --rootfs "$R" --user alice --workdir /home/alice -- /bin/sh -c 'pwd; touch f && echo writable' 2>&1)
 if [ "$out" = "$(printf '/home/alice\nwritable')" ]; then pass "an existing WORKDIR keeps its owner"
 else fail "an existing WORKDIR keeps its owner" "$out"; fi
+
+# USER is read from the snapshots as overlayfs stacks them: the top one that has
+# /etc/passwd wins, a whiteout hides it, an opaque /etc hides what is below
+mkdir -p "$T/l1/etc" "$T/l2/etc" "$T/l3/etc"
+printf 'root:x:0:0::/root:/bin/sh\ncarol:x:3000:3000::/home/carol:/bin/sh\n' > "$T/l1/etc/passwd"
+mknod "$T/l2/etc/passwd" c 0 0
+printf 'root:x:0:0::/root:/bin/sh\ndave:x:4000:4000::/d:/bin/sh\n' > "$T/l3/etc/passwd"
+out=$("$SLIPWAY" debug run --state-dir "$T/state" --rootfs "$R" --lower "$T/l1" --user carol -- id -u 2>&1)
+if [ "$out" = 3000 ]; then pass "USER comes from the top snapshot's /etc/passwd"
+else fail "USER comes from the top snapshot's /etc/passwd" "$out"; fi
+out=$("$SLIPWAY" debug run --state-dir "$T/state" --rootfs "$R" --lower "$T/l1" --lower "$T/l2" --user carol -- id -u 2>&1)
+if grep -q 'unable to find user carol' <<<"$out"; then pass "a whiteout of /etc/passwd hides the lower one"
+else fail "a whiteout of /etc/passwd hides the lower one" "$out"; fi
+out=$("$SLIPWAY" debug run --state-dir "$T/state" --rootfs "$R" --lower "$T/l1" --lower "$T/l2" --lower "$T/l3" --user dave -- id -u 2>&1)
+if [ "$out" = 4000 ]; then pass "a newer /etc/passwd over a whiteout is used"
+else fail "a newer /etc/passwd over a whiteout is used" "$out"; fi
+mkdir -p "$T/l4/etc"; setfattr -n trusted.overlay.opaque -v y "$T/l4/etc" 2>/dev/null || python3 -c 'import os,sys; os.setxattr(sys.argv[1], "trusted.overlay.opaque", b"y")' "$T/l4/etc"
+out=$("$SLIPWAY" debug run --state-dir "$T/state" --rootfs "$R" --lower "$T/l1" --lower "$T/l4" --user carol -- id -u 2>&1)
+if grep -q 'unable to find user carol' <<<"$out"; then pass "an opaque /etc hides the passwd below it"
+else fail "an opaque /etc hides the passwd below it" "$out"; fi
