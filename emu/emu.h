@@ -34,8 +34,8 @@
  *      4. HOST: registers "slipway-<arch>-<pid>-<n>" on the host with flags PF for the
  *         build's duration.  A reaper process (own session, deaf to SIGINT/SIGTERM/SIGHUP)
  *         removes exactly the entries this handle added when sw_emu_release() runs or the
- *         build process dies in any way (SIGINT, SIGTERM, SIGKILL, crash): it waits for
- *         EOF on a pipe only the build process holds.
+ *         build process dies in any way (SIGINT, SIGTERM, SIGKILL, crash): it polls a
+ *         pidfd of the build process and a pipe release writes to.
  *    Our registrations use flags P (preserve argv[0]; QEMU 6+ reads AT_FLAGS) and F (QEMU
  *    opened at registration, so it need not exist inside the build's root).
  *  - QEMU is looked for as qemu-<arch>-static then qemu-<arch>, in $SLIPWAY_QEMU_PATH (a
