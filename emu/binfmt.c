@@ -200,6 +200,8 @@ sw_binfmt_register (const char *dir, const char *line, sw_error **err)
 {
   cleanup_free char *reg = sw_xasprintf ("%s/register", dir);
   cleanup_close int fd = open (reg, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    return sw_error_errno (err, "open %s (binfmt_misc is not mounted: mount -t binfmt_misc binfmt_misc %s)", reg, dir);
   if (fd < 0)
     return sw_error_errno (err, "open %s", reg);
   /* binfmt_misc takes a registration in one write(2). */
