@@ -389,6 +389,26 @@ prepare_uses_existing_entry_without_qemu (void **state)
 }
 
 static void
+host_mode_without_binfmt_misc (void **state)
+{
+  cleanup_free char *dir = make_dir (); /* no register file: as if not mounted */
+  cleanup_free char *qdir = make_dir ();
+  cleanup_platform sw_platform host = SW_PLATFORM_INIT, p = SW_PLATFORM_INIT;
+  cleanup_error sw_error *err = NULL;
+  sw_emu *e = NULL;
+  sw_emu_options opts = { SW_EMU_BINFMT_HOST, qdir, dir };
+
+  write_file (qdir, "qemu-aarch64-static", "#!/bin/sh\n", 0755);
+  sw_platform_set (&host, "linux", "amd64", NULL);
+  sw_platform_set (&p, "linux", "arm64", NULL);
+  assert_int_equal (sw_emu_prepare (&host, &p, &opts, &e, &err), -1);
+  assert_null (e);
+  assert_non_null (strstr (sw_error_message (err), "binfmt_misc is not mounted"));
+  remove_dir (dir);
+  remove_dir (qdir);
+}
+
+static void
 private_instance_probe (void **state)
 {
   struct utsname u;
@@ -478,6 +498,7 @@ main (void)
     cmocka_unit_test (entry_parsing),
     cmocka_unit_test (qemu_lookup_and_missing_error),
     cmocka_unit_test (prepare_uses_existing_entry_without_qemu),
+    cmocka_unit_test (host_mode_without_binfmt_misc),
     cmocka_unit_test (private_instance_probe),
     cmocka_unit_test (set_one_handle_per_platform),
     cmocka_unit_test (mode_names),
