@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -170,79 +171,93 @@ openat2_in (int dirfd, const char *rel, int flags, uint64_t resolve)
   return fd;
 }
 
-/* A small file inside a root, or NULL (errno ENOENT) if absent. */
+/* A file of the rootfs the snapshots make, read before anything is mounted: the first
+ * snapshot from the top that has it (or hides it with a whiteout, or an opaque parent
+ * directory) decides.  NULL without error when absent.  Symlinks resolve within one
+ * snapshot, which is all /etc/passwd and /etc/group ever need. */
 static char *
-read_in_root (int rootfd, const char *rel, size_t max, sw_error **err)
+read_from_lowers (const sw_sandbox_spec *s, const char *rel, size_t max, sw_error **err)
 {
-  cleanup_close int fd = openat2_in (rootfd, rel, O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-  sw_buf b = SW_BUF_INIT;
-  char chunk[8192];
-  if (fd < 0)
+  size_t nl = 0;
+  while (s->lowers && s->lowers[nl])
+    nl++;
+  for (size_t i = nl; i-- > 0;)
     {
-      if (errno != ENOENT)
-        sw_error_errno (err, "reading /%s in the rootfs", rel);
-      return NULL;
-    }
-  for (;;)
-    {
-      ssize_t r = read (fd, chunk, sizeof chunk);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r < 0)
+      cleanup_close int lfd = open (s->lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (lfd < 0)
         {
-          sw_buf_free (&b);
-          sw_error_errno (err, "reading /%s in the rootfs", rel);
+          sw_error_errno (err, "lower dir %s", s->lowers[i]);
           return NULL;
         }
-      if (r == 0)
-        break;
-      if (b.len + (size_t) r > max)
+      /* the directories on the way: absent here → look lower; a whiteout hides the file
+       * from every layer below; an opaque one too, once this layer has not got it */
+      cleanup_free char *prefix = sw_xstrdup (rel);
+      bool opaque = false, missing = false;
+      for (char *c = strchr (prefix, '/'); c && !missing; c = strchr (c + 1, '/'))
         {
-          sw_buf_free (&b);
-          sw_error_make (err, EFBIG, "/%s in the rootfs is larger than %zu bytes", rel, max);
-          return NULL;
-        }
-      sw_buf_append (&b, chunk, (size_t) r);
-    }
-  return sw_buf_steal (&b);
-}
-
-/* mkdir -p of rel inside rootfd (root-owned, 0755), never leaving the root. */
-static int
-mkdir_in_root (int rootfd, const char *rel, sw_error **err)
-{
-  cleanup_free char *p = sw_xstrdup (rel);
-  size_t n = strlen (p);
-  for (size_t i = 0; i <= n; i++)
-    {
-      if (p[i] != '/' && p[i] != 0)
-        continue;
-      char saved = p[i];
-      p[i] = 0;
-      if (*p)
-        {
-          int fd = openat2_in (rootfd, p, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-          if (fd < 0 && errno == ENOENT)
-            {
-              char *slash = strrchr (p, '/');
-              const char *name = slash ? slash + 1 : p;
-              if (slash)
-                *slash = 0;
-              cleanup_close int pfd = openat2_in (rootfd, slash ? p : ".", O_PATH | O_DIRECTORY,
-                                                  RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-              if (slash)
-                *slash = '/';
-              if (pfd < 0 || (mkdirat (pfd, name, 0755) < 0 && errno != EEXIST))
-                return sw_error_errno (err, "creating the working directory /%s", p);
-              fd = openat2_in (rootfd, p, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-            }
+          struct stat st;
+          char path[64], v = 0;
+          *c = 0;
+          int fd = openat2_in (lfd, prefix, O_PATH | O_NOFOLLOW, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+          *c = '/';
           if (fd < 0)
-            return sw_error_errno (err, "working directory /%s", p);
+            {
+              missing = true;
+              break;
+            }
+          snprintf (path, sizeof path, "/proc/self/fd/%d", fd);
+          bool whiteout = fstat (fd, &st) == 0 && S_ISCHR (st.st_mode) && st.st_rdev == 0;
+          if (S_ISDIR (st.st_mode) && getxattr (path, "trusted.overlay.opaque", &v, 1) == 1 && v == 'y')
+            opaque = true;
           close (fd);
+          if (whiteout)
+            return NULL;
         }
-      p[i] = saved;
+      if (missing)
+        continue;
+      {
+        struct stat st;
+        int fd = openat2_in (lfd, rel, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        if (fd < 0)
+          {
+            if (opaque)
+              return NULL;
+            continue;
+          }
+        bool whiteout = fstat (fd, &st) == 0 && S_ISCHR (st.st_mode) && st.st_rdev == 0;
+        close (fd);
+        if (whiteout)
+          return NULL;
+      }
+      cleanup_close int fd = openat2_in (lfd, rel, O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+      if (fd < 0)
+        {
+          sw_error_errno (err, "reading /%s of the rootfs in %s", rel, s->lowers[i]);
+          return NULL;
+        }
+      sw_buf b = SW_BUF_INIT;
+      char chunk[8192];
+      for (;;)
+        {
+          ssize_t r = read (fd, chunk, sizeof chunk);
+          if (r < 0 && errno == EINTR)
+            continue;
+          if (r < 0 || b.len + (size_t) (r > 0 ? r : 0) > max)
+            {
+              sw_buf_free (&b);
+              if (r < 0)
+                sw_error_errno (err, "reading /%s of the rootfs in %s", rel, s->lowers[i]);
+              else
+                sw_error_make (err, EFBIG, "/%s of the rootfs is larger than %zu bytes", rel, max);
+              return NULL;
+            }
+          if (r == 0)
+            break;
+          sw_buf_append (&b, chunk, (size_t) r);
+        }
+      return sw_buf_steal (&b);
     }
-  return 0;
+  return NULL;
 }
 
 static bool
@@ -271,7 +286,8 @@ typedef struct run
 {
   const sw_sandbox_spec *spec;
   sw_plan plan;
-  char *scratch;
+  char *scratch;    /* this step's overlay work dir */
+  char *step_stubs; /* this step's stub layer, when its mounts need one */
   char *workdir_outside; /* a work dir made beside the upper dir (other filesystem) */
   int *fds;              /* everything opened for the child */
   size_t n_fds;
@@ -284,6 +300,7 @@ typedef struct run
   char **stub_targets; /* rootfs-relative mountpoints, for the post-run check */
   size_t n_stub_targets;
   char *workdir;
+  sw_user user;
   pid_t pid;
   int pidfd;
   int sync_fd;
@@ -341,10 +358,13 @@ run_free (run *r)
   free (r->stub_targets);
   if (r->scratch)
     {
-      cleanup_error sw_error *e = NULL;
-      if (sw_rmtree (r->scratch, &e) < 0)
-        sw_warn ("sandbox: %s", sw_error_message (e));
+      sw_state_discard (r->spec->state, r->scratch);
       free (r->scratch);
+    }
+  if (r->step_stubs)
+    {
+      sw_state_discard (r->spec->state, r->step_stubs);
+      free (r->step_stubs);
     }
   if (r->workdir_outside)
     {
@@ -354,6 +374,7 @@ run_free (run *r)
       free (r->workdir_outside);
     }
   free (r->workdir);
+  sw_user_clear (&r->user);
   if (r->pidfd >= 0)
     close (r->pidfd);
   if (r->sync_fd >= 0)
@@ -422,9 +443,10 @@ file_op (run *r, const char *rel, char *content, mode_t mode, uid_t uid, gid_t g
 }
 
 static int
-secret_content (const sw_sandbox_spec *s, const char *id, char **out, sw_error **err)
+secret_content (const sw_sandbox_spec *s, const char *id, char **out, size_t *len, sw_error **err)
 {
   *out = NULL;
+  *len = 0;
   for (size_t i = 0; i < s->n_secrets; i++)
     {
       const sw_secret_src *src = &s->secrets[i];
@@ -434,7 +456,7 @@ secret_content (const sw_sandbox_spec *s, const char *id, char **out, sw_error *
         {
           const char *v = getenv (src->env);
           if (v)
-            *out = sw_xstrdup (v);
+            *out = sw_xstrdup (v), *len = strlen (v);
           return 0;
         }
       cleanup_close int fd = open (src->path, O_RDONLY | O_CLOEXEC);
@@ -458,6 +480,7 @@ secret_content (const sw_sandbox_spec *s, const char *id, char **out, sw_error *
           return sw_error_errno (err, "secret %s: reading %s", id, src->path);
         }
       /* contents may hold NULs: SW_OP_FILE takes a length, so keep it exact */
+      *len = b.len;
       *out = sw_buf_steal (&b);
       return 0;
     }
@@ -468,8 +491,8 @@ secret_content (const sw_sandbox_spec *s, const char *id, char **out, sw_error *
 static int
 make_step_stubs (run *r, const char *dir, sw_error **err)
 {
-  if (mkdir (dir, 0755) < 0)
-    return sw_error_errno (err, "creating %s", dir);
+  if (chmod (dir, 0755) < 0)
+    return sw_error_errno (err, "preparing %s", dir);
   for (size_t i = 0; i < r->n_ops; i++)
     {
       const sw_op *op = &r->ops[i];
@@ -480,12 +503,14 @@ make_step_stubs (run *r, const char *dir, sw_error **err)
             *s = 0;
             if (mkdir (path, 0755) < 0 && errno != EEXIST)
               return sw_error_errno (err, "creating %s", path);
+            chmod (path, 0755); /* whatever slipway's umask */
             *s = '/';
           }
       if (op->target_is_dir)
         {
           if (mkdir (path, 0755) < 0 && errno != EEXIST)
             return sw_error_errno (err, "creating %s", path);
+          chmod (path, 0755);
         }
       else
         {
@@ -534,6 +559,7 @@ add_mounts (run *r, sw_error **err)
             op->src_base = keep_str (r, realpath (base, NULL) ?: sw_xstrdup (base));
             op->src_rel = keep_str (r, *srel ? sw_xstrdup (srel) : sw_xstrdup ("."));
             op->readonly = m->readonly;
+            op->discard_writes = !m->readonly; /* BuildKit: rw bind writes are discarded */
             break;
           }
         case SW_MOUNT_CACHE:
@@ -560,7 +586,8 @@ add_mounts (run *r, sw_error **err)
         case SW_MOUNT_SECRET:
           {
             char *content = NULL;
-            if (secret_content (s, m->id, &content, err) < 0)
+            size_t clen = 0;
+            if (secret_content (s, m->id, &content, &clen, err) < 0)
               return -1;
             if (!content)
               {
@@ -571,7 +598,7 @@ add_mounts (run *r, sw_error **err)
               }
             sw_op *op = add_op (r, SW_OP_FILE, rel, false);
             op->content = keep_str (r, content);
-            op->content_len = strlen (content);
+            op->content_len = clen;
             op->mode = m->mode;
             op->uid = m->uid;
             op->gid = m->gid;
@@ -598,7 +625,7 @@ add_mounts (run *r, sw_error **err)
               return sw_error_make (err, ENOTSUP, "ssh %s: %s is not a socket (keys are not supported yet: use an agent)",
                                     m->id, src->socket);
             sw_op *op = add_op (r, SW_OP_BIND, rel, false);
-            op->src_base = keep_str (r, sw_xstrdup (src->socket));
+            op->src_base = keep_str (r, realpath (src->socket, NULL) ?: sw_xstrdup (src->socket));
             op->readonly = false;
             break;
           }
@@ -628,8 +655,8 @@ build_env (run *r)
     r->envp[n++] = sw_xstrdup ("PATH=" SW_DEFAULT_PATH);
   if (ssh_target && !env_has (s->env, "SSH_AUTH_SOCK"))
     r->envp[n++] = sw_xasprintf ("SSH_AUTH_SOCK=%s", ssh_target);
-  /* HOME comes from the user's passwd entry, known only once the rootfs is mounted */
-  r->plan.home_slot = env_has (s->env, "HOME") ? (size_t) -1 : n;
+  if (!env_has (s->env, "HOME"))
+    r->envp[n++] = sw_xasprintf ("HOME=%s", r->user.home && *r->user.home ? r->user.home : "/");
   r->plan.envp = r->envp;
 }
 
@@ -674,22 +701,47 @@ prepare (run *r, sw_error **err)
   size_t n_default_ops = r->n_ops;
   if (add_mounts (r, err) < 0)
     return -1;
+
+  /* USER, from the rootfs's /etc/passwd and /etc/group as the snapshots make them */
+  {
+    sw_error *e = NULL;
+    cleanup_free char *passwd = read_from_lowers (s, "etc/passwd", 16 << 20, &e);
+    cleanup_free char *group = e ? NULL : read_from_lowers (s, "etc/group", 16 << 20, &e);
+    if (e)
+      {
+        sw_error_move (err, &e);
+        return -1;
+      }
+    if (sw_user_resolve (s->user ? s->user : "", passwd, group, &r->user, err) < 0)
+      return -1;
+    if (r->user.ngroups > SW_MAX_GROUPS)
+      return sw_error_make (err, E2BIG, "user %s: more than %d supplementary groups", s->user,
+                            SW_MAX_GROUPS);
+    p->uid = r->user.uid;
+    p->gid = r->user.gid;
+    p->ngroups = r->user.ngroups;
+    p->groups = r->user.groups;
+  }
   build_env (r);
   p->path_env = env_get (r->envp, "PATH");
   if (!p->path_env)
     p->path_env = SW_DEFAULT_PATH;
 
-  /* scratch: the overlay's work dir (same filesystem as the upper dir), mountpoint, staging */
-  if (sw_state_mkscratch (s->state, "step", &r->scratch, err) < 0)
-    return -1;
+  /* scratch: the overlay's work dir, fresh, on the upper dir's filesystem; the mountpoint
+   * and the staging dir are the session's (each step mounts them in its own namespace) */
   if (stat (s->upper, &up) < 0)
     return sw_error_errno (err, "upper dir %s", s->upper);
   if (!S_ISDIR (up.st_mode))
     return sw_error_make (err, ENOTDIR, "upper dir %s is not a directory", s->upper);
-  stat (r->scratch, &sc);
-  cleanup_free char *work = NULL;
+  if (stat (sw_state_session (s->state), &sc) < 0)
+    return sw_error_errno (err, "session dir %s", sw_state_session (s->state));
+  const char *work;
   if (sc.st_dev == up.st_dev)
-    work = sw_xasprintf ("%s/work", r->scratch);
+    {
+      if (sw_state_mkscratch (s->state, "w", &r->scratch, err) < 0)
+        return -1;
+      work = r->scratch;
+    }
   else
     {
       cleanup_free char *copy = sw_xstrdup (s->upper);
@@ -703,14 +755,10 @@ prepare (run *r, sw_error **err)
           r->workdir_outside = NULL;
           return e;
         }
-      work = sw_xasprintf ("%s/work", r->workdir_outside);
+      work = r->workdir_outside;
     }
-  if (mkdir (work, 0700) < 0)
-    return sw_error_errno (err, "creating %s", work);
-  p->merged = keep_str (r, sw_xasprintf ("%s/m", r->scratch));
-  p->staging = keep_str (r, sw_xasprintf ("%s/s", r->scratch));
-  if (mkdir (p->merged, 0755) < 0 || mkdir (p->staging, 0700) < 0)
-    return sw_error_errno (err, "creating scratch dirs in %s", r->scratch);
+  if (sw_state_mountdirs (s->state, &p->merged, &p->staging, err) < 0)
+    return -1;
 
   /* lower stack, top first; the stubs at the very bottom */
   for (nl = 0; s->lowers && s->lowers[nl]; nl++)
@@ -727,111 +775,35 @@ prepare (run *r, sw_error **err)
     }
   if (r->n_ops > n_default_ops)
     {
-      char *sd = (char *) keep_str (r, sw_xasprintf ("%s/stubs", r->scratch));
-      if (make_step_stubs (r, sd, err) < 0)
+      if (sw_state_mkscratch (s->state, "stubs", &r->step_stubs, err) < 0)
         return -1;
-      r->lowers[k++] = sd;
+      if (make_step_stubs (r, r->step_stubs, err) < 0)
+        return -1;
+      r->lowers[k++] = r->step_stubs;
     }
   r->lowers[k++] = stubs;
   p->lowers = r->lowers;
+  /* overlayfs shows the upper dir's own mode and owner as the rootfs's "/": give it those
+   * of the top snapshot's root (0755 root for an empty stack), as a copy-up would */
+  {
+    struct stat top;
+    if (stat (r->lowers[0], &top) < 0)
+      return sw_error_errno (err, "lower dir %s", r->lowers[0]);
+    if (nl == 0)
+      top.st_mode = S_IFDIR | 0755, top.st_uid = 0, top.st_gid = 0;
+    if ((up.st_mode & 07777) != (top.st_mode & 07777) && chmod (s->upper, top.st_mode & 07777) < 0)
+      return sw_error_errno (err, "setting the mode of upper dir %s", s->upper);
+    if ((up.st_uid != top.st_uid || up.st_gid != top.st_gid) && chown (s->upper, top.st_uid, top.st_gid) < 0)
+      return sw_error_errno (err, "setting the owner of upper dir %s", s->upper);
+  }
   p->upper = s->upper;
-  p->work = keep_str (r, steal_pointer (&work));
+  p->work = work;
   p->ops = r->ops;
   p->n_ops = r->n_ops;
   return 0;
 }
 
 /* ---- talking to the child ---- */
-
-/* Wait until fd is readable; false when the run was cancelled. */
-static bool
-wait_readable (int fd)
-{
-  struct pollfd pf[2] = { { fd, POLLIN, 0 }, { cancel_pipe[0], POLLIN, 0 } };
-  for (;;)
-    {
-      int n = poll (pf, cancel_pipe[0] >= 0 ? 2 : 1, -1);
-      if (n < 0 && errno == EINTR)
-        {
-          if (cancelled)
-            return false;
-          continue;
-        }
-      if (cancelled || (n > 0 && pf[1].revents))
-        return false;
-      if (n > 0 && pf[0].revents)
-        return true;
-    }
-}
-
-static bool
-write_full (int fd, const void *buf, size_t n)
-{
-  const char *b = buf;
-  while (n > 0)
-    {
-      ssize_t w = write (fd, b, n);
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0)
-        return false;
-      b += w;
-      n -= (size_t) w;
-    }
-  return true;
-}
-
-static int
-resolve_and_send (run *r, sw_error **err)
-{
-  const sw_sandbox_spec *s = r->spec;
-  char proc[64];
-  snprintf (proc, sizeof proc, "/proc/%ld/root", (long) r->pid);
-  cleanup_close int root = open (proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  sw_creds_msg c;
-  sw_user u;
-  int ret = 0;
-
-  memset (&c, 0, sizeof c);
-  if (root < 0)
-    return sw_error_errno (err, "opening the step's root (%s)", proc);
-  sw_error *rerr = NULL;
-  cleanup_free char *passwd = read_in_root (root, "etc/passwd", 16 << 20, &rerr);
-  if (rerr)
-    {
-      sw_error_move (err, &rerr);
-      return -1;
-    }
-  cleanup_free char *group = read_in_root (root, "etc/group", 16 << 20, &rerr);
-  if (rerr)
-    {
-      sw_error_move (err, &rerr);
-      return -1;
-    }
-  if (sw_user_resolve (s->user ? s->user : "", passwd, group, &u, err) < 0)
-    return -1;
-  if (u.ngroups > SW_MAX_GROUPS)
-    ret = sw_error_make (err, E2BIG, "user %s: more than %d supplementary groups", s->user, SW_MAX_GROUPS);
-  if (ret == 0 && *r->workdir)
-    ret = mkdir_in_root (root, r->workdir, err);
-  if (ret == 0)
-    {
-      c.ok = 1;
-      c.uid = u.uid;
-      c.gid = u.gid;
-      c.ngroups = (uint32_t) u.ngroups;
-      if (r->plan.home_slot != (size_t) -1)
-        snprintf (c.home, sizeof c.home, "HOME=%s", u.home && *u.home ? u.home : "/");
-    }
-  if (!write_full (r->sync_fd, &c, sizeof c)
-      || (c.ok && u.ngroups && !write_full (r->sync_fd, u.groups, u.ngroups * sizeof (gid_t))))
-    {
-      if (ret == 0)
-        ret = sw_error_errno (err, "sending credentials to the step");
-    }
-  sw_user_clear (&u);
-  return ret;
-}
 
 static void
 emit (run *r, int stream, const char *data, size_t n, bool eof)
@@ -975,26 +947,6 @@ sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
   close (outp[1]), outp[1] = -1;
   close (errp[1]), errp[1] = -1;
 
-  /* setup phase */
-  if (!wait_readable (r.sync_fd))
-    goto cancel;
-  ssize_t n = recv (r.sync_fd, &msg, sizeof msg, MSG_WAITALL);
-  if (n != (ssize_t) sizeof msg || msg.kind != SW_MSG_READY)
-    {
-      if (n == (ssize_t) sizeof msg)
-        sw_error_make (err, msg.err, "setting up the step's sandbox: %s: %s", msg.text, strerror (msg.err));
-      else
-        sw_error_make (err, EIO, "setting up the step's sandbox: the sandbox died");
-      setup_failed = true;
-      goto reap;
-    }
-  if (resolve_and_send (&r, err) < 0)
-    {
-      setup_failed = true;
-      shutdown (r.sync_fd, SHUT_RDWR);
-      goto reap;
-    }
-
   /* run phase: stream output until the step's init exits and the pipes close */
   {
     struct pollfd pf[5];
@@ -1105,16 +1057,6 @@ cancel:
     syscall (SYS_pidfd_send_signal, r.pidfd, SIGKILL, NULL, 0);
   if (err && !*err)
     sw_error_make (err, ECANCELED, "cancelled");
-reap:
-  if (r.pid > 0)
-    {
-      if (setup_failed)
-        syscall (SYS_pidfd_send_signal, r.pidfd, SIGKILL, NULL, 0);
-      siginfo_t si;
-      while (waitid (P_PIDFD, (id_t) r.pidfd, &si, WEXITED) < 0 && errno == EINTR)
-        ;
-      r.pid = -1;
-    }
 out_fds:
   for (int i = 0; i < 2; i++)
     {

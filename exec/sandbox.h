@@ -29,6 +29,16 @@
  *  - sw_sandbox_cancel() (async-signal-safe, for SIGINT/SIGTERM handlers) kills every
  *    running step's whole PID namespace; sw_sandbox_run() then cleans up its scratch and
  *    fails with ECANCELED, and later calls fail at once.
+ * How the engine chains steps (each step's upper dir is a lower of the next):
+ *
+ *   sw_state_open (state_dir, &st, &err);            once per build
+ *   base layers:  sw_state_layer_has / _begin / _commit (layers/ extracts into the dir)
+ *   each RUN:     sw_state_mkscratch (st, "snap", &upper, &err);
+ *                 spec.lowers = { base layer dirs…, earlier uppers… }; spec.upper = upper;
+ *                 sw_sandbox_run (&spec, &code, &err);   then pack `upper` as the layer
+ *   SIGINT/TERM:  the engine's handler calls sw_cancel () (= sw_sandbox_cancel)
+ *   sw_state_close (st);                              removes the session's snapshots
+ *
  * The calling process must be root (CAP_SYS_ADMIN in the initial namespaces).  The child
  * side allocates nothing and calls no locking libc function, so running a step from a
  * multithreaded engine is safe.

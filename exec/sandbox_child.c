@@ -243,6 +243,78 @@ bind_at (const sw_plan *p, int rootfd, const char *rel, bool is_dir, int srcfd, 
     }
 }
 
+/* A writable view of src whose writes are thrown away: an overlay with src below and an
+ * upper dir on the staging tmpfs (a file is copied onto the tmpfs instead). */
+static void
+discard_bind (const sw_plan *p, int rootfd, int stage, const sw_op *op, int src, size_t i)
+{
+  char name[32], path[32], opts[256];
+  size_t len = 0;
+  fd_path (name, (int) i);
+  const char *idx = strrchr (name, '/') + 1;
+  char uname[40] = "u", wname[40] = "w";
+  size_t il = strlen (idx);
+  memcpy (uname + 1, idx, il + 1);
+  memcpy (wname + 1, idx, il + 1);
+  if (!op->target_is_dir)
+    {
+      fd_path (path, src);
+      int in = open (path, O_RDONLY | O_CLOEXEC);
+      int out = openat (stage, uname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (in < 0 || out < 0)
+        die (p, "copying the rw bind source for /", op->target);
+      for (;;)
+        {
+          ssize_t n = copy_file_range (in, NULL, out, NULL, 1 << 30, 0);
+          if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS))
+            {
+              char buf[8192];
+              n = read (in, buf, sizeof buf);
+              if (n > 0 && write (out, buf, (size_t) n) != n)
+                n = -1;
+            }
+          if (n < 0 && errno == EINTR)
+            continue;
+          if (n < 0)
+            die (p, "copying the rw bind source for /", op->target);
+          if (n == 0)
+            break;
+        }
+      close (in);
+      close (out);
+      int copy = openat (stage, uname, O_PATH | O_CLOEXEC);
+      if (copy < 0)
+        die (p, "reopening the rw bind copy for /", op->target);
+      bind_at (p, rootfd, op->target, false, copy, false);
+      close (copy);
+      return;
+    }
+  if (mkdirat (stage, uname, 0755) < 0 || mkdirat (stage, wname, 0700) < 0)
+    die (p, "creating the rw bind overlay for /", op->target);
+  int u = openat (stage, uname, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int w = openat (stage, wname, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (u < 0 || w < 0)
+    die (p, "opening the rw bind overlay for /", op->target);
+  bool ok = add_str (opts, &len, sizeof opts, "lowerdir=") && add_int (opts, &len, sizeof opts, src)
+            && add_str (opts, &len, sizeof opts, ",upperdir=") && add_int (opts, &len, sizeof opts, u)
+            && add_str (opts, &len, sizeof opts, ",workdir=") && add_int (opts, &len, sizeof opts, w);
+  if (!ok)
+    die (p, "rw bind overlay options", NULL);
+  int t = ensure (rootfd, op->target, true);
+  if (t < 0)
+    die (p, "creating mountpoint /", op->target);
+  fd_path (path, t);
+  int here = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (here < 0 || chdir ("/proc/self/fd") < 0 || mount ("overlay", path, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
+    die (p, "mounting the rw bind overlay on /", op->target);
+  if (fchdir (here) < 0)
+    die (p, "returning to the working directory", NULL);
+  close (here);
+  close (t);
+  close (u);
+  close (w);
+}
+
 static void
 setup_dev (const sw_plan *p, int rootfd)
 {
@@ -340,23 +412,6 @@ loopback_up (const sw_plan *p)
   close (s);
 }
 
-static bool
-read_full (int fd, void *buf, size_t n)
-{
-  char *b = buf;
-  while (n > 0)
-    {
-      ssize_t r = read (fd, b, n);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r <= 0)
-        return false;
-      b += r;
-      n -= (size_t) r;
-    }
-  return true;
-}
-
 /* Overwrite this process's argv area (what /proc/PID/cmdline shows) with "init". */
 static void
 blank_cmdline (void)
@@ -398,7 +453,7 @@ blank_cmdline (void)
 /* ---- the command ---- */
 
 __attribute__ ((noreturn)) static void
-exec_command (const sw_plan *p, const sw_creds_msg *c, const gid_t *groups)
+exec_command (const sw_plan *p)
 {
   struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct data[2];
@@ -427,7 +482,25 @@ exec_command (const sw_plan *p, const sw_creds_msg *c, const gid_t *groups)
     }
 
   if (chdir (p->workdir) < 0)
-    die (p, "changing to the working directory ", p->workdir);
+    {
+      /* WORKDIR is made when missing, as BuildKit does: root-owned, 0755 */
+      char dir[4096];
+      size_t n = strlen (p->workdir);
+      if (errno != ENOENT || n >= sizeof dir)
+        die (p, "changing to the working directory ", p->workdir);
+      memcpy (dir, p->workdir, n + 1);
+      for (size_t i = 1; i <= n; i++)
+        if (dir[i] == '/' || dir[i] == 0)
+          {
+            char saved = dir[i];
+            dir[i] = 0;
+            if (mkdir (dir, 0755) < 0 && errno != EEXIST)
+              die (p, "creating the working directory ", dir);
+            dir[i] = saved;
+          }
+      if (chdir (p->workdir) < 0)
+        die (p, "changing to the working directory ", p->workdir);
+    }
 
   for (int cap = 0; cap <= p->last_cap; cap++)
     if (!(p->keep_caps & (1ULL << cap)) && prctl (PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
@@ -439,11 +512,11 @@ exec_command (const sw_plan *p, const sw_creds_msg *c, const gid_t *groups)
   if (syscall (SYS_capset, &hdr, data) < 0)
     die (p, "setting capabilities", NULL);
 
-  if (syscall (SYS_setgroups, (size_t) c->ngroups, groups) < 0)
+  if (syscall (SYS_setgroups, p->ngroups, p->groups) < 0)
     die (p, "setting supplementary groups", NULL);
-  if (syscall (SYS_setresgid, c->gid, c->gid, c->gid) < 0)
+  if (syscall (SYS_setresgid, p->gid, p->gid, p->gid) < 0)
     die (p, "setting the group id", NULL);
-  if (syscall (SYS_setresuid, c->uid, c->uid, c->uid) < 0)
+  if (syscall (SYS_setresuid, p->uid, p->uid, p->uid) < 0)
     die (p, "setting the user id", NULL);
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     die (p, "setting no_new_privs", NULL);
@@ -499,6 +572,9 @@ sw_sandbox_child (const sw_plan *p)
 
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   umask (0);
+  int cwd = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cwd < 0)
+    die (p, "opening the working directory", NULL);
   if (mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
     die (p, "making mounts private", NULL);
   /* the overlay options name lower, upper and work dirs by fd number */
@@ -531,14 +607,23 @@ sw_sandbox_child (const sw_plan *p)
         errno = E2BIG;
         die (p, "too many lower dirs for one overlay mount", NULL);
       }
+    /* the mountpoint by fd too: relative paths stay relative to slipway's cwd */
+    int mfd = open (p->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (mfd < 0)
+      die (p, "opening the mountpoint ", p->merged);
+    char mpath[32];
+    fd_path (mpath, mfd);
     if (chdir ("/proc/self/fd") < 0)
       die (p, "chdir /proc/self/fd", NULL);
-    if (mount ("overlay", p->merged, "overlay", 0, opts) < 0)
+    if (mount ("overlay", mpath, "overlay", 0, opts) < 0)
       {
         opts[base_len] = 0;
-        if (errno != EINVAL || mount ("overlay", p->merged, "overlay", 0, opts) < 0)
+        if (errno != EINVAL || mount ("overlay", mpath, "overlay", 0, opts) < 0)
           die (p, "mounting the overlay rootfs", NULL);
       }
+    if (fchdir (cwd) < 0)
+      die (p, "returning to the working directory", NULL);
+    close (mfd);
   }
   int rootfd = open (p->merged, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
@@ -549,6 +634,17 @@ sw_sandbox_child (const sw_plan *p)
   setup_dev (p, rootfd);
 
   int stage = -1;
+#define STAGE()                                                                                    \
+  do                                                                                               \
+    if (stage < 0)                                                                                 \
+      {                                                                                            \
+        if (mount ("tmpfs", p->staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755") < 0)           \
+          die (p, "mounting the staging tmpfs", NULL);                                             \
+        stage = open (p->staging, O_PATH | O_DIRECTORY | O_CLOEXEC);                               \
+        if (stage < 0)                                                                             \
+          die (p, "opening the staging tmpfs", NULL);                                              \
+      }                                                                                            \
+  while (0)
   for (size_t i = 0; i < p->n_ops; i++)
     {
       const sw_op *op = &p->ops[i];
@@ -557,7 +653,13 @@ sw_sandbox_child (const sw_plan *p)
         case SW_OP_BIND:
           {
             int src = open_src (p, op);
-            bind_at (p, rootfd, op->target, op->target_is_dir, src, op->readonly);
+            if (op->discard_writes)
+              {
+                STAGE ();
+                discard_bind (p, rootfd, stage, op, src, i);
+              }
+            else
+              bind_at (p, rootfd, op->target, op->target_is_dir, src, op->readonly);
             close (src);
             break;
           }
@@ -567,14 +669,7 @@ sw_sandbox_child (const sw_plan *p)
         case SW_OP_FILE:
           {
             char name[32];
-            if (stage < 0)
-              {
-                if (mount ("tmpfs", p->staging, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=700") < 0)
-                  die (p, "mounting the staging tmpfs", NULL);
-                stage = open (p->staging, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (stage < 0)
-                  die (p, "opening the staging tmpfs", NULL);
-              }
+            STAGE ();
             fd_path (name, (int) i); /* a unique name: "/proc/self/fd/I" → take the tail */
             const char *base = strrchr (name, '/') + 1;
             int fd = openat (stage, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -630,29 +725,11 @@ sw_sandbox_child (const sw_plan *p)
   if (sw_emu_child_enter (p->emu, emu_procfd, &emu_what) < 0)
     die (p, emu_what, NULL);
 
-  /* ready: the parent resolves USER and WORKDIR through /proc/PID/root */
-  send_msg (p->sync_fd, SW_MSG_READY, 0, NULL, NULL, NULL);
-  sw_creds_msg c;
-  if (!read_full (p->sync_fd, &c, sizeof c) || !c.ok || c.ngroups > SW_MAX_GROUPS)
-    _exit (126);
-  gid_t *groups = NULL;
-  if (c.ngroups)
-    {
-      groups = mmap (NULL, c.ngroups * sizeof (gid_t), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (groups == MAP_FAILED || !read_full (p->sync_fd, groups, c.ngroups * sizeof (gid_t)))
-        _exit (126);
-    }
-
-  c.home[sizeof c.home - 1] = 0;
-  if (c.home[0] && p->home_slot != (size_t) -1)
-    p->envp[p->home_slot] = c.home;
-
   pid_t pid = (pid_t) syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0)
     die (p, "starting the process", NULL);
   if (pid == 0)
-    exec_command (p, &c, groups);
+    exec_command (p);
 
   /* init: hold nothing the step could use, reap, exit with the command's status */
   (void) path;

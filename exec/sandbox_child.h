@@ -6,8 +6,7 @@
 
 enum
 {
-  SW_MSG_READY = 1, /* root is set up; send credentials */
-  SW_MSG_ERROR,     /* setup failed: text + errno */
+  SW_MSG_ERROR = 1, /* setup failed: text + errno */
   SW_MSG_EXEC,      /* the command could not be executed: text + errno */
 };
 

@@ -28,6 +28,7 @@ typedef struct sw_op
   const char *target; /* relative to the rootfs ("etc/hosts") */
   bool target_is_dir;
   bool readonly;
+  bool discard_writes; /* SW_OP_BIND rw: writes land on a tmpfs overlay, not the source */
   /* SW_OP_BIND: the source, opened by the child (a mount must be bound from the child's
    * own mount namespace): src_base, and src_rel resolved inside it when not NULL */
   const char *src_base;
@@ -39,15 +40,6 @@ typedef struct sw_op
   gid_t gid;
   const char *data;   /* SW_OP_TMPFS: mount options */
 } sw_op;
-
-/* What the parent sends once the root is ready: credentials and HOME. */
-typedef struct sw_creds_msg
-{
-  uint32_t ok; /* 0: abort quietly (the parent reports why) */
-  uint32_t uid, gid;
-  uint32_t ngroups;
-  char home[512]; /* "HOME=…" when the env has no HOME, else "" */
-} sw_creds_msg;
 
 #define SW_MAX_GROUPS 65536
 
@@ -71,10 +63,13 @@ typedef struct sw_plan
 
   /* process */
   const char *const *argv;
-  char **envp;          /* with a free slot (NULL) where HOME goes if needed */
-  size_t home_slot;     /* index of that slot, or (size_t) -1 */
+  char **envp;
+  uid_t uid;            /* USER, resolved by the parent from the snapshots */
+  gid_t gid;
+  size_t ngroups;
+  const gid_t *groups;
   const char *path_env; /* the PATH to search for argv[0] */
-  const char *workdir;  /* absolute */
+  const char *workdir;  /* absolute and clean; created (root, 0755) when missing */
   uint64_t keep_caps;   /* bounding and effective set for root */
   int last_cap;
   const struct sock_fprog *seccomp;

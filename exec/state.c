@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,9 @@ struct sw_state
   int state_lock; /* STATE/lock, shared */
   int session_lock;
   char *stubs;
+  char *merged, *staging;
   unsigned scratch_seq;
+  pthread_mutex_t lock; /* steps may run on several threads of one engine */
 };
 
 /* ---- small filesystem helpers ---- */
@@ -215,7 +218,7 @@ make_stubs (const char *path, sw_error **err)
   if (fd < 0)
     return sw_error_errno (err, "opening %s", tmp);
   for (const char *const *d = dirs; *d; d++)
-    if (mkdirat (fd, *d, 0755) < 0)
+    if (mkdirat (fd, *d, 0755) < 0 || fchmodat (fd, *d, 0755, 0) < 0)
       {
         close (fd);
         return sw_error_errno (err, "creating %s/%s", tmp, *d);
@@ -223,6 +226,11 @@ make_stubs (const char *path, sw_error **err)
   for (const char *const *f = files; *f; f++)
     {
       int ffd = openat (fd, *f, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (ffd >= 0 && fchmod (ffd, 0644) < 0)
+        {
+          close (ffd);
+          ffd = -1;
+        }
       if (ffd < 0)
         {
           close (fd);
@@ -244,16 +252,20 @@ make_stubs (const char *path, sw_error **err)
 int
 sw_state_stubs (sw_state *st, const char **path, sw_error **err)
 {
+  int r = 0;
+  pthread_mutex_lock (&st->lock);
   if (!st->stubs)
     {
       cleanup_free char *p = sw_xasprintf ("%s/stubs", st->dir);
       struct stat sb;
       if (stat (p, &sb) < 0 && make_stubs (p, err) < 0)
-        return -1;
-      st->stubs = steal_pointer (&p);
+        r = -1;
+      else
+        st->stubs = steal_pointer (&p);
     }
   *path = st->stubs;
-  return 0;
+  pthread_mutex_unlock (&st->lock);
+  return r;
 }
 
 int
@@ -274,7 +286,11 @@ sw_state_open (const char *dir, sw_state **out, sw_error **err)
         return sw_error_errno (err, "creating %s", p);
     }
   st = sw_xzalloc (sizeof *st);
-  st->dir = sw_xstrdup (dir);
+  pthread_mutex_init (&st->lock, NULL);
+  /* absolute: the sandbox's child changes directory while it uses these paths */
+  st->dir = realpath (dir, NULL);
+  if (!st->dir)
+    st->dir = sw_xstrdup (dir);
   st->state_lock = st->session_lock = -1;
   {
     cleanup_free char *lp = sw_xasprintf ("%s/lock", dir);
@@ -282,17 +298,17 @@ sw_state_open (const char *dir, sw_state **out, sw_error **err)
     if (st->state_lock < 0)
       goto fail;
   }
+  /* A bad config is an error before any work starts. */
+  if (sw_state_max_size (dir, &max, err) < 0)
+    goto fail;
   /* Alone?  Then this is the moment to enforce the size bound. */
   if (flock (st->state_lock, LOCK_EX | LOCK_NB) == 0)
     {
       clean_dead_sessions (dir, NULL);
       cleanup_error sw_error *e = NULL;
-      if (sw_state_max_size (dir, &max, &e) == 0 && max > 0)
-        {
-          uint64_t freed = 0;
-          if (gc_unlocked (dir, max, &freed, &e) < 0)
-            sw_warn ("state: %s", sw_error_message (e));
-        }
+      uint64_t freed = 0;
+      if (max > 0 && gc_unlocked (dir, max, &freed, &e) < 0)
+        sw_warn ("state: %s", sw_error_message (e));
     }
   if (flock (st->state_lock, LOCK_SH) < 0)
     {
@@ -355,7 +371,10 @@ sw_state_close (sw_state *st)
     close (st->state_lock);
   free (st->session);
   free (st->stubs);
+  free (st->merged);
+  free (st->staging);
   free (st->dir);
+  pthread_mutex_destroy (&st->lock);
   free (st);
 }
 
@@ -372,9 +391,55 @@ sw_state_session (const sw_state *st)
 }
 
 int
+sw_state_mountdirs (sw_state *st, const char **merged, const char **staging, sw_error **err)
+{
+  int r = 0;
+  pthread_mutex_lock (&st->lock);
+  if (!st->merged)
+    {
+      cleanup_free char *m = sw_xasprintf ("%s/m", st->session);
+      cleanup_free char *s = sw_xasprintf ("%s/s", st->session);
+      if ((mkdir (m, 0755) < 0 && errno != EEXIST) || (mkdir (s, 0700) < 0 && errno != EEXIST))
+        r = sw_error_errno (err, "creating mountpoints in %s", st->session);
+      else
+        {
+          st->merged = steal_pointer (&m);
+          st->staging = steal_pointer (&s);
+        }
+    }
+  *merged = st->merged;
+  *staging = st->staging;
+  pthread_mutex_unlock (&st->lock);
+  return r;
+}
+
+void
+sw_state_discard (sw_state *st, const char *path)
+{
+  pthread_mutex_lock (&st->lock);
+  unsigned seq = ++st->scratch_seq;
+  pthread_mutex_unlock (&st->lock);
+  cleanup_free char *trash = sw_xasprintf ("%s/trash", st->session);
+  cleanup_free char *to = sw_xasprintf ("%s/%u", trash, seq);
+  if (mkdir (trash, 0700) < 0 && errno != EEXIST)
+    goto remove;
+  if (rename (path, to) == 0)
+    return;
+remove:
+  {
+    cleanup_error sw_error *e = NULL;
+    if (sw_rmtree (path, &e) < 0)
+      sw_warn ("state: %s", sw_error_message (e));
+  }
+}
+
+int
 sw_state_mkscratch (sw_state *st, const char *prefix, char **path, sw_error **err)
 {
-  char *p = sw_xasprintf ("%s/%s%u", st->session, prefix, ++st->scratch_seq);
+  pthread_mutex_lock (&st->lock);
+  unsigned seq = ++st->scratch_seq;
+  pthread_mutex_unlock (&st->lock);
+  char *p = sw_xasprintf ("%s/%s%u", st->session, prefix, seq);
   if (mkdir (p, 0700) < 0)
     {
       int r = sw_error_errno (err, "creating %s", p);

@@ -15,6 +15,7 @@
  * flock is gone) and removes them; a session is removed when closed; layer commits are
  * atomic renames, so a layer dir either is complete or does not exist; prune and the size
  * bound never remove what a live session holds a lock on (they take the exclusive lock).
+ * One sw_state may be used from several threads at once.
  */
 #ifndef SW_EXEC_STATE_H
 #define SW_EXEC_STATE_H
@@ -41,6 +42,12 @@ const char *sw_state_session (const sw_state *st);
 /* A new empty directory inside the session (for a step's scratch, a snapshot, …);
  * returned path is owned by the caller. */
 int sw_state_mkscratch (sw_state *st, const char *prefix, char **path, sw_error **err);
+/* The session's mountpoint for step roots and its staging dir (made on first use; every
+ * step mounts over them in its own mount namespace, so steps can share them). */
+int sw_state_mountdirs (sw_state *st, const char **merged, const char **staging, sw_error **err);
+/* Move a scratch directory out of the way in one rename; its removal waits for
+ * sw_state_close (removing a tree costs milliseconds a step on a busy disk). */
+void sw_state_discard (sw_state *st, const char *path);
 /* The shared stub tree (see above), created on first use. */
 int sw_state_stubs (sw_state *st, const char **path, sw_error **err);
 

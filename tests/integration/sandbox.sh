@@ -132,3 +132,20 @@ rm -rf "$T/up"; mkdir "$T/up"
 out=$("$SLIPWAY" debug run --state-dir "$ST" "${lowers[@]}" --upper "$T/up" -- /bin/sh -c 'ls /files | wc -l; cat /files/f60' 2>&1)
 if [ "$out" = "$(printf '60\n60')" ]; then pass "60 lower snapshots stack in order"
 else fail "60 lower snapshots stack in order" "$out"; fi
+
+# bad input: clear errors, nothing left behind
+out=$("$SLIPWAY" debug run --state-dir "$ST" --rootfs "$T/nonexistent" -- true 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q "lower dir $T/nonexistent: No such file or directory" <<<"$out"; then pass "a missing lower dir is named in the error"
+else fail "a missing lower dir is named in the error" "$out"; fi
+out=$("$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" --network bridge -- true 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q 'invalid network mode "bridge"' <<<"$out"; then pass "a bad network mode is named in the error"
+else fail "a bad network mode is named in the error" "$out"; fi
+out=$("$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" --mount type=cache,target=/c,sharing=maybe -- true 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q 'invalid sharing "maybe"' <<<"$out"; then pass "a bad --mount is named in the error"
+else fail "a bad --mount is named in the error" "$out"; fi
+out=$("$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" --workdir /etc/passwd -- true 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q 'working directory' <<<"$out"; then pass "a WORKDIR that is a file is a clear error"
+else fail "a WORKDIR that is a file is a clear error" "$out"; fi
+if [ -z "$(find "$ST/runs" -mindepth 1)" ] && ! grep -q "$ST" /proc/self/mountinfo; then
+  pass "failed runs leave no session and no mount"
+else fail "failed runs leave no session and no mount" "$(ls "$ST/runs")"; fi
