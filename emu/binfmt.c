@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -199,6 +200,8 @@ sw_binfmt_register (const char *dir, const char *line, sw_error **err)
 {
   cleanup_free char *reg = sw_xasprintf ("%s/register", dir);
   cleanup_close int fd = open (reg, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    return sw_error_errno (err, "open %s (binfmt_misc is not mounted: mount -t binfmt_misc binfmt_misc %s)", reg, dir);
   if (fd < 0)
     return sw_error_errno (err, "open %s", reg);
   /* binfmt_misc takes a registration in one write(2). */
@@ -221,11 +224,16 @@ remove_entry_path (const char *path)
 }
 
 /* ---- the reaper ------------------------------------------------------------------- */
+/* It removes the entry when the build process exits (a pidfd becomes readable: any exit,
+ * SIGKILL included) or when sw_binfmt_reaper_stop() writes to the pipe — whichever comes
+ * first.  Watching the process itself, not only the pipe's EOF, matters: a child the build
+ * forked may still hold a copy of the pipe's write end. */
 
 int
 sw_binfmt_reaper_start (const char *entry_path, pid_t *pid, int *keepalive, sw_error **err)
 {
   int p[2];
+  pid_t build = getpid ();
   if (pipe2 (p, O_CLOEXEC) < 0)
     return sw_error_errno (err, "pipe");
   pid_t child = fork ();
@@ -244,29 +252,43 @@ sw_binfmt_reaper_start (const char *entry_path, pid_t *pid, int *keepalive, sw_e
       signal (SIGHUP, SIG_IGN);
       signal (SIGQUIT, SIG_IGN);
       setsid ();
-      /* The write end first: holding it would mean never seeing EOF.  Then keep only the
-       * read end (as fd 3) and /dev/null on 0-2, so the reaper holds none of the build's
-       * pipes open either (a caller waiting for EOF on our stderr would wait for it). */
       close (p[1]);
-      if (chdir ("/") < 0 || dup2 (p[0], 3) < 0)
-        _exit (1);
-      syscall (SYS_close_range, 4U, ~0U, 0U);
-      int null = open ("/dev/null", O_RDWR);
-      if (null >= 0)
+      int pidfd = (int) syscall (SYS_pidfd_open, build, 0);
+      /* still our parent after opening: the pidfd is the build's, not a reused pid's */
+      bool alive = pidfd >= 0 && getppid () == build;
+      if (alive)
         {
-          dup2 (null, 0);
-          dup2 (null, 1);
-          dup2 (null, 2);
-          if (null > 3)
-            close (null);
+          /* Keep the read end and the pidfd as 3 and 4, /dev/null on 0-2, nothing else:
+           * the reaper must not hold the build's pipes open (a caller waiting for EOF on
+           * our stderr would wait for it). */
+          int fds[2] = { p[0], pidfd };
+          for (int i = 0; i < 2; i++)
+            {
+              int moved = fcntl (fds[i], F_DUPFD, 5);
+              if (moved < 0)
+                _exit (1);
+              fds[i] = moved;
+            }
+          if (dup2 (fds[0], 3) < 0 || dup2 (fds[1], 4) < 0 || chdir ("/") < 0)
+            alive = false;
+          syscall (SYS_close_range, 5U, ~0U, 0U);
+          int null = open ("/dev/null", O_RDWR);
+          if (null >= 0)
+            {
+              dup2 (null, 0);
+              dup2 (null, 1);
+              dup2 (null, 2);
+              if (null > 4)
+                close (null);
+            }
         }
-      char c;
-      for (;;)
+      while (alive)
         {
-          ssize_t n = read (3, &c, 1);
+          struct pollfd w[2] = { { 3, POLLIN, 0 }, { 4, POLLIN, 0 } };
+          int n = poll (w, 2, -1);
           if (n < 0 && errno == EINTR)
             continue;
-          break; /* EOF: the build is done or dead */
+          break; /* the build released us, or exited, or poll failed: remove */
         }
       remove_entry_path (entry_path);
       _exit (0);
@@ -281,7 +303,10 @@ void
 sw_binfmt_reaper_stop (pid_t pid, int keepalive)
 {
   if (keepalive >= 0)
-    close (keepalive);
+    {
+      (void) write_all (keepalive, "x", 1);
+      close (keepalive);
+    }
   if (pid > 0)
     while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
       ;

@@ -137,11 +137,14 @@ run (int argc, char **argv, FILE *info, sw_error **err)
       sw_emu_release (emu);
       return sw_error_errno (err, "pipe");
     }
+  pid_t parent = getpid ();
   pid_t pid = fork ();
   if (pid == 0)
     {
       close (errpipe[0]);
       prctl (PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid () != parent) /* died before the prctl: nobody would kill us */
+        _exit (125);
       if (unshare (CLONE_NEWNS | CLONE_NEWPID) < 0)
         {
           dprintf (errpipe[1], "unshare: %s", strerror (errno));

@@ -5,9 +5,10 @@
  *    look only at the two platforms (and, for 32-bit arm on an arm64 host only, probe
  *    AArch32 support with personality(2) in a short-lived child).  They never open
  *    /proc/sys/fs/binfmt_misc and never look for QEMU.  Everything that does (the QEMU
- *    lookup, reading or writing binfmt_misc) is behind sw_emu_prepare(), which the engine
- *    calls only for a stage that sw_emu_stage_needs() said is emulated — so a native build
- *    cannot touch binfmt_misc: there is no code path from it to any.
+ *    lookup, reading or writing binfmt_misc) is behind sw_emu_prepare(), which asks
+ *    sw_emu_need() first and returns no handle for a native platform; the child calls do
+ *    nothing without a handle — so a native build cannot touch binfmt_misc: there is no
+ *    code path from it to any.
  *  - The rule, kept simple: a stage runs emulated iff it has a RUN step and its platform's
  *    architecture differs from the host's and is not one the host runs natively.  Natively
  *    run: the same arch (any amd64 level — the CPU's level is not checked — and arm
@@ -34,8 +35,8 @@
  *      4. HOST: registers "slipway-<arch>-<pid>-<n>" on the host with flags PF for the
  *         build's duration.  A reaper process (own session, deaf to SIGINT/SIGTERM/SIGHUP)
  *         removes exactly the entries this handle added when sw_emu_release() runs or the
- *         build process dies in any way (SIGINT, SIGTERM, SIGKILL, crash): it waits for
- *         EOF on a pipe only the build process holds.
+ *         build process dies in any way (SIGINT, SIGTERM, SIGKILL, crash): it polls a
+ *         pidfd of the build process and a pipe release writes to.
  *    Our registrations use flags P (preserve argv[0]; QEMU 6+ reads AT_FLAGS) and F (QEMU
  *    opened at registration, so it need not exist inside the build's root).
  *  - QEMU is looked for as qemu-<arch>-static then qemu-<arch>, in $SLIPWAY_QEMU_PATH (a
@@ -43,7 +44,8 @@
  *    /usr/libexec/qemu-binfmt.  Not found: an error naming the platform, the binaries and
  *    the directories searched, and `apt-get install qemu-user-static`.
  *  - The magic/mask table is our own, from the ELF specification: e_ident (class, data,
- *    version; OS ABI and ABI version ignored; padding zero), e_type EXEC or DYN, e_machine.
+ *    version; OS ABI and ABI version ignored; padding zero), e_type EXEC or DYN, e_machine
+ *    (checked in tests against Debian's /usr/share/binfmts/qemu-* where installed).
  */
 #ifndef SW_EMU_EMU_H
 #define SW_EMU_EMU_H

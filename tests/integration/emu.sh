@@ -22,6 +22,8 @@ binfmt_state() {
   done
 }
 ours() { ls "$BM" | grep '^slipway-' || true; }
+# LeakSanitizer cannot run under ptrace: off for the traced runs of an ASan build
+nolsan=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 kver=$(uname -r)
 private_ok=; [ "$("$SLIPWAY" debug emu probe)" = "private binfmt_misc: yes" ] && private_ok=yes
 host_ok=; [ -e "$BM/register" ] && host_ok=yes   # the host's binfmt_misc is mounted
@@ -41,14 +43,14 @@ out=$("$SLIPWAY" debug emu run "$native_rootfs" uname -m 2>"$work/err")
 if [ "$out" = "$(uname -m)" ]; then pass "native run works"; else fail "native run works" "got '$out': $(cat "$work/err")"; fi
 [ "$(binfmt_state)" = "$before" ] && pass "native run: binfmt_misc exactly as found" || fail "native run: binfmt_misc exactly as found"
 if command -v strace >/dev/null; then
-  strace -f -qq -e trace=%file,execve -o "$work/native.trace" "$SLIPWAY" debug emu run "$native_rootfs" true 2>/dev/null
+  ASAN_OPTIONS=$nolsan strace -f -qq -e trace=%file,execve -o "$work/native.trace" "$SLIPWAY" debug emu run "$native_rootfs" true 2>/dev/null
   if [ -s "$work/native.trace" ] && ! grep -qE 'binfmt_misc|qemu' "$work/native.trace"; then
     pass "native run: no file access to binfmt_misc or QEMU (strace)"
   else
     fail "native run: no file access to binfmt_misc or QEMU (strace)" "$(grep -E 'binfmt_misc|qemu' "$work/native.trace" | head -3)"
   fi
   # the control: the same trace of an emulated run does show them, so the check above can fail
-  strace -f -qq -e trace=%file,execve -o "$work/foreign.trace" "$SLIPWAY" debug emu run --platform "$foreign" "$foreign_rootfs" true 2>/dev/null
+  ASAN_OPTIONS=$nolsan strace -f -qq -e trace=%file,execve -o "$work/foreign.trace" "$SLIPWAY" debug emu run --platform "$foreign" "$foreign_rootfs" true 2>/dev/null
   grep -q binfmt_misc "$work/foreign.trace" && pass "strace control: an emulated run does touch binfmt_misc" \
     || fail "strace control: an emulated run does touch binfmt_misc"
 else
@@ -118,8 +120,8 @@ for _ in $(seq 1 40); do left=$(pgrep -af 'qemu-.*sleep 30' || true); [ -z "$lef
 # -- through the build sandbox: `slipway debug run --platform` ------------------------------
 if "$SLIPWAY" debug run --help 2>/dev/null | grep -q -- --platform; then
   before=$(binfmt_state)
-  strace -f -qq -e trace=%file,execve -o "$work/run-native.trace" \
-    "$SLIPWAY" debug run --rootfs "$native_rootfs" -- uname -m >"$work/out" 2>&1
+  ASAN_OPTIONS=$nolsan strace -f -qq -e trace=%file,execve -o "$work/run-native.trace" \
+    "$SLIPWAY" debug run --rootfs "$native_rootfs" -- uname -m >"$work/out" 2>"$work/err"
   if [ "$(cat "$work/out")" = "$(uname -m)" ] && [ -s "$work/run-native.trace" ] \
      && ! grep -qE 'binfmt_misc|qemu' "$work/run-native.trace"; then
     pass "native debug run: no file access to binfmt_misc or QEMU (strace)"

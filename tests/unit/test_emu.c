@@ -15,9 +15,19 @@
 #include <cmocka.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "emu/binfmt.h"
 #include "emu/emu.h"
+
+static char last_warning[512];
+
+static void
+record_log (sw_log_level level, const char *msg, void *userdata)
+{
+  if (level == SW_LOG_WARN)
+    snprintf (last_warning, sizeof last_warning, "%s", msg);
+}
 
 static bool
 need (const char *host, const char *target, bool has_run)
@@ -122,6 +132,78 @@ magic_recognizes_real_binaries (void **state)
       sw_platform_set (&p, "linux", "amd64", NULL);
       assert_false (magic_matches (sw_emu_arch_for (&p), hdr));
     }
+}
+
+/* binfmt-support's notation ("\x7fELF\x02…": escapes and plain characters) → bytes */
+static size_t
+unescape (const char *s, unsigned char *out, size_t max)
+{
+  size_t n = 0;
+  unsigned v;
+  while (n < max && *s && *s != '\n' && *s != ' ')
+    if (s[0] == '\\' && s[1] == 'x' && sscanf (s + 2, "%2x", &v) == 1)
+      {
+        out[n++] = (unsigned char) v;
+        s += 4;
+      }
+    else
+      out[n++] = (unsigned char) *s++;
+  return n;
+}
+
+static bool
+masked_equal (const unsigned char *hdr, const unsigned char *magic, const unsigned char *mask, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if ((hdr[i] ^ magic[i]) & mask[i])
+      return false;
+  return true;
+}
+
+/* An independent reference: Debian's qemu-user-static describes each emulator for
+ * binfmt-support in /usr/share/binfmts/qemu-NAME.  Our table and theirs must recognize
+ * each other's idea of the architecture's executables. */
+static void
+magic_agrees_with_debian (void **state)
+{
+  const char *arches[] = { "amd64", "arm64", "arm", "386", "riscv64", "ppc64le", "ppc64", "s390x", "loong64" };
+  int compared = 0;
+  for (size_t i = 0; i < sizeof arches / sizeof arches[0]; i++)
+    {
+      cleanup_platform sw_platform p = SW_PLATFORM_INIT;
+      sw_platform_set (&p, "linux", arches[i], NULL);
+      const sw_emu_arch *a = sw_emu_arch_for (&p);
+      cleanup_free char *path = sw_xasprintf ("/usr/share/binfmts/qemu-%s", a->qemu);
+      FILE *f = fopen (path, "re");
+      if (f == NULL)
+        continue; /* not shipped (the host's own architecture is not) */
+      unsigned char dm[64], dk[64], mine[SW_EMU_MAGIC_LEN], mask[SW_EMU_MAGIC_LEN], sample[SW_EMU_MAGIC_LEN];
+      size_t nm = 0, nk = 0;
+      int offset = -1;
+      char line[1024];
+      while (fgets (line, sizeof line, f))
+        {
+          if (strncmp (line, "magic ", 6) == 0)
+            nm = unescape (line + 6, dm, sizeof dm);
+          else if (strncmp (line, "mask ", 5) == 0)
+            nk = unescape (line + 5, dk, sizeof dk);
+          else if (strncmp (line, "offset ", 7) == 0)
+            offset = atoi (line + 7);
+        }
+      fclose (f);
+      assert_int_equal (offset, 0);
+      assert_int_equal (nm, SW_EMU_MAGIC_LEN);
+      assert_int_equal (nk, SW_EMU_MAGIC_LEN);
+      sw_emu_arch_magic (a, mine, mask);
+      sw_emu_arch_sample_header (a, sample);
+      if (!masked_equal (sample, dm, dk, SW_EMU_MAGIC_LEN))
+        fail_msg ("%s: our sample header does not match Debian's %s", arches[i], path);
+      if (!masked_equal (dm, mine, mask, SW_EMU_MAGIC_LEN))
+        fail_msg ("%s: Debian's magic does not match ours", arches[i]);
+      compared++;
+    }
+  if (compared == 0)
+    skip (); /* qemu-user-static not installed */
 }
 
 static void
@@ -258,9 +340,11 @@ prepare_uses_existing_entry_without_qemu (void **state)
                                "magic 7f454c4601010100000000000000000002002800\n"
                                "mask ffffffffffffff00fffffffffffffffffeffffff\n", 0644);
   write_file (dir, "their-aarch64", entry_f, 0644);
+  last_warning[0] = '\0';
   assert_int_equal (sw_emu_prepare (&amd64, &p, &opts, &e, NULL), 0);
   assert_int_equal (sw_emu_mode (e), SW_EMU_BINFMT_EXISTING);
   assert_string_equal (sw_emu_entry_name (e), "their-aarch64");
+  assert_non_null (strstr (last_warning, "has no P flag")); /* said, since busybox suffers */
   assert_string_equal (sw_emu_interpreter (e), "/usr/bin/qemu-aarch64-static");
   int procfd = 0;
   const char *what = NULL;
@@ -302,6 +386,26 @@ prepare_uses_existing_entry_without_qemu (void **state)
   assert_null (e);
   sw_emu_release (NULL);
   remove_dir (dir);
+}
+
+static void
+host_mode_without_binfmt_misc (void **state)
+{
+  cleanup_free char *dir = make_dir (); /* no register file: as if not mounted */
+  cleanup_free char *qdir = make_dir ();
+  cleanup_platform sw_platform host = SW_PLATFORM_INIT, p = SW_PLATFORM_INIT;
+  cleanup_error sw_error *err = NULL;
+  sw_emu *e = NULL;
+  sw_emu_options opts = { SW_EMU_BINFMT_HOST, qdir, dir };
+
+  write_file (qdir, "qemu-aarch64-static", "#!/bin/sh\n", 0755);
+  sw_platform_set (&host, "linux", "amd64", NULL);
+  sw_platform_set (&p, "linux", "arm64", NULL);
+  assert_int_equal (sw_emu_prepare (&host, &p, &opts, &e, &err), -1);
+  assert_null (e);
+  assert_non_null (strstr (sw_error_message (err), "binfmt_misc is not mounted"));
+  remove_dir (dir);
+  remove_dir (qdir);
 }
 
 static void
@@ -389,13 +493,16 @@ main (void)
     cmocka_unit_test (decision_rule),
     cmocka_unit_test (decision_errors),
     cmocka_unit_test (magic_recognizes_real_binaries),
+    cmocka_unit_test (magic_agrees_with_debian),
     cmocka_unit_test (register_line_is_escaped),
     cmocka_unit_test (entry_parsing),
     cmocka_unit_test (qemu_lookup_and_missing_error),
     cmocka_unit_test (prepare_uses_existing_entry_without_qemu),
+    cmocka_unit_test (host_mode_without_binfmt_misc),
     cmocka_unit_test (private_instance_probe),
     cmocka_unit_test (set_one_handle_per_platform),
     cmocka_unit_test (mode_names),
   };
+  sw_log_set_handler (record_log, NULL);
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
