@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -20,6 +21,7 @@
 #include "common/xalloc.h"
 #include "exec/add.h"
 #include "exec/copy.h"
+#include "exec/copy_int.h"
 #include "exec/dockerignore.h"
 
 static char top[64];
@@ -217,7 +219,7 @@ file_into_dir_and_as_name (void **state)
 {
   put (ctx, "a.txt", "A", 0640);
   if (geteuid () == 0)
-    assert_int_equal (chown (sw_xasprintf ("%s/a.txt", ctx), 1234, 1234), 0);
+    sh ("chown 1234:1234 %s/a.txt", ctx);
   set_mtime (ctx, "a.txt", 1600000000);
   OK (run ((xo) { 0 }, "/d1/", "a.txt", NULL));
   assert_file ("d1/a.txt", "A", 0640, 0, 0); /* context files arrive as 0:0 */
@@ -649,6 +651,105 @@ history_text (void **state)
   assert_string_equal (h, "COPY --parents --chown=1:2 --chmod=644 a b /d/");
 }
 
+static void
+context_root_and_specials (void **state)
+{
+  put (ctx, "r/f.txt", "F", 0644);
+  put (ctx, "Dockerfile", "FROM scratch\n", 0644);
+  sh ("mkfifo %s/r/fifo && setfattr -n user.note -v hello %s/r/f.txt 2>/dev/null || true", ctx,
+      ctx);
+  OK (run ((xo) { .workdir = "/app" }, ".", ".", NULL));
+  assert_file ("app/r/f.txt", "F", 0644, 0, 0);
+  assert_file ("app/Dockerfile", "FROM scratch\n", 0644, 0, 0);
+  struct stat st;
+  assert_true (lst ("app/r/fifo", &st));
+  assert_true (S_ISFIFO (st.st_mode));
+  char v[16] = "";
+  char *p = sw_xasprintf ("%s/r/f.txt", ctx);
+  bool has_xattr = lgetxattr (p, "user.note", v, sizeof v) == 5;
+  free (p);
+  if (has_xattr)
+    {
+      p = sw_xasprintf ("%s/app/r/f.txt", dst);
+      memset (v, 0, sizeof v);
+      assert_int_equal (lgetxattr (p, "user.note", v, sizeof v), 5);
+      assert_string_equal (v, "hello");
+      free (p);
+    }
+  /* no special case for the Dockerfile: .dockerignore can exclude it (as BuildKit) */
+  const char *text = "Dockerfile\n";
+  sw_patterns *pm = NULL;
+  assert_int_equal (sw_dockerignore_parse (text, strlen (text), ".dockerignore", &pm, NULL), 0);
+  OK (run ((xo) { .ignore = pm }, "/all/", ".", NULL));
+  assert_absent ("all/Dockerfile");
+  assert_file ("all/r/f.txt", "F", 0644, 0, 0);
+  expect_error (run ((xo) { .ignore = pm }, "/x/", "Dockerfile", NULL), "excluded by .dockerignore");
+  sw_patterns_free (pm);
+}
+
+/* Symbolic --chmod against chmod(1) with a zero umask, on files and directories. */
+static void
+symbolic_modes_match_chmod (void **state)
+{
+  /* BuildKit's setmode port honours X only after "+": "a=rX" on a directory is 0444
+   * there (chmod(1) says 0555), so that one is checked alone. */
+  sw_copy_mode m0;
+  assert_int_equal (sw_copy_mode_parse ("a=rX", &m0, NULL), 0);
+  assert_int_equal (sw_copy_mode_apply (&m0, S_IFDIR | 0644), 0444);
+  sw_copy_mode_clear (&m0);
+  /* and X looks at the mode before the change (chmod(1): after the "a=r") */
+  assert_int_equal (sw_copy_mode_parse ("a=r,a+X", &m0, NULL), 0);
+  assert_int_equal (sw_copy_mode_apply (&m0, S_IFREG | 0755), 0555);
+  sw_copy_mode_clear (&m0);
+  static const char *modes[] = { "u+x", "g-w", "o=r", "a+X", "u=rwx,go=rx", "go=u-w", "+X",
+                                 "a-x,u+s", "=rw", "g+s,+t", "u=g", "o-rwx,g=o", "a+rwx",
+                                 "ug+w,o-r", "=" };
+  /* "go=u" copies rwx only: a set-gid bit survives (setmode), chmod(1) drops it */
+  assert_int_equal (sw_copy_mode_parse ("go=u-w", &m0, NULL), 0);
+  assert_int_equal (sw_copy_mode_apply (&m0, S_IFREG | 02700), 02755);
+  sw_copy_mode_clear (&m0);
+  /* the documented example: "=rw,+X" keeps the execute bits the file had */
+  assert_int_equal (sw_copy_mode_parse ("=rw,+X", &m0, NULL), 0);
+  assert_int_equal (sw_copy_mode_apply (&m0, S_IFREG | 0755), 0777);
+  assert_int_equal (sw_copy_mode_apply (&m0, S_IFREG | 0644), 0666);
+  sw_copy_mode_clear (&m0);
+  /* "o+t": setmode ignores s and t for "o" alone */
+  assert_int_equal (sw_copy_mode_parse ("o+t", &m0, NULL), 0);
+  assert_int_equal (sw_copy_mode_apply (&m0, S_IFDIR | 0755), 0755);
+  sw_copy_mode_clear (&m0);
+  static const mode_t starts[] = { 0644, 0755, 0600, 0751, 0070 };
+  char *f = sw_xasprintf ("%s/mf", top), *d = sw_xasprintf ("%s/md", top);
+  sh ("touch %s && mkdir -p %s", f, d);
+  mode_t old = umask (0);
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+    for (size_t j = 0; j < sizeof starts / sizeof starts[0]; j++)
+      for (int isdir = 0; isdir < 2; isdir++)
+        {
+          const char *path = isdir ? d : f;
+          assert_int_equal (chmod (path, starts[j]), 0);
+          char *cmd = sw_xasprintf ("chmod %s %s", modes[i], path);
+          assert_int_equal (system (cmd), 0);
+          free (cmd);
+          struct stat st;
+          assert_int_equal (stat (path, &st), 0);
+          sw_copy_mode m;
+          assert_int_equal (sw_copy_mode_parse (modes[i], &m, NULL), 0);
+          mode_t got = sw_copy_mode_apply (&m, (isdir ? S_IFDIR : S_IFREG) | starts[j]);
+          sw_copy_mode_clear (&m);
+          /* GNU chmod keeps a directory's set-gid bit unless told otherwise; BSD's
+           * setmode (BuildKit's) clears it with "=": compare without it there. */
+          mode_t want = st.st_mode & 07777;
+          if (isdir && (starts[j] & S_ISGID) && !strchr (modes[i], 's'))
+            want &= ~S_ISGID, got &= ~S_ISGID;
+          if (got != want)
+            fail_msg ("chmod %s on %s %o: got %o, chmod(1) gives %o", modes[i],
+                      isdir ? "dir" : "file", starts[j], got, want);
+        }
+  umask (old);
+  free (f);
+  free (d);
+}
+
 int
 main (void)
 {
@@ -666,6 +767,8 @@ main (void)
     cmocka_unit_test_setup_teardown (add_archives, setup, teardown),
     cmocka_unit_test_setup_teardown (add_archive_escapes, setup, teardown),
     cmocka_unit_test_setup_teardown (add_urls, setup, teardown),
+    cmocka_unit_test_setup_teardown (context_root_and_specials, setup, teardown),
+    cmocka_unit_test_setup_teardown (symbolic_modes_match_chmod, setup, teardown),
     cmocka_unit_test (url_filenames),
     cmocka_unit_test (history_text),
   };
