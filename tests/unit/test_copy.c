@@ -140,7 +140,7 @@ typedef struct
 {
   bool add;
   const char *workdir, *chown, *chmod, *checksum;
-  const char *excludes[4];
+  const char *excludes[8];
   bool parents;
   const sw_patterns *ignore;
   int src_fd; /* 0 = the context */
@@ -160,7 +160,7 @@ run (xo x, const char *dest, ...)
     srcs[n++] = s;
   va_end (ap);
   size_t ne = 0;
-  while (ne < 4 && x.excludes[ne])
+  while (ne < 8 && x.excludes[ne])
     ne++;
   sw_copy_opts o = {
     .add = x.add,
@@ -750,6 +750,82 @@ symbolic_modes_match_chmod (void **state)
   free (d);
 }
 
+/* BuildKit's own --exclude integration test (frontend/dockerfile/exclude_patterns_test.go),
+ * same tree, same Dockerfile lines, same expectations. */
+static void
+buildkit_exclude_cases (void **state)
+{
+  sh ("cd %s && mkdir dir1 dir2 dir3 dir4 && printf 2 > dir1/file-101.png && printf 3 > "
+      "dir1/file-102.txt && printf 4 > dir1/file-103.jpeg && printf 6 > dir2/file-201.pdf && "
+      "printf 7 > dir2/file-202.jpeg && printf 8 > dir2/file-203.png && printf 9 > "
+      "dir3/file-301.mp3 && printf 10 > dir3/file-302.mpeg && printf 11 > dir4/file-401.txt && "
+      "ln -s file-401.txt dir4/file-402.txt && ln -s file-404.txt dir4/file-403.txt",
+      ctx);
+  OK (run ((xo) { .excludes = { "*/*.png", "*/*.jpeg" } }, "/1", ".", NULL));
+  OK (run ((xo) { .excludes = { "*/*.pdf", "*/*.txt" } }, "/2", ".", NULL));
+  OK (run ((xo) { .add = true, .excludes = { "*.mp3" } }, "/3/", "dir3/", NULL));
+  OK (run ((xo) { .excludes = { "*.mp3", "*.jpeg", "*.png", "*.pdf", "*.txt" } }, "/4/", "dir*",
+           NULL));
+  OK (run ((xo) { .add = true, .excludes = { "*.mp*", "*.jpeg", "*.png", "*.pdf" } }, "/5",
+           "dir*", NULL));
+  OK (run ((xo) { .add = true, .excludes = { "*" } }, "/6", "dir*", NULL));
+  static const struct
+  {
+    const char *f, *content; /* NULL: excluded */
+  } want[] = {
+    { "1/dir1/file-101.png", NULL },  { "1/dir1/file-102.txt", "3" },
+    { "1/dir1/file-103.jpeg", NULL }, { "1/dir2/file-201.pdf", "6" },
+    { "1/dir2/file-202.jpeg", NULL }, { "1/dir2/file-203.png", NULL },
+    { "1/dir3/file-301.mp3", "9" },   { "1/dir3/file-302.mpeg", "10" },
+    { "1/dir4/file-401.txt", "11" },  { "1/dir4/file-402.txt", "@file-401.txt" },
+    { "1/dir4/file-403.txt", "@file-404.txt" },
+    { "2/dir1/file-101.png", "2" },   { "2/dir1/file-102.txt", NULL },
+    { "2/dir1/file-103.jpeg", "4" },  { "2/dir2/file-201.pdf", NULL },
+    { "2/dir2/file-202.jpeg", "7" },  { "2/dir2/file-203.png", "8" },
+    { "2/dir3/file-301.mp3", "9" },   { "2/dir3/file-302.mpeg", "10" },
+    { "2/dir4/file-401.txt", NULL },  { "2/dir4/file-402.txt", NULL },
+    { "2/dir4/file-403.txt", NULL },
+    { "3/file-301.mp3", NULL },       { "3/file-302.mpeg", "10" },
+    { "4/file-101.png", NULL },       { "4/file-102.txt", NULL },
+    { "4/file-103.jpeg", NULL },      { "4/file-201.pdf", NULL },
+    { "4/file-301.mp3", NULL },       { "4/file-302.mpeg", "10" },
+    { "4/dir4/file-401.txt", NULL },  { "4/file-401.txt", NULL },
+    { "5/file-101.png", NULL },       { "5/file-102.txt", "3" },
+    { "5/file-302.mpeg", NULL },      { "5/file-301.mp3", NULL },
+    { "5/file-401.txt", "11" },       { "5/file-402.txt", "@file-401.txt" },
+    { "5/file-403.txt", "@file-404.txt" },
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    {
+      struct stat st;
+      if (!want[i].content)
+        {
+          assert_absent (want[i].f);
+          continue;
+        }
+      if (!lst (want[i].f, &st))
+        fail_msg ("%s should exist", want[i].f);
+      if (want[i].content[0] == '@')
+        {
+          char buf[64] = "";
+          char *p = sw_xasprintf ("%s/%s", dst, want[i].f);
+          assert_true (readlink (p, buf, sizeof buf) > 0);
+          free (p);
+          assert_string_equal (buf, want[i].content + 1);
+        }
+      else
+        {
+          cleanup_free char *c = slurp (want[i].f);
+          assert_string_equal (c, want[i].content);
+        }
+    }
+  struct stat st;
+  assert_true (lst ("6", &st) && S_ISDIR (st.st_mode));
+  char *six = sw_xasprintf ("rmdir %s/6", dst); /* fails unless empty */
+  assert_int_equal (system (six), 0);
+  free (six);
+}
+
 int
 main (void)
 {
@@ -769,6 +845,7 @@ main (void)
     cmocka_unit_test_setup_teardown (add_urls, setup, teardown),
     cmocka_unit_test_setup_teardown (context_root_and_specials, setup, teardown),
     cmocka_unit_test_setup_teardown (symbolic_modes_match_chmod, setup, teardown),
+    cmocka_unit_test_setup_teardown (buildkit_exclude_cases, setup, teardown),
     cmocka_unit_test (url_filenames),
     cmocka_unit_test (history_text),
   };
