@@ -212,8 +212,12 @@ extract_entry (struct archive *a, struct archive_entry *e, int root, bool chown,
     const char *slash = strrchr (path, '/');
     parent = slash == path ? sw_xstrdup ("/") : sw_xstrndup (path, slash - path);
   }
-  if (sw_copy_mkdir_all (root, parent, 0755, (uid_t) -1, (gid_t) -1, err) < 0)
-    return -1;
+  {
+    cleanup_free char *rp = NULL;
+    if (sw_copy_root_path (root, parent, true, &rp, err) < 0
+        || sw_copy_mkdir_all (root, rp, 0755, (uid_t) -1, (gid_t) -1, err) < 0)
+      return -1;
+  }
   const char *name;
   cleanup_close int dir = sw_copy_open_parent (root, path, &name);
   if (dir < 0)
@@ -275,7 +279,8 @@ extract_entry (struct archive *a, struct archive_entry *e, int root, bool chown,
           target = "";
         /* moby refuses a relative target climbing out of the extraction dir */
         cleanup_free char *joined
-            = target[0] == '/' ? sw_xstrdup ("/") : sw_xasprintf ("%s/%s", parent + 1, target);
+            = target[0] == '/' ? sw_xstrdup ("/")
+              : parent[1] ? sw_xasprintf ("%s/%s", parent + 1, target) : sw_xstrdup (target);
         cleanup_free char *jc = sw_path_clean (*joined ? joined : ".");
         if (target[0] != '/' && outside (jc))
           return sw_error_make (err, EPERM, "invalid symlink %s -> %s (outside the destination)",
