@@ -363,6 +363,9 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
         goto out;
       }
   env = sw_plan_env_list (s->env);
+  /* Only here, at a RUN of a foreign stage, does emulation get looked at at all. */
+  if (sw_emu_set_for_stage (e->emu, s->ps->platform, true, &spec.emu, err) < 0)
+    goto out;
 
   struct run_output o = { e, id };
   spec.state = e->state;
