@@ -14,7 +14,9 @@ unpack() {
   rm -rf "$dir/oci" "$2"
   skopeo copy -q --src-tls-verify=false "docker://$1" "oci:$dir/oci:x" && umoci unpack --image "$dir/oci:x" "$2" >/dev/null
 }
-config() { skopeo inspect --tls-verify=false --config "docker://$1"; }
+export REGISTRY
+config() { skopeo inspect --tls-verify=false --raw --config "docker://$1"; }
+export -f config
 
 ctx=$dir/ctx1; mkdir -p "$ctx"
 cat > "$ctx/Dockerfile" <<DF
@@ -109,3 +111,12 @@ printf 'FROM scratch\nCOPY missing.txt /\n' > "$ctx/Dockerfile"
 out=$(build "$ctx" 2>&1); rc=$?
 check "COPY of a missing file names it and the line" bash -c '[ '$rc' -ne 0 ] && grep -q "Dockerfile:2" <<<"$1" && grep -q "missing.txt" <<<"$1"' _ "$out"
 check "still no mount left behind" test "$(grep -c slipway /proc/self/mountinfo)" = "$mounts_before"
+
+# ONBUILD: stored in the image, triggered when it is a base (and then not passed on)
+ctx=$dir/ctx4; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nONBUILD RUN echo triggered > /from-onbuild\n' "$REGISTRY" > "$ctx/Dockerfile"
+check "an image with ONBUILD" build -t "$REGISTRY/t/onbuild-base:v1" --push "$ctx"
+check "ONBUILD stored in the config" bash -c '[ "$(config '"$REGISTRY"'/t/onbuild-base:v1 | jq -c .config.OnBuild)" = "[\"RUN echo triggered > /from-onbuild\"]" ]'
+printf 'FROM %s/t/onbuild-base:v1\nRUN test -f /from-onbuild\n' "$REGISTRY" > "$ctx/Dockerfile"
+check "its trigger runs in a child build" build -t "$REGISTRY/t/onbuild-child:v1" --push "$ctx"
+check "and is not passed on" bash -c '[ "$(config '"$REGISTRY"'/t/onbuild-child:v1 | jq -c .config.OnBuild)" = null ]'
