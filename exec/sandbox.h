@@ -15,6 +15,8 @@
  *    step's namespace and goes away with its last process, whatever happens to slipway
  *    (the step's init gets SIGKILL when slipway dies).
  *  - Inside: /proc and /sys read-only (docker's masked paths masked), a minimal /dev
+ *    (host nodes bound one by one; every writable mount is nodev, since the step holds
+ *    CAP_MKNOD and there is no device cgroup)
  *    (null zero full random urandom tty, ptmx over its own devpts, shm, mqueue, fd links),
  *    /etc/hosts (localhost, the hostname and extra hosts), /etc/resolv.conf (the host's),
  *    /etc/hostname; PID 1 is a small non-dumpable init that reaps and exits with the
