@@ -128,6 +128,17 @@ ensure (int rootfd, const char *rel, bool is_dir)
   int fd = open_in (rootfd, rel, O_PATH);
   if (fd >= 0 || errno != ENOENT)
     return fd;
+  if (!is_dir)
+    {
+      /* a dangling symlink (/etc/resolv.conf → ../run/…): create its target, inside the
+       * root, as runc does */
+      fd = open_in (rootfd, rel, O_WRONLY | O_CREAT);
+      if (fd >= 0)
+        {
+          close (fd);
+          return open_in (rootfd, rel, O_PATH);
+        }
+    }
   if (n >= sizeof buf)
     {
       errno = ENAMETOOLONG;

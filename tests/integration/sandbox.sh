@@ -159,3 +159,9 @@ else fail "a WORKDIR that is a file is a clear error" "$out"; fi
 if [ -z "$(find "$ST/runs" -mindepth 1)" ] && ! grep -q "$ST" /proc/self/mountinfo; then
   pass "failed runs leave no session and no mount"
 else fail "failed runs leave no session and no mount" "$(ls "$ST/runs")"; fi
+
+# an image whose /etc/resolv.conf is a dangling symlink (as some distributions ship it)
+mkdir -p "$T/dangling/etc" "$T/dangling/run"; ln -s ../run/resolv.stub "$T/dangling/etc/resolv.conf"
+out=$("$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" --lower "$T/dangling" -- /bin/sh -c 'test -s /etc/resolv.conf && echo resolv-ok' 2>&1)
+if [ "$out" = resolv-ok ]; then pass "a dangling /etc/resolv.conf symlink still gets the host's resolv.conf"
+else fail "a dangling /etc/resolv.conf symlink" "$out"; fi
