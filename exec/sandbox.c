@@ -54,6 +54,16 @@ sw_sandbox_cancel (void)
   errno = saved;
 }
 
+void
+sw_sandbox_cancel_reset (void)
+{
+  char buf[64];
+  pthread_once (&cancel_once, cancel_init);
+  while (cancel_pipe[0] >= 0 && read (cancel_pipe[0], buf, sizeof buf) > 0)
+    ;
+  cancelled = 0;
+}
+
 bool
 sw_sandbox_cancelled (void)
 {
@@ -321,8 +331,15 @@ sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
                 else
                   {
                     setup_failed = true;
-                    sw_error_make (err, msg.err, "setting up the step's process: %s: %s", msg.text,
-                                   strerror (msg.err));
+                    const char *hint = "";
+                    if (strstr (msg.text, "overlay") && msg.err == ENODEV)
+                      hint = " (the kernel has no overlayfs: modprobe overlay)";
+                    else if (strstr (msg.text, "overlay") && msg.err == EINVAL)
+                      hint = " (the upper dir and the state dir must be on a filesystem overlayfs"
+                             " can write to — ext4, xfs, btrfs, tmpfs — and no lower dir may be"
+                             " the upper dir of a running step)";
+                    sw_error_make (err, msg.err, "setting up the step's process: %s: %s%s", msg.text,
+                                   strerror (msg.err), hint);
                   }
               }
             else

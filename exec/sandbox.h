@@ -100,6 +100,8 @@ int sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
 
 void sw_sandbox_cancel (void);
 bool sw_sandbox_cancelled (void);
+/* Forget an earlier cancellation (a long-lived runner starting its next build). */
+void sw_sandbox_cancel_reset (void);
 
 /* The argv as BuildKit quotes it in its failure message. */
 char *sw_sandbox_describe_argv (const char *const *argv);
