@@ -37,6 +37,7 @@ if gcc -static -O2 -o "$R/bin/probe" -x c - <<'C' 2>"$T/gcc.log"
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <stdlib.h>
 int main (void)
 {
   long r = syscall (SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 0);
@@ -49,6 +50,14 @@ int main (void)
   printf ("clone3=%ld errno=%s\n", r, r < 0 ? strerror (errno) : "-");
   r = syscall (SYS_personality, 0x0008000);
   printf ("personality=%ld errno=%s\n", r, r < 0 ? strerror (errno) : "-");
+  r = syscall (SYS_socket, 40 /* AF_VSOCK */, 1, 0);
+  printf ("vsock=%ld errno=%s\n", r, r < 0 ? strerror (errno) : "-");
+  r = syscall (SYS_socket, 1 /* AF_UNIX */, 1, 0);
+  printf ("unix=%s\n", r >= 0 ? "ok" : strerror (errno));
+  r = syscall (SYS_clone, 0x20000000 /* CLONE_NEWPID */ | 17, 0, 0, 0, 0);
+  printf ("clone-newpid=%ld errno=%s\n", r, r < 0 ? strerror (errno) : "-");
+  if (r == 0)
+    _exit (0);
   return 0;
 }
 C
@@ -58,8 +67,10 @@ then
      && grep -q 'ptrace1=-1 errno=Operation not permitted' <<<"$out"; then
     pass "keyctl, add_key and ptrace of PID 1 are refused (EPERM)"
   else fail "keyctl, add_key and ptrace of PID 1 are refused" "$out"; fi
-  if grep -q 'clone3=-1 errno=Function not implemented' <<<"$out" && grep -q 'personality=-1 errno=Operation not permitted' <<<"$out"; then
-    pass "seccomp: clone3 is ENOSYS (libc falls back), odd personality() values EPERM"
+  if grep -q 'clone3=-1 errno=Function not implemented' <<<"$out" && grep -q 'personality=-1 errno=Operation not permitted' <<<"$out" \
+     && grep -q 'vsock=-1 errno=Operation not permitted' <<<"$out" && grep -q 'unix=ok' <<<"$out" \
+     && grep -q 'clone-newpid=-1 errno=Operation not permitted' <<<"$out"; then
+    pass "seccomp as moby's: clone3 ENOSYS, clone with namespace flags, AF_VSOCK and odd personality() EPERM"
   else fail "seccomp: clone3 and personality as the moby profile" "$out"; fi
   rm -f "$R/bin/probe"
 else
