@@ -147,6 +147,7 @@ typedef struct
   bool stage;
   const sw_copy_heredoc *heredoc;
   int unpack;
+  int user_fd; /* 0 = the destination */
 } xo;
 
 static char *
@@ -169,7 +170,7 @@ run (xo x, const char *dest, ...)
     .ignore = x.ignore,
     .src_is_context = !x.stage,
     .dst_root_fd = dst_fd,
-    .user_root_fd = -1,
+    .user_root_fd = x.user_fd ? x.user_fd : -1,
     .workdir = x.workdir,
     .srcs = srcs,
     .n_srcs = n,
@@ -826,6 +827,24 @@ buildkit_exclude_cases (void **state)
   free (six);
 }
 
+/* --link: the engine hands an empty upper as the destination and the stage's rootfs for
+ * --chown names. */
+static void
+link_into_empty_upper (void **state)
+{
+  char *base = sw_xasprintf ("%s/base", top);
+  put (base, "etc/passwd", "alice:x:1001:1002::/:/bin/sh\n", 0644);
+  sh ("mkdir -p %s/usr/bin", base);
+  put (ctx, "tool", "T", 0755);
+  int bfd = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  OK (run ((xo) { .user_fd = bfd, .chown = "alice" }, "/usr/bin", "tool", NULL));
+  /* in the empty upper /usr/bin does not exist: the file is /usr/bin itself (BuildKit) */
+  assert_file ("usr/bin", "T", 0755, 1001, 1002);
+  assert_absent ("etc/passwd");
+  close (bfd);
+  free (base);
+}
+
 int
 main (void)
 {
@@ -846,6 +865,7 @@ main (void)
     cmocka_unit_test_setup_teardown (context_root_and_specials, setup, teardown),
     cmocka_unit_test_setup_teardown (symbolic_modes_match_chmod, setup, teardown),
     cmocka_unit_test_setup_teardown (buildkit_exclude_cases, setup, teardown),
+    cmocka_unit_test_setup_teardown (link_into_empty_upper, setup, teardown),
     cmocka_unit_test (url_filenames),
     cmocka_unit_test (history_text),
   };
