@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "exec/add.h"
+#include "exec/context.h"
 #include "exec/copy.h"
 #include "exec/copy_int.h"
 #include "exec/dockerignore.h"
@@ -845,6 +846,40 @@ link_into_empty_upper (void **state)
   free (base);
 }
 
+static void
+context_open (void **state)
+{
+  put (ctx, ".dockerignore", "secret*\n", 0644);
+  put (ctx, "secret.key", "S", 0600);
+  put (ctx, "ok.txt", "O", 0644);
+  sw_context *c = NULL;
+  assert_int_equal (sw_context_open (ctx, NULL, &c, NULL), 0);
+  assert_non_null (c->ignore);
+  const char *srcs[] = { "secret.key" };
+  sw_copy_opts o = { .dst_root_fd = dst_fd, .user_root_fd = -1, .srcs = srcs, .n_srcs = 1,
+                     .dest = "/x/", .where = "Dockerfile:3" };
+  sw_context_as_source (c, &o);
+  sw_error *err = NULL;
+  assert_int_equal (sw_copy_run (&o, &err), -1);
+  assert_non_null (strstr (sw_error_message (err), "Dockerfile:3: COPY: \"/secret.key\""));
+  assert_non_null (strstr (sw_error_message (err), ".dockerignore"));
+  sw_error_free (err);
+  sw_context_free (c);
+
+  err = NULL;
+  char *missing = sw_xasprintf ("%s/nope", top);
+  assert_int_equal (sw_context_open (missing, NULL, &c, &err), -1);
+  assert_non_null (strstr (sw_error_message (err), "not found"));
+  sw_error_free (err);
+  free (missing);
+  /* an ignore file that cannot be parsed is an error naming it */
+  put (ctx, ".dockerignore", "ok\n!\n", 0644);
+  err = NULL;
+  assert_int_equal (sw_context_open (ctx, NULL, &c, &err), -1);
+  assert_non_null (strstr (sw_error_message (err), ".dockerignore"));
+  sw_error_free (err);
+}
+
 int
 main (void)
 {
@@ -866,6 +901,7 @@ main (void)
     cmocka_unit_test_setup_teardown (symbolic_modes_match_chmod, setup, teardown),
     cmocka_unit_test_setup_teardown (buildkit_exclude_cases, setup, teardown),
     cmocka_unit_test_setup_teardown (link_into_empty_upper, setup, teardown),
+    cmocka_unit_test_setup_teardown (context_open, setup, teardown),
     cmocka_unit_test (url_filenames),
     cmocka_unit_test (history_text),
   };
