@@ -13,41 +13,7 @@
 #include "exec/engine.h"
 #include "image/mediatype.h"
 #include "layers/layers.h"
-#include "registry/upload.h"
-
-/* An sw_sink over a registry upload: registry/ knows nothing of sinks and layers/ nothing
- * of HTTP, so the two meet here. */
-struct upload_sink
-{
-  sw_upload *u;
-};
-
-static int
-upload_write (void *ud, const void *p, size_t n, sw_error **err)
-{
-  struct upload_sink *s = ud;
-  return sw_upload_write (s->u, p, n, err);
-}
-
-static int
-upload_finish (void *ud, const char *digest, sw_error **err)
-{
-  struct upload_sink *s = ud;
-  char got[SW_DIGEST_BUFSZ];
-  int64_t size;
-  int r = sw_upload_finish (s->u, digest, got, &size, err);
-  sw_upload_free (s->u);
-  free (s);
-  return r;
-}
-
-static void
-upload_abort (void *ud)
-{
-  struct upload_sink *s = ud;
-  sw_upload_free (s->u); /* cancels the upload */
-  free (s);
-}
+#include "registry/sink.h"
 
 struct pack_job
 {
@@ -71,13 +37,8 @@ pack_job (void *arg, sw_error **err)
   o.source_date_epoch = e->epoch;
   if (e->push_repo)
     {
-      struct upload_sink *us = sw_xzalloc (sizeof *us);
-      if (sw_upload_start (e->reg, e->push_repo, &us->u, err) < 0)
-        {
-          free (us);
-          return sw_error_wrap (err, "uploading a layer");
-        }
-      sink = (sw_sink){ upload_write, upload_finish, upload_abort, us };
+      if (sw_registry_upload_sink (e->reg, e->push_repo, &sink, NULL, err) < 0)
+        return sw_error_wrap (err, "uploading a layer");
     }
   else
     sw_sink_null (&sink);
