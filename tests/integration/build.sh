@@ -7,7 +7,7 @@ start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
 tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
 state=$dir/state
 build() { "$SLIPWAY" build --progress=plain --state-dir "$state" "$@"; }
-mounts_before=$(grep -c slipway /proc/self/mountinfo)
+mounts_before=$(grep -c "$dir" /proc/self/mountinfo)
 
 # unpack REF DIR: pull with skopeo and unpack with umoci (independent of slipway)
 unpack() {
@@ -70,7 +70,7 @@ check "unknown base image is an error at its line" bash -c '[ '$rc' -ne 0 ] && g
 printf 'FROM %s/base/busybox:latest\nRUNN true\n' "$REGISTRY" > "$dir/ctx2/Dockerfile"
 out=$(build "$dir/ctx2" 2>&1); rc=$?
 check "unknown instruction: located, with a suggestion" bash -c '[ '$rc' -ne 0 ] && grep -q "Dockerfile:2:1: unknown instruction: RUNN (did you mean RUN?)" <<<"$1"' _ "$out"
-check "no mount left behind" test "$(grep -c slipway /proc/self/mountinfo)" = "$mounts_before"
+check "no mount left behind" test "$(grep -c "$dir" /proc/self/mountinfo)" = "$mounts_before"
 check "no scratch left in the state dir" bash -c '[ -z "$(ls -A "'"$state"'/runs" 2>/dev/null)" ]'
 
 # COPY and ADD
@@ -110,7 +110,7 @@ check "COPY relative to WORKDIR" bash -c '[ "$(cat '"$r"'/w/rel)" = two ]'
 printf 'FROM scratch\nCOPY missing.txt /\n' > "$ctx/Dockerfile"
 out=$(build "$ctx" 2>&1); rc=$?
 check "COPY of a missing file names it and the line" bash -c '[ '$rc' -ne 0 ] && grep -q "Dockerfile:2" <<<"$1" && grep -q "missing.txt" <<<"$1"' _ "$out"
-check "still no mount left behind" test "$(grep -c slipway /proc/self/mountinfo)" = "$mounts_before"
+check "still no mount left behind" test "$(grep -c "$dir" /proc/self/mountinfo)" = "$mounts_before"
 
 # ONBUILD: stored in the image, triggered when it is a base (and then not passed on)
 ctx=$dir/ctx4; mkdir -p "$ctx"
