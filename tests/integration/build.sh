@@ -124,13 +124,13 @@ check "and is not passed on" bash -c '[ "$(config '"$REGISTRY"'/t/onbuild-child:
 # Cancellation: SIGTERM mid-RUN stops the build, publishes nothing, leaves no scratch;
 # after a SIGKILL the next build cleans up what the dead one left.
 ctx=$dir/ctx6; mkdir -p "$ctx"
-printf 'FROM %s/base/busybox:latest\nRUN echo started; sleep 60\n' "$REGISTRY" > "$ctx/Dockerfile"
+printf 'FROM %s/base/busybox:latest\nRUN echo started; sleep 737\n' "$REGISTRY" > "$ctx/Dockerfile"
 "$SLIPWAY" build --progress=plain --state-dir "$state" -t "$REGISTRY/t/cancel:v1" --push "$ctx" > "$dir/cancel.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do grep -q started "$dir/cancel.log" && break; sleep 0.1; done
 kill -TERM $pid; t0=$(date +%s); wait $pid; rc=$?
 check "SIGTERM stops the build quickly, non-zero" bash -c '[ '$rc' -ne 0 ] && [ $(( $(date +%s) - '$t0' )) -lt 10 ]'
-check "no sleep left running" bash -c '! pgrep -f "slee[p] 60" >/dev/null'
+check "no sleep left running" bash -c '! pgrep -f "slee[p] 737" >/dev/null'
 check "the cancelled build published no tag" bash -c '! skopeo inspect --tls-verify=false "docker://'"$REGISTRY"'/t/cancel:v1" >/dev/null 2>&1'
 check "the cancelled build left no scratch" bash -c '[ -z "$(ls -A "'"$state"'/runs" 2>/dev/null)" ]'
 "$SLIPWAY" build --progress=plain --state-dir "$state" "$ctx" > "$dir/kill.log" 2>&1 &
@@ -138,7 +138,7 @@ pid=$!
 for _ in $(seq 1 100); do grep -q started "$dir/kill.log" && break; sleep 0.1; done
 kill -KILL $pid; wait $pid 2>/dev/null
 sleep 0.5
-check "SIGKILL: the step's processes die with slipway" bash -c '! pgrep -f "slee[p] 60" >/dev/null'
+check "SIGKILL: the step's processes die with slipway" bash -c '! pgrep -f "slee[p] 737" >/dev/null'
 printf 'FROM %s/base/busybox:latest\nRUN true\n' "$REGISTRY" > "$ctx/Dockerfile"
 check "the next build runs" build "$ctx"
 check "and has cleaned what the killed one left" bash -c '[ -z "$(ls -A "'"$state"'/runs" 2>/dev/null)" ]'
