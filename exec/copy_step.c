@@ -162,7 +162,10 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
     cleanup_free char *line = sw_xasprintf ("%s # buildkit", hist);
     sw_commit_history (&s->commit, line, true);
   }
-  sw_engine_add_built_layer (e, s, upper);
+  {
+    cleanup_free char *label = sw_xasprintf ("%s%s", prefix, in->original);
+    sw_engine_add_built_layer (e, s, upper, label);
+  }
 out:
   if (work)
     sw_rmtree (work, NULL);

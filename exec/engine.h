@@ -45,6 +45,9 @@ typedef struct sw_layer
   int64_t size;
   char diff_id[SW_DIGEST_BUFSZ];
   bool pushed;                /* built: uploaded to the push repository by its job */
+  _Atomic uint64_t sent;      /* built: compressed bytes packed so far (progress) */
+  _Atomic bool packed;        /* built: its job has finished */
+  char *label;                /* built: the step that made it, for progress */
 } sw_layer;
 
 typedef struct sw_stage
@@ -113,7 +116,7 @@ int sw_engine_stage_lowers (sw_engine *e, sw_stage *s, char ***out, sw_error **e
 
 /* ---- layers ---- */
 /* Register a built layer (its upper dir) on stage s and queue its pack-and-upload. */
-void sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper);
+void sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const char *label);
 
 /* Queue a built layer's pack-and-upload on the workers (exec/layer_job.c). */
 void sw_engine_queue_pack (sw_engine *e, sw_layer *l);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -63,7 +64,22 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   int id = sw_engine_vertex_start (e, "exporting to image");
   int r = -1;
 
-  /* Every new layer's digest is known once its job is done. */
+  /* Every new layer's digest is known once its job is done; meanwhile, say how far
+   * each one has got (buildx's "pushing layers" lines). */
+  while (sw_workers_pending (e->workers) > 0)
+    {
+      for (size_t i = 0; i < s->n_layers; i++)
+        {
+          sw_layer *l = s->layers[i];
+          if (!l->built || l->packed)
+            continue;
+          sw_event ev = { .kind = SW_EVENT_PROGRESS, .id = id, .current = l->sent,
+                          .name = l->label };
+          sw_build_emit (e->b, &ev);
+        }
+      struct timespec ts = { 0, 100 * 1000 * 1000 };
+      nanosleep (&ts, NULL);
+    }
   if (sw_workers_wait (e->workers, err) < 0)
     goto out;
 

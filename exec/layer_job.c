@@ -15,6 +15,49 @@
 #include "layers/layers.h"
 #include "registry/sink.h"
 
+/* A sink in front of another that counts what goes through, for progress events. */
+struct counting_sink
+{
+  sw_sink down;
+  _Atomic uint64_t *count;
+};
+
+static int
+counting_write (void *ud, const void *p, size_t n, sw_error **err)
+{
+  struct counting_sink *c = ud;
+  if (sw_sink_write (&c->down, p, n, err) < 0)
+    return -1;
+  *c->count += n;
+  return 0;
+}
+
+static int
+counting_finish (void *ud, const char *digest, sw_error **err)
+{
+  struct counting_sink *c = ud;
+  int r = sw_sink_finish (&c->down, digest, err);
+  free (c);
+  return r;
+}
+
+static void
+counting_abort (void *ud)
+{
+  struct counting_sink *c = ud;
+  sw_sink_abort (&c->down);
+  free (c);
+}
+
+static void
+counting_sink (sw_sink *out, sw_sink *down, _Atomic uint64_t *count)
+{
+  struct counting_sink *c = sw_xzalloc (sizeof *c);
+  c->down = *down;
+  c->count = count;
+  *out = (sw_sink){ counting_write, counting_finish, counting_abort, c };
+}
+
 struct pack_job
 {
   sw_engine *e;
@@ -42,7 +85,11 @@ pack_job (void *arg, sw_error **err)
     }
   else
     sw_sink_null (&sink);
-  if (sw_layer_pack_path (l->dir, &o, &sink, &info, err) < 0)
+  sw_sink counted;
+  counting_sink (&counted, &sink, &l->sent);
+  int r = sw_layer_pack_path (l->dir, &o, &counted, &info, err);
+  l->packed = true;
+  if (r < 0)
     return sw_error_wrap (err, "packing the layer of %s", l->dir);
   snprintf (l->digest, sizeof l->digest, "%s", info.digest);
   snprintf (l->diff_id, sizeof l->diff_id, "%s", info.diff_id);

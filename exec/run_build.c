@@ -245,6 +245,7 @@ engine_close (sw_engine *e)
   for (size_t i = 0; i < e->n_all_layers; i++)
     {
       free (e->all_layers[i]->dir);
+      free (e->all_layers[i]->label);
       free (e->all_layers[i]);
     }
   free (e->all_layers);

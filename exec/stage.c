@@ -255,10 +255,11 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
 /* ---- built layers: pack and upload on a worker ----------------------------------- */
 
 void
-sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper)
+sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const char *label)
 {
   sw_layer *l = new_layer (e);
   l->built = true;
+  l->label = sw_xstrdup (label);
   l->dir = sw_xstrdup (upper);
   stage_push_layer (s, l);
   sw_engine_queue_pack (e, l);
@@ -406,7 +407,10 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
     hist = sw_xasprintf ("RUN %s # buildkit", cmd);
   }
   sw_commit_history (&s->commit, hist, true);
-  sw_engine_add_built_layer (e, s, upper);
+  {
+    cleanup_free char *label = sw_xasprintf ("%s%s", prefix, in->original);
+    sw_engine_add_built_layer (e, s, upper, label);
+  }
 out:
   for (size_t i = 0; i < n_mounts; i++)
     sw_mount_clear (&mounts[i]);
@@ -504,7 +508,10 @@ stage_workdir (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pre
   if (sw_view_run ((const char *const *) lowers, upper, work, mnt, mkdir_in_view, &a, err) < 0)
     goto out;
   sw_commit_history (&s->commit, hist, true);
-  sw_engine_add_built_layer (e, s, upper);
+  {
+    cleanup_free char *label = sw_xasprintf ("%sWORKDIR %s", prefix, wd);
+    sw_engine_add_built_layer (e, s, upper, label);
+  }
   r = 0;
 out:
   if (work)

@@ -143,3 +143,15 @@ printf 'FROM %s/base/busybox:latest\nRUN true\n' "$REGISTRY" > "$ctx/Dockerfile"
 check "the next build runs" build "$ctx"
 check "and has cleaned what the killed one left" bash -c '[ -z "$(ls -A "'"$state"'/runs" 2>/dev/null)" ]'
 check "no mount left after cancellations" test "$(grep -c "$dir" /proc/self/mountinfo)" = "$mounts_before"
+
+# --progress: tty (live, on a pseudo-terminal), plain, rawjson, quiet
+ctx=$dir/ctx7; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nRUN echo line-from-run\n' "$REGISTRY" > "$ctx/Dockerfile"
+out=$(script -qec "'$SLIPWAY' build --progress=tty --state-dir '$state' '$ctx'" /dev/null 2>&1)
+check "tty: live header and FINISHED" bash -c 'grep -q "\[+\] Building" <<<"$1" && grep -q "FINISHED" <<<"$1" && grep -q "=> \[2/2\] RUN echo line-from-run" <<<"$1"' _ "$out"
+out=$("$SLIPWAY" build --progress=plain --state-dir "$state" "$ctx" 2>&1)
+check "plain: buildx's numbered lines" bash -c 'grep -qE "^#[0-9]+ \[2/2\] RUN echo line-from-run$" <<<"$1" && grep -qE "^#[0-9]+ [0-9.]+ line-from-run$" <<<"$1" && grep -qE "^#[0-9]+ DONE [0-9.]+s$" <<<"$1"' _ "$out"
+out=$("$SLIPWAY" build --progress=rawjson --state-dir "$state" "$ctx" 2>&1)
+check "rawjson: one JSON object a line" bash -c 'grep "^{" <<<"$1" | jq -e -s "map(select(.kind == \"log\" and .text == \"line-from-run\")) | length == 1" >/dev/null' _ "$out"
+out=$("$SLIPWAY" build -q --state-dir "$state" "$ctx" 2>/dev/null)
+check "quiet: only the image ID on stdout" bash -c 'grep -qxE "sha256:[0-9a-f]{64}" <<<"$1"' _ "$out"
