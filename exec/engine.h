@@ -89,6 +89,7 @@ struct sw_engine
   sw_ref **tags;
   size_t n_tags;
   sw_ref *push_repo;          /* where new layers are uploaded; NULL when not pushing */
+  char **build_args;          /* "K=V": --build-arg, with "K" alone taken from the environment */
   sw_secret_src *secrets;
   size_t n_secrets;
   sw_ssh_src *ssh;
@@ -139,5 +140,8 @@ typedef struct sw_image_result
 int sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_error **err);
 
 double sw_engine_now (void);
+
+/* The --build-context value for name ("docker-image://REF" or a directory), or NULL. */
+const char *sw_engine_build_context (sw_engine *e, const char *name);
 
 #endif

@@ -215,8 +215,18 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
       break;
     }
 
-  id = sw_engine_vertex_start (e, "[internal] load metadata for %s", ps->base);
-  if (sw_base_resolve (e->reg, ps->base, &s->platform, &s->base, &ferr) < 0)
+  /* --build-context NAME=docker-image://REF replaces the image FROM names */
+  const char *base_ref = ps->base;
+  const char *named = sw_engine_build_context (e, ps->base);
+  if (named && strncmp (named, "docker-image://", 15) == 0)
+    base_ref = named + 15;
+  else if (named)
+    {
+      sw_error_make (err, ENOTSUP, "not supported yet: FROM a local directory build context (%s)", ps->base);
+      return sw_engine_locate (e, ps->from->node, err);
+    }
+  id = sw_engine_vertex_start (e, "[internal] load metadata for %s", base_ref);
+  if (sw_base_resolve (e->reg, base_ref, &s->platform, &s->base, &ferr) < 0)
     {
       sw_engine_vertex_done (e, id, t0, ferr);
       sw_error_move (err, &ferr);

@@ -155,3 +155,28 @@ out=$("$SLIPWAY" build --progress=rawjson --state-dir "$state" "$ctx" 2>&1)
 check "rawjson: one JSON object a line" bash -c 'grep "^{" <<<"$1" | jq -e -s "map(select(.kind == \"log\" and .text == \"line-from-run\")) | length == 1" >/dev/null' _ "$out"
 out=$("$SLIPWAY" build -q --state-dir "$state" "$ctx" 2>/dev/null)
 check "quiet: only the image ID on stdout" bash -c 'grep -qxE "sha256:[0-9a-f]{64}" <<<"$1"' _ "$out"
+
+# Flags that shape the image: --label, --annotation, --build-arg from the environment,
+# --build-context (a directory and docker-image://)
+ctx=$dir/ctx8; mkdir -p "$ctx" "$dir/extra"
+echo from-extra > "$dir/extra/file"
+cat > "$ctx/Dockerfile" <<DF
+FROM base AS b
+FROM $REGISTRY/base/busybox:latest
+ARG FROM_ENV
+COPY --from=extra /file /extra-file
+COPY --from=b /bin/busybox /copied-busybox
+RUN echo "\$FROM_ENV" > /from-env
+DF
+check "build with --label, --annotation, --build-arg KEY, --build-context" env FROM_ENV=env-value "$SLIPWAY" build --progress=plain --state-dir "$state" \
+  --label org.example.a=1 --annotation org.example.m=2 --build-arg FROM_ENV \
+  --build-context extra="$dir/extra" --build-context base="docker-image://$REGISTRY/base/busybox:latest" \
+  -t "$REGISTRY/t/flags:v1" --push "$ctx"
+check "--label lands in the config" bash -c '[ "$(config '"$REGISTRY"'/t/flags:v1 | jq -r ".config.Labels[\"org.example.a\"]")" = 1 ]'
+check "--annotation lands on the manifest" bash -c '[ "$(skopeo inspect --tls-verify=false --raw docker://'"$REGISTRY"'/t/flags:v1 | jq -r ".annotations[\"org.example.m\"]")" = 2 ]'
+check "unpack the flags image" unpack "$REGISTRY/t/flags:v1" "$dir/b8"
+check "--build-arg KEY takes the environment's value" grep -qx env-value "$dir/b8/rootfs/from-env"
+check "--build-context NAME=DIR serves COPY --from=NAME" grep -qx from-extra "$dir/b8/rootfs/extra-file"
+check "--build-context NAME=docker-image://REF serves FROM NAME" test -x "$dir/b8/rootfs/copied-busybox"
+out=$("$SLIPWAY" build --state-dir "$state" - 2>&1 </dev/null); rc=$?
+check "a context on stdin is refused clearly" bash -c '[ '$rc' -ne 0 ] && grep -q "not supported yet: a build context read from stdin" <<<"$1"' _ "$out"
