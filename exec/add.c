@@ -320,7 +320,7 @@ extract_entry (struct archive *a, struct archive_entry *e, int root, bool chown,
       const void *v;
       size_t vl;
       while (archive_entry_xattr_next (e, &k, &v, &vl) == ARCHIVE_OK)
-        if (lsetxattr (p, k, v, vl, 0) < 0)
+        if (!sw_copy_xattr_private (k) && lsetxattr (p, k, v, vl, 0) < 0)
           sw_debug ("ADD: xattr %s on %s not set: %s", k, raw, strerror (errno));
     }
 

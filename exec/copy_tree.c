@@ -61,6 +61,8 @@ copy_xattrs (int sdir, const char *sname, int ddir, const char *dname)
   for (ssize_t i = 0; i < n; i += strlen (names + i) + 1)
     {
       const char *k = names + i;
+      if (sw_copy_xattr_private (k))
+        continue;
       ssize_t vl = lgetxattr (sp, k, NULL, 0);
       if (vl < 0)
         continue;
