@@ -284,14 +284,6 @@ sw_plan_find_stage (const sw_plan *p, const char *name_or_index)
   return stage_by_name (p, name_or_index, p->n_stages);
 }
 
-static bool
-node_in_df (const sw_dockerfile *df, const sw_df_node *node)
-{
-  for (size_t i = 0; df && i < df->ast->n_children; i++)
-    if (df->ast->children[i] == node)
-      return true;
-  return false;
-}
 
 /* ---- stepping ---------------------------------------------------------------------- */
 
@@ -299,7 +291,7 @@ int
 sw_plan_expand (const sw_plan *p, const sw_df_instr *in, const sw_plan_env *env,
                 sw_df_instr **out, sw_error **err)
 {
-  const sw_dockerfile *df = node_in_df (p->df, in->node) ? p->df : NULL;
+  const sw_dockerfile *df = in->trigger ? NULL : p->df;
   return sw_df_instr_expand (df, in, p->escape, sw_plan_env_lookup, (void *) env, out, err);
 }
 
@@ -313,7 +305,7 @@ non_env_arg (const char *key)
 int
 sw_plan_step (const sw_plan *p, const sw_df_instr *in, sw_plan_env *env, sw_error **err)
 {
-  const sw_dockerfile *df = node_in_df (p->df, in->node) ? p->df : NULL;
+  const sw_dockerfile *df = in->trigger ? NULL : p->df;
   if (in->kind == SW_DF_ARG)
     {
       sw_expand_opts o = { .escape = p->escape };
@@ -620,6 +612,7 @@ onbuild_triggers (sw_plan *p, sw_plan_stage *st, sw_error **err)
                                      "FROM isn't allowed as an ONBUILD trigger");
               break;
             }
+          t->trigger = true;
           stage_add_instr (st, t);
           st->n_onbuild++;
         }
@@ -742,7 +735,7 @@ check_cycles (sw_plan *p, sw_error **err)
       const sw_df_instr *c = cycle_walk (p, s, state, stack, pos);
       if (c)
         {
-          const sw_df_node *where = node_in_df (p->df, c->node) ? c->node : p->stages[s].from->node;
+          const sw_df_node *where = c->trigger ? p->stages[s].from->node : c->node;
           int line = where->start_line, col = where->column;
           if (where == c->node)
             sw_df_locate (p->df, where, c->kind == SW_DF_COPY ? "--from" : "--mount", &line,
