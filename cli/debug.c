@@ -6,7 +6,8 @@
 
 static const char debug_usage[] =
   "Usage: slipway debug ast FILE\n"
-  "       slipway debug emu host|decide|run …   (emulation: see `slipway debug emu`)\n"
+  "       slipway debug emu host|probe|decide|run …   (emulation: see `slipway debug emu`)\n"
+  "       slipway debug run [OPTIONS] -- CMD…  (see slipway debug run --help)\n"
   "       slipway debug plan FILE [--target T] [--build-arg K=V]… [--platform P]\n\n"
   "Print the Dockerfile FILE's syntax tree in BuildKit's dump format, one instruction a\n"
   "line.  A file that does not parse is an error with its line and column.\n";
@@ -16,6 +17,8 @@ cli_debug (int argc, char **argv)
 {
   sw_error *err = NULL;
 
+  if (argc >= 2 && strcmp (argv[1], "run") == 0)
+    return cli_debug_run (argc - 1, argv + 1);
   if (cli_wants_help (argc, argv))
     {
       fputs (debug_usage, stdout);

@@ -112,6 +112,6 @@ sw_emu_register_line (const sw_emu_arch *a, const char *name, const char *interp
   sw_buf_putc (&b, ':');
   for (int i = 0; i < SW_EMU_MAGIC_LEN; i++)
     sw_buf_printf (&b, "\\x%02x", mask[i]);
-  sw_buf_printf (&b, ":%s:F", interpreter);
+  sw_buf_printf (&b, ":%s:PF", interpreter);
   return sw_buf_steal (&b);
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,9 +66,10 @@ unhex (const char *s, unsigned char *out, size_t max)
 /* Does the entry text (the format of /proc/sys/fs/binfmt_misc/NAME) describe an enabled,
  * F-flagged magic entry that recognizes HDR?  On success copies the interpreter. */
 bool
-sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_len, char **interpreter)
+sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_len, char **interpreter,
+                         bool *preserve_argv0)
 {
-  bool enabled = false, flag_f = false, have_magic = false, have_mask = false;
+  bool enabled = false, flag_f = false, flag_p = false, have_magic = false, have_mask = false;
   int offset = 0;
   unsigned char magic[MAX_MAGIC], mask[MAX_MAGIC];
   size_t magic_len = 0, mask_len = 0;
@@ -85,7 +87,10 @@ sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_
           interp = sw_xstrdup (line + 12);
         }
       else if (strncmp (line, "flags: ", 7) == 0 || strcmp (line, "flags:") == 0)
-        flag_f = strchr (line + 6, 'F') != NULL;
+        {
+          flag_f = strchr (line + 6, 'F') != NULL;
+          flag_p = strchr (line + 6, 'P') != NULL;
+        }
       else if (strncmp (line, "offset ", 7) == 0)
         offset = atoi (line + 7);
       else if (strncmp (line, "magic ", 6) == 0)
@@ -115,16 +120,20 @@ sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_
     }
   if (interpreter)
     *interpreter = steal_pointer (&interp);
+  if (preserve_argv0)
+    *preserve_argv0 = flag_p;
   return true;
 }
 
 int
 sw_binfmt_find_existing (const char *dir, const sw_emu_arch *a, char **name, char **interpreter,
-                         sw_error **err)
+                         bool *preserve_argv0, sw_error **err)
 {
   unsigned char hdr[SW_EMU_MAGIC_LEN];
   cleanup_close int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   *name = NULL;
+  *interpreter = NULL;
+  *preserve_argv0 = false;
   if (dfd < 0)
     {
       if (errno == ENOENT)
@@ -145,17 +154,27 @@ sw_binfmt_find_existing (const char *dir, const sw_emu_arch *a, char **name, cha
       close (dup_fd);
       return sw_error_errno (err, "opendir %s", dir);
     }
+  /* The first match, but one with the P flag over one without. */
   struct dirent *de;
   while ((de = readdir (d)))
     {
+      char *interp = NULL;
+      bool p = false;
       if (de->d_name[0] == '.' || strcmp (de->d_name, "register") == 0 || strcmp (de->d_name, "status") == 0)
         continue;
       cleanup_free char *text = read_small (dfd, de->d_name);
-      if (text && sw_binfmt_entry_matches (text, hdr, sizeof hdr, interpreter))
+      if (text == NULL || !sw_binfmt_entry_matches (text, hdr, sizeof hdr, &interp, &p))
+        continue;
+      if (*name == NULL || (p && !*preserve_argv0))
         {
+          free (*name);
+          free (*interpreter);
           *name = sw_xstrdup (de->d_name);
-          return 0;
+          *interpreter = interp;
+          *preserve_argv0 = p;
         }
+      else
+        free (interp);
     }
   return 0;
 }
@@ -181,6 +200,8 @@ sw_binfmt_register (const char *dir, const char *line, sw_error **err)
 {
   cleanup_free char *reg = sw_xasprintf ("%s/register", dir);
   cleanup_close int fd = open (reg, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    return sw_error_errno (err, "open %s (binfmt_misc is not mounted: mount -t binfmt_misc binfmt_misc %s)", reg, dir);
   if (fd < 0)
     return sw_error_errno (err, "open %s", reg);
   /* binfmt_misc takes a registration in one write(2). */
@@ -203,11 +224,16 @@ remove_entry_path (const char *path)
 }
 
 /* ---- the reaper ------------------------------------------------------------------- */
+/* It removes the entry when the build process exits (a pidfd becomes readable: any exit,
+ * SIGKILL included) or when sw_binfmt_reaper_stop() writes to the pipe — whichever comes
+ * first.  Watching the process itself, not only the pipe's EOF, matters: a child the build
+ * forked may still hold a copy of the pipe's write end. */
 
 int
 sw_binfmt_reaper_start (const char *entry_path, pid_t *pid, int *keepalive, sw_error **err)
 {
   int p[2];
+  pid_t build = getpid ();
   if (pipe2 (p, O_CLOEXEC) < 0)
     return sw_error_errno (err, "pipe");
   pid_t child = fork ();
@@ -226,26 +252,43 @@ sw_binfmt_reaper_start (const char *entry_path, pid_t *pid, int *keepalive, sw_e
       signal (SIGHUP, SIG_IGN);
       signal (SIGQUIT, SIG_IGN);
       setsid ();
-      if (chdir ("/") < 0)
-        _exit (1);
-      if (p[0] != 3)
+      close (p[1]);
+      int pidfd = (int) syscall (SYS_pidfd_open, build, 0);
+      /* still our parent after opening: the pidfd is the build's, not a reused pid's */
+      bool alive = pidfd >= 0 && getppid () == build;
+      if (alive)
         {
-          if (dup2 (p[0], 3) < 0)
-            _exit (1);
+          /* Keep the read end and the pidfd as 3 and 4, /dev/null on 0-2, nothing else:
+           * the reaper must not hold the build's pipes open (a caller waiting for EOF on
+           * our stderr would wait for it). */
+          int fds[2] = { p[0], pidfd };
+          for (int i = 0; i < 2; i++)
+            {
+              int moved = fcntl (fds[i], F_DUPFD, 5);
+              if (moved < 0)
+                _exit (1);
+              fds[i] = moved;
+            }
+          if (dup2 (fds[0], 3) < 0 || dup2 (fds[1], 4) < 0 || chdir ("/") < 0)
+            alive = false;
+          syscall (SYS_close_range, 5U, ~0U, 0U);
+          int null = open ("/dev/null", O_RDWR);
+          if (null >= 0)
+            {
+              dup2 (null, 0);
+              dup2 (null, 1);
+              dup2 (null, 2);
+              if (null > 4)
+                close (null);
+            }
         }
-      else
-        fcntl (3, F_SETFD, 0);
-      syscall (SYS_close_range, 4U, ~0U, 0U);
-      close (0);
-      close (1);
-      /* stderr kept: nothing is written, but a debugger may want it */
-      char c;
-      for (;;)
+      while (alive)
         {
-          ssize_t n = read (3, &c, 1);
+          struct pollfd w[2] = { { 3, POLLIN, 0 }, { 4, POLLIN, 0 } };
+          int n = poll (w, 2, -1);
           if (n < 0 && errno == EINTR)
             continue;
-          break; /* EOF: the build is done or dead */
+          break; /* the build released us, or exited, or poll failed: remove */
         }
       remove_entry_path (entry_path);
       _exit (0);
@@ -260,47 +303,58 @@ void
 sw_binfmt_reaper_stop (pid_t pid, int keepalive)
 {
   if (keepalive >= 0)
-    close (keepalive);
+    {
+      (void) write_all (keepalive, "x", 1);
+      close (keepalive);
+    }
   if (pid > 0)
     while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
       ;
 }
 
 /* ---- private instance -------------------------------------------------------------- */
+/* Everything below runs in a sandbox child made by clone3 from a multithreaded process:
+ * no allocation, no stdio, no libc function that takes a lock, raw clone for children. */
 
-/* Move the calling (single-threaded, real-root) process into a new user namespace mapping
- * every id to itself.  The map must be written from the parent namespace, so a helper
- * child does it once we have unshared. */
 static int
-enter_identity_userns (sw_error **err)
+fail_at (const char **what, const char *step)
+{
+  if (what)
+    *what = step;
+  return -1;
+}
+
+/* Move the calling (real-root) process into a new user namespace mapping every id to
+ * itself.  The map must be written from the parent namespace, so a helper child still
+ * in it writes it, through PROCFD (our /proc/<pid> directory on a writable proc). */
+static int
+enter_identity_userns (int procfd, const char **what)
 {
   int go[2];
-  pid_t self = getpid ();
-  char uid_map[64], gid_map[64];
+  static const char map[] = "0 0 4294967295\n";
 
-  snprintf (uid_map, sizeof uid_map, "/proc/%d/uid_map", (int) self);
-  snprintf (gid_map, sizeof gid_map, "/proc/%d/gid_map", (int) self);
   if (pipe2 (go, O_CLOEXEC) < 0)
-    return sw_error_errno (err, "pipe");
-  pid_t helper = fork ();
+    return fail_at (what, "pipe for the user namespace helper");
+  pid_t helper = (pid_t) syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (helper < 0)
     {
+      int e = errno;
       close (go[0]);
       close (go[1]);
-      return sw_error_errno (err, "fork");
+      errno = e;
+      return fail_at (what, "starting the user namespace helper");
     }
   if (helper == 0)
     {
       char c;
-      static const char map[] = "0 0 4294967295\n";
       close (go[1]);
       if (read (go[0], &c, 1) != 1)
         _exit (2);
-      int fd = open (uid_map, O_WRONLY | O_CLOEXEC);
+      int fd = openat (procfd, "uid_map", O_WRONLY | O_CLOEXEC);
       if (fd < 0 || write_all (fd, map, sizeof map - 1) < 0)
         _exit (3);
       close (fd);
-      fd = open (gid_map, O_WRONLY | O_CLOEXEC);
+      fd = openat (procfd, "gid_map", O_WRONLY | O_CLOEXEC);
       if (fd < 0 || write_all (fd, map, sizeof map - 1) < 0)
         _exit (4);
       close (fd);
@@ -318,27 +372,43 @@ enter_identity_userns (sw_error **err)
   if (rc < 0)
     {
       errno = saved;
-      return sw_error_errno (err, "unshare(CLONE_NEWUSER)");
+      return fail_at (what, "unshare(CLONE_NEWUSER) for emulation");
     }
   if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
-    return sw_error_make (err, EPERM, "writing the identity uid/gid map of the emulation's user namespace failed (helper status %d)",
-                          status);
+    {
+      errno = EPERM;
+      return fail_at (what, "writing the identity uid/gid map of the emulation's user namespace");
+    }
   return 0;
 }
 
 int
-sw_binfmt_private_enter (const char *mountpoint, const char *line, sw_error **err)
+sw_binfmt_private_enter (int procfd, const char *mountpoint, const char *register_path, const char *line,
+                         const char **what)
 {
-  if (enter_identity_userns (err) < 0)
+  if (enter_identity_userns (procfd, what) < 0)
     return -1;
   /* A mount namespace owned by the new user namespace: binfmt_misc mounted here is a new
    * instance, tied to this user namespace, and the host's entries are not seen in it. */
   if (unshare (CLONE_NEWNS) < 0)
-    return sw_error_errno (err, "unshare(CLONE_NEWNS)");
+    return fail_at (what, "unshare(CLONE_NEWNS) for emulation");
   if (mount ("binfmt_misc", mountpoint, "binfmt_misc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-    return sw_error_errno (err, "mount binfmt_misc on %s (private instances need Linux 6.7 or later)", mountpoint);
-  if (line && sw_binfmt_register (mountpoint, line, err) < 0)
-    return sw_error_wrap (err, "private binfmt_misc instance");
+    return fail_at (what, "mounting a private binfmt_misc instance (needs Linux 6.7 or later)");
+  if (line == NULL)
+    return 0;
+  int fd = open (register_path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fail_at (what, "opening the private binfmt_misc register file");
+  ssize_t n;
+  size_t len = strlen (line);
+  do
+    n = write (fd, line, len); /* one write: binfmt_misc takes a registration whole */
+  while (n < 0 && errno == EINTR);
+  int e = errno;
+  close (fd);
+  errno = e;
+  if (n < 0)
+    return fail_at (what, "registering QEMU in the private binfmt_misc instance");
   return 0;
 }
 
@@ -350,17 +420,20 @@ sw_binfmt_private_probe (const char *mountpoint)
     return false;
   if (pid == 0)
     {
-      sw_error *err = NULL;
-      int rc = sw_binfmt_private_enter (mountpoint, NULL, &err);
-      if (rc < 0)
-        sw_debug ("binfmt_misc private instance probe: %s", sw_error_message (err));
-      sw_error_free (err);
-      _exit (rc < 0 ? 1 : 0);
+      /* a child of a possibly multithreaded process: system calls only, no logging */
+      const char *what = NULL;
+      int procfd = open ("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      /* in a new mount namespace first, so the probe's mount is never seen anywhere */
+      if (procfd < 0 || unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+        _exit (1);
+      _exit (sw_binfmt_private_enter (procfd, mountpoint, NULL, NULL, &what) < 0 ? 1 : 0);
     }
   int status = 0;
   while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;
-  return WIFEXITED (status) && WEXITSTATUS (status) == 0;
+  bool ok = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+  sw_debug ("binfmt_misc instance per user namespace: %s", ok ? "supported" : "not supported");
+  return ok;
 }
 
 void

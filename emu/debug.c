@@ -1,9 +1,11 @@
 /* emu/debug.c — `slipway debug emu …`: the emulation decisions and a minimal runner, for
  * tests and for looking at what slipway would do.  The runner is not the build sandbox
  * (exec/ owns that): just enough namespaces to run one command in a root directory the
- * way a RUN step would be run, with sw_emu_child_enter() at the point the sandbox calls it.
+ * way a RUN step would be run, with sw_emu_child_pre() and sw_emu_child_enter() where the
+ * sandbox calls them.
  *
  *   slipway debug emu host                       the host platform
+ *   slipway debug emu probe                      private binfmt_misc instances: yes | no
  *   slipway debug emu decide PLATFORM [--no-run] native | emulated
  *   slipway debug emu run [--platform P] [--binfmt MODE] [--qemu-path DIRS] ROOTFS CMD…
  *
@@ -30,7 +32,7 @@
 #include "common/xalloc.h"
 #include "emu/emu.h"
 
-static const char usage[] = "usage: slipway debug emu host\n"
+static const char usage[] = "usage: slipway debug emu host|probe\n"
                             "       slipway debug emu decide PLATFORM [--no-run]\n"
                             "       slipway debug emu run [--platform P] [--binfmt auto|existing|private|host]\n"
                             "                             [--qemu-path DIR[:DIR…]] ROOTFS CMD…";
@@ -39,8 +41,8 @@ static const char usage[] = "usage: slipway debug emu host\n"
 static void
 run_child (const char *rootfs, char **cmd, const sw_emu *emu, int errfd)
 {
-  sw_error *err = NULL;
   const char *what = "";
+  int procfd = -1;
   cleanup_free char *proc = sw_xasprintf ("%s/proc", rootfs);
 
   prctl (PR_SET_PDEATHSIG, SIGKILL);
@@ -54,7 +56,10 @@ run_child (const char *rootfs, char **cmd, const sw_emu *emu, int errfd)
   if (mkdir (proc, 0555) < 0 && errno != EEXIST)
     goto fail;
   what = "mount proc";
-  if (mount ("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+  /* read-only, as the sandbox mounts it */
+  if (mount ("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0)
+    goto fail;
+  if (sw_emu_child_pre (emu, &procfd, &what) < 0)
     goto fail;
   what = "chdir";
   if (chdir (rootfs) < 0)
@@ -65,11 +70,8 @@ run_child (const char *rootfs, char **cmd, const sw_emu *emu, int errfd)
   what = "detach the old root";
   if (umount2 (".", MNT_DETACH) < 0 || chdir ("/") < 0)
     goto fail;
-  if (sw_emu_child_enter (emu, &err) < 0)
-    {
-      dprintf (errfd, "%s", sw_error_message (err));
-      _exit (125);
-    }
+  if (sw_emu_child_enter (emu, procfd, &what) < 0)
+    goto fail;
   setenv ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
   execvp (cmd[0], cmd);
   dprintf (errfd, "exec %s: %s", cmd[0], strerror (errno));
@@ -115,20 +117,16 @@ run (int argc, char **argv, FILE *info, sw_error **err)
     sw_platform_copy (&target, &host);
   else if (sw_platform_parse (platform, &target, err) < 0)
     return -1;
-  bool emulate = false;
-  if (sw_emu_stage_needs (&host, &target, true, &emulate, err) < 0)
-    return -1;
-
+  /* Always through prepare, as the engine does: for a native platform it returns no
+   * handle without touching anything (the strace test in tests/integration/emu.sh). */
   sw_emu *emu = NULL;
   cleanup_free char *pf = sw_platform_format (&target);
-  if (emulate)
-    {
-      if (sw_emu_prepare (&target, &opts, &emu, err) < 0)
-        return -1;
-      fprintf (info, "emulation: %s: %s, interpreter %s%s%s\n", pf, sw_emu_binfmt_mode_name (sw_emu_mode (emu)),
-               sw_emu_interpreter (emu), sw_emu_entry_name (emu) ? ", entry " : "",
-               sw_emu_entry_name (emu) ? sw_emu_entry_name (emu) : "");
-    }
+  if (sw_emu_prepare (&host, &target, &opts, &emu, err) < 0)
+    return -1;
+  if (emu)
+    fprintf (info, "emulation: %s: %s, interpreter %s%s%s\n", pf, sw_emu_binfmt_mode_name (sw_emu_mode (emu)),
+             sw_emu_interpreter (emu), sw_emu_entry_name (emu) ? ", entry " : "",
+             sw_emu_entry_name (emu) ? sw_emu_entry_name (emu) : "");
   else
     fprintf (info, "emulation: %s: native\n", pf);
   fflush (info);
@@ -139,11 +137,14 @@ run (int argc, char **argv, FILE *info, sw_error **err)
       sw_emu_release (emu);
       return sw_error_errno (err, "pipe");
     }
+  pid_t parent = getpid ();
   pid_t pid = fork ();
   if (pid == 0)
     {
       close (errpipe[0]);
       prctl (PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid () != parent) /* died before the prctl: nobody would kill us */
+        _exit (125);
       if (unshare (CLONE_NEWNS | CLONE_NEWPID) < 0)
         {
           dprintf (errpipe[1], "unshare: %s", strerror (errno));
@@ -192,6 +193,11 @@ sw_debug_emu (int argc, char **argv, FILE *out, FILE *info, sw_error **err)
         return -1;
       cleanup_free char *s = sw_platform_format (&host);
       fprintf (out, "%s\n", s);
+      return 0;
+    }
+  if (argc == 1 && strcmp (argv[0], "probe") == 0)
+    {
+      fprintf (out, "private binfmt_misc: %s\n", sw_emu_private_supported () ? "yes" : "no");
       return 0;
     }
   if (argc >= 2 && argc <= 3 && strcmp (argv[0], "decide") == 0)

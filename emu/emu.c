@@ -61,15 +61,9 @@ sw_emu_private_supported (void)
 }
 
 static int
-find_qemu (sw_emu *e, const sw_platform *target, const char *search, sw_error **err)
-{
-  return sw_emu_find_qemu (target, search, &e->interpreter, err);
-}
-
-static int
 prepare_private (sw_emu *e, const sw_platform *target, const char *search, sw_error **err)
 {
-  if (find_qemu (e, target, search, err) < 0)
+  if (sw_emu_find_qemu (target, search, &e->interpreter, err) < 0)
     return -1;
   /* The child registers after pivot_root, where QEMU's path is gone: it names the file
    * through this descriptor instead.  O_CLOEXEC, so the step's program never holds it. */
@@ -87,7 +81,7 @@ static int
 prepare_host (sw_emu *e, const sw_platform *target, const char *search, sw_error **err)
 {
   static atomic_uint counter;
-  if (find_qemu (e, target, search, err) < 0)
+  if (sw_emu_find_qemu (target, search, &e->interpreter, err) < 0)
     return -1;
   e->entry_name = sw_xasprintf ("slipway-%s-%d-%u", e->arch->qemu, (int) getpid (),
                                 atomic_fetch_add (&counter, 1));
@@ -103,51 +97,87 @@ prepare_host (sw_emu *e, const sw_platform *target, const char *search, sw_error
   return 0;
 }
 
+/* A working host entry: *found 0 none, 1 without P, 2 with P.  Kept in E only if TAKE
+ * allows that kind. */
 static int
-find_existing (sw_emu *e, bool *found, sw_error **err)
+find_existing (sw_emu *e, int *found, sw_error **err)
 {
   char *name = NULL, *interp = NULL;
-  if (sw_binfmt_find_existing (e->binfmt_dir, e->arch, &name, &interp, err) < 0)
+  bool p = false;
+  if (sw_binfmt_find_existing (e->binfmt_dir, e->arch, &name, &interp, &p, err) < 0)
     return -1;
-  *found = name != NULL;
-  if (*found)
-    {
-      e->entry_name = name;
-      e->interpreter = interp;
-      e->mode = SW_EMU_BINFMT_EXISTING;
-    }
+  *found = name == NULL ? 0 : p ? 2 : 1;
+  free (e->entry_name);
+  free (e->interpreter);
+  e->entry_name = name;
+  e->interpreter = interp;
   return 0;
 }
 
+static void
+use_existing (sw_emu *e, int found)
+{
+  e->mode = SW_EMU_BINFMT_EXISTING;
+  if (found == 1)
+    sw_warn ("emulation for %s: the host's binfmt_misc entry %s has no P flag: multi-call binaries (busybox) "
+             "will see a wrong argv[0]",
+             e->platform, e->entry_name);
+}
+
+static void
+forget_existing (sw_emu *e)
+{
+  free (e->entry_name);
+  free (e->interpreter);
+  e->entry_name = e->interpreter = NULL;
+}
+
 int
-sw_emu_prepare (const sw_platform *target, const sw_emu_options *opts, sw_emu **out, sw_error **err)
+sw_emu_prepare (const sw_platform *host, const sw_platform *target, const sw_emu_options *opts, sw_emu **out,
+                sw_error **err)
 {
   static const sw_emu_options defaults = { SW_EMU_BINFMT_AUTO, NULL, NULL };
-  sw_emu *e = sw_xzalloc (sizeof *e);
-  bool found = false;
+  cleanup_platform sw_platform this_host = SW_PLATFORM_INIT;
+  bool emulate = false;
+  int found = 0;
   int rc = 0;
 
+  *out = NULL;
+  if (host == NULL)
+    {
+      if (sw_platform_host (&this_host, err) < 0)
+        return -1;
+      host = &this_host;
+    }
+  /* The gate: a native platform goes no further, so it cannot touch binfmt_misc or QEMU. */
+  if (sw_emu_need (host, target, &emulate, err) < 0)
+    return -1;
+  if (!emulate)
+    return 0;
+
+  sw_emu *e = sw_xzalloc (sizeof *e);
   if (opts == NULL)
     opts = &defaults;
   e->qemu_fd = -1;
   e->keepalive = -1;
   e->platform = sw_platform_format (target);
   e->binfmt_dir = sw_xstrdup (opts->binfmt_dir ? opts->binfmt_dir : DEFAULT_BINFMT_DIR);
-  e->arch = sw_emu_arch_for (target);
-  if (e->arch == NULL)
-    {
-      rc = sw_error_make (err, ENOTSUP, "platform %s: no emulator known for architecture \"%s\"", e->platform,
-                          target->arch);
-      goto out;
-    }
+  e->arch = sw_emu_arch_for (target); /* not NULL: sw_emu_need() checked */
 
   switch (opts->mode)
     {
     case SW_EMU_BINFMT_AUTO:
-      if ((rc = find_existing (e, &found, err)) < 0 || found)
+      if ((rc = find_existing (e, &found, err)) < 0)
         break;
-      if (sw_emu_private_supported ())
-        rc = prepare_private (e, target, opts->qemu_search, err);
+      if (found == 2)
+        use_existing (e, found);
+      else if (sw_emu_private_supported ())
+        {
+          forget_existing (e);
+          rc = prepare_private (e, target, opts->qemu_search, err);
+        }
+      else if (found == 1)
+        use_existing (e, found);
       else
         rc = prepare_host (e, target, opts->qemu_search, err);
       break;
@@ -157,6 +187,8 @@ sw_emu_prepare (const sw_platform *target, const sw_emu_options *opts, sw_emu **
                             "platform %s: the host has no working binfmt_misc registration for %s in %s (enabled, "
                             "with the F flag)",
                             e->platform, e->arch->qemu, e->binfmt_dir);
+      else if (rc == 0)
+        use_existing (e, found);
       break;
     case SW_EMU_BINFMT_PRIVATE:
       if (!sw_emu_private_supported ())
@@ -171,7 +203,6 @@ sw_emu_prepare (const sw_platform *target, const sw_emu_options *opts, sw_emu **
       rc = prepare_host (e, target, opts->qemu_search, err);
       break;
     }
-out:
   if (rc < 0)
     {
       sw_emu_release (e);
@@ -201,17 +232,43 @@ sw_emu_entry_name (const sw_emu *e)
 }
 
 int
-sw_emu_child_enter (const sw_emu *e, sw_error **err)
+sw_emu_child_pre (const sw_emu *e, int *procfd, const char **what)
 {
+  *procfd = -1;
   if (e == NULL || e->mode != SW_EMU_BINFMT_PRIVATE)
     return 0;
-  struct stat st;
-  if (stat (CHILD_BINFMT_DIR, &st) < 0 || !S_ISDIR (st.st_mode))
-    return sw_error_make (err, ENOENT, "emulating %s: %s is missing in the build's root (is /proc mounted?)",
-                          e->platform, CHILD_BINFMT_DIR);
-  if (sw_binfmt_private_enter (CHILD_BINFMT_DIR, e->child_line, err) < 0)
-    return sw_error_wrap (err, "emulating %s", e->platform);
+  /* our /proc/<pid> on the host's proc, which stays writable, unlike the build's /proc */
+  *procfd = open ("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*procfd < 0)
+    {
+      *what = "opening /proc/self for emulation";
+      return -1;
+    }
   return 0;
+}
+
+int
+sw_emu_child_enter (const sw_emu *e, int procfd, const char **what)
+{
+  struct stat st;
+  if (e == NULL || e->mode != SW_EMU_BINFMT_PRIVATE)
+    return 0;
+  if (procfd < 0)
+    {
+      errno = EBADF;
+      *what = "emulation: sw_emu_child_pre() was not called";
+      return -1;
+    }
+  if (stat (CHILD_BINFMT_DIR, &st) < 0 || !S_ISDIR (st.st_mode))
+    {
+      *what = "emulation: /proc/sys/fs/binfmt_misc is missing in the build's root (is /proc mounted?)";
+      return -1;
+    }
+  int rc = sw_binfmt_private_enter (procfd, CHILD_BINFMT_DIR, CHILD_BINFMT_DIR "/register", e->child_line, what);
+  int saved = errno;
+  close (procfd);
+  errno = saved;
+  return rc;
 }
 
 void
