@@ -183,6 +183,10 @@ typedef struct sw_df_instr
 
   sw_df_healthcheck *health; /* HEALTHCHECK */
 
+  /* a base stage's ONBUILD trigger run in this stage: node is in the trigger's own parse,
+   * not in the Dockerfile (messages then point at the stage's FROM) */
+  bool trigger;
+
   /* RUN after sw_df_instr_expand: mounts[i] parsed (n_mounts of them); NULL before */
   sw_df_run_mount *run_mounts;
 } sw_df_instr;

@@ -206,14 +206,53 @@ suggest_stage (const sw_plan *p, const char *val)
   return match;
 }
 
+/* The stage named name (case-insensitive) among stages [0, limit), the last one of that
+ * name; -1.  A sorted (name, index) table keeps this logarithmic for huge files. */
+typedef struct name_ent
+{
+  const char *name; /* lower case, owned by the stage */
+  size_t index;
+} name_ent;
+
+static int
+name_ent_cmp (const void *a, const void *b)
+{
+  const name_ent *x = a, *y = b;
+  int c = strcmp (x->name, y->name);
+  return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static void
+build_name_index (sw_plan *p)
+{
+  p->names = sw_xcalloc (p->n_stages + 1, sizeof *p->names);
+  p->n_names = 0;
+  for (size_t i = 0; i < p->n_stages; i++)
+    if (p->stages[i].name)
+      p->names[p->n_names++] = (name_ent){ p->stages[i].name, i };
+  qsort (p->names, p->n_names, sizeof *p->names, name_ent_cmp);
+}
+
 static long
 stage_by_name (const sw_plan *p, const char *name, size_t limit)
 {
-  long found = -1;
-  for (size_t i = 0; i < limit && i < p->n_stages; i++)
-    if (p->stages[i].name && strcasecmp (p->stages[i].name, name) == 0)
-      found = (long) i; /* a later stage of the same name replaces an earlier one */
-  return found;
+  cleanup_free char *key = sw_xstrdup (name);
+  for (char *c = key; *c; c++)
+    *c = (char) tolower ((unsigned char) *c);
+  /* first entry >= (key, limit); the one before it is the answer if it has the name */
+  size_t lo = 0, hi = p->n_names;
+  name_ent probe = { key, limit };
+  while (lo < hi)
+    {
+      size_t mid = lo + (hi - lo) / 2;
+      if (name_ent_cmp (&p->names[mid], &probe) < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  if (lo > 0 && strcmp (p->names[lo - 1].name, key) == 0)
+    return (long) p->names[lo - 1].index;
+  return -1;
 }
 
 /* strconv.Atoi: optional sign, decimal digits, nothing else. */
@@ -245,14 +284,6 @@ sw_plan_find_stage (const sw_plan *p, const char *name_or_index)
   return stage_by_name (p, name_or_index, p->n_stages);
 }
 
-static bool
-node_in_df (const sw_dockerfile *df, const sw_df_node *node)
-{
-  for (size_t i = 0; df && i < df->ast->n_children; i++)
-    if (df->ast->children[i] == node)
-      return true;
-  return false;
-}
 
 /* ---- stepping ---------------------------------------------------------------------- */
 
@@ -260,7 +291,7 @@ int
 sw_plan_expand (const sw_plan *p, const sw_df_instr *in, const sw_plan_env *env,
                 sw_df_instr **out, sw_error **err)
 {
-  const sw_dockerfile *df = node_in_df (p->df, in->node) ? p->df : NULL;
+  const sw_dockerfile *df = in->trigger ? NULL : p->df;
   return sw_df_instr_expand (df, in, p->escape, sw_plan_env_lookup, (void *) env, out, err);
 }
 
@@ -274,7 +305,7 @@ non_env_arg (const char *key)
 int
 sw_plan_step (const sw_plan *p, const sw_df_instr *in, sw_plan_env *env, sw_error **err)
 {
-  const sw_dockerfile *df = node_in_df (p->df, in->node) ? p->df : NULL;
+  const sw_dockerfile *df = in->trigger ? NULL : p->df;
   if (in->kind == SW_DF_ARG)
     {
       sw_expand_opts o = { .escape = p->escape };
@@ -318,23 +349,29 @@ int
 sw_plan_env_at (const sw_plan *p, size_t stage, size_t upto, char *const *base_env,
                 sw_plan_env **out, sw_error **err)
 {
-  const sw_plan_stage *st = &p->stages[stage];
-  sw_plan_env *env = NULL;
-  *out = NULL;
-  if (st->base_kind == SW_PLAN_BASE_STAGE)
+  /* the chain of base stages, walked root first (no recursion: a chain can be long) */
+  cleanup_free size_t *chain = sw_xcalloc (p->n_stages + 1, sizeof *chain);
+  size_t n = 0;
+  for (long s = (long) stage;; s = p->stages[s].base_stage)
     {
-      if (sw_plan_env_at (p, (size_t) st->base_stage, p->stages[st->base_stage].n_instrs,
-                          base_env, &env, err) < 0)
-        return -1;
+      chain[n++] = (size_t) s;
+      if (p->stages[s].base_kind != SW_PLAN_BASE_STAGE || n > p->n_stages)
+        break;
     }
-  else
-    env = sw_plan_env_new (st->base_kind == SW_PLAN_BASE_IMAGE ? base_env : NULL);
-  for (size_t i = 0; i < upto && i < st->n_instrs; i++)
-    if (sw_plan_step (p, st->instrs[i], env, err) < 0)
-      {
-        sw_plan_env_free (env);
-        return -1;
-      }
+  const sw_plan_stage *root = &p->stages[chain[n - 1]];
+  sw_plan_env *env = sw_plan_env_new (root->base_kind == SW_PLAN_BASE_IMAGE ? base_env : NULL);
+  *out = NULL;
+  for (size_t k = n; k > 0; k--)
+    {
+      const sw_plan_stage *st = &p->stages[chain[k - 1]];
+      size_t lim = k == 1 ? upto : st->n_instrs;
+      for (size_t i = 0; i < lim && i < st->n_instrs; i++)
+        if (sw_plan_step (p, st->instrs[i], env, err) < 0)
+          {
+            sw_plan_env_free (env);
+            return -1;
+          }
+    }
   *out = env;
   return 0;
 }
@@ -394,6 +431,7 @@ parse_stages (sw_plan *p, sw_error **err)
   if (p->n_stages == 0)
     return sw_error_make (err, 0, "%s: dockerfile contains no stages to build",
                           df->path ? df->path : "Dockerfile");
+  build_name_index (p);
   return 0;
 }
 
@@ -574,6 +612,7 @@ onbuild_triggers (sw_plan *p, sw_plan_stage *st, sw_error **err)
                                      "FROM isn't allowed as an ONBUILD trigger");
               break;
             }
+          t->trigger = true;
           stage_add_instr (st, t);
           st->n_onbuild++;
         }
@@ -648,26 +687,40 @@ find_deps (sw_plan *p, sw_plan_stage *st, sw_error **err)
   return 0;
 }
 
-/* validateCircularDependency: a depth-first walk over every stage's command sources. */
+/* validateCircularDependency: a depth-first walk over every stage's command sources,
+ * with an explicit stack (a chain of stages can be long).  Returns the instruction that
+ * closes a cycle, or NULL. */
 static const sw_df_instr *
-cycle_visit (sw_plan *p, size_t s, unsigned char *state)
+cycle_walk (sw_plan *p, size_t from, unsigned char *state, size_t *stack, size_t *pos)
 {
-  if (state[s])
+  size_t depth = 0;
+  if (state[from])
     return NULL;
-  state[s] = 2; /* on the path */
-  const sw_plan_stage *st = &p->stages[s];
-  for (size_t i = 0; i < st->n_deps; i++)
+  state[from] = 2; /* on the path */
+  stack[depth] = from;
+  pos[depth++] = 0;
+  while (depth > 0)
     {
-      const sw_plan_dep *d = &st->deps[i];
+      size_t s = stack[depth - 1];
+      const sw_plan_stage *st = &p->stages[s];
+      if (pos[depth - 1] >= st->n_deps)
+        {
+          state[s] = 1; /* done */
+          depth--;
+          continue;
+        }
+      const sw_plan_dep *d = &st->deps[pos[depth - 1]++];
       if (d->stage < 0 || !d->by)
         continue;
       if (state[d->stage] == 2)
         return d->by;
-      const sw_df_instr *c = cycle_visit (p, (size_t) d->stage, state);
-      if (c)
-        return c;
+      if (state[d->stage] == 0)
+        {
+          state[d->stage] = 2;
+          stack[depth] = (size_t) d->stage;
+          pos[depth++] = 0;
+        }
     }
-  state[s] = 1; /* done */
   return NULL;
 }
 
@@ -675,12 +728,14 @@ static int
 check_cycles (sw_plan *p, sw_error **err)
 {
   cleanup_free unsigned char *state = sw_xcalloc (p->n_stages, 1);
+  cleanup_free size_t *stack = sw_xcalloc (p->n_stages + 1, sizeof *stack);
+  cleanup_free size_t *pos = sw_xcalloc (p->n_stages + 1, sizeof *pos);
   for (size_t s = 0; s < p->n_stages; s++)
     {
-      const sw_df_instr *c = cycle_visit (p, s, state);
+      const sw_df_instr *c = cycle_walk (p, s, state, stack, pos);
       if (c)
         {
-          const sw_df_node *where = node_in_df (p->df, c->node) ? c->node : p->stages[s].from->node;
+          const sw_df_node *where = c->trigger ? p->stages[s].from->node : c->node;
           int line = where->start_line, col = where->column;
           if (where == c->node)
             sw_df_locate (p->df, where, c->kind == SW_DF_COPY ? "--from" : "--mount", &line,
@@ -694,42 +749,106 @@ check_cycles (sw_plan *p, sw_error **err)
 }
 
 static void
-mark_needed (sw_plan *p, size_t s)
+mark_needed (sw_plan *p, size_t target)
 {
-  if (p->stages[s].needed)
-    return;
-  p->stages[s].needed = true;
-  for (size_t i = 0; i < p->stages[s].n_deps; i++)
-    if (p->stages[s].deps[i].stage >= 0)
-      mark_needed (p, (size_t) p->stages[s].deps[i].stage);
+  cleanup_free size_t *todo = sw_xcalloc (p->n_stages + 1, sizeof *todo);
+  size_t n = 0;
+  p->stages[target].needed = true;
+  todo[n++] = target;
+  while (n > 0)
+    {
+      const sw_plan_stage *st = &p->stages[todo[--n]];
+      for (size_t i = 0; i < st->n_deps; i++)
+        {
+          long d = st->deps[i].stage;
+          if (d >= 0 && !p->stages[d].needed)
+            {
+              p->stages[d].needed = true;
+              todo[n++] = (size_t) d;
+            }
+        }
+    }
+}
+
+/* Kahn's algorithm, always taking the ready stage that comes first in the file: the
+ * dependencies first, otherwise file order.  O((stages + edges) log stages). */
+static void
+heap_push (size_t *h, size_t *n, size_t v)
+{
+  size_t i = (*n)++;
+  h[i] = v;
+  while (i > 0 && h[(i - 1) / 2] > h[i])
+    {
+      size_t t = h[i];
+      h[i] = h[(i - 1) / 2];
+      h[(i - 1) / 2] = t;
+      i = (i - 1) / 2;
+    }
+}
+
+static size_t
+heap_pop (size_t *h, size_t *n)
+{
+  size_t top = h[0], i = 0;
+  h[0] = h[--*n];
+  for (;;)
+    {
+      size_t l = 2 * i + 1, r = l + 1, m = i;
+      if (l < *n && h[l] < h[m])
+        m = l;
+      if (r < *n && h[r] < h[m])
+        m = r;
+      if (m == i)
+        break;
+      size_t t = h[i];
+      h[i] = h[m];
+      h[m] = t;
+      i = m;
+    }
+  return top;
 }
 
 static void
 make_order (sw_plan *p)
 {
-  cleanup_free bool *done = sw_xcalloc (p->n_stages, sizeof (bool));
-  p->order = sw_xcalloc (p->n_stages + 1, sizeof *p->order);
-  bool progress = true;
-  while (progress)
+  size_t n = p->n_stages, n_edges = 0;
+  cleanup_free size_t *indeg = sw_xcalloc (n + 1, sizeof *indeg);
+  cleanup_free size_t *first = sw_xcalloc (n + 2, sizeof *first);
+  for (size_t s = 0; s < n; s++)
+    for (size_t i = 0; p->stages[s].needed && i < p->stages[s].n_deps; i++)
+      {
+        long d = p->stages[s].deps[i].stage;
+        if (d >= 0 && (size_t) d != s)
+          {
+            indeg[s]++;
+            first[d + 1]++;
+            n_edges++;
+          }
+      }
+  for (size_t s = 0; s < n; s++)
+    first[s + 1] += first[s];
+  cleanup_free size_t *edges = sw_xcalloc (n_edges + 1, sizeof *edges);
+  cleanup_free size_t *fill = sw_xcalloc (n + 1, sizeof *fill);
+  for (size_t s = 0; s < n; s++)
+    for (size_t i = 0; p->stages[s].needed && i < p->stages[s].n_deps; i++)
+      {
+        long d = p->stages[s].deps[i].stage;
+        if (d >= 0 && (size_t) d != s)
+          edges[first[d] + fill[d]++] = s;
+      }
+  cleanup_free size_t *heap = sw_xcalloc (n + 1, sizeof *heap);
+  size_t hn = 0;
+  p->order = sw_xcalloc (n + 1, sizeof *p->order);
+  for (size_t s = 0; s < n; s++)
+    if (p->stages[s].needed && indeg[s] == 0)
+      heap_push (heap, &hn, s);
+  while (hn > 0)
     {
-      progress = false;
-      for (size_t s = 0; s < p->n_stages; s++)
-        {
-          const sw_plan_stage *st = &p->stages[s];
-          if (!st->needed || done[s])
-            continue;
-          bool ready = true;
-          for (size_t i = 0; i < st->n_deps && ready; i++)
-            if (st->deps[i].stage >= 0 && (size_t) st->deps[i].stage != s
-                && !done[st->deps[i].stage])
-              ready = false;
-          if (!ready)
-            continue;
-          done[s] = true;
-          p->order[p->n_order++] = s;
-          progress = true;
-          break; /* restart: keep file order among the ready ones */
-        }
+      size_t s = heap_pop (heap, &hn);
+      p->order[p->n_order++] = s;
+      for (size_t e = first[s]; e < first[s + 1]; e++)
+        if (--indeg[edges[e]] == 0)
+          heap_push (heap, &hn, edges[e]);
     }
 }
 
@@ -840,13 +959,11 @@ plan_new (const sw_dockerfile *df, const sw_plan_opts *opts, sw_plan **out, sw_e
   if (check_cycles (p, err) < 0)
     goto fail;
 
-  for (size_t s = 0; s < p->n_stages; s++)
-    for (size_t t = s + 1; t < p->n_stages; t++)
-      if (p->stages[s].name && p->stages[t].name
-          && strcmp (p->stages[s].name, p->stages[t].name) == 0)
-        warn (p, "%s:%d: duplicate stage name \"%s\", stage names should be unique",
-              df->path ? df->path : "Dockerfile", p->stages[t].from->node->start_line,
-              p->stages[t].name);
+  for (size_t k = 1; k < p->n_names; k++)
+    if (strcmp (p->names[k - 1].name, p->names[k].name) == 0)
+      warn (p, "%s:%d: duplicate stage name \"%s\", stage names should be unique",
+            df->path ? df->path : "Dockerfile",
+            p->stages[p->names[k].index].from->node->start_line, p->names[k].name);
 
   if (o->target && *o->target)
     {
@@ -897,6 +1014,7 @@ sw_plan_free (sw_plan *p)
       free (st->deps);
     }
   free (p->stages);
+  free (p->names);
   free (p->order);
   free (p->build_platform);
   free (p->target_platform);

@@ -129,6 +129,8 @@ typedef struct sw_plan
   size_t n_warnings;
   sw_dockerfile **trigger_docs; /* parsed ONBUILD expressions (the triggers point in here) */
   size_t n_trigger_docs;
+  struct name_ent *names;   /* private: stage names, sorted, for lookups */
+  size_t n_names;
 } sw_plan;
 
 int sw_plan_new (const sw_dockerfile *df, const sw_plan_opts *opts, sw_plan **out,

@@ -424,6 +424,21 @@ cycles (void **state)
 }
 
 static void
+duplicate_names_last_wins (void **state)
+{
+  sw_plan *p = plan (state, "FROM a AS x\nFROM b AS X\nFROM x\nFROM c\nCOPY --from=x / /\n",
+                     "x", NULL, NULL);
+  assert_int_equal (p->target, 1);
+  assert_int_equal (p->stages[2].base_stage, 1);
+  assert_int_equal (p->n_warnings, 1);
+  assert_string_equal (p->warnings[0],
+                       "Dockerfile:2: duplicate stage name \"x\", stage names should be unique");
+  p = plan (state, "FROM a AS x\nFROM b AS X\nFROM x\nFROM c\nCOPY --from=x / /\n", NULL,
+            NULL, NULL);
+  assert_int_equal (p->stages[3].deps[0].stage, 1);
+}
+
+static void
 onbuild_in_the_same_file (void **state)
 {
   sw_plan *p = plan (state,
@@ -825,6 +840,7 @@ main (void)
     cmocka_unit_test_teardown (dependencies_first, teardown),
     cmocka_unit_test_teardown (from_names_only_earlier_stages, teardown),
     cmocka_unit_test_teardown (cycles, teardown),
+    cmocka_unit_test_teardown (duplicate_names_last_wins, teardown),
     cmocka_unit_test_teardown (onbuild_in_the_same_file, teardown),
     cmocka_unit_test_teardown (unused_build_args_warn, teardown),
     cmocka_unit_test_teardown (located_errors, teardown),
