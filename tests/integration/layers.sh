@@ -135,6 +135,15 @@ sys.exit(0 if any(\"overlay\" in k for m in t.getmembers() for k in m.pax_header
   else
     skip "overlay over snapshots" "mount failed"
   fi
+  # an independent implementation (umoci, Go) applies the same two layers
+  if command -v umoci >/dev/null; then
+    check "umoci unpacks our two layers (gzip, whiteouts, opaque) to the merged view" bash -c "
+      $T pack ov/lower > lower.tgz 2>/dev/null &&
+      python3 $TOP/tests/fixtures/oci_layout.py oci t lower.tgz:$d1:gzip upper.tgz:$d2:gzip &&
+      umoci unpack --image oci:t bundle >umoci.log 2>&1 && NO_DIR_MTIME=1 $TREE list bundle/rootfs | diff merged.list -"
+  else
+    skip "umoci cross-check" "umoci not installed"
+  fi
   check "snapshot with a wrong diffID leaves nothing behind" bash -c "
     bad=sha256:\$(printf '%064d' 0); ! $T snapshot snaps \$bad < lower.tar 2>err && grep -q 'digest mismatch' err &&
     [ ! -e snaps/sha256/\${bad#sha256:} ] && [ -z \"\$(ls -A snaps/sha256 | grep '^\\.tmp')\" ]"
