@@ -144,7 +144,7 @@ main (int argc, char **argv)
   if (strcmp (cmd, "snapshot") == 0 && argc == 4)
     {
       sw_sink s;
-      if (sw_layer_snapshot_sink (&s, argv[2], argv[3], NULL, &err) < 0)
+      if (sw_layer_snapshot_sink (&s, argv[2], argv[3], NULL, &info, &err) < 0)
         return die (err);
       char buf[65536];
       ssize_t n;
@@ -164,6 +164,7 @@ main (int argc, char **argv)
         return die (err);
       cleanup_free char *p = sw_layer_snapshot_path (argv[2], argv[3]);
       printf ("%s\n", p);
+      report (&info);
       return 0;
     }
   return usage ();
