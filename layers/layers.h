@@ -14,7 +14,9 @@
  *    (trusted.overlay.opaque=y or user.overlay.opaque=y) get a `.wh..wh..opq` entry
  *    right after them.  Overlay-private xattrs are never written.  An upper dir that uses
  *    redirect_dir or metacopy cannot be turned into a layer, and says so.
- *  - Kinds: regular files (sparse ones as pax sparse 1.0), directories, symlinks,
+ *  - Kinds: regular files (sparse ones — fewer blocks than bytes — as pax sparse 1.0,
+ *    holes as SEEK_HOLE reports them, so they are part of what the digest covers),
+ *    directories, symlinks,
  *    hardlinks between files of the layer, character and block devices, fifos.
  *    Sockets are skipped, as BuildKit does.  Mode keeps setuid/setgid/sticky.
  *
