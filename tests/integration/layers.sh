@@ -8,7 +8,9 @@ T=${BUILD:-build}/tools/layertool
 [ -x "$T" ] || { fail "layertool" "$T not built (make unit)"; exit 0; }
 T=$(realpath "$T")
 TREE="python3 $TOP/tests/fixtures/layers_tree.py"
-W=$(scratch_dir)
+# (not $(scratch_dir): on_exit inside a command substitution registers in the subshell)
+W=$(mktemp -d /tmp/slipway-test.XXXXXX)
+on_exit "cd /; rm -rf '$W'"
 cd "$W" || exit 1
 
 # ---- round trips --------------------------------------------------------------------
