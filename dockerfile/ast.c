@@ -6,6 +6,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "dockerfile/ast.h"
 #include "dockerfile/location.h"
@@ -243,6 +244,11 @@ sw_dockerfile_dump_ast (const char *path, FILE *out, sw_error **err)
       sw_dockerfile_free (df);
       return -1;
     }
+  /* BuildKit's Result.PrintWarnings, through the library's log (stderr by default) */
+  for (size_t i = 0; i < df->n_warnings; i++)
+    sw_warn ("%s:%d: %s", df->path, df->warnings[i].line, df->warnings[i].short_msg);
+  if (df->n_warnings > 0)
+    sw_warn ("Empty continuation lines will become errors in a future release.");
   text = sw_dockerfile_dump (df);
   sw_dockerfile_free (df);
   if (fputs (text, out) == EOF || fflush (out) == EOF)

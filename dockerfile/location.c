@@ -45,7 +45,8 @@ error_rawv (sw_error **err, const char *path, int line, int column, const char *
     sw_buf_printf (&b, "%s:%d: %s", path, line, msg);
   else
     sw_buf_printf (&b, "%s: %s", path, msg);
-  if (line > 0 && src != NULL)
+  /* a blank line with no column to point at shows nothing worth seeing */
+  if (line > 0 && src != NULL && (column > 0 || src[strspn (src, " \t")] != '\0'))
     put_excerpt (&b, line, column, src);
   return sw_error_make (err, 0, "%s", sw_buf_str (&b));
 }

@@ -475,8 +475,9 @@ sw_dockerfile_parse (const char *text, size_t len, const char *path, sw_dockerfi
   df->escape = ps.dir.escape;
   if (df->ast->n_children == 0)
     {
-      sw_df_error_at (err, df, 0, 0, "file with no instructions: a Dockerfile needs at least "
-                      "a FROM instruction");
+      /* located at the end of the file, as BuildKit does */
+      sw_df_error_at (err, df, ps.current_line, 0, "file with no instructions: a Dockerfile "
+                      "needs at least a FROM instruction");
       goto fail;
     }
   if (ps.sc.too_long)

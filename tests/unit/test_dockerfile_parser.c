@@ -352,7 +352,14 @@ unknown_instruction_suggests (void **state)
   assert_null (sw_df_suggest_instruction ("RUN"));
   assert_null (sw_df_suggest_instruction ("BANANA"));
 
-  sw_dockerfile *df = parse_ok ("FROM a\n\n    RUNN make\n");
+  sw_dockerfile *df = parse_ok ("FROM a\nRUN x\nONBUILD RUNN y\n\\\n\n");
+  cleanup_error sw_error *e2 = NULL;
+  /* ONBUILD's trigger is BuildKit's child build's business; an empty line is not */
+  assert_int_equal (sw_df_check_instructions (df, &e2), -1);
+  assert_non_null (strstr (sw_error_message (e2), "Dockerfile:4:1: empty instruction"));
+  sw_dockerfile_free (df);
+
+  df = parse_ok ("FROM a\n\n    RUNN make\n");
   cleanup_error sw_error *err = NULL;
   assert_int_equal (sw_df_check_instructions (df, &err), -1);
   assert_string_equal (sw_error_message (err),

@@ -1,0 +1,109 @@
+/* exec/layer_job.c — pack a built layer and upload it, on a worker thread.
+ *
+ * The job streams: upper dir → tar → diffID → gzip → digest → the registry upload (or, when
+ * the build does not push, nowhere: the digests still name the image).  Nothing touches
+ * the local disk but the reads of the upper dir.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/sink.h"
+#include "common/xalloc.h"
+#include "exec/engine.h"
+#include "image/mediatype.h"
+#include "layers/layers.h"
+#include "registry/sink.h"
+
+/* A sink in front of another that counts what goes through, for progress events. */
+struct counting_sink
+{
+  sw_sink down;
+  _Atomic uint64_t *count;
+};
+
+static int
+counting_write (void *ud, const void *p, size_t n, sw_error **err)
+{
+  struct counting_sink *c = ud;
+  if (sw_sink_write (&c->down, p, n, err) < 0)
+    return -1;
+  *c->count += n;
+  return 0;
+}
+
+static int
+counting_finish (void *ud, const char *digest, sw_error **err)
+{
+  struct counting_sink *c = ud;
+  int r = sw_sink_finish (&c->down, digest, err);
+  free (c);
+  return r;
+}
+
+static void
+counting_abort (void *ud)
+{
+  struct counting_sink *c = ud;
+  sw_sink_abort (&c->down);
+  free (c);
+}
+
+static void
+counting_sink (sw_sink *out, sw_sink *down, _Atomic uint64_t *count)
+{
+  struct counting_sink *c = sw_xzalloc (sizeof *c);
+  c->down = *down;
+  c->count = count;
+  *out = (sw_sink){ counting_write, counting_finish, counting_abort, c };
+}
+
+struct pack_job
+{
+  sw_engine *e;
+  sw_layer *l;
+};
+
+static int
+pack_job (void *arg, sw_error **err)
+{
+  struct pack_job *j = arg;
+  sw_engine *e = j->e;
+  sw_layer *l = j->l;
+  sw_pack_opts o;
+  sw_layer_info info;
+  sw_sink sink = { 0 };
+
+  sw_pack_opts_init (&o);
+  o.compression = SW_COMPRESSION_GZIP;
+  o.overlay = true;
+  o.source_date_epoch = e->epoch;
+  if (e->push_repo)
+    {
+      if (sw_registry_upload_sink (e->reg, e->push_repo, &sink, NULL, err) < 0)
+        return sw_error_wrap (err, "uploading a layer");
+    }
+  else
+    sw_sink_null (&sink);
+  sw_sink counted;
+  counting_sink (&counted, &sink, &l->sent);
+  int r = sw_layer_pack_path (l->dir, &o, &counted, &info, err);
+  l->packed = true;
+  if (r < 0)
+    return sw_error_wrap (err, "packing the layer of %s", l->dir);
+  snprintf (l->digest, sizeof l->digest, "%s", info.digest);
+  snprintf (l->diff_id, sizeof l->diff_id, "%s", info.diff_id);
+  l->size = (int64_t) info.size;
+  snprintf (l->media_type, sizeof l->media_type, "%s", SW_MT_OCI_LAYER_GZIP);
+  l->pushed = e->push_repo != NULL;
+  return 0;
+}
+
+void
+sw_engine_queue_pack (sw_engine *e, sw_layer *l)
+{
+  struct pack_job *j = sw_xzalloc (sizeof *j);
+  j->e = e;
+  j->l = l;
+  sw_workers_submit (e->workers, pack_job, j, free);
+}

@@ -1,0 +1,157 @@
+/* Unit tests for exec/mounts (RUN --mount, --secret, --ssh parsing) and exec/state helpers. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "common/cleanup.h"
+#include "exec/mounts.h"
+#include "exec/sandbox.h"
+#include "exec/state.h"
+
+static void
+bind_defaults (void **state)
+{
+  sw_mount m;
+  assert_int_equal (sw_mount_parse ("target=/src", 0, &m, NULL), 0);
+  assert_int_equal (m.type, SW_MOUNT_BIND);
+  assert_string_equal (m.target, "/src");
+  assert_string_equal (m.source, ".");
+  assert_true (m.readonly);
+  sw_mount_clear (&m);
+  assert_int_equal (sw_mount_parse ("type=bind,from=build,source=/out,target=/o,rw", 0, &m, NULL), 0);
+  assert_string_equal (m.from, "build");
+  assert_string_equal (m.source, "/out");
+  assert_false (m.readonly);
+  sw_mount_clear (&m);
+}
+
+static void
+cache_defaults_and_options (void **state)
+{
+  sw_mount m;
+  assert_int_equal (sw_mount_parse ("type=cache,target=/root/.cache", 0, &m, NULL), 0);
+  assert_string_equal (m.id, "/root/.cache");
+  assert_int_equal (m.sharing, SW_CACHE_SHARED);
+  assert_int_equal (m.mode, 0755);
+  assert_false (m.readonly);
+  sw_mount_clear (&m);
+  assert_int_equal (sw_mount_parse ("type=cache,id=go,target=/go,sharing=locked,uid=1000,gid=1001,mode=0700", 0,
+                                    &m, NULL), 0);
+  assert_string_equal (m.id, "go");
+  assert_int_equal (m.sharing, SW_CACHE_LOCKED);
+  assert_int_equal (m.uid, 1000);
+  assert_int_equal (m.gid, 1001);
+  assert_int_equal (m.mode, 0700);
+  sw_mount_clear (&m);
+}
+
+static void
+secret_and_ssh_defaults (void **state)
+{
+  sw_mount m;
+  assert_int_equal (sw_mount_parse ("type=secret,id=npm", 0, &m, NULL), 0);
+  assert_string_equal (m.target, "/run/secrets/npm");
+  assert_int_equal (m.mode, 0400);
+  assert_false (m.required);
+  sw_mount_clear (&m);
+  assert_int_equal (sw_mount_parse ("type=secret,target=/root/.npmrc,required", 0, &m, NULL), 0);
+  assert_string_equal (m.id, ".npmrc");
+  assert_true (m.required);
+  sw_mount_clear (&m);
+  assert_int_equal (sw_mount_parse ("type=ssh", 1, &m, NULL), 0);
+  assert_string_equal (m.id, "default");
+  assert_string_equal (m.target, "/run/buildkit/ssh_agent.1");
+  sw_mount_clear (&m);
+}
+
+static void
+bad_specs_are_errors (void **state)
+{
+  static const char *const bad[] = { "type=cache", "type=bogus,target=/x", "target=/x,frob=1",
+                                     "type=cache,target=/x,sharing=sometimes", "type=cache,target=/x,mode=99",
+                                     "type=tmpfs,target=/x,size=lots", "target=relative", "type=secret",
+                                     "type=bind,target=/x,ro=maybe", NULL };
+  for (const char *const *b = bad; *b; b++)
+    {
+      sw_mount m;
+      cleanup_error sw_error *err = NULL;
+      if (sw_mount_parse (*b, 0, &m, &err) == 0)
+        fail_msg ("accepted: %s", *b);
+      assert_non_null (err);
+      assert_non_null (strstr (sw_error_message (err), "--mount"));
+    }
+}
+
+static void
+secret_sources (void **state)
+{
+  sw_secret_src s;
+  assert_int_equal (sw_secret_src_parse ("id=a,src=/tmp/a", &s, NULL), 0);
+  assert_string_equal (s.path, "/tmp/a");
+  assert_null (s.env);
+  sw_secret_src_clear (&s);
+  assert_int_equal (sw_secret_src_parse ("id=TOKEN", &s, NULL), 0);
+  assert_string_equal (s.env, "TOKEN");
+  sw_secret_src_clear (&s);
+  assert_int_equal (sw_secret_src_parse ("id=t,type=env,src=GH", &s, NULL), 0);
+  assert_string_equal (s.env, "GH");
+  assert_null (s.path);
+  sw_secret_src_clear (&s);
+  assert_int_equal (sw_secret_src_parse ("src=/x", &s, NULL), -1);
+  assert_int_equal (sw_secret_src_parse ("id=x,type=file", &s, NULL), -1);
+}
+
+static void
+failure_message_quotes_like_go (void **state)
+{
+  const char *argv[] = { "/bin/sh", "-c", "echo \"hi\" \\ done\n", NULL };
+  cleanup_free char *d = sw_sandbox_describe_argv (argv);
+  assert_string_equal (d, "\"/bin/sh -c echo \\\"hi\\\" \\\\ done\\n\"");
+}
+
+static void
+sizes_parse (void **state)
+{
+  uint64_t b;
+  assert_int_equal (sw_parse_size ("10G", &b), 0);
+  assert_int_equal (b, 10ULL << 30);
+  assert_int_equal (sw_parse_size ("512MiB", &b), 0);
+  assert_int_equal (b, 512ULL << 20);
+  assert_int_equal (sw_parse_size ("1.5k", &b), 0);
+  assert_int_equal (b, 1536);
+  assert_int_equal (sw_parse_size ("123", &b), 0);
+  assert_int_equal (b, 123);
+  assert_int_equal (sw_parse_size ("12Q", &b), -1);
+  assert_int_equal (sw_parse_size ("", &b), -1);
+}
+
+static void
+network_modes (void **state)
+{
+  sw_net_mode m;
+  assert_int_equal (sw_net_mode_parse ("none", &m, NULL), 0);
+  assert_int_equal (m, SW_NET_NONE);
+  assert_int_equal (sw_net_mode_parse (NULL, &m, NULL), 0);
+  assert_int_equal (m, SW_NET_DEFAULT);
+  assert_int_equal (sw_net_mode_parse ("bridge", &m, NULL), -1);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (bind_defaults),
+    cmocka_unit_test (cache_defaults_and_options),
+    cmocka_unit_test (secret_and_ssh_defaults),
+    cmocka_unit_test (bad_specs_are_errors),
+    cmocka_unit_test (secret_sources),
+    cmocka_unit_test (failure_message_quotes_like_go),
+    cmocka_unit_test (sizes_parse),
+    cmocka_unit_test (network_modes),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
