@@ -9,8 +9,9 @@
 #include "common/xalloc.h"
 #include "layers/sink.h"
 
-/* Big enough that each downstream write is worth a syscall or an HTTP chunk append. */
-#define OUT_SIZE (256 * 1024)
+/* ISA-L's cost per call is high: 64 KiB calls take 2.4x the CPU of 1 MiB ones, 256 KiB
+ * 1.45x (measured on 256 MiB of random data, level 2); beyond 1 MiB nothing is gained. */
+#define OUT_SIZE (1024 * 1024)
 
 int
 sw_compression_parse (const char *s, sw_compression *out, sw_error **err)
@@ -46,7 +47,7 @@ sw_compression_name (sw_compression c)
 /* ISA-L's output depends on how the input is split across isal_deflate() calls, so the
  * input is fed in fixed IN_CHUNK pieces whatever the writes look like: the compressed
  * bytes (and so the layer digest) are a function of the uncompressed bytes alone. */
-#define IN_CHUNK (256 * 1024)
+#define IN_CHUNK (1024 * 1024)
 
 struct gz_sink
 {

@@ -1023,7 +1023,7 @@ sw_layer_snapshot_path (const char *snapdir, const char *diff_id)
 
 int
 sw_layer_snapshot_sink (sw_sink *out, const char *snapdir, const char *diff_id,
-                        const sw_extract_opts *o, sw_error **err)
+                        const sw_extract_opts *o, sw_layer_info *info, sw_error **err)
 {
   if (!diff_id || strncmp (diff_id, "sha256:", 7) != 0 || strlen (diff_id) != 71
       || strspn (diff_id + 7, "0123456789abcdef") != 64)
@@ -1067,7 +1067,7 @@ sw_layer_snapshot_sink (sw_sink *out, const char *snapdir, const char *diff_id,
         }
     }
   cleanup_close int tfd = openat (s->snapfd, s->tmpname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (tfd < 0 || sw_layer_extract_sink (&s->inner, tfd, &opts, NULL, err) < 0)
+  if (tfd < 0 || sw_layer_extract_sink (&s->inner, tfd, &opts, info, err) < 0)
     {
       if (tfd < 0)
         sw_error_errno (err, "snapshot: opening %s", s->tmpname);

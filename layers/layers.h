@@ -14,7 +14,9 @@
  *    (trusted.overlay.opaque=y or user.overlay.opaque=y) get a `.wh..wh..opq` entry
  *    right after them.  Overlay-private xattrs are never written.  An upper dir that uses
  *    redirect_dir or metacopy cannot be turned into a layer, and says so.
- *  - Kinds: regular files (sparse ones as pax sparse 1.0), directories, symlinks,
+ *  - Kinds: regular files (sparse ones — fewer blocks than bytes — as pax sparse 1.0,
+ *    holes as SEEK_HOLE reports them, so they are part of what the digest covers),
+ *    directories, symlinks,
  *    hardlinks between files of the layer, character and block devices, fifos.
  *    Sockets are skipped, as BuildKit does.  Mode keeps setuid/setgid/sticky.
  *
@@ -105,9 +107,10 @@ int sw_layer_extract_fd (int fd, int rootfd, const sw_extract_opts *o, sw_layer_
  * place only once the stream is complete and its digests verified (diff_id always).  If
  * the snapshot already exists, the stream is still verified and then discarded.  Abort or
  * failure removes the temporary directory.  Whiteouts are kept in overlay form unless
- * o->whiteouts says otherwise (a snapshot is an overlay lower dir). */
+ * o->whiteouts says otherwise (a snapshot is an overlay lower dir).  info (may be NULL)
+ * is filled when the sink finishes successfully. */
 int sw_layer_snapshot_sink (sw_sink *out, const char *snapdir, const char *diff_id,
-                            const sw_extract_opts *o, sw_error **err);
+                            const sw_extract_opts *o, sw_layer_info *info, sw_error **err);
 
 /* The path of the snapshot for diff_id (malloc'ed). */
 char *sw_layer_snapshot_path (const char *snapdir, const char *diff_id);

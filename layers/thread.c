@@ -9,6 +9,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+
+#include "common/log.h"
 
 #include "common/xalloc.h"
 #include "layers/sink.h"
@@ -25,6 +28,7 @@ struct th_sink
   unsigned head, count; /* filled buffers waiting for the worker: head .. head+count-1 */
   size_t fill;          /* bytes in the producer's buffer, bufs[(head+count) % nbufs] */
   bool done, cancel, failed;
+  double cpu; /* the worker's CPU seconds, for the debug log (bench: the pipeline's split) */
   sw_error *werr;
   sw_sink down;
 };
@@ -57,6 +61,10 @@ worker (void *arg)
       s->count--;
       pthread_cond_broadcast (&s->cv);
     }
+  struct rusage ru;
+  if (getrusage (RUSAGE_THREAD, &ru) == 0)
+    s->cpu = (double) ru.ru_utime.tv_sec + (double) ru.ru_stime.tv_sec
+             + ((double) ru.ru_utime.tv_usec + (double) ru.ru_stime.tv_usec) / 1e6;
   pthread_mutex_unlock (&s->mu);
   return NULL;
 }
@@ -147,6 +155,7 @@ th_finish (void *ud, const char *digest, sw_error **err)
     }
   pthread_mutex_unlock (&s->mu);
   th_stop (s, r < 0);
+  sw_debug ("sink thread: %.3f CPU seconds downstream", s->cpu);
   if (r == 0 && s->failed)
     {
       sw_error_move (err, &s->werr);

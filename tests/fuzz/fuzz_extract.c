@@ -94,6 +94,14 @@ check_outside (void)
     }
 }
 
+static void
+remove_scratch (void)
+{
+  int fd = open (scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0 && empty_dir (fd) == 0)
+    rmdir (scratch);
+}
+
 int LLVMFuzzerInitialize (int *argc, char ***argv);
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -114,6 +122,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   fclose (f);
   chmod (victim, 0644);
   sw_log_set_level (SW_LOG_ERROR);
+  atexit (remove_scratch);
   return 0;
 }
 

@@ -8,6 +8,7 @@
  *   layertool snapshot SNAPDIR DIFFID                       blob from stdin
  *
  * Each prints "diff_id=… digest=… size=… tar_size=… maxrss_kb=…" on stderr when done.
+ * LAYERTOOL_DEBUG=1 turns on the library's debug log (e.g. the compression thread's CPU).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "layers/layers.h"
 
 static long
@@ -30,9 +32,13 @@ maxrss_kb (void)
 static void
 report (const sw_layer_info *info)
 {
-  fprintf (stderr, "diff_id=%s digest=%s size=%llu tar_size=%llu compression=%s maxrss_kb=%ld\n",
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  double cpu = (double) ru.ru_utime.tv_sec + (double) ru.ru_stime.tv_sec
+               + ((double) ru.ru_utime.tv_usec + (double) ru.ru_stime.tv_usec) / 1e6;
+  fprintf (stderr, "diff_id=%s digest=%s size=%llu tar_size=%llu compression=%s maxrss_kb=%ld cpu_s=%.3f\n",
            info->diff_id, info->digest, (unsigned long long) info->size,
-           (unsigned long long) info->tar_size, sw_compression_name (info->compression), maxrss_kb ());
+           (unsigned long long) info->tar_size, sw_compression_name (info->compression), maxrss_kb (), cpu);
 }
 
 static int
@@ -58,6 +64,8 @@ main (int argc, char **argv)
   if (argc < 2)
     return usage ();
   const char *cmd = argv[1];
+  if (getenv ("LAYERTOOL_DEBUG"))
+    sw_log_set_level (SW_LOG_DEBUG);
   if (strcmp (cmd, "pack") == 0)
     {
       sw_pack_opts o;
@@ -136,7 +144,7 @@ main (int argc, char **argv)
   if (strcmp (cmd, "snapshot") == 0 && argc == 4)
     {
       sw_sink s;
-      if (sw_layer_snapshot_sink (&s, argv[2], argv[3], NULL, &err) < 0)
+      if (sw_layer_snapshot_sink (&s, argv[2], argv[3], NULL, &info, &err) < 0)
         return die (err);
       char buf[65536];
       ssize_t n;
@@ -156,6 +164,7 @@ main (int argc, char **argv)
         return die (err);
       cleanup_free char *p = sw_layer_snapshot_path (argv[2], argv[3]);
       printf ("%s\n", p);
+      report (&info);
       return 0;
     }
   return usage ();

@@ -519,14 +519,14 @@ snapshot_abort_leaves_nothing (void **state)
   cleanup_free char *snap = make_tmpdir ();
   sw_sink s;
   const char *id = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-  assert_int_equal (sw_layer_snapshot_sink (&s, snap, id, NULL, NULL), 0);
+  assert_int_equal (sw_layer_snapshot_sink (&s, snap, id, NULL, NULL, NULL), 0);
   sw_buf t = tar_with ("file", AE_IFREG, NULL);
   assert_int_equal (sw_sink_write (&s, t.data, t.len, NULL), 0);
   sw_sink_abort (&s);
   cleanup_free char *cmd = sw_xasprintf ("[ -z \"$(ls -A '%s/sha256')\" ]", snap);
   assert_int_equal (system (cmd), 0);
   cleanup_error sw_error *err = NULL;
-  assert_int_equal (sw_layer_snapshot_sink (&s, snap, "sha256:nothex", NULL, &err), -1);
+  assert_int_equal (sw_layer_snapshot_sink (&s, snap, "sha256:nothex", NULL, NULL, &err), -1);
   sw_buf_free (&t);
   rm_rf (snap);
 }
