@@ -31,6 +31,9 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# Test and bench helpers (tests/tools/NAME.c → $(BUILD)/tools/NAME), built with the unit tests.
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 
 ifeq ($(BUILD),build)
 SLIPWAY_BIN := slipway
@@ -38,7 +41,7 @@ else
 SLIPWAY_BIN := $(BUILD)/slipway
 endif
 
-.PHONY: all deps test unit check-asan install clean demo bench fuzz
+.PHONY: all deps test unit check-asan install clean demo bench fuzz bench-layers
 all: $(SLIPWAY_BIN) $(BUILD)/libslipway.a $(BUILD)/libslipway.so libslipway.a libslipway.so $(BUILD)/examples/runner
 
 $(BUILD)/%.o: %.c
@@ -66,7 +69,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libslipway.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libslipway.a $(LIBS) -lcmocka
 
-unit: $(UNIT_BINS)
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libslipway.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libslipway.a $(LIBS)
+
+unit: $(UNIT_BINS) $(TOOL_BINS)
 
 deps:
 	@./tests/deps.sh
@@ -84,6 +91,9 @@ demo: deps all
 
 bench: deps all
 	./bench/run.sh
+
+bench-layers: all unit
+	./bench/layers.sh
 
 fuzz:
 	$(MAKE) -C tests/fuzz

@@ -5,6 +5,7 @@
  * something and silently does not get it is worse than one that stops.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,13 @@ build_usage (FILE *out)
       fprintf (out, "  %-32s %s%s\n", left, f->help,
                f->kind == FLAG_UNSUPPORTED ? " (not supported yet)" : "");
     }
+}
+
+static void
+on_signal (int sig)
+{
+  (void) sig;
+  sw_cancel (); /* the build notices, cleans up and fails */
 }
 
 int
@@ -230,6 +238,9 @@ cli_build (int argc, char **argv)
       return cli_report (err);
     }
   sw_build_set_event_callback (b, cli_progress_event, display);
+  struct sigaction sa = { .sa_handler = on_signal };
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
   rc = sw_build_run (b, &err);
   cli_progress_free (display);
   if (rc < 0)

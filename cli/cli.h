@@ -8,6 +8,9 @@
 int cli_build (int argc, char **argv);
 int cli_version (int argc, char **argv);
 int cli_debug (int argc, char **argv);
+int cli_imagetools (int argc, char **argv);
+int cli_login (int argc, char **argv);
+int cli_logout (int argc, char **argv);
 int cli_debug_run (int argc, char **argv);
 int cli_prune (int argc, char **argv);
 

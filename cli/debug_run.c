@@ -18,6 +18,7 @@ static const char run_usage[] =
   "  --user USER        name or uid[:gid], resolved in the rootfs\n"
   "  --workdir DIR      working directory (created if missing)\n"
   "  --hostname NAME    (default buildkitsandbox)\n"
+  "  --platform P       run as platform P (os/arch[/variant]); QEMU when foreign\n"
   "  --env KEY=VALUE    (repeatable)\n"
   "  --mount SPEC       a RUN --mount spec (repeatable)\n"
   "  --context DIR      where bind mounts read from (default .)\n"
@@ -115,6 +116,8 @@ cli_debug_run (int argc, char **argv)
         o.workdir = val;
       else if (strcmp (name, "--hostname") == 0)
         o.hostname = val;
+      else if (strcmp (name, "--platform") == 0)
+        o.platform = val;
       else if (strcmp (name, "--context") == 0)
         o.context = val;
       else if (strcmp (name, "--env") == 0 || strcmp (name, "-e") == 0)

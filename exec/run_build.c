@@ -1,16 +1,460 @@
-/* exec/run_build.c — sw_build_run: the engine that runs a plan.
+/* exec/run_build.c — sw_build_run: a whole build, from the Dockerfile to the tags.
  *
- * Not written yet (issue: the build end to end).  Until then it says so plainly rather
- * than pretending to build.
+ *   read and parse the Dockerfile → for each platform: plan, run the needed stages in
+ *   order, export the target as an image → with several platforms, an index → tags, last
+ *   → --metadata-file, --iidfile.
+ *
+ * A build that fails anywhere writes no tag: manifests are pushed by digest as they are
+ * made, and only a complete build names them.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "common/error.h"
-#include "exec/build.h"
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "exec/dockerignore.h"
+#include "exec/engine.h"
+#include "exec/sandbox.h"
+#include "image/mediatype.h"
+#include "registry/ops.h"
+
+/* ---- outputs -------------------------------------------------------------------- */
+
+/* The value of key in a buildx CSV spec ("type=image,name=x,push=true"), or NULL. */
+static char *
+csv_get (const char *spec, const char *key)
+{
+  cleanup_free char *copy = sw_xstrdup (spec);
+  char *save = NULL;
+  size_t klen = strlen (key);
+  for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
+    if (strncmp (p, key, klen) == 0 && p[klen] == '=')
+      return sw_xstrdup (p + klen + 1);
+  return NULL;
+}
+
+static bool
+csv_true (const char *spec, const char *key)
+{
+  cleanup_free char *v = csv_get (spec, key);
+  return v && (strcmp (v, "true") == 0 || strcmp (v, "1") == 0);
+}
+
+/* Decide where the image goes: push or nowhere.  Adds names given in outputs to tags. */
+static int
+plan_outputs (sw_engine *e, bool *push, sw_error **err)
+{
+  sw_build *b = e->b;
+  *push = b->push;
+  if (b->load)
+    return sw_error_make (err, ENOTSUP, "not supported yet: --load (there is no docker daemon to load into; "
+                                        "use -o type=docker,dest=FILE and docker load)");
+  for (size_t i = 0; i < b->outputs.n; i++)
+    {
+      const char *spec = b->outputs.v[i];
+      cleanup_free char *type = csv_get (spec, "type");
+      if (type == NULL && strchr (spec, '=') == NULL)
+        type = sw_xstrdup ("local"); /* "-o DIR" is type=local,dest=DIR */
+      if (type == NULL)
+        return sw_error_make (err, EINVAL, "invalid --output \"%s\": it needs type=…", spec);
+      if (strcmp (type, "registry") == 0 || (strcmp (type, "image") == 0 && csv_true (spec, "push")))
+        *push = true;
+      else if (strcmp (type, "image") == 0)
+        ;
+      else
+        return sw_error_make (err, ENOTSUP, "not supported yet: --output type=%s", type);
+      cleanup_free char *name = csv_get (spec, "name");
+      if (name)
+        {
+          char *save = NULL;
+          for (char *p = strtok_r (name, ",", &save); p; p = strtok_r (NULL, ",", &save))
+            sw_strv_push (&b->tags, p);
+        }
+      cleanup_free char *oci = csv_get (spec, "oci-mediatypes");
+      if (oci && strcmp (oci, "false") == 0)
+        return sw_error_make (err, ENOTSUP, "not supported yet: --output oci-mediatypes=false");
+    }
+  if (*push && b->tags.n == 0)
+    return sw_error_make (err, EINVAL, "tag is needed when pushing to registry: add -t NAME:TAG");
+  return 0;
+}
+
+/* ---- the Dockerfile --------------------------------------------------------------- */
+
+static int
+read_all (int fd, sw_buf *out, sw_error **err)
+{
+  char buf[65536];
+  for (;;)
+    {
+      ssize_t n = read (fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return sw_error_errno (err, "reading the Dockerfile");
+      if (n == 0)
+        return 0;
+      if (out->len + (size_t) n > (64u << 20))
+        return sw_error_make (err, EFBIG, "the Dockerfile is larger than 64 MiB");
+      sw_buf_append (out, buf, (size_t) n);
+    }
+}
+
+static int
+load_dockerfile (sw_engine *e, sw_error **err)
+{
+  sw_build *b = e->b;
+  cleanup_buf sw_buf text = SW_BUF_INIT;
+  cleanup_close int fd = -1;
+  const char *display;
+
+  if (b->dockerfile && strcmp (b->dockerfile, "-") == 0)
+    {
+      e->dockerfile_path = sw_xstrdup ("Dockerfile");
+      display = "Dockerfile";
+      if (read_all (STDIN_FILENO, &text, err) < 0)
+        return -1;
+    }
+  else
+    {
+      e->dockerfile_path = b->dockerfile ? sw_xstrdup (b->dockerfile) : sw_xasprintf ("%s/Dockerfile", e->context);
+      display = b->dockerfile ? b->dockerfile : "Dockerfile";
+      fd = open (e->dockerfile_path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        return sw_error_errno (err, "failed to read dockerfile: open %s", e->dockerfile_path);
+      if (read_all (fd, &text, err) < 0)
+        return -1;
+    }
+  int id = sw_engine_vertex_start (e, "[internal] load build definition from %s", display);
+  double t0 = sw_engine_now ();
+  int r = sw_dockerfile_parse (text.data ? text.data : "", text.len, display, &e->df, err);
+  sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
+  return r;
+}
+
+/* ---- the engine's life -------------------------------------------------------------- */
+
+static char *
+rfc3339 (time_t t)
+{
+  struct tm tm;
+  char buf[64];
+  gmtime_r (&t, &tm);
+  strftime (buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return sw_xstrdup (buf);
+}
+
+static int
+engine_open (sw_engine *e, sw_build *b, sw_error **err)
+{
+  char *real;
+  const char *sde = getenv ("SOURCE_DATE_EPOCH");
+
+  e->b = b;
+  e->epoch = -1;
+  e->context_fd = -1;
+  if (sde && *sde)
+    {
+      char *end;
+      long long v = strtoll (sde, &end, 10);
+      if (*end || v < 0)
+        return sw_error_make (err, EINVAL, "invalid SOURCE_DATE_EPOCH \"%s\": expected seconds since 1970", sde);
+      e->epoch = v;
+      e->epoch_str = rfc3339 ((time_t) v);
+    }
+  e->created = rfc3339 (time (NULL));
+  real = realpath (b->context, NULL);
+  if (real == NULL)
+    return sw_error_errno (err, "unable to prepare context: path \"%s\" not found", b->context);
+  e->context = real;
+  struct stat st;
+  if (stat (real, &st) < 0 || !S_ISDIR (st.st_mode))
+    return sw_error_make (err, ENOTDIR, "unable to prepare context: %s is not a directory", b->context);
+  if (sw_platform_host (&e->host, err) < 0)
+    return -1;
+  for (size_t i = 0; i < b->tags.n; i++)
+    {
+      sw_ref *ref;
+      if (sw_ref_parse (b->tags.v[i], &ref, err) < 0)
+        return sw_error_wrap (err, "invalid tag");
+      e->tags = sw_xreallocarray (e->tags, e->n_tags + 1, sizeof *e->tags);
+      e->tags[e->n_tags++] = ref;
+    }
+  for (size_t i = 0; i < b->secrets.n; i++)
+    {
+      e->secrets = sw_xreallocarray (e->secrets, e->n_secrets + 1, sizeof *e->secrets);
+      memset (&e->secrets[e->n_secrets], 0, sizeof *e->secrets);
+      if (sw_secret_src_parse (b->secrets.v[i], &e->secrets[e->n_secrets], err) < 0)
+        return sw_error_wrap (err, "--secret");
+      e->n_secrets++;
+    }
+  for (size_t i = 0; i < b->ssh.n; i++)
+    {
+      e->ssh = sw_xreallocarray (e->ssh, e->n_ssh + 1, sizeof *e->ssh);
+      memset (&e->ssh[e->n_ssh], 0, sizeof *e->ssh);
+      if (sw_ssh_src_parse (b->ssh.v[i], &e->ssh[e->n_ssh], err) < 0)
+        return sw_error_wrap (err, "--ssh");
+      e->n_ssh++;
+    }
+  sw_registry_options ro = { .insecure = (const char *const *) b->insecure_registries.v };
+  e->reg = sw_registry_new (&ro);
+  if (sw_state_open (b->state_dir, &e->state, err) < 0)
+    return -1;
+  /* Two workers: one layer compresses while another uploads; the queue bound keeps a
+   * burst of small steps from piling up work. */
+  e->workers = sw_workers_new (2, 8);
+  return 0;
+}
+
+static void
+engine_stages_free (sw_engine *e)
+{
+  for (size_t i = 0; e->plan && e->stages && i < e->plan->n_stages; i++)
+    {
+      sw_stage *s = &e->stages[i];
+      sw_platform_clear (&s->platform);
+      sw_base_free (s->base);
+      sw_image_config_free (s->config);
+      sw_plan_env_free (s->env);
+      sw_strlist_free (s->arg_names);
+      free (s->layers);
+    }
+  free (e->stages);
+  e->stages = NULL;
+}
+
+static void
+engine_close (sw_engine *e)
+{
+  if (e->workers)
+    {
+      sw_workers_wait (e->workers, NULL);
+      sw_workers_free (e->workers);
+    }
+  engine_stages_free (e);
+  for (size_t i = 0; i < e->n_all_layers; i++)
+    {
+      free (e->all_layers[i]->dir);
+      free (e->all_layers[i]);
+    }
+  free (e->all_layers);
+  sw_plan_free (e->plan);
+  sw_dockerfile_free (e->df);
+  if (e->state)
+    sw_state_close (e->state); /* removes the session: every upper dir of this build */
+  sw_registry_free (e->reg);
+  for (size_t i = 0; i < e->n_tags; i++)
+    sw_ref_free (e->tags[i]);
+  free (e->tags);
+  sw_ref_free (e->push_repo);
+  for (size_t i = 0; i < e->n_secrets; i++)
+    sw_secret_src_clear (&e->secrets[i]);
+  free (e->secrets);
+  for (size_t i = 0; i < e->n_ssh; i++)
+    sw_ssh_src_clear (&e->ssh[i]);
+  free (e->ssh);
+  sw_platform_clear (&e->host);
+  sw_platform_clear (&e->platform);
+  free (e->context);
+  if (e->context_fd >= 0)
+    close (e->context_fd);
+  sw_patterns_free (e->ignore);
+  free (e->dockerfile_path);
+  free (e->created);
+  free (e->epoch_str);
+}
+
+/* ---- one platform --------------------------------------------------------------------- */
+
+static int
+build_platform (sw_engine *e, const char *platform, sw_image_result *out, sw_error **err)
+{
+  sw_build *b = e->b;
+  cleanup_free char *host = sw_platform_format (&e->host);
+  sw_plan_opts po = { .target = b->target,
+                      .build_args = (const char *const *) b->build_args.v,
+                      .build_platform = host,
+                      .target_platform = platform };
+
+  sw_plan_free (e->plan);
+  e->plan = NULL;
+  if (sw_plan_new (e->df, &po, &e->plan, err) < 0)
+    return -1;
+  for (size_t i = 0; i < e->plan->n_warnings; i++)
+    {
+      sw_event ev = { .kind = SW_EVENT_WARNING, .text = e->plan->warnings[i] };
+      sw_build_emit (b, &ev);
+    }
+  e->stages = sw_xcalloc (e->plan->n_stages + 1, sizeof *e->stages);
+  for (size_t i = 0; i < e->plan->n_order; i++)
+    if (sw_engine_run_stage (e, e->plan->order[i], err) < 0)
+      return -1;
+  return sw_engine_export_image (e, &e->stages[e->plan->target], out, err);
+}
+
+/* ---- results ---------------------------------------------------------------------------- */
+
+static int
+write_file (const char *path, const char *content, sw_error **err)
+{
+  FILE *f = fopen (path, "we");
+  if (f == NULL)
+    return sw_error_errno (err, "open %s", path);
+  fputs (content, f);
+  if (fclose (f) != 0)
+    return sw_error_errno (err, "write %s", path);
+  return 0;
+}
+
+static int
+write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_t size, const char *config_digest,
+                sw_error **err)
+{
+  sw_build *b = e->b;
+  cleanup_buf sw_buf names = SW_BUF_INIT;
+  cleanup_buf sw_buf json = SW_BUF_INIT;
+
+  if (b->iidfile && write_file (b->iidfile, config_digest, err) < 0)
+    return -1;
+  if (b->metadata_file == NULL)
+    return 0;
+  for (size_t i = 0; i < e->n_tags; i++)
+    {
+      cleanup_free char *s = sw_ref_string (e->tags[i]);
+      sw_buf_printf (&names, "%s%s", i ? "," : "", s);
+    }
+  sw_buf_printf (&json,
+                 "{\n  \"containerimage.config.digest\": \"%s\",\n"
+                 "  \"containerimage.descriptor\": {\n    \"mediaType\": \"%s\",\n    \"digest\": \"%s\",\n"
+                 "    \"size\": %lld\n  },\n  \"containerimage.digest\": \"%s\"",
+                 config_digest, media_type, digest, (long long) size, digest);
+  if (names.len)
+    sw_buf_printf (&json, ",\n  \"image.name\": \"%s\"", names.data);
+  sw_buf_puts (&json, "\n}\n");
+  return write_file (b->metadata_file, json.data, err);
+}
+
+static int
+push_tags (sw_engine *e, const char *media_type, const sw_buf *body, sw_error **err)
+{
+  for (size_t i = 0; i < e->n_tags; i++)
+    {
+      const sw_ref *t = e->tags[i];
+      const char *reference = t->tag ? t->tag : "latest";
+      if (sw_manifest_put (e->reg, t, reference, media_type, body->data, body->len, err) < 0)
+        return -1;
+    }
+  return 0;
+}
 
 int
 sw_build_run (sw_build *b, sw_error **err)
 {
-  (void) b;
-  return sw_error_make (err, ENOSYS, "building images is not implemented yet in this version of slipway");
+  sw_engine e = { 0 };
+  sw_image_result *results = NULL;
+  size_t n_platforms = b->platforms.n ? b->platforms.n : 1;
+  cleanup_buf sw_buf final = SW_BUF_INIT; /* the document the tags name */
+  char final_digest[SW_DIGEST_BUFSZ] = "";
+  const char *final_type = SW_MT_OCI_MANIFEST;
+  bool push;
+  int r = -1;
+
+  if (engine_open (&e, b, err) < 0 || plan_outputs (&e, &push, err) < 0)
+    goto out;
+  if (push)
+    {
+      /* New layers go to the first tag's repository; the others get them by mount. */
+      e.push_repo = sw_ref_dup (e.tags[0]);
+      free (e.push_repo->tag);
+      e.push_repo->tag = NULL;
+      free (e.push_repo->digest);
+      e.push_repo->digest = NULL;
+      for (size_t i = 1; i < e.n_tags; i++)
+        if (strcmp (e.tags[i]->domain, e.tags[0]->domain) || strcmp (e.tags[i]->path, e.tags[0]->path))
+          {
+            sw_error_make (err, ENOTSUP, "not supported yet: tags in several repositories (%s, %s)",
+                           b->tags.v[0], b->tags.v[i]);
+            goto out;
+          }
+    }
+  else if (b->outputs.n == 0)
+    sw_warn ("No output specified: the build result will only be checked, not stored (use --push or -o)");
+  if (load_dockerfile (&e, err) < 0)
+    goto out;
+
+  results = sw_xcalloc (n_platforms, sizeof *results);
+  for (size_t i = 0; i < n_platforms; i++)
+    {
+      engine_stages_free (&e); /* each platform runs every stage anew */
+      if (build_platform (&e, b->platforms.n ? b->platforms.v[i] : NULL, &results[i], err) < 0)
+        goto out;
+    }
+
+  if (n_platforms == 1)
+    {
+      snprintf (final_digest, sizeof final_digest, "%s", results[0].manifest_digest);
+      sw_buf_append (&final, results[0].manifest_json.data, results[0].manifest_json.len);
+    }
+  else
+    {
+      sw_index ix = { 0 };
+      ix.media_type = SW_MT_OCI_INDEX;
+      ix.n_manifests = n_platforms;
+      ix.manifests = sw_xcalloc (n_platforms, sizeof *ix.manifests);
+      sw_desc_platform *plats = sw_xcalloc (n_platforms, sizeof *plats);
+      for (size_t i = 0; i < n_platforms; i++)
+        {
+          ix.manifests[i].media_type = results[i].manifest_media_type;
+          ix.manifests[i].digest = results[i].manifest_digest;
+          ix.manifests[i].size = results[i].manifest_size;
+          plats[i].os = results[i].platform.os;
+          plats[i].architecture = results[i].platform.arch;
+          plats[i].variant = *results[i].platform.variant ? results[i].platform.variant : NULL;
+          ix.manifests[i].platform = &plats[i];
+        }
+      sw_index_serialize (&ix, &final);
+      free (ix.manifests);
+      free (plats);
+      sw_digest_bytes (final.data, final.len, final_digest);
+      final_type = SW_MT_OCI_INDEX;
+      if (push && sw_manifest_put (e.reg, e.push_repo, final_digest, final_type, final.data, final.len, err) < 0)
+        goto out;
+    }
+
+  /* Last: the names.  Everything they point at is in the registry by now. */
+  if (push)
+    {
+      int id = sw_engine_vertex_start (&e, "pushing tags");
+      double t0 = sw_engine_now ();
+      int pr = push_tags (&e, final_type, &final, err);
+      sw_engine_vertex_done (&e, id, t0, pr < 0 ? *err : NULL);
+      if (pr < 0)
+        goto out;
+    }
+  if (write_metadata (&e, final_digest, final_type, n_platforms == 1 ? results[0].manifest_size : (int64_t) final.len,
+                      results[0].config_digest, err) < 0)
+    goto out;
+  free (b->digest);
+  b->digest = sw_xstrdup (final_digest);
+  free (b->image_id);
+  b->image_id = sw_xstrdup (results[0].config_digest);
+  r = 0;
+out:
+  for (size_t i = 0; results && i < n_platforms; i++)
+    {
+      free (results[i].manifest_media_type);
+      sw_buf_free (&results[i].manifest_json);
+      sw_platform_clear (&results[i].platform);
+    }
+  free (results);
+  engine_close (&e);
+  return r;
 }

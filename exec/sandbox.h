@@ -92,6 +92,8 @@ typedef struct sw_sandbox_spec
   size_t n_ssh;
   sw_sandbox_output output;
   void *userdata;
+  /* emulation for a foreign platform (emu/emu.h: sw_emu_prepare); NULL runs natively */
+  const struct sw_emu *emu;
 } sw_sandbox_spec;
 
 /* Returns 0 when the process ran and exited 0; -1 otherwise (setup failure, non-zero

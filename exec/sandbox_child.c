@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "emu/emu.h"
 #include "exec/sandbox_child.h"
 #include "exec/sandbox_int.h"
 
@@ -739,6 +740,11 @@ sw_sandbox_child (const sw_plan *p)
         }
     }
   mask_paths (p, rootfd);
+  /* emulation (emu/emu.h): our /proc/<pid> on the host's proc, before it goes away */
+  int emu_procfd = -1;
+  const char *emu_what = NULL;
+  if (sw_emu_child_pre (p->emu, &emu_procfd, &emu_what) < 0)
+    die (p, emu_what, NULL);
 
   if (fchdir (rootfd) < 0)
     die (p, "entering the rootfs", NULL);
@@ -755,6 +761,9 @@ sw_sandbox_child (const sw_plan *p)
     loopback_up (p);
   if (sethostname (p->hostname, strlen (p->hostname)) < 0)
     die (p, "setting the hostname", NULL);
+  /* emulation: private binfmt_misc in a new user namespace, before caps and seccomp */
+  if (sw_emu_child_enter (p->emu, emu_procfd, &emu_what) < 0)
+    die (p, emu_what, NULL);
 
   pid_t pid = (pid_t) syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (pid < 0)

@@ -5,6 +5,7 @@
 
 #include "common/cleanup.h"
 #include "common/xalloc.h"
+#include "emu/emu.h"
 #include "exec/sandbox.h"
 #include "exec/state.h"
 
@@ -45,6 +46,7 @@ sw_debug_run (const sw_debug_run_options *o, const char *const *argv, int *exit_
   size_t pm = 0, ps = 0, ph = 0;
   unsigned nssh = 0;
   char *upper = NULL;
+  sw_emu *emu = NULL;
   int ret = -1;
 
   *exit_code = -1;
@@ -90,8 +92,20 @@ sw_debug_run (const sw_debug_run_options *o, const char *const *argv, int *exit_
   spec.n_ssh = nh;
   spec.output = o->output;
   spec.userdata = o->userdata;
+  if (o->platform)
+    {
+      sw_platform target = SW_PLATFORM_INIT;
+      int rc = sw_platform_parse (o->platform, &target, err);
+      if (rc == 0)
+        rc = sw_emu_prepare (NULL, &target, NULL, &emu, err); /* NULL when native */
+      sw_platform_clear (&target);
+      if (rc < 0)
+        goto out;
+      spec.emu = emu;
+    }
   ret = sw_sandbox_run (&spec, exit_code, err);
 out:
+  sw_emu_release (emu);
   sw_state_close (st);
   free (upper);
   for (size_t i = 0; i < pm; i++)

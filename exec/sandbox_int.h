@@ -73,6 +73,7 @@ typedef struct sw_plan
   uint64_t keep_caps;   /* bounding and effective set for root */
   int last_cap;
   const struct sock_fprog *seccomp;
+  const struct sw_emu *emu; /* NULL: native (emu/emu.h, child side) */
 
   /* plumbing (fd numbers in the child) */
   int sync_fd;

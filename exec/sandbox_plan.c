@@ -570,6 +570,7 @@ sw_run_prepare (sw_run *r, sw_error **err)
   p->hostname = s->hostname && *s->hostname ? s->hostname : SW_DEFAULT_HOSTNAME;
   p->net_none = s->network == SW_NET_NONE;
   p->argv = s->argv;
+  p->emu = s->emu;
   p->keep_caps = default_caps;
   p->masked_files = masked;
   {

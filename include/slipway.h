@@ -147,6 +147,39 @@ const char *sw_build_image_id (const sw_build *b);
  * `slipway debug ast` prints).  Parse errors come back as *err with file:line:col. */
 int sw_dockerfile_dump_ast (const char *path, FILE *out, sw_error **err);
 
+/* emu: `slipway debug emu host|decide|run …` (see emu/debug.c).  Results go to out, the
+ * way emulation was arranged to info.  Returns the command's exit status (run), 0, or -1. */
+int sw_debug_emu (int argc, char **argv, FILE *out, FILE *info, sw_error **err);
+
+/* ---- registry tools (registry/): imagetools, login ------------------------------ */
+
+/* insecure: NULL-terminated list of registries ("host[:port]") reachable over plain HTTP
+ * or with an unverifiable certificate (as --insecure-registry); may be NULL.  Loopback
+ * registries may always use plain HTTP. */
+
+/* Write what REF names: with raw, the manifest or index bytes exactly as the registry
+ * holds them; else a summary as `docker buildx imagetools inspect` prints it.  With
+ * platform ("linux/arm64", may be NULL), an index is first narrowed to that platform's
+ * image, as FROM does. */
+int sw_imagetools_inspect (const char *ref, const char *platform, int raw, const char *const *insecure, FILE *out,
+                           sw_error **err);
+
+/* Make the NULL-terminated list of tags name the sources: one source is copied
+ * byte for byte (index or manifest, every manifest and blob it names, streamed registry to
+ * registry with nothing on local disk); several single-platform images (or indexes) are
+ * combined into one index.  Blobs the destination has are skipped, blobs in another
+ * repository of the same registry are mounted.  Tags are written last.  With digest_out
+ * (SW_IMAGE_DIGEST_BUFSZ bytes), receives the digest of what the tags name. */
+#define SW_IMAGE_DIGEST_BUFSZ 72
+int sw_imagetools_create (const char *const *tags, const char *const *sources, const char *const *insecure,
+                          char *digest_out, sw_error **err);
+
+/* Check the credentials against SERVER (a host[:port], or docker.io when NULL) and store
+ * them in $DOCKER_CONFIG/config.json (~/.docker/config.json) as `docker login` does. */
+int sw_registry_login (const char *server, const char *username, const char *password,
+                       const char *const *insecure, sw_error **err);
+/* Remove SERVER's credentials from config.json. */
+int sw_registry_logout (const char *server, sw_error **err);
 /* ---- sandbox and state (exec/sandbox*, exec/state*) -------------------------- */
 
 /* Cancel every running step: kills its whole PID namespace; the build then cleans up and
@@ -174,6 +207,7 @@ typedef struct sw_debug_run_options
   const char *const *secrets; /* --secret specs */
   const char *const *ssh;     /* --ssh specs */
   const char *const *add_hosts; /* HOST:IP */
+  const char *platform;       /* run emulated when foreign (emu/); NULL: the host's */
   /* each output line (stream 1 or 2), without its newline */
   void (*output) (int stream, const char *line, size_t len, void *userdata);
   void *userdata;
@@ -183,6 +217,10 @@ typedef struct sw_debug_run_options
  * exit code (-1 when it never ran) and *err saying why. */
 int sw_debug_run (const sw_debug_run_options *o, const char *const *argv, int *exit_code,
                   sw_error **err);
+/* plan: `slipway debug plan FILE [--target T] [--build-arg K=V]… [--platform P]
+ * [--build-platform P]` (see dockerfile/plan_debug.c): the stages the target needs, in
+ * order, with their bases, platforms and the global ARG scope.  0 or -1. */
+int sw_debug_plan (int argc, char **argv, FILE *out, sw_error **err);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@ pkgs=(
   # tests: a real registry, independent validators, base-image material, emulation
   docker-registry skopeo umoci busybox-static qemu-user-static
   jq openssl apache2-utils ca-certificates python3 curl iproute2 util-linux
+  strace
   # fuzzing and comparisons
   clang libclang-rt-14-dev isal pigz zstd
 )

@@ -62,3 +62,51 @@ YML
   echo "registry on $REGISTRY did not start: $(tail -3 "$dir/registry.log")" >&2
   return 1
 }
+
+# start_registry_ext DIR SCHEME HTTP_EXTRA TOP_EXTRA: as start_registry, with YAML lines added
+# under http: (HTTP_EXTRA, indented by the caller: e.g. "  tls: {…}") and at the top level
+# (TOP_EXTRA: auth:, …); SCHEME (http|https) is how readiness is probed.  Any answer
+# (401 included) means up.
+start_registry_ext() {
+  local dir=$1 scheme=$2 http_extra=$3 top_extra=$4 port
+  port=$(free_port)
+  mkdir -p "$dir/data"
+  cat > "$dir/config.yml" <<YML
+version: 0.1
+log: { level: error }
+storage:
+  filesystem: { rootdirectory: $dir/data }
+  delete: { enabled: true }
+http:
+  addr: 127.0.0.1:$port
+$http_extra
+$top_extra
+YML
+  docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
+  local pid=$!
+  on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+  REGISTRY=127.0.0.1:$port
+  for _ in $(seq 1 100); do
+    [ "$(curl -sk -o /dev/null -w '%{http_code}' "$scheme://$REGISTRY/v2/" 2>/dev/null)" != 000 ] && return 0
+    sleep 0.05
+  done
+  echo "registry on $REGISTRY did not start: $(tail -3 "$dir/registry.log")" >&2
+  return 1
+}
+
+# start_fault_proxy UPSTREAM RULE…: tests/helpers/fault-proxy.py in front of UPSTREAM
+# (host:port); sets PROXY=127.0.0.1:PORT, its log in $PROXY_LOG; stopped at exit.
+start_fault_proxy() {
+  local upstream=$1; shift
+  local pf; pf=$(mktemp -u /tmp/sw-proxy.XXXXXX)
+  PROXY_LOG=$pf.log
+  python3 "$TOP/tests/helpers/fault-proxy.py" "$pf" "$upstream" "$@" 2>"$PROXY_LOG" &
+  local pid=$!
+  on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f '$pf' '$PROXY_LOG'"
+  for _ in $(seq 1 100); do
+    [ -s "$pf" ] && { PROXY=127.0.0.1:$(cat "$pf"); return 0; }
+    sleep 0.05
+  done
+  echo "fault proxy did not start: $(cat "$PROXY_LOG")" >&2
+  return 1
+}

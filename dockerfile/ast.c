@@ -1,0 +1,372 @@
+/* dockerfile/ast.c — freeing, dumping and naming the nodes of ast.h. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "dockerfile/ast.h"
+#include "dockerfile/location.h"
+#include "dockerfile/parser_int.h"
+
+static const char *const instructions[] = {
+  "add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", "healthcheck",
+  "label", "maintainer", "onbuild", "run", "shell", "stopsignal", "user", "volume",
+  "workdir",
+};
+
+static void
+node_free (sw_df_node *n)
+{
+  while (n != NULL)
+    {
+      sw_df_node *next = n->next;
+      for (size_t i = 0; i < n->n_children; i++)
+        node_free (n->children[i]);
+      free (n->children);
+      for (size_t i = 0; i < n->n_heredocs; i++)
+        {
+          free (n->heredocs[i].name);
+          free (n->heredocs[i].content);
+        }
+      free (n->heredocs);
+      for (size_t i = 0; i < n->n_flags; i++)
+        free (n->flags[i]);
+      free (n->flags);
+      for (size_t i = 0; i < n->n_prev_comment; i++)
+        free (n->prev_comment[i]);
+      free (n->prev_comment);
+      free (n->value);
+      free (n->original);
+      free (n);
+      n = next;
+    }
+}
+
+void
+sw_df_node_free (sw_df_node *n)
+{
+  node_free (n);
+}
+
+void
+sw_dockerfile_free (sw_dockerfile *df)
+{
+  if (df == NULL)
+    return;
+  node_free (df->ast);
+  for (size_t i = 0; i < df->n_lines; i++)
+    free (df->lines[i]);
+  free (df->lines);
+  for (size_t i = 0; i < df->n_warnings; i++)
+    {
+      free (df->warnings[i].short_msg);
+      free (df->warnings[i].detail);
+      free (df->warnings[i].url);
+    }
+  free (df->warnings);
+  free (df->path);
+  free (df->syntax);
+  free (df->check);
+  free (df);
+}
+
+size_t
+sw_df_node_nargs (const sw_df_node *node)
+{
+  size_t n = 0;
+  for (const sw_df_node *a = node ? node->next : NULL; a; a = a->next)
+    n++;
+  return n;
+}
+
+bool
+sw_df_is_instruction (const char *name)
+{
+  for (size_t i = 0; i < sizeof instructions / sizeof *instructions; i++)
+    if (strcasecmp (name, instructions[i]) == 0)
+      return true;
+  return false;
+}
+
+/* ---- Go's strconv.Quote ---------------------------------------------------------- */
+
+/* An approximation of Go's strconv.IsPrint for runes above ASCII: letters, marks,
+ * numbers, punctuation, symbols and U+0020 are printable; the other spaces, controls,
+ * format characters and unassigned planes' private use are not. */
+static bool
+go_isprint (int32_t r)
+{
+  if (r < 0x20 || r == 0x7f)
+    return false;
+  if (r < 0x7f)
+    return true;
+  if (r < 0xa1 || r == 0xad)
+    return false;
+  if (r == 0x1680 || (r >= 0x2000 && r <= 0x200f) || (r >= 0x2028 && r <= 0x202f)
+      || (r >= 0x205f && r <= 0x206f) || r == 0x3000 || r == 0xfeff || r == 0x061c
+      || r == 0x180e || (r >= 0xfff0 && r <= 0xfffb) || r == 0xfffe || r == 0xffff
+      || (r >= 0xe000 && r <= 0xf8ff) || r >= 0xf0000 || (r & 0xfffe) == 0xfffe
+      || (r >= 0xe0000 && r <= 0xe0fff) || (r >= 0x600 && r <= 0x605) || r == 0x6dd
+      || r == 0x70f || r == 0x8e2 || r == 0x110bd || r == 0x110cd
+      || (r >= 0x13430 && r <= 0x1343f) || (r >= 0x1bca0 && r <= 0x1bca3)
+      || (r >= 0x1d173 && r <= 0x1d17a) || (r >= 0xfdd0 && r <= 0xfdef))
+    return false;
+  return true;
+}
+
+void
+sw_df_go_quote (sw_buf *b, const char *str)
+{
+  sw_df_go_quoten (b, str, strlen (str));
+}
+
+void
+sw_df_go_quoten (sw_buf *b, const char *str, size_t n)
+{
+  const unsigned char *s = (const unsigned char *) str;
+  static const char hex[] = "0123456789abcdef";
+
+  sw_buf_putc (b, '"');
+  for (size_t i = 0; i < n;)
+    {
+      size_t w;
+      int32_t r = sw_df_utf8_decode (s + i, n - i, &w);
+      if (r < 0)
+        {
+          sw_buf_printf (b, "\\x%c%c", hex[s[i] >> 4], hex[s[i] & 15]);
+          i += w;
+          continue;
+        }
+      switch (r)
+        {
+        case '"': sw_buf_puts (b, "\\\""); break;
+        case '\\': sw_buf_puts (b, "\\\\"); break;
+        case '\a': sw_buf_puts (b, "\\a"); break;
+        case '\b': sw_buf_puts (b, "\\b"); break;
+        case '\f': sw_buf_puts (b, "\\f"); break;
+        case '\n': sw_buf_puts (b, "\\n"); break;
+        case '\r': sw_buf_puts (b, "\\r"); break;
+        case '\t': sw_buf_puts (b, "\\t"); break;
+        case '\v': sw_buf_puts (b, "\\v"); break;
+        default:
+          if (go_isprint (r))
+            sw_buf_append (b, s + i, w);
+          else if (r < 0x20 || r == 0x7f)
+            sw_buf_printf (b, "\\x%02x", (unsigned) r);
+          else if (r < 0x10000)
+            sw_buf_printf (b, "\\u%04x", (unsigned) r);
+          else
+            sw_buf_printf (b, "\\U%08x", (unsigned) r);
+        }
+      i += w;
+    }
+  sw_buf_putc (b, '"');
+}
+
+/* ---- Node.Dump ------------------------------------------------------------------- */
+
+/* strings.TrimSpace of the dump (which never holds a NUL: the quoting escapes it). */
+static void
+trim_space (sw_buf *b)
+{
+  cleanup_free char *t = sw_df_trim_space (sw_buf_str (b));
+  sw_buf_truncate (b, 0);
+  sw_buf_puts (b, t);
+}
+
+static void
+dump (sw_buf *out, const sw_df_node *node)
+{
+  cleanup_buf sw_buf b = SW_BUF_INIT;
+
+  for (const char *p = node->value; *p; p++) /* strings.ToLower, ASCII part */
+    sw_buf_putc (&b, (*p >= 'A' && *p <= 'Z') ? (char) (*p - 'A' + 'a') : *p);
+  if (node->n_flags > 0)
+    {
+      sw_buf_puts (&b, " [");
+      for (size_t i = 0; i < node->n_flags; i++)
+        {
+          if (i > 0)
+            sw_buf_putc (&b, ' ');
+          sw_df_go_quote (&b, node->flags[i]);
+        }
+      sw_buf_putc (&b, ']');
+    }
+  for (size_t i = 0; i < node->n_children; i++)
+    {
+      sw_buf_putc (&b, '(');
+      dump (&b, node->children[i]);
+      sw_buf_puts (&b, ")\n");
+    }
+  for (const sw_df_node *n = node->next; n; n = n->next)
+    {
+      sw_buf_putc (&b, ' ');
+      if (n->n_children > 0)
+        dump (&b, n);
+      else
+        sw_df_go_quoten (&b, n->value, n->value_len);
+    }
+  trim_space (&b);
+  sw_buf_append (out, sw_buf_str (&b), b.len);
+}
+
+char *
+sw_df_node_dump (const sw_df_node *node)
+{
+  sw_buf b = SW_BUF_INIT;
+  dump (&b, node);
+  return sw_buf_steal (&b);
+}
+
+char *
+sw_dockerfile_dump (const sw_dockerfile *df)
+{
+  sw_buf b = SW_BUF_INIT;
+  dump (&b, df->ast);
+  sw_buf_putc (&b, '\n');
+  return sw_buf_steal (&b);
+}
+
+int
+sw_dockerfile_dump_ast (const char *path, FILE *out, sw_error **err)
+{
+  sw_dockerfile *df = NULL;
+  cleanup_free char *text = NULL;
+
+  if (sw_dockerfile_parse_file (path, &df, err) < 0)
+    return -1;
+  if (sw_df_check_instructions (df, err) < 0)
+    {
+      sw_dockerfile_free (df);
+      return -1;
+    }
+  /* BuildKit's Result.PrintWarnings, through the library's log (stderr by default) */
+  for (size_t i = 0; i < df->n_warnings; i++)
+    sw_warn ("%s:%d: %s", df->path, df->warnings[i].line, df->warnings[i].short_msg);
+  if (df->n_warnings > 0)
+    sw_warn ("Empty continuation lines will become errors in a future release.");
+  text = sw_dockerfile_dump (df);
+  sw_dockerfile_free (df);
+  if (fputs (text, out) == EOF || fflush (out) == EOF)
+    return sw_error_errno (err, "writing the syntax tree");
+  return 0;
+}
+
+/* ---- suggestions ----------------------------------------------------------------- */
+
+static size_t
+levenshtein (const char *a, const char *b)
+{
+  size_t la = strlen (a), lb = strlen (b);
+  cleanup_free size_t *row = sw_xcalloc (lb + 1, sizeof *row);
+
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = j;
+  for (size_t i = 1; i <= la; i++)
+    {
+      size_t diag = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= lb; j++)
+        {
+          size_t up = row[j];
+          size_t best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
+          if (up + 1 < best)
+            best = up + 1;
+          if (row[j - 1] + 1 < best)
+            best = row[j - 1] + 1;
+          row[j] = best;
+          diag = up;
+        }
+    }
+  return row[lb];
+}
+
+char *
+sw_df_suggest_instruction (const char *name)
+{
+  cleanup_free char *lower = sw_xstrdup (name);
+  const char *match = NULL;
+  size_t mindist = 3;
+  bool all_lower = true;
+
+  for (char *p = lower; *p; p++)
+    if (*p >= 'A' && *p <= 'Z')
+      {
+        *p = (char) (*p - 'A' + 'a');
+        all_lower = false;
+      }
+  if (strlen (lower) > 64) /* nothing that long is within distance 2 */
+    return NULL;
+  for (size_t i = 0; i < sizeof instructions / sizeof *instructions; i++)
+    {
+      if (strcmp (lower, instructions[i]) == 0)
+        return NULL;
+      size_t d = levenshtein (lower, instructions[i]);
+      if (d < mindist)
+        {
+          mindist = d;
+          match = instructions[i];
+        }
+    }
+  if (match == NULL)
+    return NULL;
+  char *s = sw_xstrdup (match);
+  /* suggest's matchCase: an all-lower name gets lower case; all-upper gets upper; a
+   * mixed-case name gets the option as listed (lower). */
+  bool all_upper = true;
+  for (const char *p = name; *p; p++)
+    if (*p >= 'a' && *p <= 'z')
+      all_upper = false;
+  if (!all_lower && all_upper)
+    for (char *p = s; *p; p++)
+      *p = (char) (*p - 'a' + 'A');
+  return s;
+}
+
+char *
+sw_df_heredoc_chomp (const char *content)
+{
+  sw_buf b = SW_BUF_INIT;
+  bool bol = true;
+
+  for (const char *p = content; *p; p++)
+    {
+      if (bol && *p == '\t')
+        continue;
+      sw_buf_putc (&b, *p);
+      bol = *p == '\n';
+    }
+  return sw_buf_steal (&b);
+}
+
+static int
+check_node (const sw_dockerfile *df, const sw_df_node *node, sw_error **err)
+{
+  cleanup_free char *hint = NULL;
+  int line, col;
+
+  if (sw_df_is_instruction (node->value))
+    return 0;
+  sw_df_locate (df, node, NULL, &line, &col);
+  if (node->value[0] == '\0')
+    return sw_df_error_at (err, df, line, col, "empty instruction: a line continuation "
+                           "with nothing after it");
+  hint = sw_df_suggest_instruction (node->value);
+  if (hint)
+    return sw_df_error_at (err, df, line, col, "unknown instruction: %s (did you mean %s?)",
+                           node->value, hint);
+  return sw_df_error_at (err, df, line, col, "unknown instruction: %s", node->value);
+}
+
+int
+sw_df_check_instructions (const sw_dockerfile *df, sw_error **err)
+{
+  for (size_t i = 0; i < df->ast->n_children; i++)
+    if (check_node (df, df->ast->children[i], err) < 0)
+      return -1;
+  return 0;
+}

@@ -1,0 +1,134 @@
+/* dockerfile/gostr.c — Go's UTF-8 and space rules, as the parser needs them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "dockerfile/parser_int.h"
+
+int32_t
+sw_df_utf8_decode (const unsigned char *s, size_t n, size_t *width)
+{
+  unsigned c = s[0];
+  int32_t r;
+  size_t need;
+
+  *width = 1;
+  if (c < 0x80)
+    return (int32_t) c;
+  if (c >= 0xc2 && c <= 0xdf)
+    need = 1, r = c & 0x1f;
+  else if (c >= 0xe0 && c <= 0xef)
+    need = 2, r = c & 0x0f;
+  else if (c >= 0xf0 && c <= 0xf4)
+    need = 3, r = c & 0x07;
+  else
+    return -1;
+  if (n < need + 1)
+    return -1;
+  for (size_t i = 1; i <= need; i++)
+    {
+      if ((s[i] & 0xc0) != 0x80)
+        return -1;
+      r = (r << 6) | (s[i] & 0x3f);
+    }
+  if ((need == 2 && r < 0x800) || (need == 3 && (r < 0x10000 || r > 0x10ffff))
+      || (r >= 0xd800 && r <= 0xdfff))
+    return -1;
+  *width = need + 1;
+  return r;
+}
+
+void
+sw_df_put_rune (sw_buf *b, int32_t r)
+{
+  char u[4];
+
+  if (r < 0 || r > 0x10ffff || (r >= 0xd800 && r <= 0xdfff))
+    r = SW_RUNE_ERROR;
+  if (r < 0x80)
+    {
+      sw_buf_putc (b, (char) r);
+      return;
+    }
+  if (r < 0x800)
+    {
+      u[0] = (char) (0xc0 | (r >> 6));
+      u[1] = (char) (0x80 | (r & 0x3f));
+      sw_buf_append (b, u, 2);
+    }
+  else if (r < 0x10000)
+    {
+      u[0] = (char) (0xe0 | (r >> 12));
+      u[1] = (char) (0x80 | ((r >> 6) & 0x3f));
+      u[2] = (char) (0x80 | (r & 0x3f));
+      sw_buf_append (b, u, 3);
+    }
+  else
+    {
+      u[0] = (char) (0xf0 | (r >> 18));
+      u[1] = (char) (0x80 | ((r >> 12) & 0x3f));
+      u[2] = (char) (0x80 | ((r >> 6) & 0x3f));
+      u[3] = (char) (0x80 | (r & 0x3f));
+      sw_buf_append (b, u, 4);
+    }
+}
+
+bool
+sw_df_is_space (int32_t r)
+{
+  switch (r)
+    {
+    case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
+    case 0x85: case 0xa0: case 0x1680: case 0x2028: case 0x2029: case 0x202f:
+    case 0x205f: case 0x3000:
+      return true;
+    default:
+      return r >= 0x2000 && r <= 0x200a;
+    }
+}
+
+const char *
+sw_df_skip_space (const char *s)
+{
+  size_t n = strlen (s), i = 0, w;
+
+  while (i < n && sw_df_is_space (sw_df_utf8_decode ((const unsigned char *) s + i, n - i, &w)))
+    i += w;
+  return s + i;
+}
+
+char *
+sw_df_trim_space (const char *s)
+{
+  const char *start = sw_df_skip_space (s);
+  size_t n = strlen (start), end = 0, i = 0, w;
+
+  /* walk forward, remembering where the last non-space rune ended */
+  while (i < n)
+    {
+      int32_t r = sw_df_utf8_decode ((const unsigned char *) start + i, n - i, &w);
+      i += w;
+      if (!sw_df_is_space (r))
+        end = i;
+    }
+  return sw_xstrndup (start, end);
+}
+
+sw_df_node *
+sw_df_node_newn (const char *value, size_t n)
+{
+  sw_df_node *node = sw_xzalloc (sizeof *node);
+  node->value = sw_xmalloc (n + 1);
+  if (n > 0)
+    memcpy (node->value, value, n);
+  node->value[n] = '\0';
+  node->value_len = n;
+  node->original = sw_xstrdup ("");
+  return node;
+}
+
+sw_df_node *
+sw_df_node_new (const char *value)
+{
+  return sw_df_node_newn (value ? value : "", value ? strlen (value) : 0);
+}

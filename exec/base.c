@@ -1,0 +1,247 @@
+/* exec/base.c — see base.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/sink.h"
+#include "common/xalloc.h"
+#include "exec/base.h"
+#include "image/mediatype.h"
+#include "layers/layers.h"
+#include "registry/ops.h"
+
+/* Descriptor platform → sw_platform, for sw_platform_pick. */
+static void
+platform_of (const sw_descriptor *d, sw_platform *out)
+{
+  const sw_desc_platform *p = d->platform;
+  sw_platform_set (out, p ? p->os : "", p ? p->architecture : "", p ? p->variant : NULL);
+}
+
+static int
+pick_from_index (const sw_fetched *f, const char *image, const sw_platform *want, char **digest,
+                 sw_error **err)
+{
+  cleanup_free char *want_s = sw_platform_format (want);
+  sw_index *ix = NULL;
+  sw_platform *cands;
+  long best;
+
+  if (sw_index_parse (f->body.data, f->body.len, &ix, err) < 0)
+    return sw_error_wrap (err, "%s", image);
+  cands = sw_xcalloc (ix->n_manifests + 1, sizeof *cands);
+  for (size_t i = 0; i < ix->n_manifests; i++)
+    platform_of (&ix->manifests[i], &cands[i]);
+  best = sw_platform_pick (want, cands, ix->n_manifests);
+  if (best >= 0)
+    *digest = sw_xstrdup (ix->manifests[best].digest);
+  else
+    {
+      cleanup_buf sw_buf have = SW_BUF_INIT;
+      for (size_t i = 0; i < ix->n_manifests; i++)
+        {
+          cleanup_free char *s = sw_platform_format (&cands[i]);
+          sw_buf_printf (&have, "%s%s", i ? ", " : "", s);
+        }
+      sw_error_make (err, ENOENT, "%s: no image for platform %s (the index has: %s)", image, want_s,
+                     sw_buf_str (&have));
+    }
+  for (size_t i = 0; i < ix->n_manifests; i++)
+    sw_platform_clear (&cands[i]);
+  free (cands);
+  sw_index_free (ix);
+  return best >= 0 ? 0 : -1;
+}
+
+int
+sw_base_resolve (sw_registry *r, const char *image, const sw_platform *want, sw_base_image **out,
+                 sw_error **err)
+{
+  sw_base_image *b = sw_xzalloc (sizeof *b);
+  sw_fetched f = { 0 };
+  sw_buf config = SW_BUF_INIT;
+  int ret = -1;
+
+  b->name = sw_xstrdup (image);
+  if (sw_ref_parse (image, &b->repo, err) < 0)
+    goto out;
+  if (sw_manifest_get (r, b->repo, &f, err) < 0)
+    goto out;
+  if (sw_manifest_sniff (f.body.data, f.body.len, f.media_type) == SW_KIND_INDEX)
+    {
+      cleanup_free char *digest = NULL;
+      if (pick_from_index (&f, image, want, &digest, err) < 0)
+        goto out;
+      free (b->repo->digest);
+      b->repo->digest = sw_xstrdup (digest);
+      sw_fetched_clear (&f);
+      if (sw_manifest_get (r, b->repo, &f, err) < 0)
+        goto out;
+      if (sw_manifest_sniff (f.body.data, f.body.len, f.media_type) != SW_KIND_MANIFEST)
+        {
+          sw_error_make (err, EINVAL, "%s: the index entry for %s is not an image manifest", image, digest);
+          goto out;
+        }
+    }
+  memcpy (b->manifest_digest, f.digest, sizeof b->manifest_digest);
+  b->manifest_media_type = sw_xstrdup (f.media_type ? f.media_type : SW_MT_OCI_MANIFEST);
+  if (sw_manifest_parse (f.body.data, f.body.len, &b->manifest, err) < 0)
+    {
+      sw_error_wrap (err, "%s", image);
+      goto out;
+    }
+  if (sw_blob_get_small (r, b->repo, b->manifest->config.digest, 16 << 20, &config, err) < 0
+      || sw_image_config_parse (config.data, config.len, &b->config, err) < 0)
+    {
+      sw_error_wrap (err, "%s: image config", image);
+      goto out;
+    }
+  if (sw_strlist_len (b->config->diff_ids) != b->manifest->n_layers)
+    {
+      sw_error_make (err, EINVAL, "%s: the config lists %zu diffIDs for %zu layers", image,
+                     sw_strlist_len (b->config->diff_ids), b->manifest->n_layers);
+      goto out;
+    }
+  if (b->config->architecture && want->arch && strcmp (b->config->architecture, want->arch) != 0)
+    {
+      cleanup_free char *want_s = sw_platform_format (want);
+      sw_warn ("InvalidBaseImagePlatform: Base image %s was pulled with platform \"%s/%s\", expected \"%s\" for current build",
+               image, b->config->os ? b->config->os : "linux", b->config->architecture, want_s);
+    }
+  *out = b;
+  b = NULL;
+  ret = 0;
+out:
+  sw_fetched_clear (&f);
+  sw_buf_free (&config);
+  sw_base_free (b);
+  return ret;
+}
+
+/* ---- extraction ------------------------------------------------------------------ */
+
+struct extract_job
+{
+  sw_registry *r;
+  sw_state *st;
+  const sw_ref *repo;
+  const sw_descriptor *layer;
+  const char *diff_id;
+  sw_error *err;
+};
+
+static int
+sink_write (void *ud, const void *p, size_t n, sw_error **err)
+{
+  return sw_sink_write (ud, p, n, err);
+}
+
+static int
+extract_one (struct extract_job *j, sw_error **err)
+{
+  cleanup_free char *tmp = NULL;
+  cleanup_close int fd = -1;
+  sw_extract_opts o;
+  sw_sink sink = { 0 };
+
+  if (sw_state_layer_has (j->st, j->diff_id))
+    return 0;
+  if (strstr (j->layer->media_type, "foreign") || strstr (j->layer->media_type, "nondistributable"))
+    return sw_error_make (err, ENOTSUP, "layer %s is a foreign (non-distributable) layer: not supported",
+                          j->layer->digest);
+  if (sw_state_layer_begin (j->st, &tmp, err) < 0)
+    return -1;
+  fd = open (tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return sw_error_errno (err, "open %s", tmp);
+  sw_extract_opts_init (&o);
+  o.digest = j->layer->digest;
+  o.diff_id = j->diff_id;
+  o.whiteouts = SW_WHITEOUT_OVERLAY; /* the snapshot is an overlay lower dir */
+  if (sw_layer_extract_sink (&sink, fd, &o, NULL, err) < 0)
+    goto fail;
+  if (sw_blob_get (j->r, j->repo, j->layer->digest, j->layer->size, sink_write, &sink, err) < 0)
+    {
+      sw_sink_abort (&sink);
+      goto fail;
+    }
+  if (sw_sink_finish (&sink, NULL, err) < 0)
+    goto fail;
+  return sw_state_layer_commit (j->st, j->diff_id, tmp, err);
+fail:
+  sw_rmtree (tmp, NULL);
+  return sw_error_wrap (err, "extracting layer %s", j->layer->digest);
+}
+
+static void *
+extract_thread (void *arg)
+{
+  struct extract_job *j = arg;
+  extract_one (j, &j->err);
+  return NULL;
+}
+
+int
+sw_base_extract (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **err)
+{
+  size_t n = b->manifest->n_layers;
+  struct extract_job *jobs;
+  pthread_t *threads;
+  bool *started;
+  int ret = 0;
+
+  if (b->lowers)
+    return 0;
+  jobs = sw_xcalloc (n + 1, sizeof *jobs);
+  threads = sw_xcalloc (n + 1, sizeof *threads);
+  started = sw_xcalloc (n + 1, sizeof *started);
+  /* One thread a layer: base images have tens of layers at most, and each thread spends
+   * its time waiting on the network or the disk. */
+  for (size_t i = 0; i < n; i++)
+    {
+      jobs[i] = (struct extract_job){ r, st, b->repo, &b->manifest->layers[i], b->config->diff_ids[i], NULL };
+      started[i] = pthread_create (&threads[i], NULL, extract_thread, &jobs[i]) == 0;
+      if (!started[i])
+        extract_one (&jobs[i], &jobs[i].err);
+    }
+  for (size_t i = 0; i < n; i++)
+    {
+      if (started[i])
+        pthread_join (threads[i], NULL);
+      if (jobs[i].err)
+        {
+          if (ret == 0)
+            sw_error_move (err, &jobs[i].err);
+          sw_error_free (jobs[i].err);
+          ret = -1;
+        }
+    }
+  if (ret == 0)
+    {
+      b->lowers = sw_xcalloc (n + 1, sizeof *b->lowers);
+      for (size_t i = 0; i < n && ret == 0; i++)
+        ret = sw_state_layer_path (st, b->config->diff_ids[i], &b->lowers[i], err);
+    }
+  free (jobs);
+  free (threads);
+  free (started);
+  return ret < 0 ? sw_error_wrap (err, "%s", b->name) : 0;
+}
+
+void
+sw_base_free (sw_base_image *b)
+{
+  if (b == NULL)
+    return;
+  free (b->name);
+  sw_ref_free (b->repo);
+  free (b->manifest_media_type);
+  sw_manifest_free (b->manifest);
+  sw_image_config_free (b->config);
+  sw_strlist_free (b->lowers);
+  free (b);
+}

@@ -1,0 +1,42 @@
+/* exec/base.h — a stage's base image: resolved eagerly, extracted lazily.
+ *
+ * Resolving reads only the manifest (through the index, for the build's platform) and
+ * the config: a stage that never runs a command never downloads a layer, and its push
+ * reuses the base's blobs from the registry.  Extracting downloads every layer straight
+ * into the state's layer store (keyed by diffID, all or nothing, digests verified while
+ * the bytes go by), in parallel, and reuses layers an earlier build extracted.
+ */
+#ifndef SW_EXEC_BASE_H
+#define SW_EXEC_BASE_H
+
+#include "exec/state.h"
+#include "image/config.h"
+#include "image/digest.h"
+#include "image/manifest.h"
+#include "image/platform.h"
+#include "registry/client.h"
+#include "registry/ref.h"
+
+typedef struct sw_base_image
+{
+  char *name;             /* as written in FROM, expanded */
+  sw_ref *repo;           /* where its blobs live */
+  char manifest_digest[SW_DIGEST_BUFSZ];
+  char *manifest_media_type;
+  sw_manifest *manifest;
+  sw_image_config *config;
+  char **lowers;          /* snapshot dirs, bottom layer first; NULL until extracted */
+} sw_base_image;
+
+/* Resolve image for platform want.  A warning (through the log) when an image without an
+ * index does not match the platform, as BuildKit warns. */
+int sw_base_resolve (sw_registry *r, const char *image, const sw_platform *want,
+                     sw_base_image **out, sw_error **err);
+
+/* Make sure every layer is in the store and fill b->lowers.  progress, if set, is told
+ * about each layer as it starts being fetched (for the build's events). */
+int sw_base_extract (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **err);
+
+void sw_base_free (sw_base_image *b);
+
+#endif

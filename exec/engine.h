@@ -1,0 +1,138 @@
+/* exec/engine.h — the build engine: runs a plan, stage by stage, step by step.
+ *
+ * Private to exec/.  One sw_engine lives for one sw_build_run().  It owns the state
+ * session (scratch dirs, the layer store), the registry session, and the worker pool
+ * that packs and uploads each new layer while the next step runs.
+ *
+ * Data of one build:
+ *   engine ─┬─ stages[] (one per plan stage, for one platform) ─ layers[] (pointers)
+ *           └─ layers  (every layer any stage has: base layers and built ones)
+ * A built layer's upper dir stays on disk until the build ends: later steps mount it as a
+ * lower.  Its digest, size and diffID are filled by its pack job on a worker thread and
+ * read only after sw_workers_wait().
+ */
+#ifndef SW_EXEC_ENGINE_H
+#define SW_EXEC_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dockerfile/ast.h"
+#include "dockerfile/plan.h"
+#include "exec/base.h"
+#include "exec/build.h"
+#include "exec/commit.h"
+#include "exec/mounts.h"
+#include "exec/state.h"
+#include "exec/workers.h"
+#include "image/config.h"
+#include "image/digest.h"
+#include "image/platform.h"
+#include "registry/client.h"
+#include "registry/ref.h"
+
+typedef struct sw_engine sw_engine;
+
+typedef struct sw_layer
+{
+  bool built;                 /* made by this build (else a base image's) */
+  char *dir;                  /* built: its upper dir; base: its snapshot once extracted */
+  const sw_ref *source_repo;  /* base: the repository that has the blob */
+  /* filled when known (base: at once; built: by the pack job) */
+  char media_type[96];
+  char digest[SW_DIGEST_BUFSZ];
+  int64_t size;
+  char diff_id[SW_DIGEST_BUFSZ];
+  bool pushed;                /* built: uploaded to the push repository by its job */
+} sw_layer;
+
+typedef struct sw_stage
+{
+  const sw_plan_stage *ps;
+  size_t index;               /* in the plan */
+  sw_platform platform;
+  bool done;
+  sw_base_image *base;        /* an image base */
+  struct sw_stage *base_stage;
+  sw_image_config *config;    /* the image being made */
+  sw_commit_state commit;
+  sw_plan_env *env;
+  char **arg_names;           /* ARGs declared in this stage (for RUN's history text) */
+  sw_layer **layers;          /* bottom first, base layers included */
+  size_t n_layers;
+  int cmd_index, cmd_total;   /* for "[name 2/5]" */
+} sw_stage;
+
+struct sw_engine
+{
+  sw_build *b;
+  sw_state *state;
+  sw_registry *reg;
+  sw_workers *workers;
+  sw_dockerfile *df;
+  sw_plan *plan;
+  char *context;              /* absolute */
+  int context_fd;             /* the context dir, opened once; -1 until needed */
+  struct sw_patterns *ignore; /* .dockerignore, loaded with the context */
+  bool context_loaded;
+  char *dockerfile_path;
+  sw_platform host;
+  sw_platform platform;       /* the one being built */
+  sw_stage *stages;           /* plan->n_stages of them */
+  sw_layer **all_layers;
+  size_t n_all_layers;
+  sw_ref **tags;
+  size_t n_tags;
+  sw_ref *push_repo;          /* where new layers are uploaded; NULL when not pushing */
+  sw_secret_src *secrets;
+  size_t n_secrets;
+  sw_ssh_src *ssh;
+  size_t n_ssh;
+  int next_vertex;
+  int64_t epoch;              /* SOURCE_DATE_EPOCH or -1 */
+  char *created;              /* RFC 3339 time of this build */
+  char *epoch_str;            /* RFC 3339 of the epoch, or NULL */
+};
+
+/* Put *err at node's place in the Dockerfile ("Dockerfile:12:5: …" and a caret). -1. */
+int sw_engine_locate (sw_engine *e, const sw_df_node *node, sw_error **err);
+
+/* ---- progress: buildx's numbered vertices ---- */
+int sw_engine_vertex_start (sw_engine *e, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+void sw_engine_vertex_log (sw_engine *e, int id, int stream, const char *line);
+void sw_engine_vertex_done (sw_engine *e, int id, double started, const sw_error *err);
+
+/* ---- stages ---- */
+/* Run stage (and, first, every stage it needs).  Returns 0 or -1. */
+int sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err);
+/* The stage's snapshot dirs, bottom first, extracting its base image if needed.  A new
+ * NULL-terminated list (free with sw_strlist_free). */
+int sw_engine_stage_lowers (sw_engine *e, sw_stage *s, char ***out, sw_error **err);
+
+/* ---- layers ---- */
+/* Register a built layer (its upper dir) on stage s and queue its pack-and-upload. */
+void sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper);
+
+/* Queue a built layer's pack-and-upload on the workers (exec/layer_job.c). */
+void sw_engine_queue_pack (sw_engine *e, sw_layer *l);
+
+/* COPY and ADD (exec/copy_step.c). */
+int sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix, sw_error **err);
+
+/* ---- export ---- */
+/* Publish the target stage as an image: blobs, config, manifest (and with several
+ * platforms, an index: see run_build.c), returning its manifest descriptor pieces. */
+typedef struct sw_image_result
+{
+  char manifest_digest[SW_DIGEST_BUFSZ];
+  int64_t manifest_size;
+  char *manifest_media_type;
+  char config_digest[SW_DIGEST_BUFSZ];
+  sw_platform platform;
+  sw_buf manifest_json;       /* the manifest's bytes, as pushed */
+} sw_image_result;
+int sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_error **err);
+
+double sw_engine_now (void);
+
+#endif

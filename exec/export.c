@@ -1,0 +1,116 @@
+/* exec/export.c — a stage becomes an image: config, manifest, and (when pushing) every blob
+ * in the registry.
+ *
+ * Order matters for what a failed build leaves behind: blobs first (new layers were
+ * uploaded by their jobs as they were made; base layers are mounted across repositories
+ * or streamed registry to registry), then the config, then the manifest by digest.  Tags
+ * are not written here: run_build.c writes them last, after every platform's image.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "exec/engine.h"
+#include "image/mediatype.h"
+#include "registry/ops.h"
+#include "registry/upload.h"
+
+static bool
+same_registry (const sw_ref *a, const sw_ref *b)
+{
+  return strcmp (a->domain, b->domain) == 0;
+}
+
+/* Make sure the push repository has a base layer: it may already (HEAD), it may be
+ * mountable from the base's repository (same registry), or it is streamed across. */
+static int
+ensure_base_layer (sw_engine *e, const sw_layer *l, sw_error **err)
+{
+  int64_t size;
+  int r = sw_blob_exists (e->reg, e->push_repo, l->digest, &size, err);
+  if (r != 0)
+    return r < 0 ? -1 : 0;
+  if (same_registry (l->source_repo, e->push_repo))
+    {
+      r = sw_blob_mount (e->reg, e->push_repo, l->digest, l->source_repo, err);
+      if (r != 0)
+        return r < 0 ? -1 : 0;
+    }
+  sw_upload *u = NULL;
+  char got[SW_DIGEST_BUFSZ];
+  if (sw_upload_start (e->reg, e->push_repo, &u, err) < 0)
+    return -1;
+  if (sw_blob_get (e->reg, l->source_repo, l->digest, l->size, sw_upload_sink, u, err) < 0
+      || sw_upload_finish (u, l->digest, got, &size, err) < 0)
+    {
+      sw_upload_free (u);
+      return sw_error_wrap (err, "copying base layer %s", l->digest);
+    }
+  sw_upload_free (u);
+  return 0;
+}
+
+int
+sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_error **err)
+{
+  cleanup_buf sw_buf config_json = SW_BUF_INIT;
+  cleanup_buf sw_buf manifest_json = SW_BUF_INIT;
+  sw_manifest m = { 0 };
+  double t0 = sw_engine_now ();
+  int id = sw_engine_vertex_start (e, "exporting to image");
+  int r = -1;
+
+  /* Every new layer's digest is known once its job is done. */
+  if (sw_workers_wait (e->workers, err) < 0)
+    goto out;
+
+  sw_strlist_free (s->config->diff_ids);
+  s->config->diff_ids = NULL;
+  for (size_t i = 0; i < s->n_layers; i++)
+    sw_strlist_push (&s->config->diff_ids, s->layers[i]->diff_id);
+  free (s->config->created);
+  s->config->created = sw_xstrdup (e->epoch_str ? e->epoch_str : e->created);
+  sw_image_config_serialize (s->config, &config_json);
+
+  m.media_type = SW_MT_OCI_MANIFEST;
+  m.config.media_type = SW_MT_OCI_CONFIG;
+  sw_digest_bytes (config_json.data, config_json.len, out->config_digest);
+  m.config.digest = out->config_digest;
+  m.config.size = (int64_t) config_json.len;
+  m.n_layers = s->n_layers;
+  m.layers = sw_xcalloc (s->n_layers + 1, sizeof *m.layers);
+  for (size_t i = 0; i < s->n_layers; i++)
+    {
+      const sw_layer *l = s->layers[i];
+      m.layers[i].media_type = (char *) l->media_type;
+      m.layers[i].digest = (char *) l->digest;
+      m.layers[i].size = l->size;
+    }
+  sw_manifest_serialize (&m, &manifest_json);
+  sw_digest_bytes (manifest_json.data, manifest_json.len, out->manifest_digest);
+  out->manifest_size = (int64_t) manifest_json.len;
+  out->manifest_media_type = sw_xstrdup (SW_MT_OCI_MANIFEST);
+  sw_platform_copy (&out->platform, &s->platform);
+
+  if (e->push_repo)
+    {
+      char got[SW_DIGEST_BUFSZ];
+      for (size_t i = 0; i < s->n_layers; i++)
+        if (!s->layers[i]->built && ensure_base_layer (e, s->layers[i], err) < 0)
+          goto out;
+      if (sw_blob_put_small (e->reg, e->push_repo, config_json.data, config_json.len, got, err) < 0)
+        goto out;
+      if (sw_manifest_put (e->reg, e->push_repo, out->manifest_digest, SW_MT_OCI_MANIFEST, manifest_json.data,
+                           manifest_json.len, err) < 0)
+        goto out;
+    }
+  sw_buf_append (&out->manifest_json, manifest_json.data, manifest_json.len);
+  r = 0;
+out:
+  free (m.layers);
+  sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
+  return r;
+}

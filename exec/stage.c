@@ -1,0 +1,604 @@
+/* exec/stage.c — running one stage: FROM, then each instruction in order.
+ *
+ * Metadata instructions edit the image config (exec/commit.c).  RUN runs in the sandbox
+ * over the stage's snapshots; COPY/ADD and WORKDIR edit a view of the tree (exec/view.h).
+ * Each step that changes files leaves an upper dir, which becomes the stage's next layer
+ * and is packed and uploaded on a worker while the next step runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "dockerfile/location.h"
+#include "exec/engine.h"
+#include "exec/sandbox.h"
+#include "exec/view.h"
+
+double
+sw_engine_now (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+int
+sw_engine_locate (sw_engine *e, const sw_df_node *node, sw_error **err)
+{
+  cleanup_error sw_error *inner = NULL;
+  if (err == NULL)
+    return -1;
+  sw_error_move (&inner, err);
+  sw_df_error_node (err, e->df, node, "%s", inner ? sw_error_message (inner) : "failed");
+  if (inner && *err)
+    (*err)->errnum = inner->errnum;
+  return -1;
+}
+
+/* ---- progress ------------------------------------------------------------------- */
+
+int
+sw_engine_vertex_start (sw_engine *e, const char *fmt, ...)
+{
+  cleanup_free char *name = NULL;
+  va_list ap;
+  va_start (ap, fmt);
+  name = sw_xvasprintf (fmt, ap);
+  va_end (ap);
+  sw_event ev = { .kind = SW_EVENT_STEP_START, .id = ++e->next_vertex, .name = name };
+  sw_build_emit (e->b, &ev);
+  return ev.id;
+}
+
+void
+sw_engine_vertex_log (sw_engine *e, int id, int stream, const char *line)
+{
+  sw_event ev = { .kind = SW_EVENT_STEP_LOG, .id = id, .text = line, .stream = stream };
+  sw_build_emit (e->b, &ev);
+}
+
+void
+sw_engine_vertex_done (sw_engine *e, int id, double started, const sw_error *err)
+{
+  sw_event ev = { .kind = SW_EVENT_STEP_DONE, .id = id, .elapsed = sw_engine_now () - started,
+                  .status = err ? -1 : 0, .text = err ? sw_error_message (err) : NULL };
+  sw_build_emit (e->b, &ev);
+}
+
+/* "[build 2/5] " as BuildKit's prefixCommand: the stage name when it has one, the
+ * index padded to the width of the total. */
+static char *
+step_prefix (sw_engine *e, sw_stage *s)
+{
+  int width = 1;
+  for (int t = s->cmd_total; t >= 10; t /= 10)
+    width++;
+  s->cmd_index++;
+  return sw_xasprintf ("[%s%s%*d/%d] ", s->ps->name ? s->ps->name : "", s->ps->name ? " " : "", width,
+                       s->cmd_index, s->cmd_total);
+}
+
+/* ---- layers --------------------------------------------------------------------- */
+
+static sw_layer *
+new_layer (sw_engine *e)
+{
+  sw_layer *l = sw_xzalloc (sizeof *l);
+  e->all_layers = sw_xreallocarray (e->all_layers, e->n_all_layers + 1, sizeof *e->all_layers);
+  e->all_layers[e->n_all_layers++] = l;
+  return l;
+}
+
+static void
+stage_push_layer (sw_stage *s, sw_layer *l)
+{
+  s->layers = sw_xreallocarray (s->layers, s->n_layers + 1, sizeof *s->layers);
+  s->layers[s->n_layers++] = l;
+}
+
+int
+sw_engine_stage_lowers (sw_engine *e, sw_stage *s, char ***out, sw_error **err)
+{
+  char **lowers = NULL;
+
+  if (s->base && s->base->lowers == NULL && s->base->manifest->n_layers > 0)
+    {
+      int id = sw_engine_vertex_start (e, "[%s] extracting %s", s->ps->display, s->base->name);
+      double t0 = sw_engine_now ();
+      int r = sw_base_extract (e->reg, e->state, s->base, err);
+      sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
+      if (r < 0)
+        return -1;
+    }
+  if (s->base_stage)
+    {
+      /* The base stage's own lowers (it ran already) are the bottom of ours. */
+      if (sw_engine_stage_lowers (e, s->base_stage, &lowers, err) < 0)
+        return -1;
+    }
+  for (size_t i = 0; i < s->n_layers; i++)
+    {
+      sw_layer *l = s->layers[i];
+      if (s->base_stage && i < s->base_stage->n_layers)
+        continue; /* already listed through the base stage */
+      if (!l->built && l->dir == NULL && s->base && s->base->lowers)
+        {
+          /* base layers are the first n of the stage */
+          l->dir = sw_xstrdup (s->base->lowers[i]);
+        }
+      if (l->dir)
+        sw_strlist_push (&lowers, l->dir);
+    }
+  if (lowers == NULL)
+    lowers = sw_xcalloc (1, sizeof *lowers);
+  *out = lowers;
+  return 0;
+}
+
+/* ---- FROM ----------------------------------------------------------------------- */
+
+static sw_image_config *
+config_copy (const sw_image_config *c)
+{
+  cleanup_buf sw_buf b = SW_BUF_INIT;
+  sw_image_config *copy = NULL;
+  sw_image_config_serialize (c, &b);
+  if (sw_image_config_parse (b.data, b.len, &copy, NULL) < 0)
+    abort (); /* our own serialization always parses */
+  return copy;
+}
+
+static sw_image_config *
+empty_config (const sw_platform *p)
+{
+  /* BuildKit's emptyImage: a scratch stage starts with PATH and WorkingDir "/". */
+  sw_image_config *c = sw_image_config_new ();
+  c->architecture = sw_xstrdup (p->arch);
+  c->os = sw_xstrdup (p->os);
+  if (p->variant && *p->variant)
+    c->variant = sw_xstrdup (p->variant);
+  c->working_dir = sw_xstrdup ("/");
+  sw_strlist_push (&c->env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  return c;
+}
+
+static int
+count_commands (const sw_plan_stage *ps)
+{
+  return (int) ps->n_instrs + 1;
+}
+
+static int
+stage_from (sw_engine *e, sw_stage *s, sw_error **err)
+{
+  const sw_plan_stage *ps = s->ps;
+  cleanup_free char *prefix = NULL;
+  cleanup_free char *pstr = NULL;
+  sw_error *ferr = NULL;
+  int id;
+  double t0 = sw_engine_now ();
+
+  if (sw_platform_parse (ps->platform, &s->platform, err) < 0)
+    return sw_df_error_node (err, e->df, ps->from->node, "invalid platform %s", ps->platform);
+  s->cmd_total = count_commands (ps);
+  prefix = step_prefix (e, s);
+
+  switch (ps->base_kind)
+    {
+    case SW_PLAN_BASE_SCRATCH:
+      s->config = empty_config (&s->platform);
+      s->env = sw_plan_env_new (s->config->env);
+      return 0;
+
+    case SW_PLAN_BASE_STAGE:
+      s->base_stage = &e->stages[ps->base_stage];
+      s->config = config_copy (s->base_stage->config);
+      s->env = sw_plan_env_new (s->config->env);
+      /* A stage based on a stage starts with that stage's variables, ARGs included. */
+      sw_plan_env_free (s->env);
+      s->env = sw_plan_env_dup (s->base_stage->env);
+      for (size_t i = 0; i < s->base_stage->n_layers; i++)
+        stage_push_layer (s, s->base_stage->layers[i]);
+      id = sw_engine_vertex_start (e, "%sFROM %s", prefix, ps->base);
+      sw_engine_vertex_done (e, id, t0, NULL);
+      return 0;
+
+    case SW_PLAN_BASE_IMAGE:
+      break;
+    }
+
+  id = sw_engine_vertex_start (e, "[internal] load metadata for %s", ps->base);
+  if (sw_base_resolve (e->reg, ps->base, &s->platform, &s->base, &ferr) < 0)
+    {
+      sw_engine_vertex_done (e, id, t0, ferr);
+      sw_error_move (err, &ferr);
+      return sw_engine_locate (e, ps->from->node, err);
+    }
+  sw_engine_vertex_done (e, id, t0, NULL);
+
+  s->config = config_copy (s->base->config);
+  /* The image takes the platform the build asked for, as BuildKit records it. */
+  free (s->config->architecture);
+  s->config->architecture = sw_xstrdup (s->platform.arch);
+  free (s->config->os);
+  s->config->os = sw_xstrdup (s->platform.os);
+  free (s->config->variant);
+  s->config->variant = (s->platform.variant && *s->platform.variant) ? sw_xstrdup (s->platform.variant) : NULL;
+  if (s->config->env == NULL)
+    sw_strlist_push (&s->config->env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  s->env = sw_plan_env_new (s->config->env);
+  for (size_t i = 0; i < s->base->manifest->n_layers; i++)
+    {
+      const sw_descriptor *d = &s->base->manifest->layers[i];
+      sw_layer *l = new_layer (e);
+      l->source_repo = s->base->repo;
+      snprintf (l->media_type, sizeof l->media_type, "%s", d->media_type);
+      snprintf (l->digest, sizeof l->digest, "%s", d->digest);
+      l->size = d->size;
+      snprintf (l->diff_id, sizeof l->diff_id, "%s", s->base->config->diff_ids[i]);
+      stage_push_layer (s, l);
+    }
+  t0 = sw_engine_now ();
+  id = sw_engine_vertex_start (e, "%sFROM %s@%s", prefix, s->base->name, s->base->manifest_digest);
+  sw_engine_vertex_done (e, id, t0, NULL);
+  return 0;
+}
+
+/* ---- built layers: pack and upload on a worker ----------------------------------- */
+
+void
+sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper)
+{
+  sw_layer *l = new_layer (e);
+  l->built = true;
+  l->dir = sw_xstrdup (upper);
+  stage_push_layer (s, l);
+  sw_engine_queue_pack (e, l);
+}
+
+/* ---- RUN ------------------------------------------------------------------------ */
+
+struct run_output
+{
+  sw_engine *e;
+  int id;
+};
+
+static void
+on_output (int stream, const char *line, size_t len, void *userdata)
+{
+  struct run_output *o = userdata;
+  cleanup_free char *s = sw_xstrndup (line, len);
+  sw_engine_vertex_log (o->e, o->id, stream, s);
+}
+
+/* BuildKit's RUN arguments: the shell form through SHELL, heredocs as BuildKit runs them. */
+static int
+run_args (sw_stage *s, const sw_df_instr *in, char ***out, sw_error **err)
+{
+  cleanup_buf sw_buf line = SW_BUF_INIT;
+
+  if (!in->prepend_shell)
+    {
+      char **args = sw_xcalloc (in->n_cmdline + 1, sizeof *args);
+      for (size_t i = 0; i < in->n_cmdline; i++)
+        args[i] = sw_xstrdup (in->cmdline[i]);
+      *out = args;
+      return 0;
+    }
+  for (size_t i = 0; i < in->n_cmdline; i++)
+    {
+      if (i)
+        sw_buf_putc (&line, ' ');
+      sw_buf_puts (&line, in->cmdline[i]);
+    }
+  if (in->n_files > 0)
+    {
+      const sw_df_inline_file *f = &in->files[0];
+      const char *cmd = sw_buf_str (&line);
+      bool only_heredoc = strncmp (cmd, "<<", 2) == 0 && strchr (cmd, ' ') == NULL && in->n_files == 1;
+      if (only_heredoc)
+        {
+          cleanup_free char *data = f->chomp ? sw_df_heredoc_chomp (f->data) : sw_xstrdup (f->data);
+          if (strncmp (data, "#!", 2) == 0)
+            return sw_error_make (err, ENOTSUP, "not supported yet: a RUN heredoc with a #! line");
+          /* a "fake" heredoc: the body is the shell command */
+          *out = sw_commit_with_shell (s->config, data);
+          return 0;
+        }
+      /* anything more complex is handed to the shell to interpret */
+      for (size_t i = 0; i < in->n_files; i++)
+        sw_buf_printf (&line, "\n%s%s", in->files[i].data, in->files[i].name);
+    }
+  *out = sw_commit_with_shell (s->config, sw_buf_str (&line));
+  return 0;
+}
+
+static const char *
+net_of (sw_engine *e, const sw_df_instr *in)
+{
+  if (in->network && *in->network)
+    return in->network;
+  return e->b->network;
+}
+
+static int
+stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix, sw_error **err)
+{
+  cleanup_strv char **args = NULL;
+  cleanup_strv char **lowers = NULL;
+  cleanup_strv char **env = NULL;
+  cleanup_free char *upper = NULL;
+  cleanup_free char *hist = NULL;
+  cleanup_free char *desc = NULL;
+  sw_mount *mounts = NULL;
+  size_t n_mounts = 0;
+  sw_sandbox_spec spec = { 0 };
+  sw_net_mode net;
+  int code = -1, id, r = -1;
+  double t0 = sw_engine_now ();
+
+  if (run_args (s, in, &args, err) < 0)
+    return sw_engine_locate (e, in->node, err);
+  id = sw_engine_vertex_start (e, "%s%s", prefix, in->original);
+  if (sw_net_mode_parse (net_of (e, in), &net, err) < 0)
+    goto out;
+  if (sw_engine_stage_lowers (e, s, &lowers, err) < 0)
+    goto out;
+  if (sw_state_mkscratch (e->state, "upper", &upper, err) < 0)
+    goto out;
+  mounts = sw_xcalloc (in->n_mounts + 1, sizeof *mounts);
+  for (size_t i = 0; i < in->n_mounts; i++, n_mounts++)
+    if (sw_mount_parse (in->mounts[i].spec, (unsigned) i, &mounts[i], err) < 0)
+      {
+        sw_engine_locate (e, in->node, err);
+        goto out;
+      }
+  env = sw_plan_env_list (s->env);
+
+  struct run_output o = { e, id };
+  spec.state = e->state;
+  spec.lowers = (const char *const *) lowers;
+  spec.upper = upper;
+  spec.argv = (const char *const *) args;
+  spec.env = (const char *const *) env;
+  spec.user = s->config->user;
+  spec.workdir = s->config->working_dir;
+  spec.network = net;
+  spec.extra_hosts = (const char *const *) e->b->add_hosts.v;
+  spec.mounts = mounts;
+  spec.n_mounts = n_mounts;
+  spec.context_dir = e->context;
+  spec.secrets = e->secrets;
+  spec.n_secrets = e->n_secrets;
+  spec.ssh = e->ssh;
+  spec.n_ssh = e->n_ssh;
+  spec.output = on_output;
+  spec.userdata = &o;
+  r = sw_sandbox_run (&spec, &code, err);
+  if (r < 0)
+    {
+      sw_engine_locate (e, in->node, err);
+      goto out;
+    }
+
+  /* history: "RUN |1 A=b /bin/sh -c make # buildkit" */
+  {
+    cleanup_strv char **build_args = NULL;
+    for (size_t i = 0; s->arg_names && s->arg_names[i]; i++)
+      {
+        const char *v = sw_plan_env_get (s->env, s->arg_names[i]);
+        cleanup_free char *kv = sw_xasprintf ("%s=%s", s->arg_names[i], v ? v : "");
+        sw_strlist_push (&build_args, kv);
+      }
+    cleanup_free char *cmd = sw_commit_run_string (args, build_args);
+    hist = sw_xasprintf ("RUN %s # buildkit", cmd);
+  }
+  sw_commit_history (&s->commit, hist, true);
+  sw_engine_add_built_layer (e, s, upper);
+out:
+  for (size_t i = 0; i < n_mounts; i++)
+    sw_mount_clear (&mounts[i]);
+  free (mounts);
+  sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
+  return r;
+}
+
+/* ---- WORKDIR -------------------------------------------------------------------- */
+
+static char *
+path_join_clean (const char *base, const char *rel)
+{
+  cleanup_buf sw_buf in = SW_BUF_INIT;
+  cleanup_buf sw_buf out = SW_BUF_INIT;
+  if (rel[0] != '/')
+    sw_buf_printf (&in, "%s/", base && *base ? base : "/");
+  sw_buf_puts (&in, rel);
+  /* Go's path.Clean over absolute paths */
+  char *save = NULL;
+  cleanup_free char *copy = sw_xstrdup (sw_buf_str (&in));
+  char **parts = NULL;
+  for (char *p = strtok_r (copy, "/", &save); p; p = strtok_r (NULL, "/", &save))
+    {
+      if (strcmp (p, ".") == 0)
+        continue;
+      if (strcmp (p, "..") == 0)
+        {
+          size_t n = sw_strlist_len (parts);
+          if (n)
+            {
+              free (parts[n - 1]);
+              parts[n - 1] = NULL;
+            }
+          continue;
+        }
+      sw_strlist_push (&parts, p);
+    }
+  for (size_t i = 0; parts && parts[i]; i++)
+    sw_buf_printf (&out, "/%s", parts[i]);
+  sw_strlist_free (parts);
+  if (out.len == 0)
+    sw_buf_putc (&out, '/');
+  return sw_buf_steal (&out);
+}
+
+struct mkdir_args
+{
+  const char *path;
+};
+
+/* mkdir -p inside the view; existing directories are left as they are. */
+static int
+mkdir_in_view (int rootfd, void *arg, sw_error **err)
+{
+  struct mkdir_args *a = arg;
+  cleanup_free char *copy = sw_xstrdup (a->path);
+  cleanup_buf sw_buf sofar = SW_BUF_INIT;
+  char *save = NULL;
+
+  for (char *p = strtok_r (copy, "/", &save); p; p = strtok_r (NULL, "/", &save))
+    {
+      sw_buf_printf (&sofar, "%s%s", sofar.len ? "/" : "", p);
+      if (mkdirat (rootfd, sofar.data, 0755) < 0 && errno != EEXIST)
+        return sw_error_errno (err, "WORKDIR: mkdir %s", a->path);
+    }
+  return 0;
+}
+
+static int
+stage_workdir (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix, sw_error **err)
+{
+  cleanup_free char *wd = path_join_clean (s->config->working_dir, in->value);
+  cleanup_free char *hist = sw_xasprintf ("WORKDIR %s", wd);
+
+  free (s->config->working_dir);
+  s->config->working_dir = sw_xstrdup (wd);
+  if (strcmp (wd, "/") == 0)
+    {
+      sw_commit_history (&s->commit, hist, false);
+      return 0;
+    }
+
+  /* BuildKit makes the directory (a layer of its own) so later steps find it. */
+  cleanup_strv char **lowers = NULL;
+  cleanup_free char *upper = NULL, *work = NULL, *mnt = NULL;
+  double t0 = sw_engine_now ();
+  int id = sw_engine_vertex_start (e, "%sWORKDIR %s", prefix, wd);
+  struct mkdir_args a = { wd };
+  int r = -1;
+
+  if (sw_engine_stage_lowers (e, s, &lowers, err) < 0 || sw_state_mkscratch (e->state, "upper", &upper, err) < 0
+      || sw_state_mkscratch (e->state, "work", &work, err) < 0 || sw_state_mkscratch (e->state, "mnt", &mnt, err) < 0)
+    goto out;
+  if (sw_view_run ((const char *const *) lowers, upper, work, mnt, mkdir_in_view, &a, err) < 0)
+    goto out;
+  sw_commit_history (&s->commit, hist, true);
+  sw_engine_add_built_layer (e, s, upper);
+  r = 0;
+out:
+  if (work)
+    sw_rmtree (work, NULL);
+  sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
+  return r;
+}
+
+/* ---- ARG ------------------------------------------------------------------------ */
+
+static void
+stage_arg_history (sw_stage *s, const sw_df_instr *in)
+{
+  cleanup_buf sw_buf msg = SW_BUF_INIT;
+  sw_buf_puts (&msg, "ARG");
+  for (size_t i = 0; i < in->n_kvs; i++)
+    {
+      const char *v = sw_plan_env_get (s->env, in->kvs[i].key);
+      sw_buf_printf (&msg, " %s", in->kvs[i].key);
+      if (v)
+        sw_buf_printf (&msg, "=%s", v);
+      bool known = false;
+      for (size_t j = 0; s->arg_names && s->arg_names[j]; j++)
+        known |= strcmp (s->arg_names[j], in->kvs[i].key) == 0;
+      if (!known)
+        sw_strlist_push (&s->arg_names, in->kvs[i].key);
+    }
+  sw_commit_history (&s->commit, sw_buf_str (&msg), false);
+}
+
+/* ---- the stage loop ------------------------------------------------------------- */
+
+static int
+stage_step (sw_engine *e, sw_stage *s, const sw_df_instr *raw, sw_error **err)
+{
+  sw_df_instr *in = NULL;
+  cleanup_free char *prefix = NULL;
+  int r = 0;
+
+  if (sw_plan_expand (e->plan, raw, s->env, &in, err) < 0)
+    return -1;
+  switch (in->kind)
+    {
+    case SW_DF_ARG:
+      r = sw_plan_step (e->plan, raw, s->env, err);
+      if (r == 0)
+        stage_arg_history (s, in);
+      s->cmd_index++;
+      break;
+    case SW_DF_ENV:
+      r = sw_plan_step (e->plan, raw, s->env, err);
+      if (r == 0)
+        r = sw_commit_metadata (&s->commit, e->df, in, err);
+      s->cmd_index++;
+      break;
+    case SW_DF_RUN:
+      prefix = step_prefix (e, s);
+      r = stage_run (e, s, in, prefix, err);
+      break;
+    case SW_DF_WORKDIR:
+      prefix = step_prefix (e, s);
+      r = stage_workdir (e, s, in, prefix, err);
+      break;
+    case SW_DF_COPY:
+    case SW_DF_ADD:
+      prefix = step_prefix (e, s);
+      r = sw_engine_copy (e, s, in, prefix, err);
+      break;
+    case SW_DF_FROM:
+      r = sw_df_error_node (err, e->df, in->node, "internal error: FROM inside a stage");
+      break;
+    default:
+      s->cmd_index++;
+      r = sw_commit_metadata (&s->commit, e->df, in, err);
+      break;
+    }
+  sw_df_instr_free (in);
+  return r;
+}
+
+int
+sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
+{
+  sw_stage *s = &e->stages[index];
+
+  if (s->done)
+    return 0;
+  s->ps = &e->plan->stages[index];
+  s->index = index;
+  if (stage_from (e, s, err) < 0)
+    return -1;
+  s->commit.config = s->config;
+  s->commit.created = e->created;
+  s->commit.epoch = e->epoch_str;
+  for (size_t i = 0; i < s->ps->n_instrs; i++)
+    if (stage_step (e, s, s->ps->instrs[i], err) < 0)
+      return -1;
+  s->done = true;
+  return 0;
+}

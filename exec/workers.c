@@ -1,0 +1,160 @@
+/* exec/workers.c — see workers.h. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "common/xalloc.h"
+#include "exec/workers.h"
+
+struct job
+{
+  sw_job_fn fn;
+  void *arg;
+  void (*free_arg) (void *);
+  struct job *next;
+};
+
+struct sw_workers
+{
+  pthread_mutex_t lock;
+  pthread_cond_t changed; /* a job was queued, started or finished; or shutdown */
+  struct job *head, *tail;
+  size_t queued, running, max_queued;
+  bool shutdown;
+  sw_error *first_error;
+  pthread_t *threads;
+  size_t n_threads;
+};
+
+static void *
+worker_main (void *data)
+{
+  sw_workers *w = data;
+
+  pthread_mutex_lock (&w->lock);
+  for (;;)
+    {
+      while (w->head == NULL && !w->shutdown)
+        pthread_cond_wait (&w->changed, &w->lock);
+      if (w->head == NULL)
+        break;
+      struct job *j = w->head;
+      w->head = j->next;
+      if (w->head == NULL)
+        w->tail = NULL;
+      w->queued--;
+      w->running++;
+      pthread_cond_broadcast (&w->changed);
+      pthread_mutex_unlock (&w->lock);
+
+      sw_error *err = NULL;
+      int r = j->fn (j->arg, &err);
+      if (j->free_arg)
+        j->free_arg (j->arg);
+      free (j);
+
+      pthread_mutex_lock (&w->lock);
+      if (r < 0)
+        {
+          if (err == NULL)
+            sw_error_make (&err, 0, "a background job failed");
+          if (w->first_error == NULL)
+            w->first_error = err;
+          else
+            sw_error_free (err);
+        }
+      w->running--;
+      pthread_cond_broadcast (&w->changed);
+    }
+  pthread_mutex_unlock (&w->lock);
+  return NULL;
+}
+
+sw_workers *
+sw_workers_new (size_t threads, size_t max_queued)
+{
+  sw_workers *w = sw_xzalloc (sizeof *w);
+  pthread_mutex_init (&w->lock, NULL);
+  pthread_cond_init (&w->changed, NULL);
+  w->max_queued = max_queued ? max_queued : 1;
+  w->threads = sw_xcalloc (threads ? threads : 1, sizeof *w->threads);
+  for (size_t i = 0; i < (threads ? threads : 1); i++)
+    if (pthread_create (&w->threads[w->n_threads], NULL, worker_main, w) == 0)
+      w->n_threads++;
+  if (w->n_threads == 0)
+    abort (); /* no thread at all: the process is out of resources */
+  return w;
+}
+
+void
+sw_workers_submit (sw_workers *w, sw_job_fn fn, void *arg, void (*free_arg) (void *))
+{
+  struct job *j = sw_xzalloc (sizeof *j);
+  j->fn = fn;
+  j->arg = arg;
+  j->free_arg = free_arg;
+
+  pthread_mutex_lock (&w->lock);
+  while (w->queued >= w->max_queued)
+    pthread_cond_wait (&w->changed, &w->lock);
+  if (w->tail)
+    w->tail->next = j;
+  else
+    w->head = j;
+  w->tail = j;
+  w->queued++;
+  pthread_cond_broadcast (&w->changed);
+  pthread_mutex_unlock (&w->lock);
+}
+
+int
+sw_workers_wait (sw_workers *w, sw_error **err)
+{
+  int r = 0;
+  pthread_mutex_lock (&w->lock);
+  while (w->queued > 0 || w->running > 0)
+    pthread_cond_wait (&w->changed, &w->lock);
+  if (w->first_error)
+    {
+      sw_error_make (err, w->first_error->errnum, "%s", w->first_error->msg);
+      r = -1;
+    }
+  pthread_mutex_unlock (&w->lock);
+  return r;
+}
+
+bool
+sw_workers_failed (sw_workers *w)
+{
+  pthread_mutex_lock (&w->lock);
+  bool failed = w->first_error != NULL;
+  pthread_mutex_unlock (&w->lock);
+  return failed;
+}
+
+void
+sw_workers_free (sw_workers *w)
+{
+  if (w == NULL)
+    return;
+  pthread_mutex_lock (&w->lock);
+  /* Drop what has not started: destroying the pool means the build is over. */
+  for (struct job *j = w->head, *next; j; j = next)
+    {
+      next = j->next;
+      if (j->free_arg)
+        j->free_arg (j->arg);
+      free (j);
+    }
+  w->head = w->tail = NULL;
+  w->queued = 0;
+  w->shutdown = true;
+  pthread_cond_broadcast (&w->changed);
+  pthread_mutex_unlock (&w->lock);
+  for (size_t i = 0; i < w->n_threads; i++)
+    pthread_join (w->threads[i], NULL);
+  sw_error_free (w->first_error);
+  pthread_mutex_destroy (&w->lock);
+  pthread_cond_destroy (&w->changed);
+  free (w->threads);
+  free (w);
+}

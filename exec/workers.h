@@ -1,0 +1,31 @@
+/* exec/workers.h — a small pool of worker threads for the build's background work.
+ *
+ * The engine packs and uploads each layer here while the next step runs.  Jobs are plain
+ * function calls; the pool is bounded (a submit blocks while `max_queued` jobs wait), so a
+ * fast producer cannot pile up unbounded work or memory.  The first job that fails keeps its
+ * error; later jobs still run (their own cleanup matters), and sw_workers_wait() reports the
+ * first error.  Jobs may check sw_workers_failed() to stop early.
+ */
+#ifndef SW_EXEC_WORKERS_H
+#define SW_EXEC_WORKERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+typedef struct sw_workers sw_workers;
+typedef int (*sw_job_fn) (void *arg, sw_error **err);
+
+sw_workers *sw_workers_new (size_t threads, size_t max_queued);
+/* Queue fn(arg).  free_arg, if not NULL, is called on arg after the job ran (or if it
+ * never runs because the pool is being destroyed). */
+void sw_workers_submit (sw_workers *w, sw_job_fn fn, void *arg, void (*free_arg) (void *));
+/* Wait until every job submitted so far has run; 0, or -1 with the first job's error. */
+int sw_workers_wait (sw_workers *w, sw_error **err);
+/* True once any job has failed. */
+bool sw_workers_failed (sw_workers *w);
+/* Waits for running jobs, drops queued ones, frees the pool. */
+void sw_workers_free (sw_workers *w);
+
+#endif

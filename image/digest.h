@@ -1,0 +1,34 @@
+/* image/digest.h — content digests ("sha256:<64 hex>") and streaming sha256.
+ *
+ * Guarantees: sw_digest_validate() accepts exactly the digests the OCI image spec calls
+ * registered and canonical for sha256 and sha512 (lowercase hex of the right length) and
+ * explains any refusal; the sha256 context hashes a stream of any length in O(1) memory
+ * (OpenSSL EVP, SHA-NI where the CPU has it).
+ */
+#ifndef SW_IMAGE_DIGEST_H
+#define SW_IMAGE_DIGEST_H
+
+#include <stddef.h>
+#include "common/error.h"
+
+/* "sha256:" + 64 hex + NUL */
+#define SW_DIGEST_SHA256_LEN 71
+#define SW_DIGEST_BUFSZ 72
+
+/* 0 when s is "sha256:<64 lowercase hex>" or "sha512:<128 lowercase hex>". */
+int sw_digest_validate (const char *s, sw_error **err);
+/* The hex part of a valid digest (after the colon). */
+const char *sw_digest_hex (const char *digest);
+
+typedef struct sw_sha256 sw_sha256;
+sw_sha256 *sw_sha256_new (void);
+void sw_sha256_update (sw_sha256 *h, const void *p, size_t n);
+/* Writes "sha256:<hex>" into out (SW_DIGEST_BUFSZ bytes); the context can be reused
+ * after sw_sha256_reset(). */
+void sw_sha256_final (sw_sha256 *h, char out[SW_DIGEST_BUFSZ]);
+void sw_sha256_reset (sw_sha256 *h);
+void sw_sha256_free (sw_sha256 *h);
+/* One-shot digest of a small buffer (a manifest, a config). */
+void sw_digest_bytes (const void *p, size_t n, char out[SW_DIGEST_BUFSZ]);
+
+#endif

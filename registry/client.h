@@ -1,0 +1,101 @@
+/* registry/client.h — one registry session: transport, retries and authentication.
+ *
+ * Guarantees:
+ *  - HTTPS with the system CAs ($SSL_CERT_FILE, when set, replaces them; a registry's
+ *    /etc/docker/certs.d/HOST/ca.crt is added); plain HTTP only for loopback hosts and hosts
+ *    named insecure (options, or "insecure-registries" in docker's daemon.json:
+ *    $SLIPWAY_DAEMON_JSON, else /etc/docker/daemon.json), and only after HTTPS failed to
+ *    connect (as docker does).  A host named insecure also accepts an unverifiable
+ *    certificate.  Proxies come from the environment (libcurl: http_proxy, https_proxy,
+ *    no_proxy); loopback hosts are never proxied (as Go's net/http).
+ *  - Retries with exponential backoff and jitter on 5xx, 429 (Retry-After honoured) and
+ *    dropped connections, bounded in count and in time; the final error says how many
+ *    attempts over how long.
+ *  - Authentication as the registry asks (WWW-Authenticate): Bearer tokens fetched with
+ *    the user's credentials or anonymously, refresh tokens used and kept, tokens cached per
+ *    host and scope until they expire; a 401 with a cached token drops it and authenticates
+ *    again (so an expired token mid-push only costs one round trip); Basic.
+ *  - Redirects (blob GETs to a CDN) are followed by hand, with no Authorization header to
+ *    the new host.
+ *  - Thread-safe: several threads may run requests on one sw_registry at once.
+ *  - No credential or token is ever logged or put in an error message.
+ */
+#ifndef SW_REGISTRY_CLIENT_H
+#define SW_REGISTRY_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "common/buf.h"
+#include "common/error.h"
+#include "registry/ref.h"
+
+typedef struct sw_registry_options
+{
+  const char *const *insecure; /* NULL-terminated "host[:port]" list, may be NULL */
+  size_t chunk_size;           /* upload chunk; 0 → $SLIPWAY_CHUNK_SIZE or 16 MiB */
+  int max_attempts;            /* per request; 0 → $SLIPWAY_RETRY_ATTEMPTS or 6 */
+  double max_retry_seconds;    /* per request; 0 → $SLIPWAY_RETRY_SECONDS or 120 */
+  int parallel;                /* blobs in flight at once; 0 → 4 */
+} sw_registry_options;
+
+typedef struct sw_registry sw_registry;
+
+sw_registry *sw_registry_new (const sw_registry_options *opts);
+void sw_registry_free (sw_registry *r);
+size_t sw_registry_chunk_size (const sw_registry *r);
+int sw_registry_parallel (const sw_registry *r);
+
+/* Use these credentials for domain instead of config.json's (login checks them). */
+void sw_registry_set_creds (sw_registry *r, const char *domain, const char *username, const char *password);
+
+/* A body consumer: 0 to continue, -1 to stop (with *err filled). */
+typedef int (*sw_write_fn) (void *ud, const void *p, size_t n, sw_error **err);
+
+typedef struct sw_req
+{
+  const char *method;
+  const sw_ref *repo;          /* the repository: host and auth context */
+  const char *url;             /* "/v2/…" or an absolute URL (a Location) */
+  const char *scope;           /* "repository:NAME:pull" (several, space-separated) */
+  const char *const *headers;  /* extra "Name: value" lines, NULL-terminated */
+  const void *body;            /* a body from memory (may be NULL with body_len 0) */
+  size_t body_len;
+  bool has_body;
+  sw_write_fn sink;            /* 2xx bodies go here when set, else to resp->body */
+  void *sink_ud;
+  bool no_retry;               /* the caller handles retries (chunk uploads) */
+  bool follow_redirects;       /* blob GETs */
+} sw_req;
+
+typedef struct sw_resp
+{
+  long status;
+  sw_buf body;  /* error bodies, small documents; bounded to 8 MiB */
+  char *location;
+  char *content_type;
+  char *docker_digest;
+  char *range;
+  char *www_authenticate;
+  char *retry_after;
+  int64_t content_length;
+  char *url;    /* the absolute URL that answered */
+} sw_resp;
+
+void sw_resp_clear (sw_resp *r);
+
+/* Run a request.  0 when the registry answered (any status: the caller decides), -1 when it
+ * could not be reached or kept failing past the retry bound (*err says why).  resp must be
+ * zeroed or cleared. */
+int sw_registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err);
+
+/* "GET http://h/v2/x/manifests/y: 404 Not Found (MANIFEST_UNKNOWN: manifest unknown)" */
+int sw_resp_error (const sw_req *req, const sw_resp *resp, sw_error **err);
+
+/* Sleep for the backoff of attempt n (1-based), honouring Retry-After; false when that
+ * would pass the retry bound that started at t0 (monotonic seconds). */
+bool sw_registry_backoff (sw_registry *r, int attempt, double t0, const char *retry_after);
+int sw_registry_max_attempts (const sw_registry *r);
+double sw_now (void);
+
+#endif

@@ -1,0 +1,80 @@
+/* registry/sink.c — see sink.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/xalloc.h"
+#include "registry/ops.h"
+#include "registry/sink.h"
+#include "registry/upload.h"
+
+struct upload_sink
+{
+  sw_upload *u;
+  sw_blob_result *res;
+};
+
+static int
+us_write (void *ud, const void *p, size_t n, sw_error **err)
+{
+  struct upload_sink *s = ud;
+  return sw_upload_write (s->u, p, n, err);
+}
+
+static int
+us_finish (void *ud, const char *digest, sw_error **err)
+{
+  struct upload_sink *s = ud;
+  char d[SW_DIGEST_BUFSZ];
+  int64_t size = 0;
+  int ret = sw_upload_finish (s->u, digest, d, &size, err);
+  if (ret == 0 && s->res)
+    {
+      memcpy (s->res->digest, d, sizeof d);
+      s->res->size = size;
+    }
+  sw_upload_free (s->u); /* cancels the upload when finish failed */
+  free (s);
+  return ret;
+}
+
+static void
+us_abort (void *ud)
+{
+  struct upload_sink *s = ud;
+  sw_upload_free (s->u);
+  free (s);
+}
+
+int
+sw_registry_upload_sink (sw_registry *r, const sw_ref *repo, sw_sink *out, sw_blob_result *res, sw_error **err)
+{
+  sw_upload *u = NULL;
+  if (res)
+    memset (res, 0, sizeof *res);
+  if (sw_upload_start (r, repo, &u, err) < 0)
+    return -1;
+  struct upload_sink *s = sw_xzalloc (sizeof *s);
+  s->u = u;
+  s->res = res;
+  *out = (sw_sink){ us_write, us_finish, us_abort, s };
+  return 0;
+}
+
+static int
+to_sink (void *ud, const void *p, size_t n, sw_error **err)
+{
+  return sw_sink_write (ud, p, n, err);
+}
+
+int
+sw_blob_get_sink (sw_registry *r, const sw_ref *repo, const char *digest, int64_t size, sw_sink *sink,
+                  sw_error **err)
+{
+  if (sw_blob_get (r, repo, digest, size, to_sink, sink, err) < 0)
+    {
+      sw_sink_abort (sink);
+      return -1;
+    }
+  return sw_sink_finish (sink, digest, err);
+}

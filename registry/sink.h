@@ -1,0 +1,37 @@
+/* registry/sink.h — registry blobs as common/sink.h sinks, so producers that know nothing
+ * about HTTP (layers/: tar → digest → compress → digest) stream straight into a registry,
+ * and blob downloads stream into any consumer (an extractor, a file, another upload).
+ *
+ * Guarantees:
+ *  - sw_registry_upload_sink: the sink's write is a chunked, resumable upload (see
+ *    upload.h: one chunk of memory, nothing on disk); its finish commits the blob with
+ *    `PUT ?digest=` — the digest the producer passes when it knows it (then checked against
+ *    the bytes), else the one computed on the way — and fills *res; its abort cancels the
+ *    upload.  Exactly as common/sink.h says, finish or abort frees it.
+ *  - sw_blob_get_sink: the blob's bytes go to sink as they arrive; the sink is finished with
+ *    the digest only when every byte arrived and matched the digest (and size), and aborted
+ *    otherwise — so a consumer that commits on finish keeps nothing from bad bytes.
+ */
+#ifndef SW_REGISTRY_SINK_H
+#define SW_REGISTRY_SINK_H
+
+#include <stdint.h>
+#include "common/sink.h"
+#include "image/digest.h"
+#include "registry/client.h"
+
+typedef struct sw_blob_result
+{
+  char digest[SW_DIGEST_BUFSZ]; /* "" until the sink finished successfully */
+  int64_t size;
+} sw_blob_result;
+
+/* Start an upload to repo; *out receives the sink.  res (may be NULL) must outlive it. */
+int sw_registry_upload_sink (sw_registry *r, const sw_ref *repo, sw_sink *out, sw_blob_result *res,
+                             sw_error **err);
+
+/* GET repo's blob digest into sink (finished or aborted here, always). */
+int sw_blob_get_sink (sw_registry *r, const sw_ref *repo, const char *digest, int64_t size, sw_sink *sink,
+                      sw_error **err);
+
+#endif

@@ -1,0 +1,43 @@
+/* registry/upload.h — a streaming, chunked, resumable blob upload: the sink that layers
+ * are written into.  The digest is known only when the stream ends.
+ *
+ *   sw_upload *u;
+ *   sw_upload_start (reg, repo, &u, &err);              POST /v2/NAME/blobs/uploads/
+ *   sw_upload_write (u, p, n, &err);  …                 PATCH a chunk each time the buffer fills
+ *   sw_upload_finish (u, NULL, digest, &size, &err);    PATCH the rest, PUT ?digest=
+ *   sw_upload_free (u);                                  (cancels the upload if not finished)
+ *
+ * The pair (sw_upload_write, sw_upload_finish) has the shape of a sink: a write callback
+ * and a finish that returns the digest, so a producer (layers/) can stream into it through
+ * its own sink interface without registry/ knowing about it.
+ *
+ * Guarantees: memory is two chunk buffers (chunk size from the sw_registry, default
+ * 16 MiB) whatever the blob's size — the producer fills one while a sender thread PATCHes
+ * the other, so producing and sending overlap; nothing goes to disk; each chunk is PATCHed with
+ * Content-Range; when a chunk fails (dropped connection, 5xx, 429) the upload's state is
+ * asked for (GET → Range) and the missing bytes are re-sent from memory, with backoff,
+ * bounded in attempts and time; a 401 (token expiry) re-authenticates and continues.  The
+ * sha256 is computed as bytes go by; finish fails when the caller expected another digest.
+ */
+#ifndef SW_REGISTRY_UPLOAD_H
+#define SW_REGISTRY_UPLOAD_H
+
+#include <stdint.h>
+#include "image/digest.h"
+#include "registry/client.h"
+
+typedef struct sw_upload sw_upload;
+
+int sw_upload_start (sw_registry *r, const sw_ref *repo, sw_upload **out, sw_error **err);
+int sw_upload_write (sw_upload *u, const void *p, size_t n, sw_error **err);
+/* expected: NULL, or the digest the bytes must have (copying a known blob). */
+int sw_upload_finish (sw_upload *u, const char *expected, char digest[SW_DIGEST_BUFSZ], int64_t *size,
+                      sw_error **err);
+void sw_upload_free (sw_upload *u);
+/* Bytes sent so far (progress). */
+uint64_t sw_upload_offset (const sw_upload *u);
+
+/* An sw_write_fn over an upload, for sw_blob_get: registry-to-registry streaming. */
+int sw_upload_sink (void *ud, const void *p, size_t n, sw_error **err);
+
+#endif

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# slipway build end to end: a real registry, real namespaces, the image checked with
+# skopeo and umoci; failures publish nothing and leave no mount.
+. tests/lib.sh
+dir=$(scratch_dir)
+start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
+tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+state=$dir/state
+build() { "$SLIPWAY" build --progress=plain --state-dir "$state" "$@"; }
+mounts_before=$(grep -c slipway /proc/self/mountinfo)
+
+# unpack REF DIR: pull with skopeo and unpack with umoci (independent of slipway)
+unpack() {
+  rm -rf "$dir/oci" "$2"
+  skopeo copy -q --src-tls-verify=false "docker://$1" "oci:$dir/oci:x" && umoci unpack --image "$dir/oci:x" "$2" >/dev/null
+}
+config() { skopeo inspect --tls-verify=false --config "docker://$1"; }
+
+ctx=$dir/ctx1; mkdir -p "$ctx"
+cat > "$ctx/Dockerfile" <<DF
+FROM $REGISTRY/base/busybox:latest
+ARG X=1
+ENV GREETING=hello
+RUN echo "\$GREETING \$X" > /hello && mkdir -p /data && chmod 1777 /data
+WORKDIR /app
+RUN echo "in \$(pwd) as \$(id -u)" > here && rm /bin/vi
+USER nobody
+LABEL a=b c="d e"
+EXPOSE 80 53/udp
+CMD ["cat", "/hello"]
+DF
+check "build and push" build -t "$REGISTRY/t/one:v1" --push --metadata-file "$dir/meta.json" --iidfile "$dir/iid" "$ctx"
+check "skopeo inspect reads it" skopeo inspect --tls-verify=false "docker://$REGISTRY/t/one:v1"
+check "umoci unpacks it" unpack "$REGISTRY/t/one:v1" "$dir/b1"
+check "RUN wrote its file" grep -qx "hello 1" "$dir/b1/rootfs/hello"
+check "WORKDIR created and used" grep -qx "in /app as 0" "$dir/b1/rootfs/app/here"
+check "deletion became a whiteout" test ! -e "$dir/b1/rootfs/bin/vi"
+check "mode bits kept (sticky)" bash -c '[ "$(stat -c %a "'"$dir"'/b1/rootfs/data")" = 1777 ]'
+check "no mountpoint stubs in the image" bash -c '! ls "'"$dir"'/b1/rootfs" | grep -qxE "dev|proc|sys"'
+cfg=$(config "$REGISTRY/t/one:v1")
+check "config: Env" bash -c 'jq -e ".config.Env == [\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\"GREETING=hello\"]" <<<'"'$cfg'"' >/dev/null'
+check "config: Cmd, User, WorkingDir" bash -c 'jq -e ".config.Cmd == [\"cat\",\"/hello\"] and .config.User == \"nobody\" and .config.WorkingDir == \"/app\"" <<<'"'$cfg'"' >/dev/null'
+check "config: Labels, ExposedPorts" bash -c 'jq -e ".config.Labels.a == \"b\" and .config.Labels.c == \"d e\" and (.config.ExposedPorts|keys) == [\"53/udp\",\"80/tcp\"]" <<<'"'$cfg'"' >/dev/null'
+check "history as BuildKit writes it" bash -c 'jq -e "[.history[].created_by][-9:] == [\"ARG X=1\",\"ENV GREETING=hello\",\"RUN |1 X=1 /bin/sh -c echo \\\"\$GREETING \$X\\\" > /hello && mkdir -p /data && chmod 1777 /data # buildkit\",\"WORKDIR /app\",\"RUN |1 X=1 /bin/sh -c echo \\\"in \$(pwd) as \$(id -u)\\\" > here && rm /bin/vi # buildkit\",\"USER nobody\",\"LABEL a=b c=d e\",\"EXPOSE [53/udp 80/tcp]\",\"CMD [\\\"cat\\\" \\\"/hello\\\"]\"]" <<<'"'$cfg'"' >/dev/null'
+check "layers: base + 3 (RUN, WORKDIR, RUN)" bash -c 'jq -e "(.rootfs.diff_ids|length) == 4 and ([.history[]|select(.empty_layer|not)]|length) == 4" <<<'"'$cfg'"' >/dev/null'
+check "metadata file has the digest" bash -c 'd=$(jq -r ".\"containerimage.digest\"" "'"$dir"'/meta.json"); [ "$(skopeo inspect --tls-verify=false docker://'"$REGISTRY"'/t/one:v1 | jq -r .Digest)" = "$d" ]'
+check "iidfile is the config digest" bash -c '[ "$(cat "'"$dir"'/iid")" = "sha256:$(skopeo inspect --tls-verify=false --raw --config docker://'"$REGISTRY"'/t/one:v1 | sha256sum | cut -d" " -f1)" ]'
+
+# a failing RUN: BuildKit's message, the line, no tag, no mount
+ctx=$dir/ctx2; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nRUN echo before\nRUN exit 3\n' "$REGISTRY" > "$ctx/Dockerfile"
+out=$(build -t "$REGISTRY/t/fail:v1" --push "$ctx" 2>&1); rc=$?
+check "failing RUN exits non-zero" test $rc -ne 0
+check "failing RUN: BuildKit's message with the line" bash -c 'grep -q "Dockerfile:3:1: process \"/bin/sh -c exit 3\" did not complete successfully: exit code: 3" <<<"$1"' _ "$out"
+check "failing RUN publishes no tag" bash -c '! skopeo inspect --tls-verify=false "docker://'"$REGISTRY"'/t/fail:v1" >/dev/null 2>&1'
+
+# bad input
+out=$(build --target nope "$dir/ctx1" 2>&1); rc=$?
+check "unknown --target is an error" bash -c '[ '$rc' -ne 0 ] && grep -q "target stage \"nope\" could not be found" <<<"$1"' _ "$out"
+out=$(build "$dir/nonexistent" 2>&1); rc=$?
+check "missing context is an error" bash -c '[ '$rc' -ne 0 ] && grep -q "not found" <<<"$1"' _ "$out"
+mkdir -p "$dir/empty"
+out=$(build "$dir/empty" 2>&1); rc=$?
+check "missing Dockerfile is an error" bash -c '[ '$rc' -ne 0 ] && grep -q "failed to read dockerfile" <<<"$1"' _ "$out"
+printf 'FROM %s/base/nothere:latest\nRUN true\n' "$REGISTRY" > "$dir/ctx2/Dockerfile"
+out=$(build -t "$REGISTRY/t/fail:v2" --push "$dir/ctx2" 2>&1); rc=$?
+check "unknown base image is an error at its line" bash -c '[ '$rc' -ne 0 ] && grep -q "Dockerfile:1:1:" <<<"$1"' _ "$out"
+printf 'FROM %s/base/busybox:latest\nRUNN true\n' "$REGISTRY" > "$dir/ctx2/Dockerfile"
+out=$(build "$dir/ctx2" 2>&1); rc=$?
+check "unknown instruction: located, with a suggestion" bash -c '[ '$rc' -ne 0 ] && grep -q "Dockerfile:2:1: unknown instruction: RUNN (did you mean RUN?)" <<<"$1"' _ "$out"
+check "no mount left behind" test "$(grep -c slipway /proc/self/mountinfo)" = "$mounts_before"
+check "no scratch left in the state dir" bash -c '[ -z "$(ls -A "'"$state"'/runs" 2>/dev/null)" ]'

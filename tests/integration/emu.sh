@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Emulation: native runs never touch binfmt_misc or QEMU; arm64 runs see aarch64 and leave
+# the host's binfmt_misc as they found it (private instance, existing entry, or a
+# temporary host entry removed on exit and when killed); the missing-QEMU error; the
+# busybox push fixture.  Uses `slipway debug emu run` (emu/debug.c), a minimal runner.
+. tests/lib.sh
+export SLIPWAY
+set -m # background jobs keep SIGINT (bash ignores it for them without job control)
+
+BM=/proc/sys/fs/binfmt_misc
+work=$(scratch_dir)
+amd=$work/amd64 arm=$work/arm64
+bash tests/fixtures/busybox-rootfs.sh "$amd" amd64
+bash tests/fixtures/busybox-rootfs.sh "$arm" arm64
+
+# Every entry's name and content, and the global status.
+binfmt_state() {
+  local f
+  for f in "$BM"/*; do
+    [ "$(basename "$f")" = register ] && continue
+    echo "== $(basename "$f")"; cat "$f" 2>/dev/null
+  done
+}
+ours() { ls "$BM" | grep '^slipway-' || true; }
+# LeakSanitizer cannot run under ptrace: off for the traced runs of an ASan build
+nolsan=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+kver=$(uname -r)
+private_ok=; [ "$("$SLIPWAY" debug emu probe)" = "private binfmt_misc: yes" ] && private_ok=yes
+host_ok=; [ -e "$BM/register" ] && host_ok=yes   # the host's binfmt_misc is mounted
+
+# -- decisions ---------------------------------------------------------------------------
+check "host platform is linux/amd64 or linux/arm64" bash -c '"$SLIPWAY" debug emu host | grep -qxE "linux/(amd64|arm64)"'
+host=$("$SLIPWAY" debug emu host)
+foreign=linux/arm64; want_m=aarch64; native_rootfs=$amd; foreign_rootfs=$arm
+if [ "$host" = linux/arm64 ]; then foreign=linux/amd64; want_m=x86_64; native_rootfs=$arm; foreign_rootfs=$amd; fi
+check "decide: $foreign with RUN is emulated" bash -c "[ \"\$(\"\$SLIPWAY\" debug emu decide $foreign)\" = '$foreign emulated' ]"
+check "decide: $foreign without RUN is native" bash -c "[ \"\$(\"\$SLIPWAY\" debug emu decide $foreign --no-run)\" = '$foreign native' ]"
+check "decide: the host's platform is native" bash -c "[ \"\$(\"\$SLIPWAY\" debug emu decide $host)\" = '$host native' ]"
+
+# -- native: binfmt_misc untouched, QEMU never looked for --------------------------------
+before=$(binfmt_state)
+out=$("$SLIPWAY" debug emu run "$native_rootfs" uname -m 2>"$work/err")
+if [ "$out" = "$(uname -m)" ]; then pass "native run works"; else fail "native run works" "got '$out': $(cat "$work/err")"; fi
+[ "$(binfmt_state)" = "$before" ] && pass "native run: binfmt_misc exactly as found" || fail "native run: binfmt_misc exactly as found"
+if command -v strace >/dev/null; then
+  ASAN_OPTIONS=$nolsan strace -f -qq -e trace=%file,execve -o "$work/native.trace" "$SLIPWAY" debug emu run "$native_rootfs" true 2>/dev/null
+  if [ -s "$work/native.trace" ] && ! grep -qE 'binfmt_misc|qemu' "$work/native.trace"; then
+    pass "native run: no file access to binfmt_misc or QEMU (strace)"
+  else
+    fail "native run: no file access to binfmt_misc or QEMU (strace)" "$(grep -E 'binfmt_misc|qemu' "$work/native.trace" | head -3)"
+  fi
+  # the control: the same trace of an emulated run does show them, so the check above can fail
+  ASAN_OPTIONS=$nolsan strace -f -qq -e trace=%file,execve -o "$work/foreign.trace" "$SLIPWAY" debug emu run --platform "$foreign" "$foreign_rootfs" true 2>/dev/null
+  grep -q binfmt_misc "$work/foreign.trace" && pass "strace control: an emulated run does touch binfmt_misc" \
+    || fail "strace control: an emulated run does touch binfmt_misc"
+else
+  skip "native run: strace" "strace not installed"
+fi
+
+# -- emulated: every way, host left as found ---------------------------------------------
+before=$(binfmt_state)
+for mode in auto host private existing; do
+  if [ "$mode" = private ] && [ -z "$private_ok" ]; then skip "emulated ($mode)" "no private binfmt_misc (kernel $kver)"; continue; fi
+  if [ "$mode" = host ] && [ -z "$host_ok" ]; then skip "emulated ($mode)" "binfmt_misc not mounted on the host"; continue; fi
+  if [ "$mode" = existing ] && ! grep -qs '^flags: .*F' "$BM"/* ; then skip "emulated ($mode)" "no host registration"; continue; fi
+  out=$("$SLIPWAY" debug emu run --platform "$foreign" --binfmt $mode "$foreign_rootfs" uname -m 2>"$work/err")
+  if [ "$out" = "$want_m" ] && grep -q "emulation: $foreign: " "$work/err"; then
+    pass "emulated ($mode, $(sed -n 's/.*: \([a-z]*\), interpreter.*/\1/p' "$work/err")): uname -m = $want_m"
+  else
+    fail "emulated ($mode): uname -m = $want_m" "got '$out': $(cat "$work/err")"
+  fi
+  if [ "$mode" != existing ]; then
+    # busybox runs applets by exec of /proc/self/exe with argv[0] = the applet: needs the P flag
+    out=$("$SLIPWAY" debug emu run --platform "$foreign" --binfmt $mode "$foreign_rootfs" sh -c 'cat /etc/group | head -1' 2>&1)
+    if grep -qx 'root:x:0:' <<<"$out"; then pass "emulated ($mode): busybox applets keep their argv[0]"
+    else fail "emulated ($mode): busybox applets keep their argv[0]" "$out"; fi
+  fi
+  [ "$(binfmt_state)" = "$before" ] && pass "emulated ($mode): binfmt_misc exactly as found afterwards" \
+    || fail "emulated ($mode): binfmt_misc exactly as found afterwards" "$(diff <(echo "$before") <(binfmt_state) | head -5)"
+done
+
+# -- private instance: the host's entries are not seen, ours is not on the host -----------
+if [ -n "$private_ok" ]; then
+  "$SLIPWAY" debug emu run --platform "$foreign" --binfmt private "$foreign_rootfs" \
+    sh -c 'echo $(ls /proc/sys/fs/binfmt_misc); /bin/cat /proc/sys/fs/binfmt_misc/slipway-*' >"$work/inside" 2>"$work/err"
+  if [ "$(head -1 "$work/inside")" = "register slipway-$want_m status" ] && grep -q '^interpreter /proc/self/fd/' "$work/inside"; then
+    pass "private instance: only slipway's entry inside, QEMU pinned through an fd"
+  else
+    fail "private instance: only slipway's entry inside" "$(head -3 "$work/inside" | tr '\n' ' ') $(cat "$work/err")"
+  fi
+  [ -z "$(ours)" ] && pass "private instance: no entry on the host" || fail "private instance: no entry on the host" "$(ours)"
+else
+  skip "private instance" "no private binfmt_misc (kernel $kver)"
+fi
+
+# -- temporary host entry: removed when killed ---------------------------------------------
+for sig in TERM INT KILL; do
+  [ -n "$host_ok" ] || { skip "host entry removed after SIG$sig" "binfmt_misc not mounted on the host"; continue; }
+  before=$(binfmt_state)
+  "$SLIPWAY" debug emu run --platform "$foreign" --binfmt host "$foreign_rootfs" sleep 30 >/dev/null 2>&1 &
+  job=$!
+  on_exit "kill -KILL $job 2>/dev/null"
+  seen=
+  for _ in $(seq 1 100); do ls "$BM" | grep -q "^slipway-.*-$job-" && { seen=1; break; }; sleep 0.05; done
+  kill -$sig $job 2>/dev/null
+  wait $job 2>/dev/null
+  for _ in $(seq 1 100); do ls "$BM" | grep -q "^slipway-.*-$job-" || break; sleep 0.05; done
+  if [ -z "$seen" ]; then
+    fail "host entry removed after SIG$sig" "the entry never appeared"
+  elif [ "$(binfmt_state)" = "$before" ]; then
+    pass "host entry removed after SIG$sig during an emulated run"
+  else
+    fail "host entry removed after SIG$sig" "$(ours)"
+  fi
+done
+left=
+for _ in $(seq 1 40); do left=$(pgrep -af 'qemu-.*sleep 30' || true); [ -z "$left" ] && break; sleep 0.05; done
+[ -z "$left" ] && pass "no emulated process outlives a killed run" || fail "no emulated process outlives a killed run" "$left"
+
+# -- through the build sandbox: `slipway debug run --platform` ------------------------------
+if "$SLIPWAY" debug run --help 2>/dev/null | grep -q -- --platform; then
+  before=$(binfmt_state)
+  ASAN_OPTIONS=$nolsan strace -f -qq -e trace=%file,execve -o "$work/run-native.trace" \
+    "$SLIPWAY" debug run --rootfs "$native_rootfs" -- uname -m >"$work/out" 2>"$work/err"
+  if [ "$(cat "$work/out")" = "$(uname -m)" ] && [ -s "$work/run-native.trace" ] \
+     && ! grep -qE 'binfmt_misc|qemu' "$work/run-native.trace"; then
+    pass "native debug run: no file access to binfmt_misc or QEMU (strace)"
+  else
+    fail "native debug run: no binfmt_misc/QEMU access" "$(cat "$work/out"; grep -E 'binfmt_misc|qemu' "$work/run-native.trace" | head -3)"
+  fi
+  mkdir -p "$work/up"
+  out=$("$SLIPWAY" debug run --rootfs "$foreign_rootfs" --upper "$work/up" --platform "$foreign" -- \
+        sh -c 'uname -m; cat /etc/group | head -1; echo hi > /f; mkdir /d; chown 65534:65534 /d; rm /bin/ls; rm -rf /root; mkdir /root' 2>&1)
+  [ "$out" = "$(printf '%s\nroot:x:0:' "$want_m")" ] && pass "emulated RUN in the sandbox: uname -m = $want_m, applets work" \
+    || fail "emulated RUN in the sandbox" "$out"
+  if [ "$(stat -c '%u:%g' "$work/up/f" "$work/up/d" 2>/dev/null | tr '\n' ' ')" = "0:0 65534:65534 " ] \
+     && [ "$(stat -c '%F %t:%T' "$work/up/bin/ls" 2>/dev/null)" = "character special file 0:0" ] \
+     && python3 -c 'import os,sys; sys.exit(0 if os.getxattr(sys.argv[1], "trusted.overlay.opaque") == b"y" else 1)' "$work/up/root"; then
+    pass "emulated RUN in the sandbox: upper dir as a native one (owners, whiteout, opaque dir)"
+  else
+    fail "emulated RUN in the sandbox: upper dir" "$(ls -la "$work/up" "$work/up/bin" 2>&1 | head -8)"
+  fi
+  [ "$(binfmt_state)" = "$before" ] && pass "sandbox runs: binfmt_misc exactly as found" \
+    || fail "sandbox runs: binfmt_misc exactly as found" "$(diff <(echo "$before") <(binfmt_state) | head -5)"
+else
+  skip "emulated RUN in the sandbox" "slipway debug run has no --platform"
+fi
+
+# -- no QEMU ---------------------------------------------------------------------------------
+for mode in host private; do
+  [ "$mode" = private ] && [ -z "$private_ok" ] && continue
+  before=$(binfmt_state)
+  if "$SLIPWAY" debug emu run --platform "$foreign" --binfmt $mode --qemu-path "$work/none:$work/nothing" \
+       "$foreign_rootfs" true 2>"$work/err"; then
+    fail "missing QEMU ($mode) is an error" "it succeeded"
+  else
+    q=qemu-$want_m-static
+    if grep -q "platform $foreign" "$work/err" && grep -q "$q" "$work/err" && grep -q "$work/nothing" "$work/err" \
+       && grep -q 'apt-get install qemu-user-static' "$work/err"; then
+      pass "missing QEMU ($mode): error names the platform, $q, the search path and apt-get"
+    else
+      fail "missing QEMU ($mode): error text" "$(cat "$work/err")"
+    fi
+  fi
+  [ "$(binfmt_state)" = "$before" ] && pass "missing QEMU ($mode): binfmt_misc untouched" || fail "missing QEMU ($mode): binfmt_misc untouched"
+done
+
+# -- the push fixture ---------------------------------------------------------------------------
+if start_registry "$work/registry"; then
+  if bash tests/fixtures/push-busybox.sh "$REGISTRY" fixture/busybox:t >"$work/digest" 2>"$work/err"; then
+    raw=$(skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/fixture/busybox:t")
+    plats=$(jq -r '[.manifests[].platform | .os + "/" + .architecture] | join(",")' <<<"$raw")
+    [ "$plats" = linux/amd64,linux/arm64 ] && pass "push-busybox: index with linux/amd64 and linux/arm64" \
+      || fail "push-busybox: index platforms" "$plats"
+    a=$(skopeo inspect --tls-verify=false --override-arch arm64 "docker://$REGISTRY/fixture/busybox:t" | jq -r .Architecture)
+    [ "$a" = arm64 ] && pass "push-busybox: skopeo --override-arch arm64 picks arm64" || fail "push-busybox: override-arch" "$a"
+    cfg=$(skopeo inspect --config --tls-verify=false "docker://$REGISTRY/fixture/busybox:t-amd64")
+    jq -e '.architecture == "amd64" and .os == "linux" and .config.Cmd == ["sh"] and (.config.Env[0] | startswith("PATH="))' \
+      <<<"$cfg" >/dev/null && pass "push-busybox: per-arch tag with architecture, os, Cmd, Env" \
+      || fail "push-busybox: per-arch config" "$cfg"
+  else
+    fail "push-busybox" "$(tail -3 "$work/err")"
+  fi
+else
+  fail "push-busybox" "registry did not start"
+fi
