@@ -176,3 +176,13 @@ mkdir -p "$T/dangling/etc" "$T/dangling/run"; ln -s ../run/resolv.stub "$T/dangl
 out=$("$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" --lower "$T/dangling" -- /bin/sh -c 'test -s /etc/resolv.conf && echo resolv-ok' 2>&1)
 if [ "$out" = resolv-ok ]; then pass "a dangling /etc/resolv.conf symlink still gets the host's resolv.conf"
 else fail "a dangling /etc/resolv.conf symlink" "$out"; fi
+
+# background processes left by the command neither hang the step nor outlive it
+s=$(date +%s)
+out=$(run -- /bin/sh -c 'sleep 300 & (setsid sleep 301 &); echo done' 2>&1)
+e=$(date +%s)
+left=0
+for p in /proc/[0-9]*/cmdline; do tr '\0' ' ' <"$p" 2>/dev/null | grep -qE '^sleep 30[01] ' && left=$((left + 1)); done
+if [ "$out" = done ] && [ $((e - s)) -lt 10 ] && [ "$left" = 0 ]; then
+  pass "background processes end with the step and do not hang it"
+else fail "background processes end with the step" "out=$out took=$((e - s))s left=$left"; fi
