@@ -15,7 +15,7 @@ marker=sw-sleep-$$-$RANDOM
 count_marker() {
   local n=0 p
   for p in /proc/[0-9]*/cmdline; do
-    tr '\0' ' ' <"$p" 2>/dev/null | grep -q "[${marker:0:1}]${marker:1}" && n=$((n + 1))
+    tr '\0' ' ' 2>/dev/null <"$p" | grep -q "[${marker:0:1}]${marker:1}" && n=$((n + 1))
   done
   echo "$n"
 }
