@@ -25,7 +25,7 @@ for sig in TERM INT KILL; do
   rm -f "$T/out"; "$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" --upper "$T/up" -- /bin/sh -c "echo started; sleep 300; echo $marker" >"$T/out" 2>&1 &
   pid=$!
   for _ in $(seq 100); do grep -q started "$T/out" 2>/dev/null && break; sleep 0.05; done
-  kill -"$sig" "$pid"; wait "$pid"; rc=$?
+  kill -"$sig" "$pid"; wait "$pid" 2>/dev/null; rc=$?
   sleep 0.3
   left_procs=$(count_marker)
   left_mounts=$(grep -l "$T" /proc/[0-9]*/mountinfo 2>/dev/null | wc -l)
