@@ -169,7 +169,7 @@ remove_upper_stubs (sw_run *r)
             *slash = 0;
           cleanup_close int dfd = slash ? sw_openat2 (ufd, p, O_PATH | O_DIRECTORY,
                                                       RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
-                                        : dup (ufd);
+                                        : fcntl (ufd, F_DUPFD_CLOEXEC, 0);
           if (dfd < 0 || fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             break;
           if (slash)
