@@ -27,7 +27,9 @@
  *    closed, and the USER resolved as docker does (exec/user.h) from the snapshots'
  *    /etc/passwd and /etc/group before anything is mounted.
  *  - stdout and stderr arrive through spec->output one line at a time (without the
- *    newline; a line longer than 64 KiB arrives in pieces), on the calling thread.
+ *    newline; a line longer than 64 KiB arrives in pieces), on the calling thread, with
+ *    the value of every secret mounted in the step (and each of its lines of 4 characters
+ *    or more) replaced by "****" — BuildKit prints them; a CI log must not.
  *  - A non-zero exit is an error worded as BuildKit's:
  *      process "/bin/sh -c exit 3" did not complete successfully: exit code: 3
  *    and *exit_code tells the code (128+N for a signal N).
