@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "exec/add.h"
+#include "exec/context.h"
 #include "exec/copy.h"
 #include "exec/copy_int.h"
 #include "exec/dockerignore.h"
@@ -147,6 +148,7 @@ typedef struct
   bool stage;
   const sw_copy_heredoc *heredoc;
   int unpack;
+  int user_fd; /* 0 = the destination */
 } xo;
 
 static char *
@@ -169,7 +171,7 @@ run (xo x, const char *dest, ...)
     .ignore = x.ignore,
     .src_is_context = !x.stage,
     .dst_root_fd = dst_fd,
-    .user_root_fd = -1,
+    .user_root_fd = x.user_fd ? x.user_fd : -1,
     .workdir = x.workdir,
     .srcs = srcs,
     .n_srcs = n,
@@ -656,24 +658,31 @@ context_root_and_specials (void **state)
 {
   put (ctx, "r/f.txt", "F", 0644);
   put (ctx, "Dockerfile", "FROM scratch\n", 0644);
-  sh ("mkfifo %s/r/fifo && setfattr -n user.note -v hello %s/r/f.txt 2>/dev/null || true", ctx,
-      ctx);
+  sh ("mkfifo %s/r/fifo && mkdir %s/r/sub", ctx, ctx);
+  char *fx = sw_xasprintf ("%s/r/f.txt", ctx), *dx = sw_xasprintf ("%s/r/sub", ctx);
+  bool xattrs = lsetxattr (fx, "user.note", "hello", 5, 0) == 0;
+  if (xattrs)
+    assert_int_equal (lsetxattr (dx, "user.overlay.opaque", "y", 1, 0), 0);
+  else
+    assert_int_equal (errno, ENOTSUP); /* only a file system without user xattrs may skip */
+  free (fx);
+  free (dx);
   OK (run ((xo) { .workdir = "/app" }, ".", ".", NULL));
   assert_file ("app/r/f.txt", "F", 0644, 0, 0);
   assert_file ("app/Dockerfile", "FROM scratch\n", 0644, 0, 0);
   struct stat st;
   assert_true (lst ("app/r/fifo", &st));
   assert_true (S_ISFIFO (st.st_mode));
-  char v[16] = "";
-  char *p = sw_xasprintf ("%s/r/f.txt", ctx);
-  bool has_xattr = lgetxattr (p, "user.note", v, sizeof v) == 5;
-  free (p);
-  if (has_xattr)
+  if (xattrs)
     {
-      p = sw_xasprintf ("%s/app/r/f.txt", dst);
-      memset (v, 0, sizeof v);
+      char v[16] = "";
+      char *p = sw_xasprintf ("%s/app/r/f.txt", dst);
       assert_int_equal (lgetxattr (p, "user.note", v, sizeof v), 5);
       assert_string_equal (v, "hello");
+      free (p);
+      /* overlayfs's private xattrs are never carried over */
+      p = sw_xasprintf ("%s/app/r/sub", dst);
+      assert_true (lgetxattr (p, "user.overlay.opaque", v, sizeof v) < 0);
       free (p);
     }
   /* no special case for the Dockerfile: .dockerignore can exclude it (as BuildKit) */
@@ -826,6 +835,58 @@ buildkit_exclude_cases (void **state)
   free (six);
 }
 
+/* --link: the engine hands an empty upper as the destination and the stage's rootfs for
+ * --chown names. */
+static void
+link_into_empty_upper (void **state)
+{
+  char *base = sw_xasprintf ("%s/base", top);
+  put (base, "etc/passwd", "alice:x:1001:1002::/:/bin/sh\n", 0644);
+  sh ("mkdir -p %s/usr/bin", base);
+  put (ctx, "tool", "T", 0755);
+  int bfd = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  OK (run ((xo) { .user_fd = bfd, .chown = "alice" }, "/usr/bin", "tool", NULL));
+  /* in the empty upper /usr/bin does not exist: the file is /usr/bin itself (BuildKit) */
+  assert_file ("usr/bin", "T", 0755, 1001, 1002);
+  assert_absent ("etc/passwd");
+  close (bfd);
+  free (base);
+}
+
+static void
+context_open (void **state)
+{
+  put (ctx, ".dockerignore", "secret*\n", 0644);
+  put (ctx, "secret.key", "S", 0600);
+  put (ctx, "ok.txt", "O", 0644);
+  sw_context *c = NULL;
+  assert_int_equal (sw_context_open (ctx, NULL, &c, NULL), 0);
+  assert_non_null (c->ignore);
+  const char *srcs[] = { "secret.key" };
+  sw_copy_opts o = { .dst_root_fd = dst_fd, .user_root_fd = -1, .srcs = srcs, .n_srcs = 1,
+                     .dest = "/x/", .where = "Dockerfile:3" };
+  sw_context_as_source (c, &o);
+  sw_error *err = NULL;
+  assert_int_equal (sw_copy_run (&o, &err), -1);
+  assert_non_null (strstr (sw_error_message (err), "Dockerfile:3: COPY: \"/secret.key\""));
+  assert_non_null (strstr (sw_error_message (err), ".dockerignore"));
+  sw_error_free (err);
+  sw_context_free (c);
+
+  err = NULL;
+  char *missing = sw_xasprintf ("%s/nope", top);
+  assert_int_equal (sw_context_open (missing, NULL, &c, &err), -1);
+  assert_non_null (strstr (sw_error_message (err), "not found"));
+  sw_error_free (err);
+  free (missing);
+  /* an ignore file that cannot be parsed is an error naming it */
+  put (ctx, ".dockerignore", "ok\n!\n", 0644);
+  err = NULL;
+  assert_int_equal (sw_context_open (ctx, NULL, &c, &err), -1);
+  assert_non_null (strstr (sw_error_message (err), ".dockerignore"));
+  sw_error_free (err);
+}
+
 int
 main (void)
 {
@@ -846,6 +907,8 @@ main (void)
     cmocka_unit_test_setup_teardown (context_root_and_specials, setup, teardown),
     cmocka_unit_test_setup_teardown (symbolic_modes_match_chmod, setup, teardown),
     cmocka_unit_test_setup_teardown (buildkit_exclude_cases, setup, teardown),
+    cmocka_unit_test_setup_teardown (link_into_empty_upper, setup, teardown),
+    cmocka_unit_test_setup_teardown (context_open, setup, teardown),
     cmocka_unit_test (url_filenames),
     cmocka_unit_test (history_text),
   };
