@@ -13,12 +13,19 @@ amd=$work/amd64 arm=$work/arm64
 bash tests/fixtures/busybox-rootfs.sh "$amd" amd64
 bash tests/fixtures/busybox-rootfs.sh "$arm" arm64
 
-# Every entry's name and content, and the global status.
+# Every entry's name and content, and the global status.  Other worktrees run this same
+# script at the same time: a temporary entry of another live slipway process
+# (slipway-ARCH-PID-N) is theirs and not counted; one whose process is gone is a leak and is.
 binfmt_state() {
-  local f
+  local f n pid
   for f in "$BM"/*; do
-    [ "$(basename "$f")" = register ] && continue
-    echo "== $(basename "$f")"; cat "$f" 2>/dev/null
+    n=$(basename "$f")
+    [ "$n" = register ] && continue
+    if [[ $n =~ ^slipway-.*-([0-9]+)-[0-9]+$ ]]; then
+      pid=${BASH_REMATCH[1]}
+      [ -d "/proc/$pid" ] && [ "$pid" != "${job:-}" ] && continue
+    fi
+    echo "== $n"; cat "$f" 2>/dev/null
   done
 }
 ours() { ls "$BM" | grep '^slipway-' || true; }
