@@ -435,10 +435,3 @@ sw_binfmt_private_probe (const char *mountpoint)
   sw_debug ("binfmt_misc instance per user namespace: %s", ok ? "supported" : "not supported");
   return ok;
 }
-
-void
-sw_binfmt_remove (const char *dir, const char *name)
-{
-  cleanup_free char *path = sw_xasprintf ("%s/%s", dir, name);
-  remove_entry_path (path);
-}

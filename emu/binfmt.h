@@ -16,7 +16,6 @@ bool sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t
 int sw_binfmt_find_existing (const char *dir, const sw_emu_arch *a, char **name, char **interpreter,
                              bool *preserve_argv0, sw_error **err);
 int sw_binfmt_register (const char *dir, const char *line, sw_error **err);
-void sw_binfmt_remove (const char *dir, const char *name);
 /* A process that removes ENTRY_PATH when *keepalive is closed or its holders die. */
 int sw_binfmt_reaper_start (const char *entry_path, pid_t *pid, int *keepalive, sw_error **err);
 void sw_binfmt_reaper_stop (pid_t pid, int keepalive);
