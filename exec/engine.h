@@ -25,6 +25,7 @@
 #include "exec/mounts.h"
 #include "exec/state.h"
 #include "exec/workers.h"
+#include "emu/emu.h"
 #include "image/config.h"
 #include "image/digest.h"
 #include "image/platform.h"
@@ -69,6 +70,7 @@ struct sw_engine
   sw_state *state;
   sw_registry *reg;
   sw_workers *workers;
+  sw_emu_set *emu;            /* QEMU for foreign stages; touched only by their RUN steps */
   sw_dockerfile *df;
   sw_plan *plan;
   char *context;              /* absolute */

@@ -211,6 +211,7 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
   /* Two workers: one layer compresses while another uploads; the queue bound keeps a
    * burst of small steps from piling up work. */
   e->workers = sw_workers_new (2, 8);
+  e->emu = sw_emu_set_new (NULL);
   return 0;
 }
 
@@ -240,6 +241,7 @@ engine_close (sw_engine *e)
       sw_workers_free (e->workers);
     }
   engine_stages_free (e);
+  sw_emu_set_free (e->emu); /* removes any binfmt entry this build added */
   for (size_t i = 0; i < e->n_all_layers; i++)
     {
       free (e->all_layers[i]->dir);

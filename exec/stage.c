@@ -363,6 +363,9 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
         goto out;
       }
   env = sw_plan_env_list (s->env);
+  /* Only here, at a RUN of a foreign stage, does emulation get looked at at all. */
+  if (sw_emu_set_for_stage (e->emu, s->ps->platform, true, &spec.emu, err) < 0)
+    goto out;
 
   struct run_output o = { e, id };
   spec.state = e->state;
@@ -582,6 +585,34 @@ stage_step (sw_engine *e, sw_stage *s, const sw_df_instr *raw, sw_error **err)
   return r;
 }
 
+/* ONBUILD triggers of an image base run first, as BuildKit does, and are then dropped
+ * from the image.  (A stage base's triggers are already in the plan's instructions.) */
+static int
+run_image_triggers (sw_engine *e, sw_stage *s, sw_error **err)
+{
+  char **triggers = s->config->on_build;
+  int r = 0;
+
+  s->config->on_build = NULL;
+  for (size_t i = 0; r == 0 && triggers && triggers[i]; i++)
+    {
+      sw_dockerfile *tdf = NULL;
+      sw_df_instr *in = NULL;
+      cleanup_free char *name = sw_xasprintf ("ONBUILD trigger of %s", s->base->name);
+      r = sw_dockerfile_parse (triggers[i], strlen (triggers[i]), name, &tdf, err);
+      if (r == 0 && tdf->ast->n_children != 1)
+        r = sw_error_make (err, EINVAL, "%s: onbuild trigger should be a single expression", name);
+      if (r == 0)
+        r = sw_df_instr_parse (tdf, tdf->ast->children[0], &in, err);
+      if (r == 0)
+        r = stage_step (e, s, in, err);
+      sw_df_instr_free (in);
+      sw_dockerfile_free (tdf);
+    }
+  sw_strlist_free (triggers);
+  return r;
+}
+
 int
 sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
 {
@@ -596,6 +627,14 @@ sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
   s->commit.config = s->config;
   s->commit.created = e->created;
   s->commit.epoch = e->epoch_str;
+  if (s->base && s->config->on_build && run_image_triggers (e, s, err) < 0)
+    return -1;
+  if (s->ps->n_onbuild > 0)
+    {
+      /* the base stage's triggers run here; the image does not pass them on */
+      sw_strlist_free (s->config->on_build);
+      s->config->on_build = NULL;
+    }
   for (size_t i = 0; i < s->ps->n_instrs; i++)
     if (stage_step (e, s, s->ps->instrs[i], err) < 0)
       return -1;

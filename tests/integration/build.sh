@@ -14,7 +14,9 @@ unpack() {
   rm -rf "$dir/oci" "$2"
   skopeo copy -q --src-tls-verify=false "docker://$1" "oci:$dir/oci:x" && umoci unpack --image "$dir/oci:x" "$2" >/dev/null
 }
-config() { skopeo inspect --tls-verify=false --config "docker://$1"; }
+export REGISTRY
+config() { skopeo inspect --tls-verify=false --raw --config "docker://$1"; }
+export -f config
 
 ctx=$dir/ctx1; mkdir -p "$ctx"
 cat > "$ctx/Dockerfile" <<DF
@@ -70,3 +72,51 @@ out=$(build "$dir/ctx2" 2>&1); rc=$?
 check "unknown instruction: located, with a suggestion" bash -c '[ '$rc' -ne 0 ] && grep -q "Dockerfile:2:1: unknown instruction: RUNN (did you mean RUN?)" <<<"$1"' _ "$out"
 check "no mount left behind" test "$(grep -c slipway /proc/self/mountinfo)" = "$mounts_before"
 check "no scratch left in the state dir" bash -c '[ -z "$(ls -A "'"$state"'/runs" 2>/dev/null)" ]'
+
+# COPY and ADD
+ctx=$dir/ctx3; mkdir -p "$ctx/src/sub" "$ctx/skip"
+echo one > "$ctx/src/a.txt"; echo two > "$ctx/src/sub/b.txt"; echo no > "$ctx/skip/x"; echo secret > "$ctx/src/key.pem"
+ln -s a.txt "$ctx/src/link"
+chmod 0640 "$ctx/src/a.txt"
+printf 'skip\n**/*.pem\n' > "$ctx/.dockerignore"
+mkdir -p "$dir/tarsrc/t" && echo intar > "$dir/tarsrc/t/f" && tar -C "$dir/tarsrc" -czf "$ctx/arch.tar.gz" t
+cat > "$ctx/Dockerfile" <<DF
+FROM $REGISTRY/base/busybox:latest AS build
+RUN mkdir /out && echo built > /out/artifact
+FROM $REGISTRY/base/busybox:latest
+COPY src/ /app/src/
+COPY --chown=nobody:nogroup --chmod=0600 src/*.txt /owned/
+COPY --from=build /out/artifact /opt/
+ADD arch.tar.gz /unpacked/
+ENV WHO=world
+COPY <<EOT /etc/motd
+hello \$WHO
+EOT
+WORKDIR /w
+COPY src/sub/b.txt rel
+DF
+check "build with COPY and ADD" build -t "$REGISTRY/t/copy:v1" --push "$ctx"
+check "umoci unpacks the COPY image" unpack "$REGISTRY/t/copy:v1" "$dir/b3"
+r=$dir/b3/rootfs
+check "COPY dir/ copies the contents" bash -c '[ "$(cat '"$r"'/app/src/a.txt)" = one ] && [ "$(cat '"$r"'/app/src/sub/b.txt)" = two ]'
+check "COPY keeps modes, owner 0:0" bash -c '[ "$(stat -c "%a %u:%g" '"$r"'/app/src/a.txt)" = "640 0:0" ]'
+check "COPY keeps symlinks as symlinks" bash -c '[ "$(readlink '"$r"'/app/src/link)" = a.txt ]'
+check ".dockerignore keeps files out" bash -c '[ ! -e '"$r"'/app/src/key.pem ]'
+check "--chown names and --chmod" bash -c '[ "$(stat -c "%a %u:%g" '"$r"'/owned/a.txt)" = "600 65534:65534" ]'
+check "COPY --from a stage" bash -c '[ "$(cat '"$r"'/opt/artifact)" = built ]'
+check "ADD unpacks a local tar.gz" bash -c '[ "$(cat '"$r"'/unpacked/t/f)" = intar ]'
+check "COPY heredoc, expanded" bash -c '[ "$(cat '"$r"'/etc/motd)" = "hello world" ]'
+check "COPY relative to WORKDIR" bash -c '[ "$(cat '"$r"'/w/rel)" = two ]'
+printf 'FROM scratch\nCOPY missing.txt /\n' > "$ctx/Dockerfile"
+out=$(build "$ctx" 2>&1); rc=$?
+check "COPY of a missing file names it and the line" bash -c '[ '$rc' -ne 0 ] && grep -q "Dockerfile:2" <<<"$1" && grep -q "missing.txt" <<<"$1"' _ "$out"
+check "still no mount left behind" test "$(grep -c slipway /proc/self/mountinfo)" = "$mounts_before"
+
+# ONBUILD: stored in the image, triggered when it is a base (and then not passed on)
+ctx=$dir/ctx4; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nONBUILD RUN echo triggered > /from-onbuild\n' "$REGISTRY" > "$ctx/Dockerfile"
+check "an image with ONBUILD" build -t "$REGISTRY/t/onbuild-base:v1" --push "$ctx"
+check "ONBUILD stored in the config" bash -c '[ "$(config '"$REGISTRY"'/t/onbuild-base:v1 | jq -c .config.OnBuild)" = "[\"RUN echo triggered > /from-onbuild\"]" ]'
+printf 'FROM %s/t/onbuild-base:v1\nRUN test -f /from-onbuild\n' "$REGISTRY" > "$ctx/Dockerfile"
+check "its trigger runs in a child build" build -t "$REGISTRY/t/onbuild-child:v1" --push "$ctx"
+check "and is not passed on" bash -c '[ "$(config '"$REGISTRY"'/t/onbuild-child:v1 | jq -c .config.OnBuild)" = null ]'
