@@ -53,9 +53,11 @@ host_section() {
   [ "$(binfmt_state)" = "$before" ] && pass "emulated (host, $where): binfmt_misc exactly as found afterwards" \
     || fail "emulated (host, $where): binfmt_misc exactly as found afterwards" "$(diff <(echo "$before") <(binfmt_state) | head -5)"
 
+  # a duration no other run uses, so the leftover-process check below sees only ours
+  local nap=$((1000 + $$ % 9000))
   for sig in TERM INT KILL; do
     before=$(binfmt_state)
-    "$SLIPWAY" debug emu run --platform "$foreign" --binfmt host "$foreign_rootfs" sleep 30 >/dev/null 2>&1 &
+    "$SLIPWAY" debug emu run --platform "$foreign" --binfmt host "$foreign_rootfs" sleep $nap >/dev/null 2>&1 &
     job=$!
     on_exit "kill -KILL $job 2>/dev/null"
     seen=
@@ -72,7 +74,7 @@ host_section() {
     fi
   done
   local left=
-  for _ in $(seq 1 40); do left=$(pgrep -af 'qemu-.*sleep 30' || true); [ -z "$left" ] && break; sleep 0.05; done
+  for _ in $(seq 1 40); do left=$(pgrep -af "qemu-.*sleep $nap\$" || true); [ -z "$left" ] && break; sleep 0.05; done
   [ -z "$left" ] && pass "no emulated process outlives a killed run ($where)" \
     || fail "no emulated process outlives a killed run ($where)" "$left"
 
