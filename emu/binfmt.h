@@ -8,11 +8,14 @@
 
 #include "emu/emu.h"
 
+/* Names of the temporary entries slipway registers on a host: PREFIX<qemu arch>-<pid>-<n>. */
+#define SW_BINFMT_TEMP_PREFIX "slipway-"
+
 /* Entry text as read from binfmt_misc/NAME: enabled, F flag, magic/mask matching HDR? */
 bool sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_len, char **interpreter,
                               bool *preserve_argv0);
-/* A working entry in DIR for A, one with the P flag preferred; *name NULL when none (DIR
- * absent or binfmt_misc disabled too). */
+/* A working entry in DIR for A, one with the P flag preferred, never another build's
+ * temporary one; *name NULL when none (DIR absent or binfmt_misc disabled too). */
 int sw_binfmt_find_existing (const char *dir, const sw_emu_arch *a, char **name, char **interpreter,
                              bool *preserve_argv0, sw_error **err);
 int sw_binfmt_register (const char *dir, const char *line, sw_error **err);

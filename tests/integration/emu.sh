@@ -162,6 +162,7 @@ done
 
 # -- private instance: the host's entries are not seen, ours is not on the host -----------
 if [ -n "$private_ok" ]; then
+  before=$(binfmt_state)
   "$SLIPWAY" debug emu run --platform "$foreign" --binfmt private "$foreign_rootfs" \
     sh -c 'echo $(ls /proc/sys/fs/binfmt_misc); /bin/cat /proc/sys/fs/binfmt_misc/slipway-*' >"$work/inside" 2>"$work/err"
   if [ "$(head -1 "$work/inside")" = "register slipway-$want_m status" ] && grep -q '^interpreter /proc/self/fd/' "$work/inside"; then
@@ -169,7 +170,8 @@ if [ -n "$private_ok" ]; then
   else
     fail "private instance: only slipway's entry inside" "$(head -3 "$work/inside" | tr '\n' ' ') $(cat "$work/err")"
   fi
-  [ -z "$(ours)" ] && pass "private instance: no entry on the host" || fail "private instance: no entry on the host" "$(ours)"
+  [ "$(binfmt_state)" = "$before" ] && pass "private instance: no entry on the host" \
+    || fail "private instance: no entry on the host" "$(diff <(echo "$before") <(binfmt_state) | head -5)"
 else
   skip "private instance" "no private binfmt_misc (kernel $kver)"
 fi
