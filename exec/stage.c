@@ -215,8 +215,18 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
       break;
     }
 
-  id = sw_engine_vertex_start (e, "[internal] load metadata for %s", ps->base);
-  if (sw_base_resolve (e->reg, ps->base, &s->platform, &s->base, &ferr) < 0)
+  /* --build-context NAME=docker-image://REF replaces the image FROM names */
+  const char *base_ref = ps->base;
+  const char *named = sw_engine_build_context (e, ps->base);
+  if (named && strncmp (named, "docker-image://", 15) == 0)
+    base_ref = named + 15;
+  else if (named)
+    {
+      sw_error_make (err, ENOTSUP, "not supported yet: FROM a local directory build context (%s)", ps->base);
+      return sw_engine_locate (e, ps->from->node, err);
+    }
+  id = sw_engine_vertex_start (e, "[internal] load metadata for %s", base_ref);
+  if (sw_base_resolve (e->reg, base_ref, &s->platform, &s->base, &ferr) < 0)
     {
       sw_engine_vertex_done (e, id, t0, ferr);
       sw_error_move (err, &ferr);
@@ -255,10 +265,11 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
 /* ---- built layers: pack and upload on a worker ----------------------------------- */
 
 void
-sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper)
+sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const char *label)
 {
   sw_layer *l = new_layer (e);
   l->built = true;
+  l->label = sw_xstrdup (label);
   l->dir = sw_xstrdup (upper);
   stage_push_layer (s, l);
   sw_engine_queue_pack (e, l);
@@ -406,7 +417,10 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
     hist = sw_xasprintf ("RUN %s # buildkit", cmd);
   }
   sw_commit_history (&s->commit, hist, true);
-  sw_engine_add_built_layer (e, s, upper);
+  {
+    cleanup_free char *label = sw_xasprintf ("%s%s", prefix, in->original);
+    sw_engine_add_built_layer (e, s, upper, label);
+  }
 out:
   for (size_t i = 0; i < n_mounts; i++)
     sw_mount_clear (&mounts[i]);
@@ -504,7 +518,10 @@ stage_workdir (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pre
   if (sw_view_run ((const char *const *) lowers, upper, work, mnt, mkdir_in_view, &a, err) < 0)
     goto out;
   sw_commit_history (&s->commit, hist, true);
-  sw_engine_add_built_layer (e, s, upper);
+  {
+    cleanup_free char *label = sw_xasprintf ("%sWORKDIR %s", prefix, wd);
+    sw_engine_add_built_layer (e, s, upper, label);
+  }
   r = 0;
 out:
   if (work)
