@@ -117,25 +117,91 @@ sw_sandbox_describe_argv (const char *const *argv)
 
 /* ---- talking to the child ---- */
 
+/* A secret never reaches a log: its value, and each of its lines long enough to mean
+ * something, are masked in the step's output (as CI systems mask registered secrets). */
+#define SW_SECRET_MIN 4
+#define SW_MASK "****"
+
+static void
+add_needle (sw_run *r, const char *p, size_t n)
+{
+  while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+    n--;
+  while (n > 0 && (*p == ' ' || *p == '\t'))
+    p++, n--;
+  if (n < SW_SECRET_MIN)
+    return;
+  r->needles = sw_xreallocarray (r->needles, r->n_needles + 1, sizeof *r->needles);
+  r->needles[r->n_needles++] = sw_xstrndup (p, n);
+}
+
+static void
+collect_needles (sw_run *r)
+{
+  for (size_t i = 0; i < r->n_ops; i++)
+    {
+      const sw_op *op = &r->ops[i];
+      if (!op->secret)
+        continue;
+      add_needle (r, op->content, op->content_len);
+      const char *c = op->content, *end = op->content + op->content_len;
+      while (c < end)
+        {
+          const char *nl = memchr (c, '\n', (size_t) (end - c));
+          size_t len = nl ? (size_t) (nl - c) : (size_t) (end - c);
+          if (len != op->content_len)
+            add_needle (r, c, len);
+          c += len + 1;
+        }
+    }
+}
+
+static void
+output_line (sw_run *r, int stream, const char *line, size_t len)
+{
+  const sw_sandbox_spec *s = r->spec;
+  if (!s->output)
+    return;
+  if (r->n_needles == 0)
+    {
+      s->output (stream, line, len, s->userdata);
+      return;
+    }
+  sw_buf o = SW_BUF_INIT;
+  for (size_t i = 0; i < len;)
+    {
+      size_t best = 0;
+      for (size_t k = 0; k < r->n_needles; k++)
+        {
+          size_t nl = strlen (r->needles[k]);
+          if (nl > best && nl <= len - i && memcmp (line + i, r->needles[k], nl) == 0)
+            best = nl;
+        }
+      if (best)
+        sw_buf_puts (&o, SW_MASK), i += best;
+      else
+        sw_buf_append (&o, line + i, 1), i++;
+    }
+  s->output (stream, o.data ? o.data : "", o.len, s->userdata);
+  sw_buf_free (&o);
+}
+
 static void
 emit (sw_run *r, int stream, const char *data, size_t n, bool eof)
 {
   sw_buf *b = &r->line[stream];
-  const sw_sandbox_spec *s = r->spec;
   sw_buf_append (b, data, n);
   size_t start = 0;
   for (size_t i = 0; i < b->len; i++)
     if (b->data[i] == '\n' || i - start + 1 >= SW_LINE_MAX)
       {
         size_t len = i - start + (b->data[i] == '\n' ? 0 : 1);
-        if (s->output)
-          s->output (stream, b->data + start, len, s->userdata);
+        output_line (r, stream, b->data + start, len);
         start = i + 1;
       }
   if (eof && start < b->len)
     {
-      if (s->output)
-        s->output (stream, b->data + start, b->len - start, s->userdata);
+      output_line (r, stream, b->data + start, b->len - start);
       start = b->len;
     }
   if (start > 0)
@@ -169,7 +235,7 @@ remove_upper_stubs (sw_run *r)
             *slash = 0;
           cleanup_close int dfd = slash ? sw_openat2 (ufd, p, O_PATH | O_DIRECTORY,
                                                       RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)
-                                        : dup (ufd);
+                                        : fcntl (ufd, F_DUPFD_CLOEXEC, 0);
           if (dfd < 0 || fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
             break;
           if (slash)
@@ -226,6 +292,7 @@ sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
     return sw_error_make (err, ECANCELED, "cancelled");
   if (sw_run_prepare (&r, err) < 0)
     goto out;
+  collect_needles (&r);
 
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || pipe2 (outp, O_CLOEXEC) < 0
       || pipe2 (errp, O_CLOEXEC) < 0)

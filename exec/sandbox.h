@@ -10,27 +10,32 @@
  *    /etc/hosts /etc/resolv.conf /etc/hostname, mount targets) never appear in it: they
  *    come from a stub layer below the rootfs, and any stub that had to be made in the
  *    upper dir is removed afterwards.  WORKDIR, when missing, is created (root, 0755),
- *    as BuildKit does, and so does appear.
+ *    as BuildKit does, and so does appear.  The upper dir's own mode and owner are set to
+ *    those of the top snapshot's root (they are what the step sees as "/").
  *  - No mount is ever made in slipway's own mount namespace: every mount lives in the
  *    step's namespace and goes away with its last process, whatever happens to slipway
  *    (the step's init gets SIGKILL when slipway dies).
  *  - Inside: /proc and /sys read-only (docker's masked paths masked), a minimal /dev
- *    (host nodes bound one by one; every writable mount is nodev, since the step holds
- *    CAP_MKNOD and there is no device cgroup)
- *    (null zero full random urandom tty, ptmx over its own devpts, shm, mqueue, fd links),
+ *    (null zero full random urandom tty bound from the host, ptmx over its own devpts, shm,
+ *    mqueue, fd links); every mount the step can write to is nodev, since the step holds
+ *    CAP_MKNOD and there is no device cgroup;
  *    /etc/hosts (localhost, the hostname and extra hosts), /etc/resolv.conf (the host's),
  *    /etc/hostname; PID 1 is a small non-dumpable init that reaps and exits with the
  *    command's status; the command runs with docker's default capabilities (none for a
  *    non-root user), no_new_privs, docker's default seccomp profile, RLIMIT_NOFILE
- *    1048576, stdin /dev/null, and the USER resolved as docker does (exec/user.h).
+ *    1048576 (the host's hard limit if lower), umask 022, stdin /dev/null, every other fd
+ *    closed, and the USER resolved as docker does (exec/user.h) from the snapshots'
+ *    /etc/passwd and /etc/group before anything is mounted.
  *  - stdout and stderr arrive through spec->output one line at a time (without the
- *    newline; a line longer than 64 KiB arrives in pieces), on the calling thread.
+ *    newline; a line longer than 64 KiB arrives in pieces), on the calling thread, with
+ *    the value of every secret mounted in the step (and each of its lines of 4 characters
+ *    or more) replaced by "****" — BuildKit prints them; a CI log must not.
  *  - A non-zero exit is an error worded as BuildKit's:
  *      process "/bin/sh -c exit 3" did not complete successfully: exit code: 3
  *    and *exit_code tells the code (128+N for a signal N).
  *  - sw_sandbox_cancel() (async-signal-safe, for SIGINT/SIGTERM handlers) kills every
  *    running step's whole PID namespace; sw_sandbox_run() then cleans up its scratch and
- *    fails with ECANCELED, and later calls fail at once.
+ *    fails with ECANCELED, and later calls fail at once (until sw_sandbox_cancel_reset()).
  * How the engine chains steps (each step's upper dir is a lower of the next):
  *
  *   sw_state_open (state_dir, &st, &err);            once per build

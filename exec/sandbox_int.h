@@ -29,6 +29,7 @@ typedef struct sw_op
   bool target_is_dir;
   bool readonly;
   bool discard_writes; /* SW_OP_BIND rw: writes land on a tmpfs overlay, not the source */
+  bool secret;         /* SW_OP_FILE holding a secret: masked in the step's output */
   /* SW_OP_BIND: the source, opened by the child (a mount must be bound from the child's
    * own mount namespace): src_base, and src_rel resolved inside it when not NULL */
   const char *src_base;
@@ -110,6 +111,8 @@ typedef struct sw_run
   int sync_fd;
   int out_rd, err_rd;
   sw_buf line[3];
+  char **needles; /* secret values (whole, and each long line) masked in output */
+  size_t n_needles;
 } sw_run;
 
 /* Fill r->plan from r->spec (sandbox_plan.c); on failure r still needs sw_run_free. */

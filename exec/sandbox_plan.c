@@ -244,6 +244,9 @@ sw_run_free (sw_run *r)
   free (r->envp);
   for (size_t i = 0; i < r->n_stub_targets; i++)
     free (r->stub_targets[i]);
+  for (size_t i = 0; i < r->n_needles; i++)
+    free (r->needles[i]);
+  free (r->needles);
   free (r->stub_targets);
   if (r->scratch)
     {
@@ -488,6 +491,7 @@ add_mounts (sw_run *r, sw_error **err)
             sw_op *op = add_op (r, SW_OP_FILE, rel, false);
             op->content = keep_str (r, content);
             op->content_len = clen;
+            op->secret = true;
             op->mode = m->mode;
             op->uid = m->uid;
             op->gid = m->gid;

@@ -440,7 +440,8 @@ sw_state_mkscratch (sw_state *st, const char *prefix, char **path, sw_error **er
   unsigned seq = ++st->scratch_seq;
   pthread_mutex_unlock (&st->lock);
   char *p = sw_xasprintf ("%s/%s%u", st->session, prefix, seq);
-  if (mkdir (p, 0700) < 0)
+  /* 0755: a scratch dir is often a snapshot's "/" (the session dir above is 0700) */
+  if (mkdir (p, 0755) < 0 || chmod (p, 0755) < 0)
     {
       int r = sw_error_errno (err, "creating %s", p);
       free (p);

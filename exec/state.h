@@ -39,7 +39,7 @@ void sw_state_close (sw_state *st);
 const char *sw_state_dir (const sw_state *st);
 /* This process's session directory (STATE/runs/SESSION). */
 const char *sw_state_session (const sw_state *st);
-/* A new empty directory inside the session (for a step's scratch, a snapshot, …);
+/* A new empty directory (0755) inside the session (for a step's scratch, a snapshot, …);
  * returned path is owned by the caller. */
 int sw_state_mkscratch (sw_state *st, const char *prefix, char **path, sw_error **err);
 /* The session's mountpoint for step roots and its staging dir (made on first use; every

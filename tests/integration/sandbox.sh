@@ -146,13 +146,14 @@ out=$(run --workdir /app/src -- /bin/sh -c pwd 2>&1)
 if [ "$out" = /app/src ] && [ -d "$T/up/app/src" ]; then pass "WORKDIR is created when missing and is the cwd"
 else fail "WORKDIR is created when missing" "$out"; fi
 
-# many lowers: a chain of 60 snapshots, each adding one file
+# many lowers: a chain of 150 snapshots, each adding one file (a path-based lowerdir= would
+# pass the one-page limit of mount options long before)
 lowers=(--rootfs "$R")
-for i in $(seq 1 60); do mkdir -p "$T/l/$i/files"; echo "$i" > "$T/l/$i/files/f$i"; lowers+=(--lower "$T/l/$i"); done
+for i in $(seq 1 150); do mkdir -p "$T/l/$i/files"; echo "$i" > "$T/l/$i/files/f$i"; lowers+=(--lower "$T/l/$i"); done
 rm -rf "$T/up"; mkdir "$T/up"
-out=$("$SLIPWAY" debug run --state-dir "$ST" "${lowers[@]}" --upper "$T/up" -- /bin/sh -c 'ls /files | wc -l; cat /files/f60' 2>&1)
-if [ "$out" = "$(printf '60\n60')" ]; then pass "60 lower snapshots stack in order"
-else fail "60 lower snapshots stack in order" "$out"; fi
+out=$("$SLIPWAY" debug run --state-dir "$ST" "${lowers[@]}" --upper "$T/up" -- /bin/sh -c 'ls /files | wc -l; cat /files/f150' 2>&1)
+if [ "$out" = "$(printf '150\n150')" ]; then pass "150 lower snapshots stack in order"
+else fail "150 lower snapshots stack in order" "$out"; fi
 
 # bad input: clear errors, nothing left behind
 out=$("$SLIPWAY" debug run --state-dir "$ST" --rootfs "$T/nonexistent" -- true 2>&1); rc=$?
@@ -176,3 +177,16 @@ mkdir -p "$T/dangling/etc" "$T/dangling/run"; ln -s ../run/resolv.stub "$T/dangl
 out=$("$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" --lower "$T/dangling" -- /bin/sh -c 'test -s /etc/resolv.conf && echo resolv-ok' 2>&1)
 if [ "$out" = resolv-ok ]; then pass "a dangling /etc/resolv.conf symlink still gets the host's resolv.conf"
 else fail "a dangling /etc/resolv.conf symlink" "$out"; fi
+
+# background processes left by the command neither hang the step nor outlive it
+marker=sw-bg-$$-$RANDOM
+s=$(date +%s)
+out=$(run -- /bin/sh -c "( sleep 300; echo $marker ) & ( setsid sh -c 'sleep 301; echo $marker' & ); echo done" 2>&1)
+e=$(date +%s)
+left=0
+for p in /proc/[0-9]*/cmdline; do
+  tr '\0' ' ' 2>/dev/null <"$p" | grep -q "[${marker:0:1}]${marker:1}" && left=$((left + 1))
+done
+if [ "$out" = done ] && [ $((e - s)) -lt 10 ] && [ "$left" = 0 ]; then
+  pass "background processes end with the step and do not hang it"
+else fail "background processes end with the step" "out=$out took=$((e - s))s left=$left"; fi

@@ -32,6 +32,14 @@ else fail "secrets appear in no log line" "$out"; fi
 if ! grep -rqsF "$SECRET" "$ST"; then pass "secrets are never written to the state dir"
 else fail "secrets are never written to the state dir"; fi
 
+# even a step that prints its secret does not get it into the log: it is masked
+printf '%s\nsecond-line-%s\n' "$SECRET" "$RANDOM" > "$T/multi.txt"
+out=$(run --secret id=m,src="$T/multi.txt" --mount type=secret,id=m -- /bin/sh -c 'cat /run/secrets/m; echo "x$(head -1 /run/secrets/m)y"; cat /run/secrets/m >&2' 2>&1)
+if ! grep -qF "$SECRET" <<<"$out" && ! grep -q 'second-line-' <<<"$out" && grep -q '^x\*\*\*\*y$' <<<"$out" \
+   && [ "$(grep -c '^\*\*\*\*$' <<<"$out")" = 4 ]; then
+  pass "a secret the step prints is masked in its output, line by line"
+else fail "a secret the step prints is masked" "$(sed "s/$SECRET/<SECRET>/g" <<<"$out")"; fi
+
 out=$(run --mount type=secret,id=missing,required -- true 2>&1); rc=$?
 if [ $rc -ne 0 ] && grep -q 'secret missing: not found' <<<"$out"; then pass "a required secret that is not given is an error"
 else fail "a required secret that is not given is an error" "$out"; fi
