@@ -162,6 +162,9 @@ sw_binfmt_find_existing (const char *dir, const sw_emu_arch *a, char **name, cha
       bool p = false;
       if (de->d_name[0] == '.' || strcmp (de->d_name, "register") == 0 || strcmp (de->d_name, "status") == 0)
         continue;
+      /* Another build's temporary entry goes away when that build ends: never ours to use. */
+      if (strncmp (de->d_name, SW_BINFMT_TEMP_PREFIX, strlen (SW_BINFMT_TEMP_PREFIX)) == 0)
+        continue;
       cleanup_free char *text = read_small (dfd, de->d_name);
       if (text == NULL || !sw_binfmt_entry_matches (text, hdr, sizeof hdr, &interp, &p))
         continue;
@@ -434,11 +437,4 @@ sw_binfmt_private_probe (const char *mountpoint)
   bool ok = WIFEXITED (status) && WEXITSTATUS (status) == 0;
   sw_debug ("binfmt_misc instance per user namespace: %s", ok ? "supported" : "not supported");
   return ok;
-}
-
-void
-sw_binfmt_remove (const char *dir, const char *name)
-{
-  cleanup_free char *path = sw_xasprintf ("%s/%s", dir, name);
-  remove_entry_path (path);
 }

@@ -8,15 +8,17 @@
 
 #include "emu/emu.h"
 
+/* Names of the temporary entries slipway registers on a host: PREFIX<qemu arch>-<pid>-<n>. */
+#define SW_BINFMT_TEMP_PREFIX "slipway-"
+
 /* Entry text as read from binfmt_misc/NAME: enabled, F flag, magic/mask matching HDR? */
 bool sw_binfmt_entry_matches (const char *text, const unsigned char *hdr, size_t hdr_len, char **interpreter,
                               bool *preserve_argv0);
-/* A working entry in DIR for A, one with the P flag preferred; *name NULL when none (DIR
- * absent or binfmt_misc disabled too). */
+/* A working entry in DIR for A, one with the P flag preferred, never another build's
+ * temporary one; *name NULL when none (DIR absent or binfmt_misc disabled too). */
 int sw_binfmt_find_existing (const char *dir, const sw_emu_arch *a, char **name, char **interpreter,
                              bool *preserve_argv0, sw_error **err);
 int sw_binfmt_register (const char *dir, const char *line, sw_error **err);
-void sw_binfmt_remove (const char *dir, const char *name);
 /* A process that removes ENTRY_PATH when *keepalive is closed or its holders die. */
 int sw_binfmt_reaper_start (const char *entry_path, pid_t *pid, int *keepalive, sw_error **err);
 void sw_binfmt_reaper_stop (pid_t pid, int keepalive);

@@ -83,7 +83,7 @@ prepare_host (sw_emu *e, const sw_platform *target, const char *search, sw_error
   static atomic_uint counter;
   if (sw_emu_find_qemu (target, search, &e->interpreter, err) < 0)
     return -1;
-  e->entry_name = sw_xasprintf ("slipway-%s-%d-%u", e->arch->qemu, (int) getpid (),
+  e->entry_name = sw_xasprintf (SW_BINFMT_TEMP_PREFIX "%s-%d-%u", e->arch->qemu, (int) getpid (),
                                 atomic_fetch_add (&counter, 1));
   cleanup_free char *entry_path = sw_xasprintf ("%s/%s", e->binfmt_dir, e->entry_name);
   cleanup_free char *line = sw_emu_register_line (e->arch, e->entry_name, e->interpreter);

@@ -2,28 +2,110 @@
 # Emulation: native runs never touch binfmt_misc or QEMU; arm64 runs see aarch64 and leave
 # the host's binfmt_misc as they found it (private instance, existing entry, or a
 # temporary host entry removed on exit and when killed); the missing-QEMU error; the
-# busybox push fixture.  Uses `slipway debug emu run` (emu/debug.c), a minimal runner.
+# busybox push fixture.  Uses `slipway debug emu run` (emu/debug.c), a minimal runner, and
+# `slipway debug run --platform` (the build sandbox).  The temporary-host-entry checks run
+# against a stand-in binfmt_misc in their own user namespace where the kernel allows it
+# (SW_EMU_REAL_HOST=1: against the real one), so concurrent test runs never see our entries.
 . tests/lib.sh
 export SLIPWAY
 set -m # background jobs keep SIGINT (bash ignores it for them without job control)
 
 BM=/proc/sys/fs/binfmt_misc
-work=$(scratch_dir)
-amd=$work/amd64 arm=$work/arm64
-bash tests/fixtures/busybox-rootfs.sh "$amd" amd64
-bash tests/fixtures/busybox-rootfs.sh "$arm" arm64
 
-# Every entry's name and content, and the global status.
+# Every entry's name and content, and the global status.  Other worktrees run this same
+# script at the same time: a temporary entry of another live slipway process
+# (slipway-ARCH-PID-N) is theirs and not counted; one whose process is gone is a leak and is.
 binfmt_state() {
-  local f
+  local f n pid
   for f in "$BM"/*; do
-    [ "$(basename "$f")" = register ] && continue
-    echo "== $(basename "$f")"; cat "$f" 2>/dev/null
+    n=$(basename "$f")
+    [ "$n" = register ] && continue
+    if [[ $n =~ ^slipway-.*-([0-9]+)-[0-9]+$ ]]; then
+      pid=${BASH_REMATCH[1]}
+      [ -d "/proc/$pid" ] && [ "$pid" != "${job:-}" ] && continue
+    fi
+    echo "== $n"; cat "$f" 2>/dev/null
   done
 }
 ours() { ls "$BM" | grep '^slipway-' || true; }
 # LeakSanitizer cannot run under ptrace: off for the traced runs of an ASan build
 nolsan=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+# -- a temporary entry "on the host": registered, used, removed — also when killed ------------
+# Other worktrees run their tests on this machine at the same time and compare binfmt_misc
+# before and after; an entry of ours appearing there would fail them.  So where the kernel
+# has per-user-namespace instances, this section runs in a user and mount namespace of its
+# own with a fresh binfmt_misc on /proc/sys/fs/binfmt_misc: slipway's host mode runs its
+# real code path (register with PF, reaper, removal) against that instance, which stands in
+# for the host.  SW_EMU_REAL_HOST=1 runs it against the real host instead.  (Defined here,
+# before any check, because the stand-in run re-enters this script for this section only.)
+host_section() {
+  local where=$1 out before seen sig
+  before=$(binfmt_state)
+  out=$("$SLIPWAY" debug emu run --platform "$foreign" --binfmt host "$foreign_rootfs" uname -m 2>"$work/err")
+  if [ "$out" = "$want_m" ] && grep -q "emulation: $foreign: host" "$work/err"; then
+    pass "emulated (host, $where): uname -m = $want_m"
+  else
+    fail "emulated (host, $where): uname -m = $want_m" "got '$out': $(cat "$work/err")"
+  fi
+  out=$("$SLIPWAY" debug emu run --platform "$foreign" --binfmt host "$foreign_rootfs" sh -c 'cat /etc/group | head -1' 2>&1)
+  if grep -qx 'root:x:0:' <<<"$out"; then pass "emulated (host, $where): busybox applets keep their argv[0]"
+  else fail "emulated (host, $where): busybox applets keep their argv[0]" "$out"; fi
+  [ "$(binfmt_state)" = "$before" ] && pass "emulated (host, $where): binfmt_misc exactly as found afterwards" \
+    || fail "emulated (host, $where): binfmt_misc exactly as found afterwards" "$(diff <(echo "$before") <(binfmt_state) | head -5)"
+
+  # a duration no other run uses, so the leftover-process check below sees only ours
+  local nap=$((1000 + $$ % 9000))
+  for sig in TERM INT KILL; do
+    before=$(binfmt_state)
+    "$SLIPWAY" debug emu run --platform "$foreign" --binfmt host "$foreign_rootfs" sleep $nap >/dev/null 2>&1 &
+    job=$!
+    on_exit "kill -KILL $job 2>/dev/null"
+    seen=
+    for _ in $(seq 1 100); do ls "$BM" | grep -q "^slipway-.*-$job-" && { seen=1; break; }; sleep 0.05; done
+    kill -$sig $job 2>/dev/null
+    wait $job 2>/dev/null
+    for _ in $(seq 1 100); do ls "$BM" | grep -q "^slipway-.*-$job-" || break; sleep 0.05; done
+    if [ -z "$seen" ]; then
+      fail "host entry removed after SIG$sig ($where)" "the entry never appeared"
+    elif [ "$(binfmt_state)" = "$before" ]; then
+      pass "host entry removed after SIG$sig during an emulated run ($where)"
+    else
+      fail "host entry removed after SIG$sig ($where)" "$(ours)"
+    fi
+  done
+  local left=
+  for _ in $(seq 1 40); do left=$(pgrep -af "qemu-.*sleep $nap\$" || true); [ -z "$left" ] && break; sleep 0.05; done
+  [ -z "$left" ] && pass "no emulated process outlives a killed run ($where)" \
+    || fail "no emulated process outlives a killed run ($where)" "$left"
+
+  before=$(binfmt_state)
+  if "$SLIPWAY" debug emu run --platform "$foreign" --binfmt host --qemu-path "$work/none:$work/nothing" \
+       "$foreign_rootfs" true 2>"$work/err"; then
+    fail "missing QEMU (host, $where) is an error" "it succeeded"
+  else
+    local q=qemu-$want_m-static
+    if grep -q "platform $foreign" "$work/err" && grep -q "$q" "$work/err" && grep -q "$work/nothing" "$work/err" \
+       && grep -q 'apt-get install qemu-user-static' "$work/err"; then
+      pass "missing QEMU (host, $where): error names the platform, $q, the search path and apt-get"
+    else
+      fail "missing QEMU (host, $where): error text" "$(cat "$work/err")"
+    fi
+  fi
+  [ "$(binfmt_state)" = "$before" ] && pass "missing QEMU (host, $where): binfmt_misc untouched" \
+    || fail "missing QEMU (host, $where): binfmt_misc untouched"
+}
+
+if [ "${1:-}" = --host-section ]; then
+  # inside the stand-in namespace (see below), with work, foreign… from the outer run
+  host_section "$2"
+  exit 0
+fi
+
+work=$(scratch_dir)
+amd=$work/amd64 arm=$work/arm64
+bash tests/fixtures/busybox-rootfs.sh "$amd" amd64
+bash tests/fixtures/busybox-rootfs.sh "$arm" arm64
+
 kver=$(uname -r)
 private_ok=; [ "$("$SLIPWAY" debug emu probe)" = "private binfmt_misc: yes" ] && private_ok=yes
 host_ok=; [ -e "$BM/register" ] && host_ok=yes   # the host's binfmt_misc is mounted
@@ -59,9 +141,8 @@ fi
 
 # -- emulated: every way, host left as found ---------------------------------------------
 before=$(binfmt_state)
-for mode in auto host private existing; do
+for mode in auto private existing; do
   if [ "$mode" = private ] && [ -z "$private_ok" ]; then skip "emulated ($mode)" "no private binfmt_misc (kernel $kver)"; continue; fi
-  if [ "$mode" = host ] && [ -z "$host_ok" ]; then skip "emulated ($mode)" "binfmt_misc not mounted on the host"; continue; fi
   if [ "$mode" = existing ] && ! grep -qs '^flags: .*F' "$BM"/* ; then skip "emulated ($mode)" "no host registration"; continue; fi
   out=$("$SLIPWAY" debug emu run --platform "$foreign" --binfmt $mode "$foreign_rootfs" uname -m 2>"$work/err")
   if [ "$out" = "$want_m" ] && grep -q "emulation: $foreign: " "$work/err"; then
@@ -81,6 +162,7 @@ done
 
 # -- private instance: the host's entries are not seen, ours is not on the host -----------
 if [ -n "$private_ok" ]; then
+  before=$(binfmt_state)
   "$SLIPWAY" debug emu run --platform "$foreign" --binfmt private "$foreign_rootfs" \
     sh -c 'echo $(ls /proc/sys/fs/binfmt_misc); /bin/cat /proc/sys/fs/binfmt_misc/slipway-*' >"$work/inside" 2>"$work/err"
   if [ "$(head -1 "$work/inside")" = "register slipway-$want_m status" ] && grep -q '^interpreter /proc/self/fd/' "$work/inside"; then
@@ -88,34 +170,11 @@ if [ -n "$private_ok" ]; then
   else
     fail "private instance: only slipway's entry inside" "$(head -3 "$work/inside" | tr '\n' ' ') $(cat "$work/err")"
   fi
-  [ -z "$(ours)" ] && pass "private instance: no entry on the host" || fail "private instance: no entry on the host" "$(ours)"
+  [ "$(binfmt_state)" = "$before" ] && pass "private instance: no entry on the host" \
+    || fail "private instance: no entry on the host" "$(diff <(echo "$before") <(binfmt_state) | head -5)"
 else
   skip "private instance" "no private binfmt_misc (kernel $kver)"
 fi
-
-# -- temporary host entry: removed when killed ---------------------------------------------
-for sig in TERM INT KILL; do
-  [ -n "$host_ok" ] || { skip "host entry removed after SIG$sig" "binfmt_misc not mounted on the host"; continue; }
-  before=$(binfmt_state)
-  "$SLIPWAY" debug emu run --platform "$foreign" --binfmt host "$foreign_rootfs" sleep 30 >/dev/null 2>&1 &
-  job=$!
-  on_exit "kill -KILL $job 2>/dev/null"
-  seen=
-  for _ in $(seq 1 100); do ls "$BM" | grep -q "^slipway-.*-$job-" && { seen=1; break; }; sleep 0.05; done
-  kill -$sig $job 2>/dev/null
-  wait $job 2>/dev/null
-  for _ in $(seq 1 100); do ls "$BM" | grep -q "^slipway-.*-$job-" || break; sleep 0.05; done
-  if [ -z "$seen" ]; then
-    fail "host entry removed after SIG$sig" "the entry never appeared"
-  elif [ "$(binfmt_state)" = "$before" ]; then
-    pass "host entry removed after SIG$sig during an emulated run"
-  else
-    fail "host entry removed after SIG$sig" "$(ours)"
-  fi
-done
-left=
-for _ in $(seq 1 40); do left=$(pgrep -af 'qemu-.*sleep 30' || true); [ -z "$left" ] && break; sleep 0.05; done
-[ -z "$left" ] && pass "no emulated process outlives a killed run" || fail "no emulated process outlives a killed run" "$left"
 
 # -- through the build sandbox: `slipway debug run --platform` ------------------------------
 if "$SLIPWAY" debug run --help 2>/dev/null | grep -q -- --platform; then
@@ -146,24 +205,38 @@ else
   skip "emulated RUN in the sandbox" "slipway debug run has no --platform"
 fi
 
-# -- no QEMU ---------------------------------------------------------------------------------
-for mode in host private; do
-  [ "$mode" = private ] && [ -z "$private_ok" ] && continue
+# -- no QEMU (private; host: in host_section) -------------------------------------------------
+if [ -n "$private_ok" ]; then
   before=$(binfmt_state)
-  if "$SLIPWAY" debug emu run --platform "$foreign" --binfmt $mode --qemu-path "$work/none:$work/nothing" \
+  if "$SLIPWAY" debug emu run --platform "$foreign" --binfmt private --qemu-path "$work/none:$work/nothing" \
        "$foreign_rootfs" true 2>"$work/err"; then
-    fail "missing QEMU ($mode) is an error" "it succeeded"
+    fail "missing QEMU (private) is an error" "it succeeded"
   else
     q=qemu-$want_m-static
     if grep -q "platform $foreign" "$work/err" && grep -q "$q" "$work/err" && grep -q "$work/nothing" "$work/err" \
        && grep -q 'apt-get install qemu-user-static' "$work/err"; then
-      pass "missing QEMU ($mode): error names the platform, $q, the search path and apt-get"
+      pass "missing QEMU (private): error names the platform, $q, the search path and apt-get"
     else
-      fail "missing QEMU ($mode): error text" "$(cat "$work/err")"
+      fail "missing QEMU (private): error text" "$(cat "$work/err")"
     fi
   fi
-  [ "$(binfmt_state)" = "$before" ] && pass "missing QEMU ($mode): binfmt_misc untouched" || fail "missing QEMU ($mode): binfmt_misc untouched"
-done
+  [ "$(binfmt_state)" = "$before" ] && pass "missing QEMU (private): binfmt_misc untouched" || fail "missing QEMU (private): binfmt_misc untouched"
+fi
+
+# -- host mode, where it cannot disturb other runs ------------------------------------------------
+if [ -n "$private_ok" ] && [ -z "${SW_EMU_REAL_HOST:-}" ]; then
+  export SLIPWAY foreign want_m foreign_rootfs work
+  before=$(binfmt_state)
+  unshare --user --map-root-user --mount --propagation private \
+    bash -c 'mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc && exec bash "$0" --host-section "a stand-in binfmt_misc"' \
+    "$TOP/tests/integration/emu.sh" || fail "host section in its own namespace" "exited $?"
+  [ "$(binfmt_state)" = "$before" ] && pass "the real host's binfmt_misc saw none of the stand-in's entries" \
+    || fail "the real host's binfmt_misc saw none of the stand-in's entries" "$(diff <(echo "$before") <(binfmt_state) | head -5)"
+elif [ -n "$host_ok" ]; then
+  host_section "the real host"
+else
+  skip "emulated (host)" "binfmt_misc not mounted on the host"
+fi
 
 # -- the push fixture ---------------------------------------------------------------------------
 if start_registry "$work/registry"; then

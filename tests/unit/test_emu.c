@@ -353,6 +353,14 @@ prepare_uses_existing_entry_without_qemu (void **state)
   assert_int_equal (sw_emu_child_enter (e, procfd, &what), 0);
   sw_emu_release (e);
 
+  /* another build's temporary entry is never used: it goes away with that build */
+  write_file (dir, "slipway-aarch64-1-0", entry_pf, 0644);
+  assert_int_equal (sw_emu_prepare (&amd64, &p, &opts, &e, NULL), 0);
+  assert_string_equal (sw_emu_entry_name (e), "their-aarch64");
+  sw_emu_release (e);
+  cleanup_free char *tmp_path = sw_xasprintf ("%s/slipway-aarch64-1-0", dir);
+  unlink (tmp_path);
+
   /* auto prefers an entry with the P flag, and then never looks for QEMU (the search
    * path has none) */
   write_file (dir, "their-aarch64-p", entry_pf, 0644);
