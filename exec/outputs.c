@@ -15,6 +15,7 @@
 #include "exec/outputs.h"
 #include "exec/view.h"
 #include "image/docker_archive.h"
+#include "image/manifest.h"
 #include "image/mediatype.h"
 #include "image/oci_layout.h"
 #include "layers/layers.h"
@@ -38,6 +39,13 @@ typedef struct output
   bool tmp_is_dir;
   int fd;          /* tar streams: the file (or 1) */
   char *name;      /* oci: name= for index.json annotations */
+  bool docker_types; /* Docker schema2 media types */
+  sw_oci_layout *w;  /* oci, docker: the layout being written, platform by platform */
+  struct
+  {
+    char digest[SW_DIGEST_BUFSZ];
+    int64_t size;
+  } *manifests;      /* oci, docker: each platform's manifest as written (in o's flavour) */
   bool committed;
 } output;
 
@@ -45,7 +53,8 @@ typedef struct sw_outputs
 {
   output *v;
   size_t n;
-  bool docker_media_types;
+  bool docker_media_types; /* the first oci or docker output's flavour */
+  bool has_image;          /* there is an oci or docker output */
 } sw_outputs;
 
 static const char *const type_names[] = { "oci", "docker", "local", "tar" };
@@ -182,6 +191,12 @@ sw_outputs_add (sw_engine *e, const char *type, const char *spec, sw_error **err
       sw_error_make (err, ENOTSUP, "not supported yet: --output type=docker,tar=false (use type=oci,tar=false)");
       goto fail;
     }
+  if (kind == OUT_DOCKER && e->b->platforms.n > 1)
+    {
+      sw_error_make (err, ENOTSUP, "docker exporter does not currently support exporting manifest lists "
+                                   "(build one --platform, or use --output type=oci)");
+      goto fail;
+    }
   if (strcmp (o.dest, "-") == 0)
     {
       if (!o.tar)
@@ -197,8 +212,10 @@ sw_outputs_add (sw_engine *e, const char *type, const char *spec, sw_error **err
           }
       o.to_stdout = true;
     }
-  if (!oci_types)
-    os->docker_media_types = true;
+  o.docker_types = !oci_types;
+  if (os->n == 0 || !os->has_image)
+    os->docker_media_types = !oci_types && (kind == OUT_OCI || kind == OUT_DOCKER);
+  os->has_image |= kind == OUT_OCI || kind == OUT_DOCKER;
   if (open_dest (&o, err) < 0)
     goto fail;
   os->v = sw_xreallocarray (os->v, os->n + 1, sizeof *os->v);
@@ -291,8 +308,8 @@ write_rootfs (sw_engine *e, output *o, const char *const *lowers, const char *mn
   return r;
 }
 
-int
-sw_outputs_write_rootfs (sw_engine *e, sw_stage *s, size_t platform_index, size_t n_platforms, sw_error **err)
+static int
+write_rootfs_outputs (sw_engine *e, sw_stage *s, size_t platform_index, size_t n_platforms, sw_error **err)
 {
   sw_outputs *os = e->outputs;
   cleanup_strv char **lowers = NULL;
@@ -402,51 +419,154 @@ produce_layer (void *arg, sw_sink *sink, sw_error **err)
   return 0;
 }
 
+/* A manifest in the other flavour: the same config and layer bytes, the other media types
+ * (so another digest). */
 static int
-write_image_blobs (sw_engine *e, sw_oci_layout *w, const sw_image_result *r, sw_error **err)
+reflavour (const sw_buf *manifest, bool docker, sw_buf *out, sw_error **err)
 {
-  for (size_t i = 0; i < r->n_layers; i++)
-    {
-      struct layer_producer lp = { e, r->layers[i] };
-      if (sw_oci_layout_add_blob (w, r->layers[i]->digest, r->layers[i]->size, produce_layer, &lp, err) < 0)
-        return -1;
-    }
-  if (sw_oci_layout_add_blob_bytes (w, r->config_json.data, r->config_json.len, NULL, err) < 0)
+  sw_manifest *m = NULL;
+  if (sw_manifest_parse (manifest->data, manifest->len, &m, err) < 0)
     return -1;
-  return sw_oci_layout_add_blob_bytes (w, r->manifest_json.data, r->manifest_json.len, NULL, err);
+  free (m->media_type);
+  m->media_type = sw_xstrdup (docker ? SW_MT_DOCKER_MANIFEST : SW_MT_OCI_MANIFEST);
+  free (m->config.media_type);
+  m->config.media_type = sw_xstrdup (docker ? SW_MT_DOCKER_CONFIG : SW_MT_OCI_CONFIG);
+  for (size_t k = 0; k < m->n_layers; k++)
+    {
+      char *mt = sw_xstrdup (sw_outputs_layer_media_type (m->layers[k].media_type, docker));
+      free (m->layers[k].media_type);
+      m->layers[k].media_type = mt;
+    }
+  sw_manifest_serialize (m, out);
+  sw_manifest_free (m);
+  return 0;
 }
 
 static int
-write_one_image (sw_engine *e, output *o, const sw_image_result *results, size_t n_results, const char *final_type,
-                 const char *final_digest, const sw_buf *final, sw_error **err)
+open_layout (sw_engine *e, output *o, sw_error **err)
 {
-  sw_oci_layout *w = NULL;
-  cleanup_free char *image_name = NULL;
-  const char *ref_name = NULL;
-  int r = -1;
-
-  if (o->kind == OUT_DOCKER && n_results > 1)
-    return sw_error_make (err, ENOTSUP, "docker exporter does not currently support exporting manifest lists "
-                                        "(build one --platform, or use --output type=oci)");
+  if (o->w)
+    return 0;
   if (o->tar)
-    r = sw_oci_layout_new_tar (o->fd, e->epoch > 0 ? e->epoch : 0, &w, err);
-  else
-    r = sw_oci_layout_new_dir (o->tmp ? o->tmp : o->dest, &w, err);
-  if (r < 0)
+    return sw_oci_layout_new_tar (o->fd, e->epoch > 0 ? e->epoch : 0, &o->w, err);
+  return sw_oci_layout_new_dir (o->tmp ? o->tmp : o->dest, &o->w, err);
+}
+
+/* One platform's image into o: its layers, config and manifest (in o's flavour). */
+static int
+image_platform (sw_engine *e, output *o, const sw_image_result *r, size_t index, size_t n_platforms, sw_error **err)
+{
+  cleanup_buf sw_buf converted = SW_BUF_INIT;
+  const sw_buf *manifest = &r->manifest_json;
+
+  if (open_layout (e, o, err) < 0)
     return -1;
-  r = -1;
-  for (size_t i = 0; i < n_results; i++)
-    if (write_image_blobs (e, w, &results[i], err) < 0)
-      goto out;
-  if (n_results > 1 && sw_oci_layout_add_blob_bytes (w, final->data, final->len, NULL, err) < 0)
-    goto out;
+  if (o->manifests == NULL)
+    o->manifests = sw_xcalloc (n_platforms, sizeof *o->manifests);
+  if (o->docker_types != e->docker_media_types)
+    {
+      if (reflavour (&r->manifest_json, o->docker_types, &converted, err) < 0)
+        return -1;
+      manifest = &converted;
+    }
+  for (size_t i = 0; i < r->n_layers; i++)
+    {
+      struct layer_producer lp = { e, r->layers[i] };
+      if (sw_oci_layout_add_blob (o->w, r->layers[i]->digest, r->layers[i]->size, produce_layer, &lp, err) < 0)
+        return -1;
+    }
+  if (sw_oci_layout_add_blob_bytes (o->w, r->config_json.data, r->config_json.len, NULL, err) < 0
+      || sw_oci_layout_add_blob_bytes (o->w, manifest->data, manifest->len, o->manifests[index].digest, err) < 0)
+    return -1;
+  o->manifests[index].size = (int64_t) manifest->len;
+  return 0;
+}
+
+int
+sw_outputs_write_platform (sw_engine *e, sw_stage *s, const sw_image_result *r, size_t index, size_t n_platforms,
+                           sw_error **err)
+{
+  sw_outputs *os = e->outputs;
+  if (write_rootfs_outputs (e, s, index, n_platforms, err) < 0)
+    return -1;
+  for (size_t i = 0; os && i < os->n; i++)
+    {
+      output *o = &os->v[i];
+      if (o->kind != OUT_OCI && o->kind != OUT_DOCKER)
+        continue;
+      double t0 = sw_engine_now ();
+      int id = sw_engine_vertex_start (e, "exporting to %s image format%s%s", o->kind == OUT_OCI ? "oci" : "docker",
+                                       o->tar ? ", sending tarball to " : ", writing layout to ",
+                                       o->to_stdout ? "stdout" : o->dest);
+      int r2 = image_platform (e, o, r, index, n_platforms, err);
+      if (r2 < 0)
+        sw_error_wrap (err, "--output type=%s,dest=%s", type_names[o->kind], o->dest);
+      sw_engine_vertex_done (e, id, t0, r2 < 0 ? *err : NULL);
+      if (r2 < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* The end of an oci or docker output: the index (several platforms), index.json, the
+ * docker-archive files, the tar's closing blocks. */
+static int
+finish_image (sw_engine *e, output *o, const sw_image_result *results, size_t n_results, const char *final_type,
+              const char *final_digest, const sw_buf *final, sw_error **err)
+{
+  cleanup_free char *image_name = NULL;
+  cleanup_buf sw_buf index = SW_BUF_INIT;
+  char index_digest[SW_DIGEST_BUFSZ];
+  const char *ref_name = NULL;
+  int64_t final_size = (int64_t) final->len;
+
+  if (o->w == NULL)
+    return sw_error_make (err, EINVAL, "internal error: no image was written to the output");
+  if (o->docker_types != e->docker_media_types)
+    {
+      if (n_results == 1)
+        {
+          final_type = o->docker_types ? SW_MT_DOCKER_MANIFEST : SW_MT_OCI_MANIFEST;
+          final_digest = o->manifests[0].digest;
+          final_size = o->manifests[0].size;
+        }
+      else
+        {
+          sw_index ix = { 0 };
+          ix.media_type = o->docker_types ? SW_MT_DOCKER_LIST : SW_MT_OCI_INDEX;
+          ix.n_manifests = n_results;
+          ix.manifests = sw_xcalloc (n_results, sizeof *ix.manifests);
+          sw_desc_platform *plats = sw_xcalloc (n_results, sizeof *plats);
+          for (size_t i = 0; i < n_results; i++)
+            {
+              ix.manifests[i].media_type = o->docker_types ? SW_MT_DOCKER_MANIFEST : SW_MT_OCI_MANIFEST;
+              ix.manifests[i].digest = o->manifests[i].digest;
+              ix.manifests[i].size = o->manifests[i].size;
+              plats[i].os = results[i].platform.os;
+              plats[i].architecture = results[i].platform.arch;
+              plats[i].variant = *results[i].platform.variant ? results[i].platform.variant : NULL;
+              ix.manifests[i].platform = &plats[i];
+            }
+          sw_index_serialize (&ix, &index);
+          final_type = ix.media_type;
+          free (ix.manifests);
+          free (plats);
+          final = &index;
+          final_size = (int64_t) index.len;
+        }
+    }
+  if (n_results > 1)
+    {
+      if (sw_oci_layout_add_blob_bytes (o->w, final->data, final->len, index_digest, err) < 0)
+        return -1;
+      final_digest = index_digest;
+    }
   if (o->name)
     {
-      cleanup_free char *first = sw_xstrdup (o->name);
-      char *comma = strchr (first, ',');
+      image_name = sw_xstrdup (o->name);
+      char *comma = strchr (image_name, ',');
       if (comma)
         *comma = '\0';
-      image_name = sw_xstrdup (first);
     }
   else if (e->n_tags)
     image_name = sw_ref_string (e->tags[0]);
@@ -457,8 +577,8 @@ write_one_image (sw_engine *e, output *o, const sw_image_result *results, size_t
       const char *colon = strrchr (slash ? slash : image_name, ':');
       ref_name = colon ? colon + 1 : NULL;
     }
-  if (sw_oci_layout_write_index (w, final_type, final_digest, (int64_t) final->len, image_name, ref_name, err) < 0)
-    goto out;
+  if (sw_oci_layout_write_index (o->w, final_type, final_digest, final_size, image_name, ref_name, err) < 0)
+    return -1;
   if (o->kind == OUT_DOCKER)
     {
       const sw_image_result *res = &results[0];
@@ -473,15 +593,10 @@ write_one_image (sw_engine *e, output *o, const sw_image_result *results, size_t
         }
       sw_docker_archive_image img = { res->config_digest, layers, res->n_layers, (const char *const *) tags,
                                       e->n_tags };
-      if (sw_docker_archive_write (w, &img, err) < 0)
-        goto out;
+      if (sw_docker_archive_write (o->w, &img, err) < 0)
+        return -1;
     }
-  if (sw_oci_layout_finish (w, err) < 0)
-    goto out;
-  r = 0;
-out:
-  sw_oci_layout_free (w);
-  return r;
+  return sw_oci_layout_finish (o->w, err);
 }
 
 int
@@ -494,16 +609,8 @@ sw_outputs_write_image (sw_engine *e, const sw_image_result *results, size_t n_r
       output *o = &os->v[i];
       if (o->kind != OUT_OCI && o->kind != OUT_DOCKER)
         continue;
-      double t0 = sw_engine_now ();
-      int id = sw_engine_vertex_start (e, "exporting to %s image format%s%s", o->kind == OUT_OCI ? "oci" : "docker",
-                                       o->tar ? ", sending tarball to " : ", writing layout to ",
-                                       o->to_stdout ? "stdout" : o->dest);
-      int r = write_one_image (e, o, results, n_results, final_type, final_digest, final, err);
-      if (r < 0)
-        sw_error_wrap (err, "--output type=%s,dest=%s", type_names[o->kind], o->dest);
-      sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
-      if (r < 0)
-        return -1;
+      if (finish_image (e, o, results, n_results, final_type, final_digest, final, err) < 0)
+        return sw_error_wrap (err, "--output type=%s,dest=%s", type_names[o->kind], o->dest);
     }
   return 0;
 }
@@ -575,6 +682,8 @@ sw_outputs_free (sw_engine *e)
   for (size_t i = 0; i < os->n; i++)
     {
       output *o = &os->v[i];
+      sw_oci_layout_free (o->w);
+      free (o->manifests);
       if (o->fd >= 0 && o->fd != STDOUT_FILENO)
         close (o->fd);
       if (o->tmp)

@@ -30,16 +30,21 @@
  * these, 0 when it is not (the caller handles it), -1 on error. */
 int sw_outputs_add (sw_engine *e, const char *type, const char *spec, sw_error **err);
 
-/* Whether any output asks for Docker schema2 media types (type=docker by default). */
+/* Whether the first oci or docker output wants Docker schema2 media types (type=docker does
+ * by default).  Each output gets its own flavour whatever the build's: an output whose
+ * flavour differs from the pushed image's gets the manifests re-made (same config, same
+ * layer blobs, other media types, so other manifest digests), as BuildKit's exporters do. */
 bool sw_outputs_docker_media_types (const sw_engine *e);
 
-/* After a platform's target stage is built and exported: write the local and tar outputs
- * from the stage's rootfs.  platform_index/n_platforms choose a per-platform subdir
- * ("linux_amd64") when there are several, as buildx does. */
-int sw_outputs_write_rootfs (sw_engine *e, sw_stage *s, size_t platform_index, size_t n_platforms, sw_error **err);
+/* After a platform's target stage is built and exported as r (platform index of
+ * n_platforms): the local and tar outputs from the stage's rootfs (a subdir per platform,
+ * "linux_amd64", when there are several, as buildx does), and this platform's blobs into
+ * the oci and docker outputs. */
+int sw_outputs_write_platform (sw_engine *e, sw_stage *s, const sw_image_result *r, size_t index, size_t n_platforms,
+                               sw_error **err);
 
-/* After every platform: the oci and docker outputs.  final is the document the tags name
- * (a manifest, or an index over results[]). */
+/* After every platform: the end of the oci and docker outputs.  final is the document the
+ * tags name (a manifest, or an index over results[]). */
 int sw_outputs_write_image (sw_engine *e, const sw_image_result *results, size_t n_results, const char *final_type,
                             const char *final_digest, const sw_buf *final, sw_error **err);
 

@@ -55,6 +55,7 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
 {
   sw_build *b = e->b;
   *push = b->push;
+  bool image_output = b->push; /* an image output decides the build's media types */
   if (b->load)
     return sw_error_make (err, ENOTSUP, "not supported yet: --load (there is no docker daemon to load into; "
                                         "use -o type=docker,dest=FILE and docker load)");
@@ -71,9 +72,9 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
       if (type == NULL)
         return sw_error_make (err, EINVAL, "invalid --output \"%s\": it needs type=…", spec);
       if (strcmp (type, "registry") == 0 || (strcmp (type, "image") == 0 && csv_true (spec, "push")))
-        *push = true;
+        *push = image_output = true;
       else if (strcmp (type, "image") == 0)
-        ;
+        image_output = true;
       else
         {
           int r = sw_outputs_add (e, type, spec, err);
@@ -88,14 +89,21 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
         {
           char *save = NULL;
           for (char *p = strtok_r (name, ",", &save); p; p = strtok_r (NULL, ",", &save))
-            sw_strv_push (&b->tags, p);
+            {
+              sw_ref *ref;
+              if (sw_ref_parse (p, &ref, err) < 0)
+                return sw_error_wrap (err, "invalid name in --output \"%s\"", spec);
+              sw_strv_push (&b->tags, p);
+              e->tags = sw_xreallocarray (e->tags, e->n_tags + 1, sizeof *e->tags);
+              e->tags[e->n_tags++] = ref;
+            }
         }
       cleanup_free char *oci = csv_get (spec, "oci-mediatypes");
       if (oci && strcmp (oci, "false") == 0)
         e->docker_media_types = true;
     }
-  if (sw_outputs_docker_media_types (e))
-    e->docker_media_types = true;
+  if (!image_output && sw_outputs_docker_media_types (e))
+    e->docker_media_types = true; /* the digests then name what the first file output holds */
   if (*push && b->tags.n == 0)
     return sw_error_make (err, EINVAL, "tag is needed when pushing to registry: add -t NAME:TAG");
   return 0;
@@ -315,7 +323,7 @@ build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platf
       return -1;
   if (sw_engine_export_image (e, &e->stages[e->plan->target], out, err) < 0)
     return -1;
-  return sw_outputs_write_rootfs (e, &e->stages[e->plan->target], index, n_platforms, err);
+  return sw_outputs_write_platform (e, &e->stages[e->plan->target], out, index, n_platforms, err);
 }
 
 /* ---- results ---------------------------------------------------------------------------- */
