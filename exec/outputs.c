@@ -181,6 +181,18 @@ sw_outputs_add (sw_engine *e, const char *type, const char *spec, sw_error **err
                             kind == OUT_LOCAL ? "DIR" : "FILE (or dest=- for stdout)");
     }
   o.name = csv_value (spec, "name");
+  if (o.name)
+    {
+      sw_ref *ref;
+      if (sw_ref_parse (o.name, &ref, err) < 0)
+        {
+          sw_error_wrap (err, "invalid name in --output \"%s\"", spec);
+          goto fail;
+        }
+      free (o.name);
+      o.name = sw_ref_string (ref); /* normalized: docker.io/library/x:latest */
+      sw_ref_free (ref);
+    }
   bool tar = true, oci_types = kind != OUT_DOCKER;
   if ((kind == OUT_OCI || kind == OUT_DOCKER)
       && (csv_bool (spec, "tar", true, &tar, err) < 0 || csv_bool (spec, "oci-mediatypes", kind != OUT_DOCKER, &oci_types, err) < 0))
@@ -338,7 +350,11 @@ write_rootfs_outputs (sw_engine *e, sw_stage *s, size_t platform_index, size_t n
   (void) platform_index;
 
   double t0 = sw_engine_now ();
-  int id = sw_engine_vertex_start (e, "exporting the rootfs%s%s", subdir ? " for " : "", subdir ? subdir : "");
+  bool has_local = false, has_tar = false;
+  for (size_t i = 0; i < os->n; i++)
+    has_local |= os->v[i].kind == OUT_LOCAL, has_tar |= os->v[i].kind == OUT_TAR;
+  const char *what = has_local && has_tar ? "directory and tarball" : has_local ? "directory" : "tarball";
+  int id = sw_engine_vertex_start (e, "exporting to client %s%s%s", what, subdir ? " for " : "", subdir ? subdir : "");
   if (sw_engine_stage_lowers (e, s, &lowers, err) < 0)
     goto out;
   while (lowers[n])
@@ -564,9 +580,6 @@ finish_image (sw_engine *e, output *o, const sw_image_result *results, size_t n_
   if (o->name)
     {
       image_name = sw_xstrdup (o->name);
-      char *comma = strchr (image_name, ',');
-      if (comma)
-        *comma = '\0';
     }
   else if (e->n_tags)
     image_name = sw_ref_string (e->tags[0]);
@@ -586,13 +599,17 @@ finish_image (sw_engine *e, output *o, const sw_image_result *results, size_t n_
       cleanup_strv char **tags = NULL;
       for (size_t i = 0; i < res->n_layers; i++)
         layers[i] = res->layers[i]->digest;
-      for (size_t i = 0; i < e->n_tags; i++)
-        {
-          cleanup_free char *t = sw_ref_string (e->tags[i]);
-          sw_strlist_push (&tags, t);
-        }
+      size_t n_tags = 0;
+      if (o->name)
+        sw_strlist_push (&tags, image_name), n_tags = 1; /* name= names this archive's image */
+      else
+        for (; n_tags < e->n_tags; n_tags++)
+          {
+            cleanup_free char *t = sw_ref_string (e->tags[n_tags]);
+            sw_strlist_push (&tags, t);
+          }
       sw_docker_archive_image img = { res->config_digest, layers, res->n_layers, (const char *const *) tags,
-                                      e->n_tags };
+                                      n_tags };
       if (sw_docker_archive_write (o->w, &img, err) < 0)
         return -1;
     }

@@ -66,7 +66,8 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
       cleanup_free char *shorthand = NULL;
       if (type == NULL && strchr (spec, '=') == NULL)
         {
-          type = sw_xstrdup ("local"); /* "-o DIR" is type=local,dest=DIR */
+          /* "-o DIR" is type=local,dest=DIR; "-o -" is type=tar,dest=- */
+          type = sw_xstrdup (strcmp (spec, "-") == 0 ? "tar" : "local");
           spec = shorthand = sw_xasprintf ("dest=%s", spec);
         }
       if (type == NULL)
