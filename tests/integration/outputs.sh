@@ -53,6 +53,8 @@ check "oci: OCI media types" bash -c "skopeo inspect --raw oci-archive:'$dir/img
 build -t "$REGISTRY/t/out:v1" -o type=oci,dest=- "$ctx" 2>"$dir/stderr.txt" | cat > "$dir/stdout.oci.tar"
 check "oci dest=-: the same tar as dest=FILE" cmp "$dir/stdout.oci.tar" "$dir/img.oci.tar"
 check "oci dest=-: progress went to stderr" grep -q "exporting to oci image format" "$dir/stderr.txt"
+out=$(script -qec "$SLIPWAY build --progress=plain --state-dir $state -o type=oci,dest=- $ctx" /dev/null 2>&1) && rc=0 || rc=$?
+check "oci dest=-: a terminal is refused, as buildx does" bash -c '[ '$rc' -ne 0 ] && grep -q "refusing to write a tar stream to the terminal" <<<"$1"' _ "$out"
 
 # tar=false: a directory layout
 check "oci tar=false: build" build -t "$REGISTRY/t/out:v1" -o "type=oci,dest=$dir/layout,tar=false" "$ctx"
@@ -87,6 +89,8 @@ check "local: setuid, owner, symlink, hardlink kept" bash -c "
 check "local: deleted files absent" bash -c "[ ! -e '$dir/local/bin/vi' ] && [ ! -e '$dir/local/root' ] && [ -e '$dir/local/bin/busybox' ]"
 check "-o DIR: build" build -o "$dir/short" "$ctx"
 check "-o DIR: same tree as type=local" same_tree "$dir/short" "$dir/local"
+check "-o DIR: into an existing directory again" build -o "$dir/short" "$ctx"
+check "-o DIR: the tree is the same after the second export" same_tree "$dir/short" "$dir/local"
 
 # type=tar
 mkdir -p "$dir/tar-x" && tar --numeric-owner -xpf "$dir/rootfs.tar" -C "$dir/tar-x"
