@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "cli/progress_tty.h"
 
 enum mode
 {
@@ -26,6 +27,7 @@ struct cli_progress
 {
   enum mode mode;
   struct timespec start;
+  struct tty *tty;
 };
 
 /* The public API has no error constructor (errors come from the library); a bad mode is
@@ -54,12 +56,16 @@ cli_progress_new (const char *mode, sw_error **err)
       exit (2);
     }
   clock_gettime (CLOCK_MONOTONIC, &p->start);
+  if (p->mode == MODE_TTY)
+    p->tty = cli_tty_new ();
   return p;
 }
 
 void
 cli_progress_free (struct cli_progress *p)
 {
+  if (p->tty)
+    cli_tty_free (p->tty);
   free (p);
 }
 
@@ -119,6 +125,11 @@ cli_progress_event (const sw_event *ev, void *userdata)
   if (p->mode == MODE_RAWJSON)
     {
       rawjson_event (ev);
+      return;
+    }
+  if (p->mode == MODE_TTY)
+    {
+      cli_tty_event (p->tty, ev);
       return;
     }
   if (p->mode == MODE_QUIET)

@@ -1,10 +1,11 @@
 /* examples/runner.c — a custom runner on libslipway: build a context, print every event.
  *
- *   runner CONTEXT [TAG]
+ *   runner CONTEXT [TAG]        (state in $SLIPWAY_STATE_DIR when set)
  *
  * Shows the whole public API a runner needs: a handle, options, an event callback, run.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "slipway.h"
 
@@ -36,7 +37,8 @@ main (int argc, char **argv)
       return 2;
     }
   b = sw_build_new ();
-  if (sw_build_set (b, SW_OPT_CONTEXT, argv[1], &err) < 0
+  if ((getenv ("SLIPWAY_STATE_DIR") && sw_build_set (b, SW_OPT_STATE_DIR, getenv ("SLIPWAY_STATE_DIR"), &err) < 0)
+      || sw_build_set (b, SW_OPT_CONTEXT, argv[1], &err) < 0
       || (argc == 3 && (sw_build_set (b, SW_OPT_TAG, argv[2], &err) < 0
                         || sw_build_set (b, SW_OPT_PUSH, "true", &err) < 0)))
     goto fail;

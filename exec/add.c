@@ -475,6 +475,12 @@ sw_add_fetch (const char *url, const char *checksum, int dirfd, const char *name
   curl_easy_setopt (c, CURLOPT_ERRORBUFFER, curlerr);
   curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt (c, CURLOPT_USERAGENT, "slipway/" SLIPWAY_VERSION);
+  /* as Go's client: ask for gzip and hand over the decoded body (the checksum is of it) */
+  curl_easy_setopt (c, CURLOPT_ACCEPT_ENCODING, "gzip");
+  /* never hang a build on a dead server */
+  curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT, 30L);
+  curl_easy_setopt (c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt (c, CURLOPT_LOW_SPEED_TIME, 300L);
   CURLcode cr = curl_easy_perform (c);
   long status = 0;
   curl_off_t mtime = -1;

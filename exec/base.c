@@ -13,49 +13,8 @@
 #include "image/mediatype.h"
 #include "layers/layers.h"
 #include "registry/ops.h"
-
-/* Descriptor platform → sw_platform, for sw_platform_pick. */
-static void
-platform_of (const sw_descriptor *d, sw_platform *out)
-{
-  const sw_desc_platform *p = d->platform;
-  sw_platform_set (out, p ? p->os : "", p ? p->architecture : "", p ? p->variant : NULL);
-}
-
-static int
-pick_from_index (const sw_fetched *f, const char *image, const sw_platform *want, char **digest,
-                 sw_error **err)
-{
-  cleanup_free char *want_s = sw_platform_format (want);
-  sw_index *ix = NULL;
-  sw_platform *cands;
-  long best;
-
-  if (sw_index_parse (f->body.data, f->body.len, &ix, err) < 0)
-    return sw_error_wrap (err, "%s", image);
-  cands = sw_xcalloc (ix->n_manifests + 1, sizeof *cands);
-  for (size_t i = 0; i < ix->n_manifests; i++)
-    platform_of (&ix->manifests[i], &cands[i]);
-  best = sw_platform_pick (want, cands, ix->n_manifests);
-  if (best >= 0)
-    *digest = sw_xstrdup (ix->manifests[best].digest);
-  else
-    {
-      cleanup_buf sw_buf have = SW_BUF_INIT;
-      for (size_t i = 0; i < ix->n_manifests; i++)
-        {
-          cleanup_free char *s = sw_platform_format (&cands[i]);
-          sw_buf_printf (&have, "%s%s", i ? ", " : "", s);
-        }
-      sw_error_make (err, ENOENT, "%s: no image for platform %s (the index has: %s)", image, want_s,
-                     sw_buf_str (&have));
-    }
-  for (size_t i = 0; i < ix->n_manifests; i++)
-    sw_platform_clear (&cands[i]);
-  free (cands);
-  sw_index_free (ix);
-  return best >= 0 ? 0 : -1;
-}
+#include "registry/resolve.h"
+#include "registry/sink.h"
 
 int
 sw_base_resolve (sw_registry *r, const char *image, const sw_platform *want, sw_base_image **out,
@@ -63,30 +22,16 @@ sw_base_resolve (sw_registry *r, const char *image, const sw_platform *want, sw_
 {
   sw_base_image *b = sw_xzalloc (sizeof *b);
   sw_fetched f = { 0 };
-  sw_buf config = SW_BUF_INIT;
   int ret = -1;
 
   b->name = sw_xstrdup (image);
   if (sw_ref_parse (image, &b->repo, err) < 0)
     goto out;
-  if (sw_manifest_get (r, b->repo, &f, err) < 0)
+  if (sw_resolve_image (r, b->repo, want, &f, NULL, err) < 0)
     goto out;
-  if (sw_manifest_sniff (f.body.data, f.body.len, f.media_type) == SW_KIND_INDEX)
-    {
-      cleanup_free char *digest = NULL;
-      if (pick_from_index (&f, image, want, &digest, err) < 0)
-        goto out;
-      free (b->repo->digest);
-      b->repo->digest = sw_xstrdup (digest);
-      sw_fetched_clear (&f);
-      if (sw_manifest_get (r, b->repo, &f, err) < 0)
-        goto out;
-      if (sw_manifest_sniff (f.body.data, f.body.len, f.media_type) != SW_KIND_MANIFEST)
-        {
-          sw_error_make (err, EINVAL, "%s: the index entry for %s is not an image manifest", image, digest);
-          goto out;
-        }
-    }
+  /* From here on the repository is named by the manifest's digest. */
+  free (b->repo->digest);
+  b->repo->digest = sw_xstrdup (f.digest);
   memcpy (b->manifest_digest, f.digest, sizeof b->manifest_digest);
   b->manifest_media_type = sw_xstrdup (f.media_type ? f.media_type : SW_MT_OCI_MANIFEST);
   if (sw_manifest_parse (f.body.data, f.body.len, &b->manifest, err) < 0)
@@ -94,8 +39,7 @@ sw_base_resolve (sw_registry *r, const char *image, const sw_platform *want, sw_
       sw_error_wrap (err, "%s", image);
       goto out;
     }
-  if (sw_blob_get_small (r, b->repo, b->manifest->config.digest, 16 << 20, &config, err) < 0
-      || sw_image_config_parse (config.data, config.len, &b->config, err) < 0)
+  if (sw_fetch_config (r, b->repo, &f, &b->config, err) < 0)
     {
       sw_error_wrap (err, "%s: image config", image);
       goto out;
@@ -117,7 +61,6 @@ sw_base_resolve (sw_registry *r, const char *image, const sw_platform *want, sw_
   ret = 0;
 out:
   sw_fetched_clear (&f);
-  sw_buf_free (&config);
   sw_base_free (b);
   return ret;
 }
@@ -133,12 +76,6 @@ struct extract_job
   const char *diff_id;
   sw_error *err;
 };
-
-static int
-sink_write (void *ud, const void *p, size_t n, sw_error **err)
-{
-  return sw_sink_write (ud, p, n, err);
-}
 
 static int
 extract_one (struct extract_job *j, sw_error **err)
@@ -164,12 +101,7 @@ extract_one (struct extract_job *j, sw_error **err)
   o.whiteouts = SW_WHITEOUT_OVERLAY; /* the snapshot is an overlay lower dir */
   if (sw_layer_extract_sink (&sink, fd, &o, NULL, err) < 0)
     goto fail;
-  if (sw_blob_get (j->r, j->repo, j->layer->digest, j->layer->size, sink_write, &sink, err) < 0)
-    {
-      sw_sink_abort (&sink);
-      goto fail;
-    }
-  if (sw_sink_finish (&sink, NULL, err) < 0)
+  if (sw_blob_get_sink (j->r, j->repo, j->layer->digest, j->layer->size, &sink, err) < 0)
     goto fail;
   return sw_state_layer_commit (j->st, j->diff_id, tmp, err);
 fail:

@@ -66,8 +66,21 @@ from_lowers (sw_engine *e, sw_stage *s, const char *from, char ***lowers, sw_bas
              sw_error **err)
 {
   long idx = sw_plan_find_stage (e->plan, from);
+  const char *named = sw_engine_build_context (e, from);
   if (idx >= 0)
     return sw_engine_stage_lowers (e, &e->stages[idx], lowers, err);
+  if (named && strncmp (named, "docker-image://", 15) == 0)
+    from = named + 15;
+  else if (named)
+    {
+      /* a local directory context: the tree is that directory */
+      cleanup_free char *abs = realpath (named, NULL);
+      if (abs == NULL)
+        return sw_error_errno (err, "--build-context %s=%s", from, named);
+      *lowers = NULL;
+      sw_strlist_push (lowers, abs);
+      return 0;
+    }
   if (sw_base_resolve (e->reg, from, &s->platform, image, err) < 0
       || sw_base_extract (e->reg, e->state, *image, err) < 0)
     return -1;
@@ -162,7 +175,10 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
     cleanup_free char *line = sw_xasprintf ("%s # buildkit", hist);
     sw_commit_history (&s->commit, line, true);
   }
-  sw_engine_add_built_layer (e, s, upper);
+  {
+    cleanup_free char *label = sw_xasprintf ("%s%s", prefix, in->original);
+    sw_engine_add_built_layer (e, s, upper, label);
+  }
 out:
   if (work)
     sw_rmtree (work, NULL);

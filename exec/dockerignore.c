@@ -484,8 +484,31 @@ compile_pattern (pattern *p)
   p->kind = kind;
 }
 
+/* Backtracking with a memo of (token, position) pairs known to fail, so the match is
+ * polynomial like Go's regexp engine, whatever the pattern. */
+typedef struct mctx
+{
+  const char *base;
+  size_t len, ntoks;
+  unsigned char *failed;
+} mctx;
+
+static bool tok_match_1 (mctx *m, const tok *t, size_t nt, const char *s);
+
 static bool
-tok_match (const tok *t, size_t nt, const char *s)
+tok_match (mctx *m, const tok *t, size_t nt, const char *s)
+{
+  size_t key = (m->ntoks - nt) * (m->len + 1) + (size_t) (s - m->base);
+  if (m->failed[key])
+    return false;
+  bool r = tok_match_1 (m, t, nt, s);
+  if (!r)
+    m->failed[key] = 1;
+  return r;
+}
+
+static bool
+tok_match_1 (mctx *m, const tok *t, size_t nt, const char *s)
 {
   if (nt == 0)
     return *s == '\0';
@@ -493,12 +516,12 @@ tok_match (const tok *t, size_t nt, const char *s)
   switch (t->kind)
     {
     case TOK_LIT:
-      return *s == t->c && tok_match (t + 1, nt - 1, s + 1);
+      return *s == t->c && tok_match (m, t + 1, nt - 1, s + 1);
     case TOK_ONE:
       if (*s == '\0' || *s == '/')
         return false;
       decode_rune (s, &w);
-      return tok_match (t + 1, nt - 1, s + w);
+      return tok_match (m, t + 1, nt - 1, s + w);
     case TOK_CLASS:
       {
         if (*s == '\0')
@@ -508,28 +531,28 @@ tok_match (const tok *t, size_t nt, const char *s)
         for (size_t i = 0; i < t->nranges; i++)
           if (t->ranges[2 * i] <= r && r <= t->ranges[2 * i + 1])
             in = true;
-        return in != t->negated && tok_match (t + 1, nt - 1, s + w);
+        return in != t->negated && tok_match (m, t + 1, nt - 1, s + w);
       }
     case TOK_STAR:
       for (const char *p = s;; p += w)
         {
-          if (tok_match (t + 1, nt - 1, p))
+          if (tok_match (m, t + 1, nt - 1, p))
             return true;
           if (*p == '\0' || *p == '/')
             return false;
           decode_rune (p, &w);
         }
     case TOK_DSTAR_DIR: /* the regexp (.*SLASH)? */
-      if (tok_match (t + 1, nt - 1, s))
+      if (tok_match (m, t + 1, nt - 1, s))
         return true;
       for (const char *p = s; *p && *p != '\n'; p++)
-        if (*p == '/' && tok_match (t + 1, nt - 1, p + 1))
+        if (*p == '/' && tok_match (m, t + 1, nt - 1, p + 1))
           return true;
       return false;
     case TOK_DSTAR_ALL: /* the regexp .* */
       for (const char *p = s;; p++)
         {
-          if (tok_match (t + 1, nt - 1, p))
+          if (tok_match (m, t + 1, nt - 1, p))
             return true;
           if (*p == '\0' || *p == '\n')
             return false;
@@ -561,7 +584,11 @@ pattern_match (const pattern *p, const char *path, bool *matched, sw_error **err
         break;
       }
     case MATCH_REGEXP:
-      *matched = tok_match (p->toks, p->ntoks, path);
+      {
+        mctx m = { path, pl, p->ntoks, sw_xcalloc ((p->ntoks + 1) * (pl + 1), 1) };
+        *matched = tok_match (&m, p->toks, p->ntoks, path);
+        free (m.failed);
+      }
       break;
     }
   return 0;

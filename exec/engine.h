@@ -25,6 +25,7 @@
 #include "exec/mounts.h"
 #include "exec/state.h"
 #include "exec/workers.h"
+#include "emu/emu.h"
 #include "image/config.h"
 #include "image/digest.h"
 #include "image/platform.h"
@@ -44,6 +45,9 @@ typedef struct sw_layer
   int64_t size;
   char diff_id[SW_DIGEST_BUFSZ];
   bool pushed;                /* built: uploaded to the push repository by its job */
+  _Atomic uint64_t sent;      /* built: compressed bytes packed so far (progress) */
+  _Atomic bool packed;        /* built: its job has finished */
+  char *label;                /* built: the step that made it, for progress */
 } sw_layer;
 
 typedef struct sw_stage
@@ -69,6 +73,7 @@ struct sw_engine
   sw_state *state;
   sw_registry *reg;
   sw_workers *workers;
+  sw_emu_set *emu;            /* QEMU for foreign stages; touched only by their RUN steps */
   sw_dockerfile *df;
   sw_plan *plan;
   char *context;              /* absolute */
@@ -84,6 +89,7 @@ struct sw_engine
   sw_ref **tags;
   size_t n_tags;
   sw_ref *push_repo;          /* where new layers are uploaded; NULL when not pushing */
+  char **build_args;          /* "K=V": --build-arg, with "K" alone taken from the environment */
   sw_secret_src *secrets;
   size_t n_secrets;
   sw_ssh_src *ssh;
@@ -113,7 +119,7 @@ int sw_engine_stage_lowers (sw_engine *e, sw_stage *s, char ***out, sw_error **e
 
 /* ---- layers ---- */
 /* Register a built layer (its upper dir) on stage s and queue its pack-and-upload. */
-void sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper);
+void sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const char *label);
 
 /* Queue a built layer's pack-and-upload on the workers (exec/layer_job.c). */
 void sw_engine_queue_pack (sw_engine *e, sw_layer *l);
@@ -143,5 +149,8 @@ typedef struct sw_image_result
 int sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_error **err);
 
 double sw_engine_now (void);
+
+/* The --build-context value for name ("docker-image://REF" or a directory), or NULL. */
+const char *sw_engine_build_context (sw_engine *e, const char *name);
 
 #endif

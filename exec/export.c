@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -64,10 +65,33 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   int id = sw_engine_vertex_start (e, "exporting to image");
   int r = -1;
 
-  /* Every new layer's digest is known once its job is done. */
+  /* Every new layer's digest is known once its job is done; meanwhile, say how far
+   * each one has got (buildx's "pushing layers" lines). */
+  while (sw_workers_pending (e->workers) > 0)
+    {
+      for (size_t i = 0; i < s->n_layers; i++)
+        {
+          sw_layer *l = s->layers[i];
+          if (!l->built || l->packed)
+            continue;
+          sw_event ev = { .kind = SW_EVENT_PROGRESS, .id = id, .current = l->sent,
+                          .name = l->label };
+          sw_build_emit (e->b, &ev);
+        }
+      struct timespec ts = { 0, 100 * 1000 * 1000 };
+      nanosleep (&ts, NULL);
+    }
   if (sw_workers_wait (e->workers, err) < 0)
     goto out;
 
+  /* --label: on the image being exported, as buildx sets them */
+  for (size_t i = 0; i < e->b->labels.n; i++)
+    {
+      cleanup_free char *k = sw_xstrdup (e->b->labels.v[i]);
+      char *eq = strchr (k, '=');
+      *eq = '\0';
+      sw_kv_set (&s->config->labels, &s->config->n_labels, k, eq + 1);
+    }
   sw_strlist_free (s->config->diff_ids);
   s->config->diff_ids = NULL;
   for (size_t i = 0; i < s->n_layers; i++)
@@ -89,6 +113,19 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
       m.layers[i].media_type = (char *) sw_outputs_layer_media_type (l->media_type, e->docker_media_types);
       m.layers[i].digest = (char *) l->digest;
       m.layers[i].size = l->size;
+    }
+  /* --annotation KEY=VALUE and manifest:KEY=VALUE go on the image manifest */
+  for (size_t i = 0; i < e->b->annotations.n; i++)
+    {
+      const char *a = e->b->annotations.v[i];
+      if (strncmp (a, "index:", 6) == 0)
+        continue;
+      if (strncmp (a, "manifest:", 9) == 0)
+        a += 9;
+      cleanup_free char *k = sw_xstrdup (a);
+      char *eq = strchr (k, '=');
+      *eq = '\0';
+      sw_kv_set (&m.annotations, &m.n_annotations, k, eq + 1);
     }
   sw_manifest_serialize (&m, &manifest_json);
   sw_digest_bytes (manifest_json.data, manifest_json.len, out->manifest_digest);
@@ -115,6 +152,12 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   out->n_layers = s->n_layers;
   r = 0;
 out:
+  for (size_t i = 0; i < m.n_annotations; i++)
+    {
+      free (m.annotations[i].key);
+      free (m.annotations[i].value);
+    }
+  free (m.annotations);
   free (m.layers);
   sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
   return r;

@@ -13,40 +13,49 @@
 #include "exec/engine.h"
 #include "image/mediatype.h"
 #include "layers/layers.h"
-#include "registry/upload.h"
+#include "registry/sink.h"
 
-/* An sw_sink over a registry upload: registry/ knows nothing of sinks and layers/ nothing
- * of HTTP, so the two meet here. */
-struct upload_sink
+/* A sink in front of another that counts what goes through, for progress events. */
+struct counting_sink
 {
-  sw_upload *u;
+  sw_sink down;
+  _Atomic uint64_t *count;
 };
 
 static int
-upload_write (void *ud, const void *p, size_t n, sw_error **err)
+counting_write (void *ud, const void *p, size_t n, sw_error **err)
 {
-  struct upload_sink *s = ud;
-  return sw_upload_write (s->u, p, n, err);
+  struct counting_sink *c = ud;
+  if (sw_sink_write (&c->down, p, n, err) < 0)
+    return -1;
+  *c->count += n;
+  return 0;
 }
 
 static int
-upload_finish (void *ud, const char *digest, sw_error **err)
+counting_finish (void *ud, const char *digest, sw_error **err)
 {
-  struct upload_sink *s = ud;
-  char got[SW_DIGEST_BUFSZ];
-  int64_t size;
-  int r = sw_upload_finish (s->u, digest, got, &size, err);
-  sw_upload_free (s->u);
-  free (s);
+  struct counting_sink *c = ud;
+  int r = sw_sink_finish (&c->down, digest, err);
+  free (c);
   return r;
 }
 
 static void
-upload_abort (void *ud)
+counting_abort (void *ud)
 {
-  struct upload_sink *s = ud;
-  sw_upload_free (s->u); /* cancels the upload */
-  free (s);
+  struct counting_sink *c = ud;
+  sw_sink_abort (&c->down);
+  free (c);
+}
+
+static void
+counting_sink (sw_sink *out, sw_sink *down, _Atomic uint64_t *count)
+{
+  struct counting_sink *c = sw_xzalloc (sizeof *c);
+  c->down = *down;
+  c->count = count;
+  *out = (sw_sink){ counting_write, counting_finish, counting_abort, c };
 }
 
 struct pack_job
@@ -77,17 +86,16 @@ pack_job (void *arg, sw_error **err)
   sw_engine_pack_opts (e, &o);
   if (e->push_repo)
     {
-      struct upload_sink *us = sw_xzalloc (sizeof *us);
-      if (sw_upload_start (e->reg, e->push_repo, &us->u, err) < 0)
-        {
-          free (us);
-          return sw_error_wrap (err, "uploading a layer");
-        }
-      sink = (sw_sink){ upload_write, upload_finish, upload_abort, us };
+      if (sw_registry_upload_sink (e->reg, e->push_repo, &sink, NULL, err) < 0)
+        return sw_error_wrap (err, "uploading a layer");
     }
   else
     sw_sink_null (&sink);
-  if (sw_layer_pack_path (l->dir, &o, &sink, &info, err) < 0)
+  sw_sink counted;
+  counting_sink (&counted, &sink, &l->sent);
+  int r = sw_layer_pack_path (l->dir, &o, &counted, &info, err);
+  l->packed = true;
+  if (r < 0)
     return sw_error_wrap (err, "packing the layer of %s", l->dir);
   snprintf (l->digest, sizeof l->digest, "%s", info.digest);
   snprintf (l->diff_id, sizeof l->diff_id, "%s", info.diff_id);

@@ -194,6 +194,9 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
       e->epoch_str = rfc3339 ((time_t) v);
     }
   e->created = rfc3339 (time (NULL));
+  if (strcmp (b->context, "-") == 0)
+    return sw_error_make (err, ENOTSUP, "not supported yet: a build context read from stdin (-); "
+                                        "give a directory, and -f - for a Dockerfile on stdin");
   real = realpath (b->context, NULL);
   if (real == NULL)
     return sw_error_errno (err, "unable to prepare context: path \"%s\" not found", b->context);
@@ -210,6 +213,35 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
         return sw_error_wrap (err, "invalid tag");
       e->tags = sw_xreallocarray (e->tags, e->n_tags + 1, sizeof *e->tags);
       e->tags[e->n_tags++] = ref;
+    }
+  /* --build-arg KEY takes KEY's value from the environment, and is dropped when it has
+   * none, as docker does. */
+  for (size_t i = 0; i < b->build_args.n; i++)
+    {
+      const char *a = b->build_args.v[i];
+      if (strchr (a, '='))
+        sw_strlist_push (&e->build_args, a);
+      else if (getenv (a))
+        {
+          cleanup_free char *kv = sw_xasprintf ("%s=%s", a, getenv (a));
+          sw_strlist_push (&e->build_args, kv);
+        }
+    }
+  for (size_t i = 0; i < b->build_contexts.n; i++)
+    {
+      const char *v = strchr (b->build_contexts.v[i], '=') + 1;
+      struct stat cst;
+      if (strncmp (v, "docker-image://", 15) != 0 && (stat (v, &cst) < 0 || !S_ISDIR (cst.st_mode)))
+        return sw_error_make (err, ENOTSUP, "--build-context %s: only docker-image://REF and local directories are "
+                                            "supported yet", b->build_contexts.v[i]);
+    }
+  for (size_t i = 0; i < b->annotations.n; i++)
+    {
+      const char *a = b->annotations.v[i];
+      const char *colon = strchr (a, ':'), *eq = strchr (a, '=');
+      if (colon && colon < eq && strncmp (a, "manifest:", 9) != 0 && strncmp (a, "index:", 6) != 0)
+        return sw_error_make (err, ENOTSUP, "not supported yet: --annotation %s (only manifest: and index: annotations)",
+                              a);
     }
   for (size_t i = 0; i < b->secrets.n; i++)
     {
@@ -234,6 +266,7 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
   /* Two workers: one layer compresses while another uploads; the queue bound keeps a
    * burst of small steps from piling up work. */
   e->workers = sw_workers_new (2, 8);
+  e->emu = sw_emu_set_new (NULL);
   return 0;
 }
 
@@ -264,9 +297,11 @@ engine_close (sw_engine *e)
     }
   engine_stages_free (e);
   sw_outputs_free (e);
+  sw_emu_set_free (e->emu); /* removes any binfmt entry this build added */
   for (size_t i = 0; i < e->n_all_layers; i++)
     {
       free (e->all_layers[i]->dir);
+      free (e->all_layers[i]->label);
       free (e->all_layers[i]);
     }
   free (e->all_layers);
@@ -287,6 +322,7 @@ engine_close (sw_engine *e)
   free (e->ssh);
   sw_platform_clear (&e->host);
   sw_platform_clear (&e->platform);
+  sw_strlist_free (e->build_args);
   free (e->context);
   if (e->context_fd >= 0)
     close (e->context_fd);
@@ -294,6 +330,19 @@ engine_close (sw_engine *e)
   free (e->dockerfile_path);
   free (e->created);
   free (e->epoch_str);
+}
+
+const char *
+sw_engine_build_context (sw_engine *e, const char *name)
+{
+  size_t n = strlen (name);
+  for (size_t i = 0; i < e->b->build_contexts.n; i++)
+    {
+      const char *c = e->b->build_contexts.v[i];
+      if (strncmp (c, name, n) == 0 && c[n] == '=')
+        return c + n + 1;
+    }
+  return NULL;
 }
 
 /* ---- one platform --------------------------------------------------------------------- */
@@ -305,7 +354,7 @@ build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platf
   sw_build *b = e->b;
   cleanup_free char *host = sw_platform_format (&e->host);
   sw_plan_opts po = { .target = b->target,
-                      .build_args = (const char *const *) b->build_args.v,
+                      .build_args = (const char *const *) e->build_args,
                       .build_platform = host,
                       .target_platform = platform };
 
@@ -448,7 +497,21 @@ sw_build_run (sw_build *b, sw_error **err)
           plats[i].variant = *results[i].platform.variant ? results[i].platform.variant : NULL;
           ix.manifests[i].platform = &plats[i];
         }
+      for (size_t i = 0; i < b->annotations.n; i++)
+        if (strncmp (b->annotations.v[i], "index:", 6) == 0)
+          {
+            cleanup_free char *k = sw_xstrdup (b->annotations.v[i] + 6);
+            char *eq = strchr (k, '=');
+            *eq = '\0';
+            sw_kv_set (&ix.annotations, &ix.n_annotations, k, eq + 1);
+          }
       sw_index_serialize (&ix, &final);
+      for (size_t i = 0; i < ix.n_annotations; i++)
+        {
+          free (ix.annotations[i].key);
+          free (ix.annotations[i].value);
+        }
+      free (ix.annotations);
       free (ix.manifests);
       free (plats);
       sw_digest_bytes (final.data, final.len, final_digest);

@@ -215,8 +215,18 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
       break;
     }
 
-  id = sw_engine_vertex_start (e, "[internal] load metadata for %s", ps->base);
-  if (sw_base_resolve (e->reg, ps->base, &s->platform, &s->base, &ferr) < 0)
+  /* --build-context NAME=docker-image://REF replaces the image FROM names */
+  const char *base_ref = ps->base;
+  const char *named = sw_engine_build_context (e, ps->base);
+  if (named && strncmp (named, "docker-image://", 15) == 0)
+    base_ref = named + 15;
+  else if (named)
+    {
+      sw_error_make (err, ENOTSUP, "not supported yet: FROM a local directory build context (%s)", ps->base);
+      return sw_engine_locate (e, ps->from->node, err);
+    }
+  id = sw_engine_vertex_start (e, "[internal] load metadata for %s", base_ref);
+  if (sw_base_resolve (e->reg, base_ref, &s->platform, &s->base, &ferr) < 0)
     {
       sw_engine_vertex_done (e, id, t0, ferr);
       sw_error_move (err, &ferr);
@@ -255,10 +265,11 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
 /* ---- built layers: pack and upload on a worker ----------------------------------- */
 
 void
-sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper)
+sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const char *label)
 {
   sw_layer *l = new_layer (e);
   l->built = true;
+  l->label = sw_xstrdup (label);
   l->dir = sw_xstrdup (upper);
   stage_push_layer (s, l);
   sw_engine_queue_pack (e, l);
@@ -363,6 +374,9 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
         goto out;
       }
   env = sw_plan_env_list (s->env);
+  /* Only here, at a RUN of a foreign stage, does emulation get looked at at all. */
+  if (sw_emu_set_for_stage (e->emu, s->ps->platform, true, &spec.emu, err) < 0)
+    goto out;
 
   struct run_output o = { e, id };
   spec.state = e->state;
@@ -403,7 +417,10 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
     hist = sw_xasprintf ("RUN %s # buildkit", cmd);
   }
   sw_commit_history (&s->commit, hist, true);
-  sw_engine_add_built_layer (e, s, upper);
+  {
+    cleanup_free char *label = sw_xasprintf ("%s%s", prefix, in->original);
+    sw_engine_add_built_layer (e, s, upper, label);
+  }
 out:
   for (size_t i = 0; i < n_mounts; i++)
     sw_mount_clear (&mounts[i]);
@@ -501,7 +518,10 @@ stage_workdir (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pre
   if (sw_view_run ((const char *const *) lowers, upper, work, mnt, mkdir_in_view, &a, err) < 0)
     goto out;
   sw_commit_history (&s->commit, hist, true);
-  sw_engine_add_built_layer (e, s, upper);
+  {
+    cleanup_free char *label = sw_xasprintf ("%sWORKDIR %s", prefix, wd);
+    sw_engine_add_built_layer (e, s, upper, label);
+  }
   r = 0;
 out:
   if (work)
@@ -582,6 +602,34 @@ stage_step (sw_engine *e, sw_stage *s, const sw_df_instr *raw, sw_error **err)
   return r;
 }
 
+/* ONBUILD triggers of an image base run first, as BuildKit does, and are then dropped
+ * from the image.  (A stage base's triggers are already in the plan's instructions.) */
+static int
+run_image_triggers (sw_engine *e, sw_stage *s, sw_error **err)
+{
+  char **triggers = s->config->on_build;
+  int r = 0;
+
+  s->config->on_build = NULL;
+  for (size_t i = 0; r == 0 && triggers && triggers[i]; i++)
+    {
+      sw_dockerfile *tdf = NULL;
+      sw_df_instr *in = NULL;
+      cleanup_free char *name = sw_xasprintf ("ONBUILD trigger of %s", s->base->name);
+      r = sw_dockerfile_parse (triggers[i], strlen (triggers[i]), name, &tdf, err);
+      if (r == 0 && tdf->ast->n_children != 1)
+        r = sw_error_make (err, EINVAL, "%s: onbuild trigger should be a single expression", name);
+      if (r == 0)
+        r = sw_df_instr_parse (tdf, tdf->ast->children[0], &in, err);
+      if (r == 0)
+        r = stage_step (e, s, in, err);
+      sw_df_instr_free (in);
+      sw_dockerfile_free (tdf);
+    }
+  sw_strlist_free (triggers);
+  return r;
+}
+
 int
 sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
 {
@@ -596,6 +644,14 @@ sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
   s->commit.config = s->config;
   s->commit.created = e->created;
   s->commit.epoch = e->epoch_str;
+  if (s->base && s->config->on_build && run_image_triggers (e, s, err) < 0)
+    return -1;
+  if (s->ps->n_onbuild > 0)
+    {
+      /* the base stage's triggers run here; the image does not pass them on */
+      sw_strlist_free (s->config->on_build);
+      s->config->on_build = NULL;
+    }
   for (size_t i = 0; i < s->ps->n_instrs; i++)
     if (stage_step (e, s, s->ps->instrs[i], err) < 0)
       return -1;

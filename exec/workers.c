@@ -122,6 +122,15 @@ sw_workers_wait (sw_workers *w, sw_error **err)
   return r;
 }
 
+size_t
+sw_workers_pending (sw_workers *w)
+{
+  pthread_mutex_lock (&w->lock);
+  size_t n = w->queued + w->running;
+  pthread_mutex_unlock (&w->lock);
+  return n;
+}
+
 bool
 sw_workers_failed (sw_workers *w)
 {

@@ -23,6 +23,8 @@ sw_workers *sw_workers_new (size_t threads, size_t max_queued);
 void sw_workers_submit (sw_workers *w, sw_job_fn fn, void *arg, void (*free_arg) (void *));
 /* Wait until every job submitted so far has run; 0, or -1 with the first job's error. */
 int sw_workers_wait (sw_workers *w, sw_error **err);
+/* Jobs queued or running right now. */
+size_t sw_workers_pending (sw_workers *w);
 /* True once any job has failed. */
 bool sw_workers_failed (sw_workers *w);
 /* Waits for running jobs, drops queued ones, frees the pool. */

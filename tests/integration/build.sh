@@ -7,14 +7,16 @@ start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
 tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
 state=$dir/state
 build() { "$SLIPWAY" build --progress=plain --state-dir "$state" "$@"; }
-mounts_before=$(grep -c slipway /proc/self/mountinfo)
+mounts_before=$(grep -c "$dir" /proc/self/mountinfo)
 
 # unpack REF DIR: pull with skopeo and unpack with umoci (independent of slipway)
 unpack() {
   rm -rf "$dir/oci" "$2"
   skopeo copy -q --src-tls-verify=false "docker://$1" "oci:$dir/oci:x" && umoci unpack --image "$dir/oci:x" "$2" >/dev/null
 }
-config() { skopeo inspect --tls-verify=false --config "docker://$1"; }
+export REGISTRY
+config() { skopeo inspect --tls-verify=false --raw --config "docker://$1"; }
+export -f config
 
 ctx=$dir/ctx1; mkdir -p "$ctx"
 cat > "$ctx/Dockerfile" <<DF
@@ -68,5 +70,113 @@ check "unknown base image is an error at its line" bash -c '[ '$rc' -ne 0 ] && g
 printf 'FROM %s/base/busybox:latest\nRUNN true\n' "$REGISTRY" > "$dir/ctx2/Dockerfile"
 out=$(build "$dir/ctx2" 2>&1); rc=$?
 check "unknown instruction: located, with a suggestion" bash -c '[ '$rc' -ne 0 ] && grep -q "Dockerfile:2:1: unknown instruction: RUNN (did you mean RUN?)" <<<"$1"' _ "$out"
-check "no mount left behind" test "$(grep -c slipway /proc/self/mountinfo)" = "$mounts_before"
+check "no mount left behind" test "$(grep -c "$dir" /proc/self/mountinfo)" = "$mounts_before"
 check "no scratch left in the state dir" bash -c '[ -z "$(ls -A "'"$state"'/runs" 2>/dev/null)" ]'
+
+# COPY and ADD
+ctx=$dir/ctx3; mkdir -p "$ctx/src/sub" "$ctx/skip"
+echo one > "$ctx/src/a.txt"; echo two > "$ctx/src/sub/b.txt"; echo no > "$ctx/skip/x"; echo secret > "$ctx/src/key.pem"
+ln -s a.txt "$ctx/src/link"
+chmod 0640 "$ctx/src/a.txt"
+printf 'skip\n**/*.pem\n' > "$ctx/.dockerignore"
+mkdir -p "$dir/tarsrc/t" && echo intar > "$dir/tarsrc/t/f" && tar -C "$dir/tarsrc" -czf "$ctx/arch.tar.gz" t
+cat > "$ctx/Dockerfile" <<DF
+FROM $REGISTRY/base/busybox:latest AS build
+RUN mkdir /out && echo built > /out/artifact
+FROM $REGISTRY/base/busybox:latest
+COPY src/ /app/src/
+COPY --chown=nobody:nogroup --chmod=0600 src/*.txt /owned/
+COPY --from=build /out/artifact /opt/
+ADD arch.tar.gz /unpacked/
+ENV WHO=world
+COPY <<EOT /etc/motd
+hello \$WHO
+EOT
+WORKDIR /w
+COPY src/sub/b.txt rel
+DF
+check "build with COPY and ADD" build -t "$REGISTRY/t/copy:v1" --push "$ctx"
+check "umoci unpacks the COPY image" unpack "$REGISTRY/t/copy:v1" "$dir/b3"
+r=$dir/b3/rootfs
+check "COPY dir/ copies the contents" bash -c '[ "$(cat '"$r"'/app/src/a.txt)" = one ] && [ "$(cat '"$r"'/app/src/sub/b.txt)" = two ]'
+check "COPY keeps modes, owner 0:0" bash -c '[ "$(stat -c "%a %u:%g" '"$r"'/app/src/a.txt)" = "640 0:0" ]'
+check "COPY keeps symlinks as symlinks" bash -c '[ "$(readlink '"$r"'/app/src/link)" = a.txt ]'
+check ".dockerignore keeps files out" bash -c '[ ! -e '"$r"'/app/src/key.pem ]'
+check "--chown names and --chmod" bash -c '[ "$(stat -c "%a %u:%g" '"$r"'/owned/a.txt)" = "600 65534:65534" ]'
+check "COPY --from a stage" bash -c '[ "$(cat '"$r"'/opt/artifact)" = built ]'
+check "ADD unpacks a local tar.gz" bash -c '[ "$(cat '"$r"'/unpacked/t/f)" = intar ]'
+check "COPY heredoc, expanded" bash -c '[ "$(cat '"$r"'/etc/motd)" = "hello world" ]'
+check "COPY relative to WORKDIR" bash -c '[ "$(cat '"$r"'/w/rel)" = two ]'
+printf 'FROM scratch\nCOPY missing.txt /\n' > "$ctx/Dockerfile"
+out=$(build "$ctx" 2>&1); rc=$?
+check "COPY of a missing file names it and the line" bash -c '[ '$rc' -ne 0 ] && grep -q "Dockerfile:2" <<<"$1" && grep -q "missing.txt" <<<"$1"' _ "$out"
+check "still no mount left behind" test "$(grep -c "$dir" /proc/self/mountinfo)" = "$mounts_before"
+
+# ONBUILD: stored in the image, triggered when it is a base (and then not passed on)
+ctx=$dir/ctx4; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nONBUILD RUN echo triggered > /from-onbuild\n' "$REGISTRY" > "$ctx/Dockerfile"
+check "an image with ONBUILD" build -t "$REGISTRY/t/onbuild-base:v1" --push "$ctx"
+check "ONBUILD stored in the config" bash -c '[ "$(config '"$REGISTRY"'/t/onbuild-base:v1 | jq -c .config.OnBuild)" = "[\"RUN echo triggered > /from-onbuild\"]" ]'
+printf 'FROM %s/t/onbuild-base:v1\nRUN test -f /from-onbuild\n' "$REGISTRY" > "$ctx/Dockerfile"
+check "its trigger runs in a child build" build -t "$REGISTRY/t/onbuild-child:v1" --push "$ctx"
+check "and is not passed on" bash -c '[ "$(config '"$REGISTRY"'/t/onbuild-child:v1 | jq -c .config.OnBuild)" = null ]'
+
+# Cancellation: SIGTERM mid-RUN stops the build, publishes nothing, leaves no scratch;
+# after a SIGKILL the next build cleans up what the dead one left.
+ctx=$dir/ctx6; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nRUN echo started; sleep 737\n' "$REGISTRY" > "$ctx/Dockerfile"
+"$SLIPWAY" build --progress=plain --state-dir "$state" -t "$REGISTRY/t/cancel:v1" --push "$ctx" > "$dir/cancel.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do grep -q started "$dir/cancel.log" && break; sleep 0.1; done
+kill -TERM $pid; t0=$(date +%s); wait $pid; rc=$?
+check "SIGTERM stops the build quickly, non-zero" bash -c '[ '$rc' -ne 0 ] && [ $(( $(date +%s) - '$t0' )) -lt 10 ]'
+check "no sleep left running" bash -c '! pgrep -f "slee[p] 737" >/dev/null'
+check "the cancelled build published no tag" bash -c '! skopeo inspect --tls-verify=false "docker://'"$REGISTRY"'/t/cancel:v1" >/dev/null 2>&1'
+check "the cancelled build left no scratch" bash -c '[ -z "$(ls -A "'"$state"'/runs" 2>/dev/null)" ]'
+"$SLIPWAY" build --progress=plain --state-dir "$state" "$ctx" > "$dir/kill.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do grep -q started "$dir/kill.log" && break; sleep 0.1; done
+kill -KILL $pid; wait $pid 2>/dev/null
+sleep 0.5
+check "SIGKILL: the step's processes die with slipway" bash -c '! pgrep -f "slee[p] 737" >/dev/null'
+printf 'FROM %s/base/busybox:latest\nRUN true\n' "$REGISTRY" > "$ctx/Dockerfile"
+check "the next build runs" build "$ctx"
+check "and has cleaned what the killed one left" bash -c '[ -z "$(ls -A "'"$state"'/runs" 2>/dev/null)" ]'
+check "no mount left after cancellations" test "$(grep -c "$dir" /proc/self/mountinfo)" = "$mounts_before"
+
+# --progress: tty (live, on a pseudo-terminal), plain, rawjson, quiet
+ctx=$dir/ctx7; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nRUN echo line-from-run\n' "$REGISTRY" > "$ctx/Dockerfile"
+out=$(script -qec "'$SLIPWAY' build --progress=tty --state-dir '$state' '$ctx'" /dev/null 2>&1)
+check "tty: live header and FINISHED" bash -c 'grep -q "\[+\] Building" <<<"$1" && grep -q "FINISHED" <<<"$1" && grep -q "=> \[2/2\] RUN echo line-from-run" <<<"$1"' _ "$out"
+out=$("$SLIPWAY" build --progress=plain --state-dir "$state" "$ctx" 2>&1)
+check "plain: buildx's numbered lines" bash -c 'grep -qE "^#[0-9]+ \[2/2\] RUN echo line-from-run$" <<<"$1" && grep -qE "^#[0-9]+ [0-9.]+ line-from-run$" <<<"$1" && grep -qE "^#[0-9]+ DONE [0-9.]+s$" <<<"$1"' _ "$out"
+out=$("$SLIPWAY" build --progress=rawjson --state-dir "$state" "$ctx" 2>&1)
+check "rawjson: one JSON object a line" bash -c 'grep "^{" <<<"$1" | jq -e -s "map(select(.kind == \"log\" and .text == \"line-from-run\")) | length == 1" >/dev/null' _ "$out"
+out=$("$SLIPWAY" build -q --state-dir "$state" "$ctx" 2>/dev/null)
+check "quiet: only the image ID on stdout" bash -c 'grep -qxE "sha256:[0-9a-f]{64}" <<<"$1"' _ "$out"
+
+# Flags that shape the image: --label, --annotation, --build-arg from the environment,
+# --build-context (a directory and docker-image://)
+ctx=$dir/ctx8; mkdir -p "$ctx" "$dir/extra"
+echo from-extra > "$dir/extra/file"
+cat > "$ctx/Dockerfile" <<DF
+FROM base AS b
+FROM $REGISTRY/base/busybox:latest
+ARG FROM_ENV
+COPY --from=extra /file /extra-file
+COPY --from=b /bin/busybox /copied-busybox
+RUN echo "\$FROM_ENV" > /from-env
+DF
+check "build with --label, --annotation, --build-arg KEY, --build-context" env FROM_ENV=env-value "$SLIPWAY" build --progress=plain --state-dir "$state" \
+  --label org.example.a=1 --annotation org.example.m=2 --build-arg FROM_ENV \
+  --build-context extra="$dir/extra" --build-context base="docker-image://$REGISTRY/base/busybox:latest" \
+  -t "$REGISTRY/t/flags:v1" --push "$ctx"
+check "--label lands in the config" bash -c '[ "$(config '"$REGISTRY"'/t/flags:v1 | jq -r ".config.Labels[\"org.example.a\"]")" = 1 ]'
+check "--annotation lands on the manifest" bash -c '[ "$(skopeo inspect --tls-verify=false --raw docker://'"$REGISTRY"'/t/flags:v1 | jq -r ".annotations[\"org.example.m\"]")" = 2 ]'
+check "unpack the flags image" unpack "$REGISTRY/t/flags:v1" "$dir/b8"
+check "--build-arg KEY takes the environment's value" grep -qx env-value "$dir/b8/rootfs/from-env"
+check "--build-context NAME=DIR serves COPY --from=NAME" grep -qx from-extra "$dir/b8/rootfs/extra-file"
+check "--build-context NAME=docker-image://REF serves FROM NAME" test -x "$dir/b8/rootfs/copied-busybox"
+out=$("$SLIPWAY" build --state-dir "$state" - 2>&1 </dev/null); rc=$?
+check "a context on stdin is refused clearly" bash -c '[ '$rc' -ne 0 ] && grep -q "not supported yet: a build context read from stdin" <<<"$1"' _ "$out"

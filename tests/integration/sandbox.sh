@@ -37,6 +37,7 @@ if gcc -static -O2 -o "$R/bin/probe" -x c - <<'C' 2>"$T/gcc.log"
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <stdlib.h>
 int main (void)
 {
   long r = syscall (SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, 0);
@@ -49,6 +50,14 @@ int main (void)
   printf ("clone3=%ld errno=%s\n", r, r < 0 ? strerror (errno) : "-");
   r = syscall (SYS_personality, 0x0008000);
   printf ("personality=%ld errno=%s\n", r, r < 0 ? strerror (errno) : "-");
+  r = syscall (SYS_socket, 40 /* AF_VSOCK */, 1, 0);
+  printf ("vsock=%ld errno=%s\n", r, r < 0 ? strerror (errno) : "-");
+  r = syscall (SYS_socket, 1 /* AF_UNIX */, 1, 0);
+  printf ("unix=%s\n", r >= 0 ? "ok" : strerror (errno));
+  r = syscall (SYS_clone, 0x20000000 /* CLONE_NEWPID */ | 17, 0, 0, 0, 0);
+  printf ("clone-newpid=%ld errno=%s\n", r, r < 0 ? strerror (errno) : "-");
+  if (r == 0)
+    _exit (0);
   return 0;
 }
 C
@@ -58,8 +67,10 @@ then
      && grep -q 'ptrace1=-1 errno=Operation not permitted' <<<"$out"; then
     pass "keyctl, add_key and ptrace of PID 1 are refused (EPERM)"
   else fail "keyctl, add_key and ptrace of PID 1 are refused" "$out"; fi
-  if grep -q 'clone3=-1 errno=Function not implemented' <<<"$out" && grep -q 'personality=-1 errno=Operation not permitted' <<<"$out"; then
-    pass "seccomp: clone3 is ENOSYS (libc falls back), odd personality() values EPERM"
+  if grep -q 'clone3=-1 errno=Function not implemented' <<<"$out" && grep -q 'personality=-1 errno=Operation not permitted' <<<"$out" \
+     && grep -q 'vsock=-1 errno=Operation not permitted' <<<"$out" && grep -q 'unix=ok' <<<"$out" \
+     && grep -q 'clone-newpid=-1 errno=Operation not permitted' <<<"$out"; then
+    pass "seccomp as moby's: clone3 ENOSYS, clone with namespace flags, AF_VSOCK and odd personality() EPERM"
   else fail "seccomp: clone3 and personality as the moby profile" "$out"; fi
   rm -f "$R/bin/probe"
 else
@@ -99,6 +110,16 @@ if grep -q 'proc=1' <<<"$out" && grep -q 'sys=1' <<<"$out" && grep -q 'shm-ok' <
    && grep -q 'full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero' <<<"$out"; then
   pass "/proc and /sys read-only, a minimal /dev"
 else fail "/proc and /sys read-only, a minimal /dev" "$out"; fi
+
+# CAP_MKNOD is docker's, but with no device cgroup every writable place is nodev: a device
+# node can be made (and lands in the layer, as with docker) but not opened
+out=$(run --mount type=cache,id=dev,target=/c -- /bin/sh -c 'mknod /tmp/disk b 8 0 && echo made; head -c1 /tmp/disk >/dev/null 2>&1 || echo tmp-denied
+  mknod /dev/disk b 8 0; head -c1 /dev/disk >/dev/null 2>&1 || echo dev-denied
+  mknod /c/disk b 8 0; head -c1 /c/disk >/dev/null 2>&1 || echo cache-denied; rm -f /c/disk
+  head -c 3 /dev/zero | wc -c; ls /proc/self/fd | wc -l' 2>&1)
+if [ "$(tr '\n' ' ' <<<"$out")" = "made tmp-denied dev-denied cache-denied 3 4 " ]; then
+  pass "device nodes the step makes cannot be opened; only stdio reaches the command"
+else fail "device nodes the step makes cannot be opened" "$out"; fi
 
 # The upper dir is the diff, exactly: no trace of /dev, /proc, /sys, /etc/hosts…
 mkdir -p "$R/data"; echo keep > "$R/data/keep"; echo old > "$R/data/mod"; echo gone > "$R/data/del"
@@ -149,3 +170,9 @@ else fail "a WORKDIR that is a file is a clear error" "$out"; fi
 if [ -z "$(find "$ST/runs" -mindepth 1)" ] && ! grep -q "$ST" /proc/self/mountinfo; then
   pass "failed runs leave no session and no mount"
 else fail "failed runs leave no session and no mount" "$(ls "$ST/runs")"; fi
+
+# an image whose /etc/resolv.conf is a dangling symlink (as some distributions ship it)
+mkdir -p "$T/dangling/etc" "$T/dangling/run"; ln -s ../run/resolv.stub "$T/dangling/etc/resolv.conf"
+out=$("$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" --lower "$T/dangling" -- /bin/sh -c 'test -s /etc/resolv.conf && echo resolv-ok' 2>&1)
+if [ "$out" = resolv-ok ]; then pass "a dangling /etc/resolv.conf symlink still gets the host's resolv.conf"
+else fail "a dangling /etc/resolv.conf symlink" "$out"; fi

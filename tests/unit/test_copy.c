@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "exec/add.h"
+#include "exec/context.h"
 #include "exec/copy.h"
 #include "exec/copy_int.h"
 #include "exec/dockerignore.h"
@@ -147,6 +148,7 @@ typedef struct
   bool stage;
   const sw_copy_heredoc *heredoc;
   int unpack;
+  int user_fd; /* 0 = the destination */
 } xo;
 
 static char *
@@ -169,7 +171,7 @@ run (xo x, const char *dest, ...)
     .ignore = x.ignore,
     .src_is_context = !x.stage,
     .dst_root_fd = dst_fd,
-    .user_root_fd = -1,
+    .user_root_fd = x.user_fd ? x.user_fd : -1,
     .workdir = x.workdir,
     .srcs = srcs,
     .n_srcs = n,
@@ -826,6 +828,58 @@ buildkit_exclude_cases (void **state)
   free (six);
 }
 
+/* --link: the engine hands an empty upper as the destination and the stage's rootfs for
+ * --chown names. */
+static void
+link_into_empty_upper (void **state)
+{
+  char *base = sw_xasprintf ("%s/base", top);
+  put (base, "etc/passwd", "alice:x:1001:1002::/:/bin/sh\n", 0644);
+  sh ("mkdir -p %s/usr/bin", base);
+  put (ctx, "tool", "T", 0755);
+  int bfd = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  OK (run ((xo) { .user_fd = bfd, .chown = "alice" }, "/usr/bin", "tool", NULL));
+  /* in the empty upper /usr/bin does not exist: the file is /usr/bin itself (BuildKit) */
+  assert_file ("usr/bin", "T", 0755, 1001, 1002);
+  assert_absent ("etc/passwd");
+  close (bfd);
+  free (base);
+}
+
+static void
+context_open (void **state)
+{
+  put (ctx, ".dockerignore", "secret*\n", 0644);
+  put (ctx, "secret.key", "S", 0600);
+  put (ctx, "ok.txt", "O", 0644);
+  sw_context *c = NULL;
+  assert_int_equal (sw_context_open (ctx, NULL, &c, NULL), 0);
+  assert_non_null (c->ignore);
+  const char *srcs[] = { "secret.key" };
+  sw_copy_opts o = { .dst_root_fd = dst_fd, .user_root_fd = -1, .srcs = srcs, .n_srcs = 1,
+                     .dest = "/x/", .where = "Dockerfile:3" };
+  sw_context_as_source (c, &o);
+  sw_error *err = NULL;
+  assert_int_equal (sw_copy_run (&o, &err), -1);
+  assert_non_null (strstr (sw_error_message (err), "Dockerfile:3: COPY: \"/secret.key\""));
+  assert_non_null (strstr (sw_error_message (err), ".dockerignore"));
+  sw_error_free (err);
+  sw_context_free (c);
+
+  err = NULL;
+  char *missing = sw_xasprintf ("%s/nope", top);
+  assert_int_equal (sw_context_open (missing, NULL, &c, &err), -1);
+  assert_non_null (strstr (sw_error_message (err), "not found"));
+  sw_error_free (err);
+  free (missing);
+  /* an ignore file that cannot be parsed is an error naming it */
+  put (ctx, ".dockerignore", "ok\n!\n", 0644);
+  err = NULL;
+  assert_int_equal (sw_context_open (ctx, NULL, &c, &err), -1);
+  assert_non_null (strstr (sw_error_message (err), ".dockerignore"));
+  sw_error_free (err);
+}
+
 int
 main (void)
 {
@@ -846,6 +900,8 @@ main (void)
     cmocka_unit_test_setup_teardown (context_root_and_specials, setup, teardown),
     cmocka_unit_test_setup_teardown (symbolic_modes_match_chmod, setup, teardown),
     cmocka_unit_test_setup_teardown (buildkit_exclude_cases, setup, teardown),
+    cmocka_unit_test_setup_teardown (link_into_empty_upper, setup, teardown),
+    cmocka_unit_test_setup_teardown (context_open, setup, teardown),
     cmocka_unit_test (url_filenames),
     cmocka_unit_test (history_text),
   };

@@ -432,6 +432,25 @@ which_ignore_file (void **state)
   rmdir (dir);
 }
 
+/* A pattern that makes naive backtracking exponential must still answer at once. */
+static void
+pathological_pattern_is_fast (void **state)
+{
+  const char *pats[] = { "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", "**/**/**/**/**/**/**/**/x" };
+  char path[200];
+  memset (path, 'a', 120);
+  path[120] = '\0';
+  assert_int_equal (matches (path, pats, 1), 0);
+  char deep[400] = "";
+  for (int i = 0; i < 60; i++)
+    strcat (deep, "d/");
+  strcat (deep, "y");
+  assert_int_equal (matches (deep, pats + 1, 1), 0);
+  bool m;
+  assert_int_equal (sw_glob_match (pats[0], path, &m), 0);
+  assert_false (m);
+}
+
 int
 main (void)
 {
@@ -440,6 +459,7 @@ main (void)
     cmocka_unit_test (bad_patterns),         cmocka_unit_test (filepath_match_cases),
     cmocka_unit_test (clean_paths),          cmocka_unit_test (ignore_file_rules),
     cmocka_unit_test (which_ignore_file),
+    cmocka_unit_test (pathological_pattern_is_fast),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

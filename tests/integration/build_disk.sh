@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Nothing staged: the `fat` case (a 512 MiB incompressible layer) builds and pushes with
+# the state dir and TMPDIR on a 600 MiB tmpfs — the layer itself plus a little, where a
+# builder that exports layers to local disk first needs twice that.
+. tests/lib.sh
+dir=$(scratch_dir)
+start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
+tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+tmpfs=$dir/tmpfs; mkdir -p "$tmpfs"
+mount -t tmpfs -o size=600m slipway-test-disk "$tmpfs" || { fail "tmpfs mounted"; exit 0; }
+on_exit "umount -l '$tmpfs'"
+ctx=$dir/ctx; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nRUN dd if=/dev/urandom of=/blob bs=1M count=512 2>/dev/null\nCMD ["ls", "-l", "/blob"]\n' "$REGISTRY" > "$ctx/Dockerfile"
+
+peakf=$dir/peak
+( peak=0; while :; do u=$(df -B1 --output=used "$tmpfs" | tail -1 | tr -d ' '); [ "$u" -gt "$peak" ] && { peak=$u; echo $peak > "$peakf"; }; sleep 0.05; done ) &
+poller=$!
+on_exit "kill $poller 2>/dev/null"
+TMPDIR=$tmpfs "$SLIPWAY" build --progress=plain --state-dir "$tmpfs/state" -t "$REGISTRY/t/fat:v1" --push "$ctx" > "$dir/log" 2>&1
+rc=$?
+kill $poller 2>/dev/null; wait $poller 2>/dev/null
+check "fat builds and pushes on a 600 MiB tmpfs" test $rc -eq 0
+[ $rc -eq 0 ] || tail -5 "$dir/log"
+peak_mib=$(( $(cat "$peakf" 2>/dev/null || echo 0) / 1048576 ))
+echo "peak local disk: ${peak_mib} MiB for a 512 MiB layer"
+check "peak local disk at most 1.05x the layer (538 MiB)" test "$peak_mib" -le 538
+size=$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/t/fat:v1" | jq '.layers[-1].size')
+check "the pushed layer is the 512 MiB blob, compressed" test "${size:-0}" -gt 536000000
+check "the state dir is left with no scratch" bash -c '[ -z "$(ls -A "'"$tmpfs"'/state/runs" 2>/dev/null)" ]'
