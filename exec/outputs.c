@@ -98,6 +98,23 @@ tmp_beside (const char *path)
   return sw_xasprintf ("%s/.%s.slipway-XXXXXX", dirname (copy), basename (copy2));
 }
 
+/* mkdir -p of dir's parent: a directory output may name a place that does not exist yet
+ * (BuildKit's local exporter creates it). */
+static int
+mkdir_parents (const char *dir, sw_error **err)
+{
+  cleanup_free char *p = sw_xstrdup (dir);
+  for (char *c = p + 1; *c; c++)
+    if (*c == '/')
+      {
+        *c = '\0';
+        if (mkdir (p, 0755) < 0 && errno != EEXIST)
+          return sw_error_errno (err, "creating %s", p);
+        *c = '/';
+      }
+  return 0;
+}
+
 /* Open the destination now, so that a bad place fails before the build runs. */
 static int
 open_dest (output *o, sw_error **err)
@@ -128,6 +145,8 @@ open_dest (output *o, sw_error **err)
   if (!want_dir && stat (o->dest, &st) == 0 && S_ISDIR (st.st_mode))
     return sw_error_make (err, EISDIR, "--output type=%s: destination %s is a directory; give a file name", what,
                           o->dest);
+  if (want_dir && mkdir_parents (o->dest, err) < 0)
+    return sw_error_wrap (err, "--output type=%s: cannot create the directory %s", what, o->dest);
   o->tmp = tmp_beside (o->dest);
   if (want_dir)
     {
