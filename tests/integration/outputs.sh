@@ -100,6 +100,8 @@ check "tar: same file tree as the pushed image" same_tree "$dir/tar-x" "$ref"
 check "tar: no whiteout entries" bash -c "! tar -tf '$dir/rootfs.tar' | grep -q '\.wh\.'"
 build -o - "$ctx" 2>/dev/null | tar -t > "$dir/tar-stdout.list"
 check "-o - (tar to stdout): streams the same listing" bash -c "diff <(tar -tf '$dir/rootfs.tar') '$dir/tar-stdout.list' >&2"
+build -o - "$ctx" 2>"$dir/epipe.txt" | head -c 100 >/dev/null; rc=${PIPESTATUS[0]}
+check "-o - whose reader goes away: an error (not a kill), says why" bash -c '[ '$rc' = 1 ] && grep -q "Broken pipe" "$1"' _ "$dir/epipe.txt"
 
 # Docker media types for the pushed image
 check "oci-mediatypes=false: build and push" build -o "type=image,name=$REGISTRY/t/dmt:v1,push=true,oci-mediatypes=false" \
