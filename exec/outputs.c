@@ -567,25 +567,23 @@ finish_image (sw_engine *e, output *o, const sw_image_result *results, size_t n_
         }
       else
         {
-          sw_index ix = { 0 };
-          ix.media_type = o->docker_types ? SW_MT_DOCKER_LIST : SW_MT_OCI_INDEX;
-          ix.n_manifests = n_results;
-          ix.manifests = sw_xcalloc (n_results, sizeof *ix.manifests);
-          sw_desc_platform *plats = sw_xcalloc (n_results, sizeof *plats);
-          for (size_t i = 0; i < n_results; i++)
+          /* The build's index with this output's manifests: platforms and annotations kept. */
+          sw_index *ix = NULL;
+          if (sw_index_parse (final->data, final->len, &ix, err) < 0)
+            return -1;
+          free (ix->media_type);
+          ix->media_type = sw_xstrdup (o->docker_types ? SW_MT_DOCKER_LIST : SW_MT_OCI_INDEX);
+          for (size_t i = 0; i < ix->n_manifests && i < n_results; i++)
             {
-              ix.manifests[i].media_type = o->docker_types ? SW_MT_DOCKER_MANIFEST : SW_MT_OCI_MANIFEST;
-              ix.manifests[i].digest = o->manifests[i].digest;
-              ix.manifests[i].size = o->manifests[i].size;
-              plats[i].os = results[i].platform.os;
-              plats[i].architecture = results[i].platform.arch;
-              plats[i].variant = *results[i].platform.variant ? results[i].platform.variant : NULL;
-              ix.manifests[i].platform = &plats[i];
+              free (ix->manifests[i].media_type);
+              ix->manifests[i].media_type = sw_xstrdup (o->docker_types ? SW_MT_DOCKER_MANIFEST : SW_MT_OCI_MANIFEST);
+              free (ix->manifests[i].digest);
+              ix->manifests[i].digest = sw_xstrdup (o->manifests[i].digest);
+              ix->manifests[i].size = o->manifests[i].size;
             }
-          sw_index_serialize (&ix, &index);
-          final_type = ix.media_type;
-          free (ix.manifests);
-          free (plats);
+          sw_index_serialize (ix, &index);
+          final_type = o->docker_types ? SW_MT_DOCKER_LIST : SW_MT_OCI_INDEX;
+          sw_index_free (ix);
           final = &index;
           final_size = (int64_t) index.len;
         }

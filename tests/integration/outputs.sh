@@ -125,6 +125,18 @@ check "two platforms: the layout holds an index of both" bash -c "
   jq -e '[.manifests[].platform.architecture] == [\"amd64\",\"arm64\"]' '$dir/multi-x/blobs/sha256/'\"\$d\" >/dev/null"
 check "two platforms: skopeo reads the arm64 image" skopeo --override-arch arm64 inspect "oci-archive:$dir/multi.tar"
 check "two platforms: a local dir per platform" bash -c "[ -f '$dir/multi/linux_amd64/note.txt' ] && [ -f '$dir/multi/linux_arm64/note.txt' ] && file -L '$dir/multi/linux_arm64/bin/busybox' | grep -q aarch64 || [ \"\$(od -An -tx1 -j18 -N2 '$dir/multi/linux_arm64/bin/busybox' | tr -d ' ')\" = b700 ]"
+check "two platforms, Docker types pushed, OCI file: build" build --platform linux/amd64,linux/arm64 \
+  --annotation "index:org.example.note=kept" -o "type=image,name=$REGISTRY/t/multi:v1,push=true,oci-mediatypes=false" \
+  -o "type=oci,dest=$dir/multi2.tar" "$mctx"
+check "two platforms: the registry has a Docker manifest list" bash -c "skopeo inspect --raw --tls-verify=false docker://$REGISTRY/t/multi:v1 | jq -e '.mediaType == \"application/vnd.docker.distribution.manifest.list.v2+json\"' >/dev/null"
+check "two platforms: the file has an OCI index of OCI manifests, annotations kept" bash -c "
+  mkdir -p '$dir/multi2-x' && tar -xf '$dir/multi2.tar' -C '$dir/multi2-x' &&
+  d=\$(jq -r '.manifests[0].digest' '$dir/multi2-x/index.json' | cut -d: -f2) && ix='$dir/multi2-x/blobs/sha256/'\$d &&
+  jq -e '.mediaType == \"application/vnd.oci.image.index.v1+json\" and .annotations[\"org.example.note\"] == \"kept\" and (.manifests|all(.mediaType == \"application/vnd.oci.image.manifest.v1+json\"))' \$ix >/dev/null &&
+  for m in \$(jq -r '.manifests[].digest' \$ix | cut -d: -f2); do
+    jq -e '.mediaType == \"application/vnd.oci.image.manifest.v1+json\" and (.layers|all(.mediaType == \"application/vnd.oci.image.layer.v1.tar+gzip\"))' '$dir/multi2-x/blobs/sha256/'\$m >/dev/null || exit 1
+  done"
+check "two platforms: skopeo copies the whole OCI file" skopeo copy -q --all "oci-archive:$dir/multi2.tar" "oci:$dir/multi2-copy:x"
 out=$(build --platform linux/amd64,linux/arm64 -o "type=docker,dest=$dir/multi-docker.tar" "$mctx" 2>&1) && rc=0 || rc=$?
 check "two platforms: type=docker refuses a manifest list, leaves no file" bash -c '[ '$rc' -ne 0 ] && grep -q "manifest lists" <<<"$1" && [ ! -e "'"$dir"'/multi-docker.tar" ]' _ "$out"
 
