@@ -20,6 +20,8 @@
 struct sw_oci_layout
 {
   struct archive *ar;  /* tar mode */
+  int fd;              /* tar mode: where the stream goes */
+  bool dead;           /* tar mode: write nothing more (an unfinished stream stays unfinished) */
   int64_t mtime;
   int dirfd;           /* directory mode: the layout's top */
   char *dir;
@@ -55,11 +57,40 @@ ar_error (sw_oci_layout *w, sw_error **err, const char *what, const char *name)
                         archive_error_string (w->ar) ? archive_error_string (w->ar) : "write error");
 }
 
+/* libarchive's output: full writes to the fd, or nothing once the writer is dead. */
+static la_ssize_t
+tar_write_cb (struct archive *a, void *ud, const void *buf, size_t len)
+{
+  sw_oci_layout *w = ud;
+  const char *p = buf;
+  size_t left = len;
+  if (w->dead)
+    {
+      archive_set_error (a, EIO, "the stream was abandoned");
+      return -1;
+    }
+  while (left > 0)
+    {
+      ssize_t k = write (w->fd, p, left);
+      if (k < 0 && errno == EINTR)
+        continue;
+      if (k < 0)
+        {
+          archive_set_error (a, errno, "%s", strerror (errno));
+          return -1;
+        }
+      p += k;
+      left -= (size_t) k;
+    }
+  return (la_ssize_t) len;
+}
+
 int
 sw_oci_layout_new_tar (int fd, int64_t mtime, sw_oci_layout **out, sw_error **err)
 {
   sw_oci_layout *w = sw_xzalloc (sizeof *w);
   w->dirfd = -1;
+  w->fd = fd;
   w->mtime = mtime;
   w->ar = archive_write_new ();
   if (w->ar == NULL)
@@ -68,7 +99,7 @@ sw_oci_layout_new_tar (int fd, int64_t mtime, sw_oci_layout **out, sw_error **er
    * layer over 8 GiB): what `docker save` and BuildKit's exporters write. */
   if (archive_write_set_format_pax_restricted (w->ar) != ARCHIVE_OK
       || archive_write_set_bytes_in_last_block (w->ar, 1) != ARCHIVE_OK
-      || archive_write_open_fd (w->ar, fd) != ARCHIVE_OK)
+      || archive_write_open2 (w->ar, w, NULL, tar_write_cb, NULL, NULL) != ARCHIVE_OK)
     {
       ar_error (w, err, "opening", "the stream");
       sw_oci_layout_free (w);
@@ -396,8 +427,10 @@ sw_oci_layout_free (sw_oci_layout *w)
     return;
   if (w->ar)
     {
+      /* Unfinished: no padding, no closing blocks; it must not look whole.  (Not
+       * archive_write_fail(): it skips the close that frees the writer's buffers.) */
       if (!w->closed)
-        archive_write_fail (w->ar); /* unfinished: no closing blocks, it must not look whole */
+        w->dead = true;
       archive_write_free (w->ar);
     }
   if (w->dirfd >= 0)
