@@ -320,7 +320,7 @@ extract_entry (struct archive *a, struct archive_entry *e, int root, bool chown,
       const void *v;
       size_t vl;
       while (archive_entry_xattr_next (e, &k, &v, &vl) == ARCHIVE_OK)
-        if (lsetxattr (p, k, v, vl, 0) < 0)
+        if (!sw_copy_xattr_private (k) && lsetxattr (p, k, v, vl, 0) < 0)
           sw_debug ("ADD: xattr %s on %s not set: %s", k, raw, strerror (errno));
     }
 
@@ -475,6 +475,13 @@ sw_add_fetch (const char *url, const char *checksum, int dirfd, const char *name
   curl_easy_setopt (c, CURLOPT_ERRORBUFFER, curlerr);
   curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt (c, CURLOPT_USERAGENT, "slipway/" SLIPWAY_VERSION);
+  /* as Go's ProxyFromEnvironment: the environment's proxies, never for loopback */
+  const char *np = getenv ("no_proxy");
+  if (!np || !*np)
+    np = getenv ("NO_PROXY");
+  cleanup_free char *noproxy
+      = sw_xasprintf ("%s%slocalhost,127.0.0.1,::1", np && *np ? np : "", np && *np ? "," : "");
+  curl_easy_setopt (c, CURLOPT_NOPROXY, noproxy);
   /* as Go's client: ask for gzip and hand over the decoded body (the checksum is of it) */
   curl_easy_setopt (c, CURLOPT_ACCEPT_ENCODING, "gzip");
   /* never hang a build on a dead server */

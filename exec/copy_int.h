@@ -37,6 +37,10 @@ int sw_copy_mkdir_all (int rootfd, const char *path, mode_t mode, uid_t uid, gid
 /* rm -rf of dir/name, never following symlinks.  -1 with errno set. */
 int sw_copy_remove_all (int dir, const char *name);
 
+/* overlayfs's own xattrs (trusted.overlay.*, user.overlay.*): never copied, as they
+ * would change what the target's overlay shows (an opaque dir hides its lower). */
+bool sw_copy_xattr_private (const char *name);
+
 /* path.Join(a, b) cleaned, absolute. */
 char *sw_copy_join (const char *a, const char *b);
 

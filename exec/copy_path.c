@@ -237,3 +237,9 @@ sw_copy_remove_all (int dir, const char *name)
     return -1;
   return unlinkat (dir, name, AT_REMOVEDIR);
 }
+
+bool
+sw_copy_xattr_private (const char *name)
+{
+  return strncmp (name, "trusted.overlay.", 16) == 0 || strncmp (name, "user.overlay.", 13) == 0;
+}

@@ -14,7 +14,7 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "exec/copy.h"
-#include "exec/dockerignore.h"
+#include "exec/context.h"
 #include "exec/engine.h"
 #include "exec/view.h"
 
@@ -23,19 +23,12 @@
 static int
 load_context (sw_engine *e, sw_error **err)
 {
-  if (e->context_loaded)
+  if (e->ctx)
     return 0;
   double t0 = sw_engine_now ();
   int id = sw_engine_vertex_start (e, "[internal] load build context");
-  int r = 0;
-  e->context_fd = open (e->context, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (e->context_fd < 0)
-    r = sw_error_errno (err, "open the build context %s", e->context);
-  else
-    r = sw_dockerignore_load (e->context, e->b->dockerfile, &e->ignore, NULL, err);
+  int r = sw_context_open (e->context, e->b->dockerfile, &e->ctx, err);
   sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
-  if (r == 0)
-    e->context_loaded = true;
   return r;
 }
 
@@ -143,10 +136,7 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
     }
   else
     {
-      o.src_root_fd = e->context_fd;
-      o.ignore = e->ignore;
-      o.src_is_context = true;
-      o.src_desc = "build context";
+      sw_context_as_source (e->ctx, &o);
     }
   if ((!link && sw_engine_stage_lowers (e, s, &lowers, err) < 0)
       || sw_state_mkscratch (e->state, "upper", &upper, err) < 0

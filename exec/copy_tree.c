@@ -61,6 +61,8 @@ copy_xattrs (int sdir, const char *sname, int ddir, const char *dname)
   for (ssize_t i = 0; i < n; i += strlen (names + i) + 1)
     {
       const char *k = names + i;
+      if (sw_copy_xattr_private (k))
+        continue;
       ssize_t vl = lgetxattr (sp, k, NULL, 0);
       if (vl < 0)
         continue;
@@ -216,7 +218,8 @@ match (const sw_patterns *pm, const char *path, const bool *parent, bool **info,
 
 static int
 copy_entry (sw_copier *c, const char *src, const char *comp, const char *dst, bool overwrite,
-            const bool *pinc, const bool *pexc, const bool *pign, sw_error **err)
+            const bool *pinc, const bool *pexc, const bool *pign, int psdir, int pddir,
+            sw_error **err)
 {
   bool include = true, excluded = false, ignored = false, m;
   cleanup_free bool *inc = NULL, *exc = NULL, *ign = NULL;
@@ -248,8 +251,15 @@ copy_entry (sw_copier *c, const char *src, const char *comp, const char *dst, bo
   if (!include && !look_inside)
     return 0;
 
-  const char *sname, *dname;
-  cleanup_close int sdir = sw_copy_open_parent (c->src_root, src, &sname);
+  /* the parent directories: the caller's fds when it has them (children met by readdir),
+   * else resolved from the root */
+  const char *sname, *dname = NULL;
+  cleanup_close int sdir_own = -1, ddir_own = -1;
+  int sdir = psdir, ddir = -1;
+  if (sdir >= 0)
+    sname = strrchr (src, '/') + 1;
+  else
+    sdir = sdir_own = sw_copy_open_parent (c->src_root, src, &sname);
   struct stat st;
   if (sdir < 0 || fstatat (sdir, sname, &st, AT_SYMLINK_NOFOLLOW) < 0)
     return sw_error_errno (err, "failed to stat %s", src);
@@ -258,12 +268,17 @@ copy_entry (sw_copier *c, const char *src, const char *comp, const char *dst, bo
   if (include && create_pending (c, err) < 0)
     return -1;
 
-  cleanup_close int ddir = -1;
   struct stat tst;
   bool target_exists = false;
   if (include)
     {
-      ddir = sw_copy_open_parent (c->dst_root, dst, &dname);
+      if (pddir >= 0)
+        {
+          ddir = pddir;
+          dname = strrchr (dst, '/') + 1;
+        }
+      else
+        ddir = ddir_own = sw_copy_open_parent (c->dst_root, dst, &dname);
       if (ddir < 0)
         return sw_error_errno (err, "failed to open the parent of %s", dst);
       if (fstatat (ddir, dname, &tst, AT_SYMLINK_NOFOLLOW) == 0)
@@ -290,10 +305,18 @@ copy_entry (sw_copier *c, const char *src, const char *comp, const char *dst, bo
           = (struct sw_copy_pending) { sw_xstrdup (src), sw_xstrdup (dst), include };
       size_t level = c->npending;
       int r = 0;
+      cleanup_close int csdir = openat (sdir, sname, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      cleanup_close int cddir
+          = include ? openat (ddir, dname, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+      if (csdir < 0)
+        r = sw_error_errno (err, "failed to open %s", src);
       cleanup_close int dfd = openat (sdir, sname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
+      DIR *d = dfd >= 0 && r == 0 ? fdopendir (dfd) : NULL;
       if (!d)
-        r = sw_error_errno (err, "failed to read %s", src);
+        {
+          if (r == 0)
+            r = sw_error_errno (err, "failed to read %s", src);
+        }
       else
         {
           dfd = -1;
@@ -317,7 +340,7 @@ copy_entry (sw_copier *c, const char *src, const char *comp, const char *dst, bo
                   cleanup_free char *d2 = sw_copy_join (dst, names[i]);
                   cleanup_free char *c2
                       = *comp ? sw_xasprintf ("%s/%s", comp, names[i]) : sw_xstrdup (names[i]);
-                  r = copy_entry (c, s2, c2, d2, true, inc, exc, ign, err);
+                  r = copy_entry (c, s2, c2, d2, true, inc, exc, ign, csdir, cddir, err);
                 }
               free (names[i]);
             }
@@ -442,7 +465,7 @@ sw_copier_copy (sw_copier *c, const char *src, const char *name, const char *dst
                                                                      : dir_name (dest);
   if (sw_copy_mkdir_all (c->dst_root, target, dmode, uid, gid, err) < 0)
     return -1;
-  return copy_entry (c, src, "", dest, false, NULL, NULL, NULL, err);
+  return copy_entry (c, src, "", dest, false, NULL, NULL, NULL, -1, -1, err);
 }
 
 void

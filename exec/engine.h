@@ -77,9 +77,7 @@ struct sw_engine
   sw_dockerfile *df;
   sw_plan *plan;
   char *context;              /* absolute */
-  int context_fd;             /* the context dir, opened once; -1 until needed */
-  struct sw_patterns *ignore; /* .dockerignore, loaded with the context */
-  bool context_loaded;
+  struct sw_context *ctx;     /* the context dir and its .dockerignore, opened when needed */
   char *dockerfile_path;
   sw_platform host;
   sw_platform platform;       /* the one being built */

@@ -20,7 +20,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
-#include "exec/dockerignore.h"
+#include "exec/context.h"
 #include "exec/engine.h"
 #include "exec/outputs.h"
 #include "exec/sandbox.h"
@@ -183,7 +183,6 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
 
   e->b = b;
   e->epoch = -1;
-  e->context_fd = -1;
   if (sde && *sde)
     {
       char *end;
@@ -324,9 +323,7 @@ engine_close (sw_engine *e)
   sw_platform_clear (&e->platform);
   sw_strlist_free (e->build_args);
   free (e->context);
-  if (e->context_fd >= 0)
-    close (e->context_fd);
-  sw_patterns_free (e->ignore);
+  sw_context_free (e->ctx);
   free (e->dockerfile_path);
   free (e->created);
   free (e->epoch_str);

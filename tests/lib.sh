@@ -6,6 +6,7 @@
 # unmounts itself (register cleanups with `on_exit CMD`).
 
 : "${SLIPWAY:=$PWD/slipway}"
+export SLIPWAY
 TOP=${TOP:-$PWD}
 SHARED=${SHARED:-$TOP/../shared}
 

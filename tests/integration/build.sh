@@ -180,3 +180,24 @@ check "--build-context NAME=DIR serves COPY --from=NAME" grep -qx from-extra "$d
 check "--build-context NAME=docker-image://REF serves FROM NAME" test -x "$dir/b8/rootfs/copied-busybox"
 out=$("$SLIPWAY" build --state-dir "$state" - 2>&1 </dev/null); rc=$?
 check "a context on stdin is refused clearly" bash -c '[ '$rc' -ne 0 ] && grep -q "not supported yet: a build context read from stdin" <<<"$1"' _ "$out"
+
+# The metadata instructions, field by field, with BuildKit's history strings
+ctx=$dir/ctx9; mkdir -p "$ctx"
+cat > "$ctx/Dockerfile" <<DF
+FROM $REGISTRY/base/busybox:latest AS base
+CMD ["base-cmd"]
+FROM base
+MAINTAINER someone@example.com
+SHELL ["/bin/sh", "-ec"]
+ENTRYPOINT echo entry
+HEALTHCHECK --interval=30s --timeout=5s --retries=2 CMD wget -q localhost || exit 1
+VOLUME /data /logs
+STOPSIGNAL SIGQUIT
+RUN echo shell-form
+DF
+check "build with every metadata instruction" build -t "$REGISTRY/t/meta:v1" --push "$ctx"
+cfg=$(config "$REGISTRY/t/meta:v1")
+check "ENTRYPOINT through SHELL, and it resets the inherited CMD" bash -c 'jq -e ".config.Entrypoint == [\"/bin/sh\",\"-ec\",\"echo entry\"] and .config.Cmd == null" <<<"$1" >/dev/null' _ "$cfg"
+check "SHELL, VOLUME, STOPSIGNAL, MAINTAINER" bash -c 'jq -e ".config.Shell == [\"/bin/sh\",\"-ec\"] and (.config.Volumes|keys) == [\"/data\",\"/logs\"] and .config.StopSignal == \"SIGQUIT\" and .author == \"someone@example.com\"" <<<"$1" >/dev/null' _ "$cfg"
+check "HEALTHCHECK as docker stores it" bash -c 'jq -e ".config.Healthcheck == {\"Test\":[\"CMD-SHELL\",\"wget -q localhost || exit 1\"],\"Interval\":30000000000,\"Timeout\":5000000000,\"Retries\":2}" <<<"$1" >/dev/null' _ "$cfg"
+check "history strings as BuildKit's" bash -c 'jq -e "[.history[].created_by][-8:] == [\"CMD [\\\"base-cmd\\\"]\",\"MAINTAINER someone@example.com\",\"SHELL [/bin/sh -ec]\",\"ENTRYPOINT [\\\"/bin/sh\\\" \\\"-ec\\\" \\\"echo entry\\\"]\",\"HEALTHCHECK {Test:[CMD-SHELL wget -q localhost || exit 1] Interval:30s Timeout:5s StartPeriod:0s StartInterval:0s Retries:2}\",\"VOLUME [/data /logs]\",\"STOPSIGNAL SIGQUIT\",\"RUN /bin/sh -ec echo shell-form # buildkit\"]" <<<"$1" >/dev/null' _ "$cfg"

@@ -24,3 +24,11 @@ check "bad --network value names the value" bash -c '
   out=$("$SLIPWAY" build --network bogus . 2>&1); [ $? -ne 0 ] && grep -q "invalid network mode \"bogus\"" <<<"$out"'
 check "unknown command" bash -c '
   out=$("$SLIPWAY" frob 2>&1); [ $? -eq 2 ] && grep -q "unknown command" <<<"$out"'
+check "make install gives a usable library, header and slipway.pc" bash -c '
+  d=$(mktemp -d); trap "rm -rf $d" EXIT
+  make -s install PREFIX=$d/prefix BUILD=${BUILD:-build} >/dev/null &&
+  printf "#include <slipway.h>\n#include <stdio.h>\nint main(void){puts(sw_version());return 0;}\n" > $d/t.c &&
+  export PKG_CONFIG_PATH=$d/prefix/lib/pkgconfig &&
+  cc $d/t.c $(pkg-config --cflags --libs slipway) -o $d/t &&
+  [ "$(LD_LIBRARY_PATH=$d/prefix/lib $d/t)" = "$("$SLIPWAY" version | cut -d" " -f2)" ] &&
+  [ -x $d/prefix/bin/slipway ]'
