@@ -241,6 +241,9 @@ cli_build (int argc, char **argv)
   struct sigaction sa = { .sa_handler = on_signal };
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
+  /* A reader of -o …,dest=- that goes away must give an error (EPIPE) and a clean exit, not a
+   * kill that leaves the build's scratch to the next run. */
+  signal (SIGPIPE, SIG_IGN);
   rc = sw_build_run (b, &err);
   cli_progress_free (display);
   if (rc < 0)

@@ -96,6 +96,8 @@ struct sw_engine
   int64_t epoch;              /* SOURCE_DATE_EPOCH or -1 */
   char *created;              /* RFC 3339 time of this build */
   char *epoch_str;            /* RFC 3339 of the epoch, or NULL */
+  struct sw_outputs *outputs; /* -o oci|docker|local|tar (exec/outputs.h); NULL when none */
+  bool docker_media_types;    /* Docker schema2 media types instead of OCI ones */
 };
 
 /* Put *err at node's place in the Dockerfile ("Dockerfile:12:5: …" and a caret). -1. */
@@ -119,6 +121,10 @@ void sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, co
 
 /* Queue a built layer's pack-and-upload on the workers (exec/layer_job.c). */
 void sw_engine_queue_pack (sw_engine *e, sw_layer *l);
+/* The options every built layer is packed with: packing again with them gives the same
+ * bytes (exec/outputs.c relies on it). */
+struct sw_pack_opts;
+void sw_engine_pack_opts (const sw_engine *e, struct sw_pack_opts *o);
 
 /* COPY and ADD (exec/copy_step.c). */
 int sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix, sw_error **err);
@@ -134,6 +140,9 @@ typedef struct sw_image_result
   char config_digest[SW_DIGEST_BUFSZ];
   sw_platform platform;
   sw_buf manifest_json;       /* the manifest's bytes, as pushed */
+  sw_buf config_json;         /* the config's bytes */
+  sw_layer **layers;          /* the image's layers, bottom first (owned by the engine) */
+  size_t n_layers;
 } sw_image_result;
 int sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_error **err);
 

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "exec/engine.h"
+#include "exec/outputs.h"
 #include "image/mediatype.h"
 #include "registry/ops.h"
 #include "registry/upload.h"
@@ -99,8 +100,8 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   s->config->created = sw_xstrdup (e->epoch_str ? e->epoch_str : e->created);
   sw_image_config_serialize (s->config, &config_json);
 
-  m.media_type = SW_MT_OCI_MANIFEST;
-  m.config.media_type = SW_MT_OCI_CONFIG;
+  m.media_type = e->docker_media_types ? SW_MT_DOCKER_MANIFEST : SW_MT_OCI_MANIFEST;
+  m.config.media_type = e->docker_media_types ? SW_MT_DOCKER_CONFIG : SW_MT_OCI_CONFIG;
   sw_digest_bytes (config_json.data, config_json.len, out->config_digest);
   m.config.digest = out->config_digest;
   m.config.size = (int64_t) config_json.len;
@@ -109,7 +110,7 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   for (size_t i = 0; i < s->n_layers; i++)
     {
       const sw_layer *l = s->layers[i];
-      m.layers[i].media_type = (char *) l->media_type;
+      m.layers[i].media_type = (char *) sw_outputs_layer_media_type (l->media_type, e->docker_media_types);
       m.layers[i].digest = (char *) l->digest;
       m.layers[i].size = l->size;
     }
@@ -129,7 +130,7 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   sw_manifest_serialize (&m, &manifest_json);
   sw_digest_bytes (manifest_json.data, manifest_json.len, out->manifest_digest);
   out->manifest_size = (int64_t) manifest_json.len;
-  out->manifest_media_type = sw_xstrdup (SW_MT_OCI_MANIFEST);
+  out->manifest_media_type = sw_xstrdup (m.media_type);
   sw_platform_copy (&out->platform, &s->platform);
 
   if (e->push_repo)
@@ -140,11 +141,15 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
           goto out;
       if (sw_blob_put_small (e->reg, e->push_repo, config_json.data, config_json.len, got, err) < 0)
         goto out;
-      if (sw_manifest_put (e->reg, e->push_repo, out->manifest_digest, SW_MT_OCI_MANIFEST, manifest_json.data,
+      if (sw_manifest_put (e->reg, e->push_repo, out->manifest_digest, m.media_type, manifest_json.data,
                            manifest_json.len, err) < 0)
         goto out;
     }
   sw_buf_append (&out->manifest_json, manifest_json.data, manifest_json.len);
+  sw_buf_append (&out->config_json, config_json.data, config_json.len);
+  out->layers = sw_xcalloc (s->n_layers + 1, sizeof *out->layers);
+  memcpy (out->layers, s->layers, s->n_layers * sizeof *out->layers);
+  out->n_layers = s->n_layers;
   r = 0;
 out:
   for (size_t i = 0; i < m.n_annotations; i++)

@@ -64,6 +64,15 @@ struct pack_job
   sw_layer *l;
 };
 
+void
+sw_engine_pack_opts (const sw_engine *e, sw_pack_opts *o)
+{
+  sw_pack_opts_init (o);
+  o->compression = SW_COMPRESSION_GZIP;
+  o->overlay = true;
+  o->source_date_epoch = e->epoch;
+}
+
 static int
 pack_job (void *arg, sw_error **err)
 {
@@ -74,10 +83,7 @@ pack_job (void *arg, sw_error **err)
   sw_layer_info info;
   sw_sink sink = { 0 };
 
-  sw_pack_opts_init (&o);
-  o.compression = SW_COMPRESSION_GZIP;
-  o.overlay = true;
-  o.source_date_epoch = e->epoch;
+  sw_engine_pack_opts (e, &o);
   if (e->push_repo)
     {
       if (sw_registry_upload_sink (e->reg, e->push_repo, &sink, NULL, err) < 0)

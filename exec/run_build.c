@@ -22,6 +22,7 @@
 #include "common/xalloc.h"
 #include "exec/context.h"
 #include "exec/engine.h"
+#include "exec/outputs.h"
 #include "exec/sandbox.h"
 #include "image/mediatype.h"
 #include "registry/ops.h"
@@ -54,6 +55,7 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
 {
   sw_build *b = e->b;
   *push = b->push;
+  bool image_output = b->push; /* an image output decides the build's media types */
   if (b->load)
     return sw_error_make (err, ENOTSUP, "not supported yet: --load (there is no docker daemon to load into; "
                                         "use -o type=docker,dest=FILE and docker load)");
@@ -61,27 +63,48 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
     {
       const char *spec = b->outputs.v[i];
       cleanup_free char *type = csv_get (spec, "type");
+      cleanup_free char *shorthand = NULL;
       if (type == NULL && strchr (spec, '=') == NULL)
-        type = sw_xstrdup ("local"); /* "-o DIR" is type=local,dest=DIR */
+        {
+          /* "-o DIR" is type=local,dest=DIR; "-o -" is type=tar,dest=- */
+          type = sw_xstrdup (strcmp (spec, "-") == 0 ? "tar" : "local");
+          spec = shorthand = sw_xasprintf ("dest=%s", spec);
+        }
       if (type == NULL)
         return sw_error_make (err, EINVAL, "invalid --output \"%s\": it needs type=…", spec);
       if (strcmp (type, "registry") == 0 || (strcmp (type, "image") == 0 && csv_true (spec, "push")))
-        *push = true;
+        *push = image_output = true;
       else if (strcmp (type, "image") == 0)
-        ;
+        image_output = true;
       else
-        return sw_error_make (err, ENOTSUP, "not supported yet: --output type=%s", type);
+        {
+          int r = sw_outputs_add (e, type, spec, err);
+          if (r < 0)
+            return -1;
+          if (r == 0)
+            return sw_error_make (err, ENOTSUP, "not supported yet: --output type=%s", type);
+          continue;
+        }
       cleanup_free char *name = csv_get (spec, "name");
       if (name)
         {
           char *save = NULL;
           for (char *p = strtok_r (name, ",", &save); p; p = strtok_r (NULL, ",", &save))
-            sw_strv_push (&b->tags, p);
+            {
+              sw_ref *ref;
+              if (sw_ref_parse (p, &ref, err) < 0)
+                return sw_error_wrap (err, "invalid name in --output \"%s\"", spec);
+              sw_strv_push (&b->tags, p);
+              e->tags = sw_xreallocarray (e->tags, e->n_tags + 1, sizeof *e->tags);
+              e->tags[e->n_tags++] = ref;
+            }
         }
       cleanup_free char *oci = csv_get (spec, "oci-mediatypes");
       if (oci && strcmp (oci, "false") == 0)
-        return sw_error_make (err, ENOTSUP, "not supported yet: --output oci-mediatypes=false");
+        e->docker_media_types = true;
     }
+  if (!image_output && sw_outputs_docker_media_types (e))
+    e->docker_media_types = true; /* the digests then name what the first file output holds */
   if (*push && b->tags.n == 0)
     return sw_error_make (err, EINVAL, "tag is needed when pushing to registry: add -t NAME:TAG");
   return 0;
@@ -272,6 +295,7 @@ engine_close (sw_engine *e)
       sw_workers_free (e->workers);
     }
   engine_stages_free (e);
+  sw_outputs_free (e);
   sw_emu_set_free (e->emu); /* removes any binfmt entry this build added */
   for (size_t i = 0; i < e->n_all_layers; i++)
     {
@@ -321,7 +345,8 @@ sw_engine_build_context (sw_engine *e, const char *name)
 /* ---- one platform --------------------------------------------------------------------- */
 
 static int
-build_platform (sw_engine *e, const char *platform, sw_image_result *out, sw_error **err)
+build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platforms, sw_image_result *out,
+                sw_error **err)
 {
   sw_build *b = e->b;
   cleanup_free char *host = sw_platform_format (&e->host);
@@ -343,7 +368,9 @@ build_platform (sw_engine *e, const char *platform, sw_image_result *out, sw_err
   for (size_t i = 0; i < e->plan->n_order; i++)
     if (sw_engine_run_stage (e, e->plan->order[i], err) < 0)
       return -1;
-  return sw_engine_export_image (e, &e->stages[e->plan->target], out, err);
+  if (sw_engine_export_image (e, &e->stages[e->plan->target], out, err) < 0)
+    return -1;
+  return sw_outputs_write_platform (e, &e->stages[e->plan->target], out, index, n_platforms, err);
 }
 
 /* ---- results ---------------------------------------------------------------------------- */
@@ -409,7 +436,7 @@ sw_build_run (sw_build *b, sw_error **err)
   size_t n_platforms = b->platforms.n ? b->platforms.n : 1;
   cleanup_buf sw_buf final = SW_BUF_INIT; /* the document the tags name */
   char final_digest[SW_DIGEST_BUFSZ] = "";
-  const char *final_type = SW_MT_OCI_MANIFEST;
+  const char *final_type = NULL;
   bool push;
   int r = -1;
 
@@ -440,19 +467,20 @@ sw_build_run (sw_build *b, sw_error **err)
   for (size_t i = 0; i < n_platforms; i++)
     {
       engine_stages_free (&e); /* each platform runs every stage anew */
-      if (build_platform (&e, b->platforms.n ? b->platforms.v[i] : NULL, &results[i], err) < 0)
+      if (build_platform (&e, b->platforms.n ? b->platforms.v[i] : NULL, i, n_platforms, &results[i], err) < 0)
         goto out;
     }
 
   if (n_platforms == 1)
     {
       snprintf (final_digest, sizeof final_digest, "%s", results[0].manifest_digest);
+      final_type = results[0].manifest_media_type;
       sw_buf_append (&final, results[0].manifest_json.data, results[0].manifest_json.len);
     }
   else
     {
       sw_index ix = { 0 };
-      ix.media_type = SW_MT_OCI_INDEX;
+      ix.media_type = e.docker_media_types ? SW_MT_DOCKER_LIST : SW_MT_OCI_INDEX;
       ix.n_manifests = n_platforms;
       ix.manifests = sw_xcalloc (n_platforms, sizeof *ix.manifests);
       sw_desc_platform *plats = sw_xcalloc (n_platforms, sizeof *plats);
@@ -484,10 +512,15 @@ sw_build_run (sw_build *b, sw_error **err)
       free (ix.manifests);
       free (plats);
       sw_digest_bytes (final.data, final.len, final_digest);
-      final_type = SW_MT_OCI_INDEX;
+      final_type = ix.media_type;
       if (push && sw_manifest_put (e.reg, e.push_repo, final_digest, final_type, final.data, final.len, err) < 0)
         goto out;
     }
+
+  /* The files (-o oci|docker|local|tar), before the names: a failed output publishes no tag. */
+  if (sw_outputs_write_image (&e, results, n_platforms, final_type, final_digest, &final, err) < 0
+      || sw_outputs_commit (&e, err) < 0)
+    goto out;
 
   /* Last: the names.  Everything they point at is in the registry by now. */
   if (push)
@@ -512,6 +545,8 @@ out:
     {
       free (results[i].manifest_media_type);
       sw_buf_free (&results[i].manifest_json);
+      sw_buf_free (&results[i].config_json);
+      free (results[i].layers);
       sw_platform_clear (&results[i].platform);
     }
   free (results);
