@@ -15,6 +15,8 @@
  *    step's namespace and goes away with its last process, whatever happens to slipway
  *    (the step's init gets SIGKILL when slipway dies).
  *  - Inside: /proc and /sys read-only (docker's masked paths masked), a minimal /dev
+ *    (host nodes bound one by one; every writable mount is nodev, since the step holds
+ *    CAP_MKNOD and there is no device cgroup)
  *    (null zero full random urandom tty, ptmx over its own devpts, shm, mqueue, fd links),
  *    /etc/hosts (localhost, the hostname and extra hosts), /etc/resolv.conf (the host's),
  *    /etc/hostname; PID 1 is a small non-dumpable init that reaps and exits with the
@@ -100,6 +102,8 @@ int sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
 
 void sw_sandbox_cancel (void);
 bool sw_sandbox_cancelled (void);
+/* Forget an earlier cancellation (a long-lived runner starting its next build). */
+void sw_sandbox_cancel_reset (void);
 
 /* The argv as BuildKit quotes it in its failure message. */
 char *sw_sandbox_describe_argv (const char *const *argv);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/close_range.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -128,6 +129,17 @@ ensure (int rootfd, const char *rel, bool is_dir)
   int fd = open_in (rootfd, rel, O_PATH);
   if (fd >= 0 || errno != ENOENT)
     return fd;
+  if (!is_dir)
+    {
+      /* a dangling symlink (/etc/resolv.conf → ../run/…): create its target, inside the
+       * root, as runc does */
+      fd = open_in (rootfd, rel, O_WRONLY | O_CREAT);
+      if (fd >= 0)
+        {
+          close (fd);
+          return open_in (rootfd, rel, O_PATH);
+        }
+    }
   if (n >= sizeof buf)
     {
       errno = ENAMETOOLONG;
@@ -227,20 +239,18 @@ bind_at (const sw_plan *p, int rootfd, const char *rel, bool is_dir, int srcfd, 
     die (p, "creating mountpoint /", rel);
   fd_path (src, srcfd);
   fd_path (path, fd);
-  if (mount (src, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+  if (mount (src, path, NULL, MS_BIND, NULL) < 0)
     die (p, "bind-mounting onto /", rel);
   close (fd);
-  if (ro)
-    {
-      /* the fd must name the new mount, not the directory under it */
-      fd = open_in (rootfd, rel, O_PATH);
-      if (fd < 0)
-        die (p, "reopening /", rel);
-      fd_path (path, fd);
-      if (mount (NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
-        die (p, "making read-only /", rel);
-      close (fd);
-    }
+  /* nodev always: the step holds CAP_MKNOD, so a device node it made in a bound host dir
+   * (a cache, the context) must not open.  The fd must name the new mount. */
+  fd = open_in (rootfd, rel, O_PATH);
+  if (fd < 0)
+    die (p, "reopening /", rel);
+  fd_path (path, fd);
+  if (mount (NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (ro ? MS_RDONLY : 0), NULL) < 0)
+    die (p, ro ? "making read-only /" : "making nodev /", rel);
+  close (fd);
 }
 
 /* A writable view of src whose writes are thrown away: an overlay with src below and an
@@ -315,6 +325,21 @@ discard_bind (const sw_plan *p, int rootfd, int stage, const sw_op *op, int src,
   close (w);
 }
 
+/* Bind a host device node; the mount keeps the host /dev's flags (not nodev). */
+static void
+bind_dev (const sw_plan *p, int rootfd, const char *rel, int host)
+{
+  char src[32], path[32];
+  int fd = ensure (rootfd, rel, false);
+  if (fd < 0)
+    die (p, "creating /", rel);
+  fd_path (src, host);
+  fd_path (path, fd);
+  if (mount (src, path, NULL, MS_BIND, NULL) < 0)
+    die (p, "binding /", rel);
+  close (fd);
+}
+
 static void
 setup_dev (const sw_plan *p, int rootfd)
 {
@@ -332,14 +357,25 @@ setup_dev (const sw_plan *p, int rootfd)
                 { "core", "/proc/kcore" } };
   char path[32];
 
-  mount_at (p, rootfd, "dev", true, "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
+  /* /dev is nodev like everything the step can write to (it holds CAP_MKNOD, and there is
+   * no device cgroup): its nodes are the host's, bound one by one, as bubblewrap does */
+  mount_at (p, rootfd, "dev", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_STRICTATIME,
             "mode=755,size=65536k");
   int dev = open_in (rootfd, "dev", O_PATH | O_DIRECTORY);
   if (dev < 0)
     die (p, "opening /dev", NULL);
   for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++)
-    if (mknodat (dev, nodes[i].name, S_IFCHR | 0666, makedev (nodes[i].maj, nodes[i].min)) < 0)
-      die (p, "creating /dev/", nodes[i].name);
+    {
+      char name[64] = "/dev/";
+      memcpy (name + 5, nodes[i].name, strlen (nodes[i].name) + 1);
+      int host = open (name, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+      struct stat st;
+      if (host < 0 || fstat (host, &st) < 0 || !S_ISCHR (st.st_mode)
+          || st.st_rdev != makedev (nodes[i].maj, nodes[i].min))
+        die (p, "the host lacks ", name);
+      bind_dev (p, rootfd, name + 1, host);
+      close (host);
+    }
   for (size_t i = 0; i < sizeof links / sizeof *links; i++)
     if (symlinkat (links[i].to, dev, links[i].name) < 0)
       die (p, "creating /dev/", links[i].name);
@@ -468,6 +504,10 @@ exec_command (const sw_plan *p)
   null = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (out < 0 || err < 0 || null < 0 || dup2 (null, 0) < 0 || dup2 (out, 1) < 0 || dup2 (err, 2) < 0)
     die (p, "setting up stdio", NULL);
+  /* whatever else this copy of slipway holds (an engine's sockets, a library's fd opened
+   * without O_CLOEXEC, a host directory) must not reach the command */
+  if (syscall (SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    die (p, "marking inherited fds close-on-exec", NULL);
 
   struct rlimit nofile = { 1048576, 1048576 };
   if (syscall (SYS_prlimit64, 0, RLIMIT_NOFILE, &nofile, NULL) < 0)
@@ -615,10 +655,10 @@ sw_sandbox_child (const sw_plan *p)
     fd_path (mpath, mfd);
     if (chdir ("/proc/self/fd") < 0)
       die (p, "chdir /proc/self/fd", NULL);
-    if (mount ("overlay", mpath, "overlay", 0, opts) < 0)
+    if (mount ("overlay", mpath, "overlay", MS_NODEV, opts) < 0)
       {
         opts[base_len] = 0;
-        if (errno != EINVAL || mount ("overlay", mpath, "overlay", 0, opts) < 0)
+        if (errno != EINVAL || mount ("overlay", mpath, "overlay", MS_NODEV, opts) < 0)
           die (p, "mounting the overlay rootfs", NULL);
       }
     if (fchdir (cwd) < 0)

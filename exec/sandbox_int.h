@@ -80,6 +80,45 @@ typedef struct sw_plan
   int out_fd, err_fd;
 } sw_plan;
 
+/* The parent's view of one step: the plan and everything it owns. */
+#include "common/buf.h"
+#include "common/error.h"
+#include "exec/sandbox.h"
+#include "exec/user.h"
+
+typedef struct sw_run
+{
+  const sw_sandbox_spec *spec;
+  sw_plan plan;
+  char *scratch;    /* this step's overlay work dir */
+  char *step_stubs; /* this step's stub layer, when its mounts need one */
+  char *workdir_outside; /* a work dir made beside the upper dir (other filesystem) */
+  int *fds;              /* everything opened for the child */
+  size_t n_fds;
+  sw_op *ops;
+  size_t n_ops;
+  char **strings; /* owned strings the ops point to */
+  size_t n_strings;
+  char **envp;
+  const char **lowers;
+  char **stub_targets; /* rootfs-relative mountpoints, for the post-run check */
+  size_t n_stub_targets;
+  char *workdir;
+  sw_user user;
+  pid_t pid;
+  int pidfd;
+  int sync_fd;
+  int out_rd, err_rd;
+  sw_buf line[3];
+} sw_run;
+
+/* Fill r->plan from r->spec (sandbox_plan.c); on failure r still needs sw_run_free. */
+int sw_run_prepare (sw_run *r, sw_error **err);
+/* Close, free, and discard the step's scratch. */
+void sw_run_free (sw_run *r);
+/* openat2(2) with EAGAIN/EINTR retried; flags get O_CLOEXEC. */
+int sw_openat2 (int dirfd, const char *rel, int flags, uint64_t resolve);
+
 /* The child's entry point after clone3: never returns. */
 __attribute__ ((noreturn)) void sw_sandbox_child (const sw_plan *p);
 

@@ -149,12 +149,25 @@ copy_blob (sw_registry *r, const sw_ref *dst, const struct blob_job *j, sw_error
           return 0;
         }
     }
-  /* registry to registry: the download streams into the upload, one chunk in memory */
-  sw_sink up;
-  sw_blob_result res;
-  if (sw_registry_upload_sink (r, dst, &up, &res, err) < 0)
-    return -1;
-  return sw_blob_get_sink (r, j->src, j->digest, j->size, &up, err);
+  /* registry to registry: the download streams into the upload, two chunks in memory; the
+   * source can be read again, so an upload the registry lost (ESTALE) starts over */
+  for (int attempt = 1;; attempt++)
+    {
+      sw_sink up;
+      sw_blob_result res;
+      sw_error *ue = NULL;
+      if (sw_registry_upload_sink (r, dst, &up, &res, err) < 0)
+        return -1;
+      if (sw_blob_get_sink (r, j->src, j->digest, j->size, &up, &ue) == 0)
+        return 0;
+      if (sw_error_code (ue) != ESTALE || attempt >= 3)
+        {
+          sw_error_move (err, &ue);
+          return -1;
+        }
+      sw_debug ("blob %s: %s; starting the upload again", j->digest, sw_error_message (ue));
+      sw_error_free (ue);
+    }
 }
 
 static void *

@@ -101,6 +101,13 @@ query_status (sw_upload *u, uint64_t *have, sw_error **err)
   int ret = -1;
   if (sw_registry_do (u->r, &req, &resp, err) < 0)
     goto out;
+  if (resp.status == 404)
+    {
+      cleanup_error sw_error *detail = NULL;
+      sw_resp_error (&req, &resp, &detail);
+      sw_error_make (err, ESTALE, "the registry lost the upload (%s)", sw_error_message (detail));
+      goto out;
+    }
   if (resp.status != 204 && resp.status != 200)
     {
       sw_resp_error (&req, &resp, err);
@@ -156,6 +163,17 @@ flush (sw_upload *u, char *buf, size_t *lenp, sw_error **err)
           sw_error_free (e);
           return 0;
         }
+      if (rc == 0 && resp.status == 404)
+        {
+          /* BLOB_UPLOAD_INVALID/UNKNOWN: the registry dropped the session (distribution does
+           * when a reply was lost and its state token went stale); only a fresh upload of the
+           * whole blob can help, which the producer must decide */
+          cleanup_error sw_error *detail = NULL;
+          sw_resp_error (&req, &resp, &detail);
+          sw_resp_clear (&resp);
+          return sw_error_make (err, ESTALE, "uploading bytes %" PRIu64 "-%" PRIu64 ": the registry lost the upload (%s)",
+                                u->offset, u->offset + (*lenp) - 1, sw_error_message (detail));
+        }
       if (rc == 0 && !transient_status (resp.status))
         {
           sw_resp_error (&req, &resp, err);
@@ -179,6 +197,11 @@ flush (sw_upload *u, char *buf, size_t *lenp, sw_error **err)
           sw_error *qe = NULL;
           if (query_status (u, &have, &qe) < 0)
             {
+              if (sw_error_code (qe) == ESTALE)
+                {
+                  sw_error_move (err, &qe);
+                  return sw_error_wrap (err, "uploading bytes %" PRIu64 "-%" PRIu64, u->offset, u->offset + (*lenp) - 1);
+                }
               free (why);
               why = sw_xstrdup (sw_error_message (qe));
               sw_error_free (qe);
@@ -187,7 +210,7 @@ flush (sw_upload *u, char *buf, size_t *lenp, sw_error **err)
               continue;
             }
           if (have < u->offset || have > u->offset + (*lenp))
-            return sw_error_make (err, EIO, "upload to %s/%s: the registry holds %" PRIu64 " bytes but %" PRIu64
+            return sw_error_make (err, ESTALE, "upload to %s/%s: the registry holds %" PRIu64 " bytes but %" PRIu64
                                             "-%" PRIu64 " are all that is in memory; cannot resume",
                                   u->repo->domain, u->repo->path, have, u->offset, u->offset + (*lenp));
           size_t skip = (size_t) (have - u->offset);

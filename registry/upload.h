@@ -18,6 +18,10 @@
  * asked for (GET → Range) and the missing bytes are re-sent from memory, with backoff,
  * bounded in attempts and time; a 401 (token expiry) re-authenticates and continues.  The
  * sha256 is computed as bytes go by; finish fails when the caller expected another digest.
+ * When the registry loses the session itself (404 on a chunk or on the status query, as
+ * distribution answers after a reply was lost and its state token went stale), the error
+ * has code ESTALE: the upload cannot go on, and a producer that can make the bytes again
+ * (a registry-to-registry copy, a deterministic layer) starts a new upload.
  */
 #ifndef SW_REGISTRY_UPLOAD_H
 #define SW_REGISTRY_UPLOAD_H

@@ -12,6 +12,10 @@ RULE is KIND@N: the Nth PATCH request (1-based) gets the fault:
   500       answer 500 without forwarding
   429       answer 429 with Retry-After: 1 without forwarding
   401       answer 401 with the challenge the registry last gave (token expiry)
+  lost      forward it (the registry takes the bytes), then close the connection without
+            the answer: the client must ask where the upload stands and skip what landed
+KIND putlost@N does the same to the Nth PUT of an upload (the commit: the blob exists,
+the client never heard).
 KIND@all with KIND 503 answers every request but GET /v2/ with 503 (a registry that
 never recovers).  log@all logs every request as "request METHOD PATH".  redirect@blobs answers blob GETs with 307 to a second listener (a "CDN"
 on another port, with a pre-signed-style ?sig= in the URL) that serves the bytes and logs
@@ -25,8 +29,12 @@ portfile, upstream, rules = sys.argv[1], sys.argv[2], sys.argv[3:]
 faults = {}
 always = None
 redirect_blobs = log_all = False
+put_faults = {}
 for r in rules:
     kind, n = r.split("@")
+    if kind == "putlost":
+        put_faults[int(n)] = "lost"
+        continue
     if kind == "redirect":
         redirect_blobs = True
     elif kind == "log":
@@ -36,7 +44,7 @@ for r in rules:
     else:
         faults[int(n)] = kind
 lock = threading.Lock()
-state = {"patches": 0, "challenge": 'Bearer realm="http://127.0.0.1:1/token",service="x",error="invalid_token"'}
+state = {"puts": 0, "patches": 0, "challenge": 'Bearer realm="http://127.0.0.1:1/token",service="x",error="invalid_token"'}
 
 
 class Proxy(BaseHTTPRequestHandler):
@@ -77,6 +85,10 @@ class Proxy(BaseHTTPRequestHandler):
             with lock:
                 state["patches"] += 1
                 fault = faults.get(state["patches"])
+        elif self.command == "PUT" and "/blobs/uploads/" in self.path:
+            with lock:
+                state["puts"] += 1
+                fault = put_faults.get(state["puts"])
         if fault:
             print(f"fault {fault} on {self.command} {self.path.split('?')[0]}", file=sys.stderr, flush=True)
         if redirect_blobs and self.command == "GET" and "/blobs/sha256:" in self.path:
@@ -107,13 +119,19 @@ class Proxy(BaseHTTPRequestHandler):
         c.send(body)
         r = c.getresponse()
         data = r.read()
+        if fault == "lost":
+            c.close()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         if r.status == 401 and r.getheader("WWW-Authenticate"):
             state["challenge"] = r.getheader("WWW-Authenticate").replace('error="insufficient_scope",', "")
         self.send_response(r.status)
         for k, v in r.getheaders():
             if k.lower() not in ("connection", "content-length", "transfer-encoding"):
                 self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
+        length = r.getheader("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length or str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)

@@ -100,6 +100,16 @@ if grep -q 'proc=1' <<<"$out" && grep -q 'sys=1' <<<"$out" && grep -q 'shm-ok' <
   pass "/proc and /sys read-only, a minimal /dev"
 else fail "/proc and /sys read-only, a minimal /dev" "$out"; fi
 
+# CAP_MKNOD is docker's, but with no device cgroup every writable place is nodev: a device
+# node can be made (and lands in the layer, as with docker) but not opened
+out=$(run --mount type=cache,id=dev,target=/c -- /bin/sh -c 'mknod /tmp/disk b 8 0 && echo made; head -c1 /tmp/disk >/dev/null 2>&1 || echo tmp-denied
+  mknod /dev/disk b 8 0; head -c1 /dev/disk >/dev/null 2>&1 || echo dev-denied
+  mknod /c/disk b 8 0; head -c1 /c/disk >/dev/null 2>&1 || echo cache-denied; rm -f /c/disk
+  head -c 3 /dev/zero | wc -c; ls /proc/self/fd | wc -l' 2>&1)
+if [ "$(tr '\n' ' ' <<<"$out")" = "made tmp-denied dev-denied cache-denied 3 4 " ]; then
+  pass "device nodes the step makes cannot be opened; only stdio reaches the command"
+else fail "device nodes the step makes cannot be opened" "$out"; fi
+
 # The upper dir is the diff, exactly: no trace of /dev, /proc, /sys, /etc/hosts…
 mkdir -p "$R/data"; echo keep > "$R/data/keep"; echo old > "$R/data/mod"; echo gone > "$R/data/del"
 run -- /bin/sh -c 'echo new > /data/new; echo changed > /data/mod; rm /data/del; mkdir -p /opt/app; echo y > /opt/app/f' >/dev/null 2>&1
@@ -149,3 +159,9 @@ else fail "a WORKDIR that is a file is a clear error" "$out"; fi
 if [ -z "$(find "$ST/runs" -mindepth 1)" ] && ! grep -q "$ST" /proc/self/mountinfo; then
   pass "failed runs leave no session and no mount"
 else fail "failed runs leave no session and no mount" "$(ls "$ST/runs")"; fi
+
+# an image whose /etc/resolv.conf is a dangling symlink (as some distributions ship it)
+mkdir -p "$T/dangling/etc" "$T/dangling/run"; ln -s ../run/resolv.stub "$T/dangling/etc/resolv.conf"
+out=$("$SLIPWAY" debug run --state-dir "$ST" --rootfs "$R" --lower "$T/dangling" -- /bin/sh -c 'test -s /etc/resolv.conf && echo resolv-ok' 2>&1)
+if [ "$out" = resolv-ok ]; then pass "a dangling /etc/resolv.conf symlink still gets the host's resolv.conf"
+else fail "a dangling /etc/resolv.conf symlink" "$out"; fi
