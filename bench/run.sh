@@ -122,7 +122,7 @@ done
 printf 'load_end %s\ntime_end %s\n' "$(load)" "$(date -u +%FT%TZ)" >> "$OUT/meta"
 
 # ---- the table ----
-"$PY" - "$OUT" "$RUNS" "$cbuild_note" "$CASES" "$TOOLS" <<'PY'
+"$PY" - "$OUT" "$RUNS" "$cbuild_note" "$CASES" "$TOOLS" > "$OUT/table.md" <<'PY'
 import os, platform, statistics, subprocess, sys
 out, runs, cnote, cases, tools = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4].split(), sys.argv[5].split()
 meta = dict(l.split(" ", 1) for l in open(f"{out}/meta").read().splitlines())
@@ -187,3 +187,4 @@ print("\nTargets (slipway, ratios to BuildKit in this run):\n")
 print("\n".join(checks))
 print(f"\nRaw figures and logs: {out}")
 PY
+cat "$OUT/table.md"
