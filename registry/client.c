@@ -53,6 +53,7 @@ struct sw_registry
   double max_seconds;
   int parallel;
   pthread_mutex_t mu;
+  pthread_mutex_t probe_mu; /* one scheme probe at a time (see probe_scheme) */
   CURLSH *share;
   pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
   struct host *hosts;
@@ -133,6 +134,7 @@ sw_registry_new (const sw_registry_options *o)
   r->max_seconds = o && o->max_retry_seconds > 0 ? o->max_retry_seconds : (double) env_long ("SLIPWAY_RETRY_SECONDS", 120);
   r->parallel = o && o->parallel ? o->parallel : 4;
   pthread_mutex_init (&r->mu, NULL);
+  pthread_mutex_init (&r->probe_mu, NULL);
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
     pthread_mutex_init (&r->share_mu[i], NULL);
   r->share = curl_share_init ();
@@ -154,6 +156,7 @@ sw_registry_free (sw_registry *r)
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
     pthread_mutex_destroy (&r->share_mu[i]);
   pthread_mutex_destroy (&r->mu);
+  pthread_mutex_destroy (&r->probe_mu);
   for (size_t i = 0; r->insecure[i]; i++)
     free (r->insecure[i]);
   free (r->insecure);
@@ -751,6 +754,51 @@ set_scheme (sw_registry *r, const char *domain, int scheme)
   pthread_mutex_unlock (&r->mu);
 }
 
+/* Does a host that may speak plain HTTP (loopback, --insecure-registry) speak TLS?  A TLS
+ * handshake alone answers it (CONNECT_ONLY: no request, no header, no credential is sent).
+ * Trying the first real request over HTTPS would answer it too, but libcurl parses the whole
+ * CA bundle for that try (~35 ms of CPU, 0.1-0.2 s on a loaded machine), once per thread that
+ * races to it; the handshake here loads no CA: it verifies nothing and trusts nothing, the
+ * requests that follow over HTTPS verify as always.  One probe per host and process: threads
+ * that arrive meanwhile wait for its answer.  A host that cannot be reached stays unknown, and
+ * the first request reports why. */
+static void
+probe_scheme (sw_registry *r, const char *domain)
+{
+  int scheme;
+  pthread_mutex_lock (&r->probe_mu);
+  ensure_scheme (r, domain, &scheme);
+  if (scheme == SCHEME_UNKNOWN)
+    {
+      CURL *c = curl_easy_init ();
+      if (c == NULL)
+        abort ();
+      cleanup_free char *url = sw_xasprintf ("https://%s/v2/", domain);
+      curl_easy_setopt (c, CURLOPT_URL, url);
+      curl_easy_setopt (c, CURLOPT_CONNECT_ONLY, 1L);
+      curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT, 30L);
+      curl_easy_setopt (c, CURLOPT_PROTOCOLS_STR, "https");
+      curl_easy_setopt (c, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt (c, CURLOPT_SSL_VERIFYHOST, 0L);
+      curl_easy_setopt (c, CURLOPT_CAINFO, NULL);
+      curl_easy_setopt (c, CURLOPT_CAPATH, NULL);
+      if (host_is_loopback (domain))
+        curl_easy_setopt (c, CURLOPT_NOPROXY, "*");
+      CURLcode rc = curl_easy_perform (c);
+      curl_easy_cleanup (c);
+      if (rc == CURLE_OK)
+        set_scheme (r, domain, SCHEME_HTTPS);
+      else if (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR)
+        {
+          sw_debug ("%s: no TLS handshake (%s): plain HTTP (loopback or insecure registry)", domain,
+                    curl_easy_strerror (rc));
+          set_scheme (r, domain, SCHEME_HTTP);
+        }
+    }
+  pthread_mutex_unlock (&r->probe_mu);
+}
+
 int
 sw_registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err)
 {
@@ -767,6 +815,13 @@ sw_registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err
   char errbuf[CURL_ERROR_SIZE];
   cleanup_free char *target = sw_xstrdup (req->url);
 
+  if (!absolute && may_http)
+    {
+      int known;
+      ensure_scheme (r, domain, &known);
+      if (known == SCHEME_UNKNOWN)
+        probe_scheme (r, domain);
+    }
   for (;;)
     {
       int scheme;
