@@ -264,6 +264,22 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
 
 /* ---- built layers: pack and upload on a worker ----------------------------------- */
 
+/* Is stage s one whose layers end up in the exported image (the target, or a stage the
+ * target is built FROM, transitively)?  Layers of other stages are read only through
+ * COPY --from, straight from their upper dirs: packing them would be wasted work. */
+static bool
+on_exported_chain (sw_engine *e, const sw_stage *s)
+{
+  for (long i = (long) e->plan->target; i >= 0; i = e->plan->stages[i].base_stage)
+    {
+      if ((size_t) i == s->index)
+        return true;
+      if (e->plan->stages[i].base_kind != SW_PLAN_BASE_STAGE)
+        break;
+    }
+  return false;
+}
+
 void
 sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const char *label)
 {
@@ -272,7 +288,10 @@ sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const c
   l->label = sw_xstrdup (label);
   l->dir = sw_xstrdup (upper);
   stage_push_layer (s, l);
-  sw_engine_queue_pack (e, l);
+  if (on_exported_chain (e, s))
+    sw_engine_queue_pack (e, l);
+  else
+    l->packed = true; /* never exported: nothing to pack */
 }
 
 /* ---- RUN ------------------------------------------------------------------------ */
