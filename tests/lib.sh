@@ -23,11 +23,18 @@ check() {
 
 _sw_exit_cmds=()
 on_exit() { _sw_exit_cmds+=("$*"); }
-_sw_run_exit() { local i; for ((i=${#_sw_exit_cmds[@]}-1; i>=0; i--)); do eval "${_sw_exit_cmds[$i]}" || true; done; }
+_sw_run_exit() { local i; for ((i=${#_sw_exit_cmds[@]}-1; i>=0; i--)); do eval "${_sw_exit_cmds[$i]}" || true; done; _sw_rm_scratch; }
 trap _sw_run_exit EXIT
 
-# A scratch directory removed at exit.
-scratch_dir() { local d; d=$(mktemp -d /tmp/slipway-test.XXXXXX); on_exit "rm -rf '$d'"; echo "$d"; }
+# A scratch directory removed at exit.  Usually called as T=$(scratch_dir), in a subshell
+# whose on_exit would be lost: the dirs are listed in a file named after $$ (the same in
+# subshells) and removed by the script's own exit trap.
+_sw_scratch_list=/tmp/slipway-test-scratch.$$
+scratch_dir() { local d; d=$(mktemp -d /tmp/slipway-test.XXXXXX); echo "$d" >> "$_sw_scratch_list"; echo "$d"; }
+_sw_rm_scratch() {
+  [ -f "$_sw_scratch_list" ] || return 0
+  local d; while read -r d; do rm -rf "$d"; done < "$_sw_scratch_list"; rm -f "$_sw_scratch_list"
+}
 
 # free_port: a TCP port nothing listens on, on 127.0.0.1.
 free_port() {
