@@ -116,6 +116,15 @@ build_usage (FILE *out)
     }
 }
 
+/* "-o -", or a spec with dest=- */
+static bool
+output_to_stdout (const char *spec)
+{
+  size_t n = strlen (spec);
+  return strcmp (spec, "-") == 0 || strstr (spec, "dest=-,") != NULL
+         || (n >= 6 && strcmp (spec + n - 6, "dest=-") == 0);
+}
+
 static void
 on_signal (int sig)
 {
@@ -130,6 +139,7 @@ cli_build (int argc, char **argv)
   char shortopts[64] = "+h";
   const char *progress = "auto";
   bool quiet = false;
+  bool stdout_taken = false; /* an output streams to stdout */
   sw_error *err = NULL;
   sw_build *b;
   int rc;
@@ -188,6 +198,8 @@ cli_build (int argc, char **argv)
       switch (f->kind)
         {
         case FLAG_OPTION:
+          if (f->option == SW_OPT_OUTPUT && output_to_stdout (optarg))
+            stdout_taken = true;
           if (sw_build_set (b, f->option, f->takes_value ? optarg : "true", &err) < 0)
             {
               sw_build_free (b);
@@ -252,7 +264,8 @@ cli_build (int argc, char **argv)
       return cli_report (err);
     }
   if (quiet && sw_build_image_id (b))
-    printf ("%s\n", sw_build_image_id (b));
+    /* stdout may be carrying a tar output (dest=-): the ID must not land in it */
+    fprintf (stdout_taken ? stderr : stdout, "%s\n", sw_build_image_id (b));
   sw_build_free (b);
   return 0;
 }

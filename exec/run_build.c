@@ -49,6 +49,30 @@ csv_true (const char *spec, const char *key)
   return v && (strcmp (v, "true") == 0 || strcmp (v, "1") == 0);
 }
 
+/* Every key of an --output spec is one slipway acts on: an option asked for and ignored
+ * would be a silent surprise in CI. */
+static int
+check_output_keys (const char *spec, sw_error **err)
+{
+  static const char *const known[] = { "type", "dest", "name", "push", "tar", "oci-mediatypes" };
+  cleanup_free char *copy = sw_xstrdup (spec);
+  char *save = NULL;
+
+  for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
+    {
+      char *eq = strchr (p, '=');
+      bool ok = false;
+      if (eq)
+        *eq = '\0';
+      for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        ok |= strcmp (p, known[i]) == 0;
+      if (!ok)
+        return sw_error_make (err, ENOTSUP, "not supported yet: --output %s=… (in \"%s\"); slipway knows %s", p, spec,
+                              "type, dest, name, push, tar and oci-mediatypes");
+    }
+  return 0;
+}
+
 /* Decide where the image goes: push or nowhere.  Adds names given in outputs to tags. */
 static int
 plan_outputs (sw_engine *e, bool *push, sw_error **err)
@@ -72,6 +96,8 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
         }
       if (type == NULL)
         return sw_error_make (err, EINVAL, "invalid --output \"%s\": it needs type=…", spec);
+      if (check_output_keys (spec, err) < 0)
+        return -1;
       if (strcmp (type, "registry") == 0 || (strcmp (type, "image") == 0 && csv_true (spec, "push")))
         *push = image_output = true;
       else if (strcmp (type, "image") == 0)

@@ -127,7 +127,7 @@ ctx=$dir/ctx6; mkdir -p "$ctx"
 printf 'FROM %s/base/busybox:latest\nRUN echo started; sleep 737\n' "$REGISTRY" > "$ctx/Dockerfile"
 "$SLIPWAY" build --progress=plain --state-dir "$state" -t "$REGISTRY/t/cancel:v1" --push "$ctx" > "$dir/cancel.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do grep -q started "$dir/cancel.log" && break; sleep 0.1; done
+for _ in $(seq 1 100); do grep -qs started "$dir/cancel.log" && break; sleep 0.1; done
 kill -TERM $pid; t0=$(date +%s); wait $pid; rc=$?
 check "SIGTERM stops the build quickly, non-zero" bash -c '[ '$rc' -ne 0 ] && [ $(( $(date +%s) - '$t0' )) -lt 10 ]'
 check "no sleep left running" bash -c '! pgrep -f "slee[p] 737" >/dev/null'
@@ -135,7 +135,7 @@ check "the cancelled build published no tag" bash -c '! skopeo inspect --tls-ver
 check "the cancelled build left no scratch" bash -c '[ -z "$(ls -A "'"$state"'/runs" 2>/dev/null)" ]'
 "$SLIPWAY" build --progress=plain --state-dir "$state" "$ctx" > "$dir/kill.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do grep -q started "$dir/kill.log" && break; sleep 0.1; done
+for _ in $(seq 1 100); do grep -qs started "$dir/kill.log" && break; sleep 0.1; done
 kill -KILL $pid; wait $pid 2>/dev/null
 sleep 0.5
 check "SIGKILL: the step's processes die with slipway" bash -c '! pgrep -f "slee[p] 737" >/dev/null'
@@ -201,3 +201,7 @@ check "ENTRYPOINT through SHELL, and it resets the inherited CMD" bash -c 'jq -e
 check "SHELL, VOLUME, STOPSIGNAL, MAINTAINER" bash -c 'jq -e ".config.Shell == [\"/bin/sh\",\"-ec\"] and (.config.Volumes|keys) == [\"/data\",\"/logs\"] and .config.StopSignal == \"SIGQUIT\" and .author == \"someone@example.com\"" <<<"$1" >/dev/null' _ "$cfg"
 check "HEALTHCHECK as docker stores it" bash -c 'jq -e ".config.Healthcheck == {\"Test\":[\"CMD-SHELL\",\"wget -q localhost || exit 1\"],\"Interval\":30000000000,\"Timeout\":5000000000,\"Retries\":2}" <<<"$1" >/dev/null' _ "$cfg"
 check "history strings as BuildKit's" bash -c 'jq -e "[.history[].created_by][-8:] == [\"CMD [\\\"base-cmd\\\"]\",\"MAINTAINER someone@example.com\",\"SHELL [/bin/sh -ec]\",\"ENTRYPOINT [\\\"/bin/sh\\\" \\\"-ec\\\" \\\"echo entry\\\"]\",\"HEALTHCHECK {Test:[CMD-SHELL wget -q localhost || exit 1] Interval:30s Timeout:5s StartPeriod:0s StartInterval:0s Retries:2}\",\"VOLUME [/data /logs]\",\"STOPSIGNAL SIGQUIT\",\"RUN /bin/sh -ec echo shell-form # buildkit\"]" <<<"$1" >/dev/null' _ "$cfg"
+out=$("$SLIPWAY" build --state-dir "$state" -o type=oci,dest=$dir/x.tar,compression=zstd "$dir/ctx1" 2>&1); rc=$?
+check "an --output key slipway does not act on is refused, not ignored" bash -c '[ '$rc' -ne 0 ] && grep -q "not supported yet: --output compression" <<<"$1"' _ "$out"
+"$SLIPWAY" build -q --state-dir "$state" -o type=oci,dest=- "$dir/ctx1" > "$dir/q.tar" 2>"$dir/q.err"
+check "-q with dest=-: the tar on stdout stays a tar, the ID goes to stderr" bash -c 'tar -tf "'"$dir"'/q.tar" | grep -qx index.json && grep -qxE "sha256:[0-9a-f]{64}" "'"$dir"'/q.err"'
