@@ -16,6 +16,7 @@
 #include "common/error.h"
 #include "common/xalloc.h"
 #include "dockerfile/expand.h"
+#include "dockerfile/parser_int.h"
 #include "dockerfile/unicode_class.h"
 
 #define R_EOF (-1)
@@ -347,7 +348,7 @@ get_env (lexer *lx, const char *name)
 static void
 fields_push (lexer *lx, fields *f)
 {
-  f->v = sw_xreallocarray (f->v, f->n + 2, sizeof *f->v);
+  f->v = sw_df_grow (f->v, f->n + 2, sizeof *f->v);
   f->v[f->n++] = sw_xstrndup (lx->wbuf.data, lx->wbuf.len);
   f->v[f->n] = NULL;
   sw_buf_truncate (&lx->wbuf, 0);

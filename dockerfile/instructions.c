@@ -55,7 +55,7 @@ typedef struct strv
 static void
 strv_push (strv *s, const char *x)
 {
-  s->v = sw_xreallocarray (s->v, s->n + 2, sizeof *s->v);
+  s->v = sw_df_grow (s->v, s->n + 2, sizeof *s->v);
   s->v[s->n++] = sw_xstrdup (x);
   s->v[s->n] = NULL;
 }
@@ -915,8 +915,8 @@ parse_sources_and_dest (const sw_dockerfile *df, const sw_df_node *node, strv *a
       for (size_t k = 0; k < node->n_heredocs; k++)
         if (strcmp (node->heredocs[k].name, doc.name) == 0)
           content = node->heredocs[k].content; /* BuildKit's map: the last one wins */
-      in->inline_sources = sw_xreallocarray (in->inline_sources, in->n_inline_sources + 1,
-                                             sizeof *in->inline_sources);
+      in->inline_sources = sw_df_grow (in->inline_sources, in->n_inline_sources + 1,
+                                        sizeof *in->inline_sources);
       sw_df_inline_source *s = &in->inline_sources[in->n_inline_sources++];
       s->data = doc.chomp ? sw_df_heredoc_chomp (content) : sw_xstrdup (content);
       s->path = doc.name;

@@ -12,6 +12,7 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "dockerfile/expand.h"
+#include "dockerfile/parser_int.h"
 #include "dockerfile/location.h"
 #include "dockerfile/plan.h"
 #include "image/platform.h"
@@ -43,8 +44,8 @@ sw_plan_env_set (sw_plan_env *e, const char *key, const char *value)
       e->v[i] = sw_xstrdup (value);
       return;
     }
-  e->k = sw_xreallocarray (e->k, e->n + 1, sizeof *e->k);
-  e->v = sw_xreallocarray (e->v, e->n + 1, sizeof *e->v);
+  e->k = sw_df_grow (e->k, e->n + 1, sizeof *e->k);
+  e->v = sw_df_grow (e->v, e->n + 1, sizeof *e->v);
   e->k[e->n] = sw_xstrdup (key);
   e->v[e->n++] = sw_xstrdup (value);
 }
@@ -110,7 +111,7 @@ sw_plan_env_lookup (const char *name, void *userdata)
 static void
 strv_push (char ***v, size_t *n, char *owned)
 {
-  *v = sw_xreallocarray (*v, *n + 2, sizeof **v);
+  *v = sw_df_grow (*v, *n + 2, sizeof **v);
   (*v)[(*n)++] = owned;
   (*v)[*n] = NULL;
 }
@@ -381,14 +382,14 @@ sw_plan_env_at (const sw_plan *p, size_t stage, size_t upto, char *const *base_e
 static void
 stage_add_instr (sw_plan_stage *st, sw_df_instr *in)
 {
-  st->instrs = sw_xreallocarray (st->instrs, st->n_instrs + 1, sizeof *st->instrs);
+  st->instrs = sw_df_grow (st->instrs, st->n_instrs + 1, sizeof *st->instrs);
   st->instrs[st->n_instrs++] = in;
 }
 
 static void
 stage_add_dep (sw_plan_stage *st, long stage, const char *image, const sw_df_instr *by)
 {
-  st->deps = sw_xreallocarray (st->deps, st->n_deps + 1, sizeof *st->deps);
+  st->deps = sw_df_grow (st->deps, st->n_deps + 1, sizeof *st->deps);
   st->deps[st->n_deps++] = (sw_plan_dep){ stage, image ? sw_xstrdup (image) : NULL, by };
 }
 
@@ -404,7 +405,7 @@ parse_stages (sw_plan *p, sw_error **err)
         return -1;
       if (in->kind == SW_DF_FROM)
         {
-          p->stages = sw_xreallocarray (p->stages, p->n_stages + 1, sizeof *p->stages);
+          p->stages = sw_df_grow (p->stages, p->n_stages + 1, sizeof *p->stages);
           sw_plan_stage *st = &p->stages[p->n_stages];
           memset (st, 0, sizeof *st);
           st->index = p->n_stages++;
@@ -418,8 +419,8 @@ parse_stages (sw_plan *p, sw_error **err)
         {
           if (in->kind == SW_DF_ARG)
             {
-              p->meta_args = sw_xreallocarray (p->meta_args, p->n_meta_args + 1,
-                                               sizeof *p->meta_args);
+              p->meta_args = sw_df_grow (p->meta_args, p->n_meta_args + 1,
+                                        sizeof *p->meta_args);
               p->meta_args[p->n_meta_args++] = in;
               continue;
             }
@@ -594,8 +595,8 @@ onbuild_triggers (sw_plan *p, sw_plan_stage *st, sw_error **err)
           rc = locate (p->df, ob->node, err);
           break;
         }
-      p->trigger_docs = sw_xreallocarray (p->trigger_docs, p->n_trigger_docs + 1,
-                                          sizeof *p->trigger_docs);
+      p->trigger_docs = sw_df_grow (p->trigger_docs, p->n_trigger_docs + 1,
+                                        sizeof *p->trigger_docs);
       p->trigger_docs[p->n_trigger_docs++] = tdoc;
       for (size_t k = 0; k < tdoc->ast->n_children; k++)
         {

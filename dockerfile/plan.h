@@ -50,6 +50,8 @@
  * Before sw_plan_env_new() the engine adds PATH=SW_PLAN_DEFAULT_PATH to an image's Env that
  * has no PATH, as BuildKit does for Linux bases (and for scratch).
  *
+ * A plan is for one target platform (TARGETPLATFORM and the default stage platform come
+ * from it): a multi-platform build makes one plan per platform from the same df.
  * The plan borrows df (keep it alive) and owns everything else.
  */
 #ifndef SW_DOCKERFILE_PLAN_H
