@@ -205,3 +205,17 @@ out=$("$SLIPWAY" build --state-dir "$state" -o type=oci,dest=$dir/x.tar,compress
 check "an --output key slipway does not act on is refused, not ignored" bash -c '[ '$rc' -ne 0 ] && grep -q "not supported yet: --output compression" <<<"$1"' _ "$out"
 "$SLIPWAY" build -q --state-dir "$state" -o type=oci,dest=- "$dir/ctx1" > "$dir/q.tar" 2>"$dir/q.err"
 check "-q with dest=-: the tar on stdout stays a tar, the ID goes to stderr" bash -c 'tar -tf "'"$dir"'/q.tar" | grep -qx index.json && grep -qxE "sha256:[0-9a-f]{64}" "'"$dir"'/q.err"'
+
+# Lazy base: a stage that never runs a command never extracts its base; its push mounts
+# the base's blobs (same registry) or streams them across (another registry).
+ctx=$dir/ctx10; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nENV LAZY=1\nLABEL lazy=yes\n' "$REGISTRY" > "$ctx/Dockerfile"
+lazy_state=$dir/lazy-state
+check "metadata-only build pushes" "$SLIPWAY" build -q --state-dir "$lazy_state" -t "$REGISTRY/t/lazy:v1" --push "$ctx"
+check "its base was never extracted" bash -c '[ -z "$(ls -A "'"$lazy_state"'/layers" 2>/dev/null)" ]'
+REGISTRY_A=$REGISTRY
+start_registry "$dir/registry-b" || fail "second registry starts"
+check "pushing to another registry streams the base blobs across" "$SLIPWAY" build -q --state-dir "$lazy_state" -t "$REGISTRY/t/lazy:v1" --push "$ctx"
+check "still nothing extracted" bash -c '[ -z "$(ls -A "'"$lazy_state"'/layers" 2>/dev/null)" ]'
+check "the copy in the other registry is complete" bash -c 'rm -rf "'"$dir"'/oci-b"; skopeo copy -q --src-tls-verify=false docker://'"$REGISTRY"'/t/lazy:v1 oci:'"$dir"'/oci-b:x'
+REGISTRY=$REGISTRY_A
