@@ -74,8 +74,13 @@ struct extract_job
   const sw_ref *repo;
   const sw_descriptor *layer;
   const char *diff_id;
+  bool skeleton;   /* metadata only, into the session's scratch (see base.h) */
+  char *skel_dir;  /* skeleton: where it went */
   sw_error *err;
 };
+
+/* What a skeleton keeps the contents of: the files --chown names are looked up in. */
+static const char *const skeleton_keep[] = { "etc/passwd", "etc/group", NULL };
 
 static int
 extract_one (struct extract_job *j, sw_error **err)
@@ -85,12 +90,12 @@ extract_one (struct extract_job *j, sw_error **err)
   sw_extract_opts o;
   sw_sink sink = { 0 };
 
-  if (sw_state_layer_has (j->st, j->diff_id))
+  if (j->skeleton ? false : sw_state_layer_has (j->st, j->diff_id))
     return 0;
   if (strstr (j->layer->media_type, "foreign") || strstr (j->layer->media_type, "nondistributable"))
     return sw_error_make (err, ENOTSUP, "layer %s is a foreign (non-distributable) layer: not supported",
                           j->layer->digest);
-  if (sw_state_layer_begin (j->st, &tmp, err) < 0)
+  if ((j->skeleton ? sw_state_mkscratch (j->st, "skeleton", &tmp, err) : sw_state_layer_begin (j->st, &tmp, err)) < 0)
     return -1;
   fd = open (tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
@@ -99,10 +104,17 @@ extract_one (struct extract_job *j, sw_error **err)
   o.digest = j->layer->digest;
   o.diff_id = j->diff_id;
   o.whiteouts = SW_WHITEOUT_OVERLAY; /* the snapshot is an overlay lower dir */
+  o.metadata_only = j->skeleton;
+  o.keep_data = skeleton_keep;
   if (sw_layer_extract_sink (&sink, fd, &o, NULL, err) < 0)
     goto fail;
   if (sw_blob_get_sink (j->r, j->repo, j->layer->digest, j->layer->size, &sink, err) < 0)
     goto fail;
+  if (j->skeleton)
+    {
+      j->skel_dir = steal_pointer (&tmp);
+      return 0;
+    }
   return sw_state_layer_commit (j->st, j->diff_id, tmp, err);
 fail:
   sw_rmtree (tmp, NULL);
@@ -117,25 +129,23 @@ extract_thread (void *arg)
   return NULL;
 }
 
-int
-sw_base_extract (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **err)
+/* Fetch every layer of b, full (into the layer store) or as skeletons (into the session),
+ * one thread a layer: base images have tens of layers at most, and each thread spends its
+ * time waiting on the network or the disk. */
+static int
+fetch_layers (sw_registry *r, sw_state *st, sw_base_image *b, bool skeleton, char ***out, sw_error **err)
 {
   size_t n = b->manifest->n_layers;
-  struct extract_job *jobs;
-  pthread_t *threads;
-  bool *started;
+  struct extract_job *jobs = sw_xcalloc (n + 1, sizeof *jobs);
+  pthread_t *threads = sw_xcalloc (n + 1, sizeof *threads);
+  bool *started = sw_xcalloc (n + 1, sizeof *started);
+  char **dirs = NULL;
   int ret = 0;
 
-  if (b->lowers)
-    return 0;
-  jobs = sw_xcalloc (n + 1, sizeof *jobs);
-  threads = sw_xcalloc (n + 1, sizeof *threads);
-  started = sw_xcalloc (n + 1, sizeof *started);
-  /* One thread a layer: base images have tens of layers at most, and each thread spends
-   * its time waiting on the network or the disk. */
   for (size_t i = 0; i < n; i++)
     {
-      jobs[i] = (struct extract_job){ r, st, b->repo, &b->manifest->layers[i], b->config->diff_ids[i], NULL };
+      jobs[i] = (struct extract_job){ r, st, b->repo, &b->manifest->layers[i], b->config->diff_ids[i], skeleton,
+                                      NULL, NULL };
       started[i] = pthread_create (&threads[i], NULL, extract_thread, &jobs[i]) == 0;
       if (!started[i])
         extract_one (&jobs[i], &jobs[i].err);
@@ -152,16 +162,44 @@ sw_base_extract (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **err)
           ret = -1;
         }
     }
-  if (ret == 0)
+  dirs = sw_xcalloc (n + 1, sizeof *dirs);
+  for (size_t i = 0; i < n; i++)
     {
-      b->lowers = sw_xcalloc (n + 1, sizeof *b->lowers);
-      for (size_t i = 0; i < n && ret == 0; i++)
-        ret = sw_state_layer_path (st, b->config->diff_ids[i], &b->lowers[i], err);
+      if (skeleton)
+        dirs[i] = steal_pointer (&jobs[i].skel_dir);
+      else if (ret == 0)
+        ret = sw_state_layer_path (st, b->config->diff_ids[i], &dirs[i], err);
+      free (jobs[i].skel_dir);
     }
   free (jobs);
   free (threads);
   free (started);
-  return ret < 0 ? sw_error_wrap (err, "%s", b->name) : 0;
+  if (ret < 0)
+    {
+      for (size_t i = 0; i < n; i++)
+        if (skeleton && dirs[i])
+          sw_rmtree (dirs[i], NULL);
+      sw_strlist_free (dirs);
+      return sw_error_wrap (err, "%s", b->name);
+    }
+  *out = dirs;
+  return 0;
+}
+
+int
+sw_base_extract (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **err)
+{
+  if (b->lowers)
+    return 0;
+  return fetch_layers (r, st, b, false, &b->lowers, err);
+}
+
+int
+sw_base_skeleton (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **err)
+{
+  if (b->skeleton || b->lowers)
+    return 0;
+  return fetch_layers (r, st, b, true, &b->skeleton, err);
 }
 
 void
@@ -175,5 +213,6 @@ sw_base_free (sw_base_image *b)
   sw_manifest_free (b->manifest);
   sw_image_config_free (b->config);
   sw_strlist_free (b->lowers);
+  sw_strlist_free (b->skeleton); /* its dirs are session scratch: removed with the session */
   free (b);
 }

@@ -2,7 +2,8 @@
  *
  * Resolving reads only the manifest (through the index, for the build's platform) and
  * the config: a stage that never runs a command never downloads a layer, and its push
- * reuses the base's blobs from the registry.  Extracting downloads every layer straight
+ * reuses the base's blobs from the registry.  A stage that only COPYs onto its base
+ * needs the tree's shape, not its contents: a skeleton.  Extracting downloads every layer straight
  * into the state's layer store (keyed by diffID, all or nothing, digests verified while
  * the bytes go by), in parallel, and reuses layers an earlier build extracted.
  */
@@ -26,6 +27,7 @@ typedef struct sw_base_image
   sw_manifest *manifest;
   sw_image_config *config;
   char **lowers;          /* snapshot dirs, bottom layer first; NULL until extracted */
+  char **skeleton;        /* the same as skeletons (sw_base_skeleton), or NULL */
 } sw_base_image;
 
 /* Resolve image for platform want.  A warning (through the log) when an image without an
@@ -36,6 +38,12 @@ int sw_base_resolve (sw_registry *r, const char *image, const sw_platform *want,
 /* Make sure every layer is in the store and fill b->lowers.  progress, if set, is told
  * about each layer as it starts being fetched (for the build's events). */
 int sw_base_extract (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **err);
+
+/* The layers' shape without their contents, for COPY and WORKDIR: every directory,
+ * symlink, whiteout and file with its metadata, but files empty (except /etc/passwd and
+ * /etc/group, for --chown names).  The stream is still read whole and verified; nothing
+ * goes to the layer store and almost nothing to disk.  Fills b->skeleton. */
+int sw_base_skeleton (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **err);
 
 void sw_base_free (sw_base_image *b);
 

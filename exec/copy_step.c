@@ -138,7 +138,7 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
     {
       sw_context_as_source (e->ctx, &o);
     }
-  if ((!link && sw_engine_stage_lowers (e, s, &lowers, err) < 0)
+  if ((!link && sw_engine_stage_shape (e, s, &lowers, err) < 0)
       || sw_state_mkscratch (e->state, "upper", &upper, err) < 0
       || sw_state_mkscratch (e->state, "work", &work, err) < 0
       || sw_state_mkscratch (e->state, "mnt", &mnt, err) < 0

@@ -114,6 +114,10 @@ int sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err);
 /* The stage's snapshot dirs, bottom first, extracting its base image if needed.  A new
  * NULL-terminated list (free with sw_strlist_free). */
 int sw_engine_stage_lowers (sw_engine *e, sw_stage *s, char ***out, sw_error **err);
+/* The same for a step that needs only the tree's shape (COPY's and WORKDIR's destination):
+ * a base image not extracted yet is fetched as a skeleton instead (exec/base.h), so a
+ * stage that never runs a command never extracts its base. */
+int sw_engine_stage_shape (sw_engine *e, sw_stage *s, char ***out, sw_error **err);
 
 /* ---- layers ---- */
 /* Register a built layer (its upper dir) on stage s and queue its pack-and-upload. */

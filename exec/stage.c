@@ -104,16 +104,23 @@ stage_push_layer (sw_stage *s, sw_layer *l)
   s->layers[s->n_layers++] = l;
 }
 
-int
-sw_engine_stage_lowers (sw_engine *e, sw_stage *s, char ***out, sw_error **err)
+/* The stage's snapshot dirs, bottom first.  shape_only: a base image not extracted yet
+ * may serve as a skeleton (its tree's shape; see exec/base.h) — enough for COPY and
+ * WORKDIR, which read no file of the base. */
+static int
+stage_lowers (sw_engine *e, sw_stage *s, bool shape_only, char ***out, sw_error **err)
 {
   char **lowers = NULL;
+  bool need = s->base && s->base->lowers == NULL && s->base->manifest->n_layers > 0;
+  bool skeleton = need && shape_only;
 
-  if (s->base && s->base->lowers == NULL && s->base->manifest->n_layers > 0)
+  if (need && !(skeleton && s->base->skeleton))
     {
-      int id = sw_engine_vertex_start (e, "[%s] extracting %s", s->ps->display, s->base->name);
+      int id = sw_engine_vertex_start (e, "[%s] %s %s", s->ps->display, skeleton ? "fetching the shape of" : "extracting",
+                                       s->base->name);
       double t0 = sw_engine_now ();
-      int r = sw_base_extract (e->reg, e->state, s->base, err);
+      int r = skeleton ? sw_base_skeleton (e->reg, e->state, s->base, err)
+                       : sw_base_extract (e->reg, e->state, s->base, err);
       sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
       if (r < 0)
         return -1;
@@ -121,7 +128,7 @@ sw_engine_stage_lowers (sw_engine *e, sw_stage *s, char ***out, sw_error **err)
   if (s->base_stage)
     {
       /* The base stage's own lowers (it ran already) are the bottom of ours. */
-      if (sw_engine_stage_lowers (e, s->base_stage, &lowers, err) < 0)
+      if (stage_lowers (e, s->base_stage, shape_only, &lowers, err) < 0)
         return -1;
     }
   for (size_t i = 0; i < s->n_layers; i++)
@@ -130,17 +137,28 @@ sw_engine_stage_lowers (sw_engine *e, sw_stage *s, char ***out, sw_error **err)
       if (s->base_stage && i < s->base_stage->n_layers)
         continue; /* already listed through the base stage */
       if (!l->built && l->dir == NULL && s->base && s->base->lowers)
-        {
-          /* base layers are the first n of the stage */
-          l->dir = sw_xstrdup (s->base->lowers[i]);
-        }
+        l->dir = sw_xstrdup (s->base->lowers[i]); /* base layers are the first n of the stage */
       if (l->dir)
         sw_strlist_push (&lowers, l->dir);
+      else if (!l->built && s->base && s->base->skeleton)
+        sw_strlist_push (&lowers, s->base->skeleton[i]);
     }
   if (lowers == NULL)
     lowers = sw_xcalloc (1, sizeof *lowers);
   *out = lowers;
   return 0;
+}
+
+int
+sw_engine_stage_lowers (sw_engine *e, sw_stage *s, char ***out, sw_error **err)
+{
+  return stage_lowers (e, s, false, out, err);
+}
+
+int
+sw_engine_stage_shape (sw_engine *e, sw_stage *s, char ***out, sw_error **err)
+{
+  return stage_lowers (e, s, true, out, err);
 }
 
 /* ---- FROM ----------------------------------------------------------------------- */
@@ -531,7 +549,7 @@ stage_workdir (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pre
   struct mkdir_args a = { wd };
   int r = -1;
 
-  if (sw_engine_stage_lowers (e, s, &lowers, err) < 0 || sw_state_mkscratch (e->state, "upper", &upper, err) < 0
+  if (sw_engine_stage_shape (e, s, &lowers, err) < 0 || sw_state_mkscratch (e->state, "upper", &upper, err) < 0
       || sw_state_mkscratch (e->state, "work", &work, err) < 0 || sw_state_mkscratch (e->state, "mnt", &mnt, err) < 0)
     goto out;
   if (sw_view_run ((const char *const *) lowers, upper, work, mnt, mkdir_in_view, &a, err) < 0)

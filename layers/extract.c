@@ -504,6 +504,18 @@ write_file_data (struct xt *x, struct archive_entry *e, int fd, const char *path
   return 0;
 }
 
+/* metadata_only: is this file's content left out?  (libarchive skips unread data.) */
+static bool
+skip_data (const struct xt *x, const char *path)
+{
+  if (!x->o.metadata_only)
+    return false;
+  for (size_t i = 0; x->o.keep_data && x->o.keep_data[i]; i++)
+    if (strcmp (path, x->o.keep_data[i]) == 0)
+      return false;
+  return true;
+}
+
 static int
 extract_entry (struct xt *x, struct archive_entry *e, sw_error **err)
 {
@@ -597,7 +609,7 @@ extract_entry (struct xt *x, struct archive_entry *e, sw_error **err)
             = openat (pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
         if (fd < 0)
           return sw_error_errno (err, "layer entry \"%s\": create", sp);
-        if (write_file_data (x, e, fd, path, err) < 0)
+        if (!skip_data (x, path) && write_file_data (x, e, fd, path, err) < 0)
           return -1;
         if (set_meta (x, e, fd, pfd, base, path, false, true, err) < 0)
           return -1;

@@ -88,6 +88,11 @@ typedef struct sw_extract_opts
   bool devices;             /* allow device nodes (default: when running as root) */
   bool chown;               /* restore uid/gid (default: when running as root) */
   uint64_t max_bytes;       /* bound on the uncompressed stream; 0: none */
+  /* A skeleton: regular files are created with their metadata but empty, except the
+   * paths listed in keep_data (rootfs-relative, "etc/passwd").  The tree has the image's
+   * shape (what COPY needs to resolve a destination) at a fraction of its size. */
+  bool metadata_only;
+  const char *const *keep_data;
 } sw_extract_opts;
 
 void sw_extract_opts_init (sw_extract_opts *o);

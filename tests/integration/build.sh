@@ -219,3 +219,13 @@ check "pushing to another registry streams the base blobs across" "$SLIPWAY" bui
 check "still nothing extracted" bash -c '[ -z "$(ls -A "'"$lazy_state"'/layers" 2>/dev/null)" ]'
 check "the copy in the other registry is complete" bash -c 'rm -rf "'"$dir"'/oci-b"; skopeo copy -q --src-tls-verify=false docker://'"$REGISTRY"'/t/lazy:v1 oci:'"$dir"'/oci-b:x'
 REGISTRY=$REGISTRY_A
+# ... and a stage that only COPYs onto its base fetches the base's shape, not its contents
+ctx=$dir/ctx11; mkdir -p "$ctx"; echo copied > "$ctx/f"
+printf 'FROM %s/base/busybox:latest\nCOPY --chown=nobody f /bin/newfile\nCOPY f /etc/passwd-copy\nWORKDIR /bin/sub\n' "$REGISTRY" > "$ctx/Dockerfile"
+lazy_state2=$dir/lazy-state2
+check "COPY-only build pushes" "$SLIPWAY" build -q --state-dir "$lazy_state2" -t "$REGISTRY/t/lazycopy:v1" --push "$ctx"
+check "COPY onto a base never extracts it" bash -c '[ -z "$(ls -A "'"$lazy_state2"'/layers" 2>/dev/null)" ]'
+check "unpack the COPY-only image" unpack "$REGISTRY/t/lazycopy:v1" "$dir/b11"
+check "copied files land, owned per --chown from the base's passwd" bash -c '[ "$(cat '"$dir"'/b11/rootfs/bin/newfile)" = copied ] && [ "$(stat -c %u '"$dir"'/b11/rootfs/bin/newfile)" = 65534 ]'
+check "the base's files keep their contents (only the shape was fetched)" bash -c '[ "$(stat -c %s '"$dir"'/b11/rootfs/bin/busybox)" -gt 100000 ] && grep -q "^root:" '"$dir"'/b11/rootfs/etc/passwd'
+check "the new layers hold only what the steps added" bash -c 'skopeo inspect --tls-verify=false --raw docker://'"$REGISTRY"'/t/lazycopy:v1 | jq -e "[.layers[1:][].size] | all(. < 4096)" >/dev/null'
