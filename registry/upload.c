@@ -350,6 +350,76 @@ sw_upload_sink (void *ud, const void *p, size_t n, sw_error **err)
   return sw_upload_write (ud, p, n, err);
 }
 
+/* A blob that fits in one chunk goes in the closing PUT's body: POST + PUT, one request less
+ * than POST + PATCH + PUT, as the distribution spec allows ("monolithic upload").  1 when that
+ * PUT did not commit it: the session it used is dropped, a fresh one (offset 0) is open, and
+ * the caller goes on with PATCH + PUT and their retries; the bytes are still in memory.  0
+ * when committed, -1 on an error the fresh session could not get past. */
+static int
+put_whole (sw_upload *u, const char *d, sw_error **err)
+{
+  cleanup_free char *url = sw_xasprintf ("%s%cdigest=%s", u->location, strchr (u->location, '?') ? '&' : '?', d);
+  sw_req req = { .method = "PUT", .repo = u->repo, .url = url, .scope = u->scope, .body = u->bufs[u->cur],
+                 .body_len = u->len, .has_body = true, .no_retry = true };
+  sw_resp resp = { 0 };
+  sw_error *e = NULL;
+  int rc = sw_registry_do (u->r, &req, &resp, &e);
+  bool ok = rc == 0 && (resp.status == 201 || resp.status == 204 || resp.status == 200)
+            && (resp.docker_digest == NULL || strcmp (resp.docker_digest, d) == 0);
+  sw_debug ("monolithic PUT of %zu bytes to %s/%s: %s", u->len, u->repo->domain, u->repo->path,
+            ok ? "committed" : rc < 0 ? sw_error_message (e) : "refused");
+  sw_resp_clear (&resp);
+  sw_error_free (e);
+  if (ok)
+    {
+      u->offset = u->len;
+      return 0;
+    }
+  /* a reply lost after the commit: the blob is there */
+  int64_t have = -1;
+  if (sw_blob_exists (u->r, u->repo, d, &have, NULL) == 1 && (uint64_t) have == u->total)
+    {
+      u->offset = u->len;
+      return 0;
+    }
+  /* whatever that session holds now, start again from a fresh one */
+  sw_req del = { .method = "DELETE", .repo = u->repo, .url = u->location, .scope = u->scope, .no_retry = true };
+  sw_resp dresp = { 0 };
+  sw_error *de = NULL;
+  sw_registry_do (u->r, &del, &dresp, &de);
+  sw_error_free (de);
+  sw_resp_clear (&dresp);
+  cleanup_free char *start = sw_xasprintf ("/v2/%s/blobs/uploads/", u->repo->path);
+  sw_req post = { .method = "POST", .repo = u->repo, .url = start, .scope = u->scope };
+  sw_resp presp = { 0 };
+  int ret = -1;
+  if (sw_registry_do (u->r, &post, &presp, err) < 0)
+    goto out;
+  if (presp.status != 202 || presp.location == NULL)
+    {
+      sw_resp_error (&post, &presp, err);
+      goto out;
+    }
+  set_location (u, presp.location);
+  ret = 1;
+out:
+  sw_resp_clear (&presp);
+  if (ret < 0)
+    return sw_error_wrap (err, "restarting the upload to %s/%s", u->repo->domain, u->repo->path);
+  return ret;
+}
+
+static int
+finished (sw_upload *u, const char *d, char digest[SW_DIGEST_BUFSZ], int64_t *size)
+{
+  u->done = true;
+  if (digest)
+    memcpy (digest, d, SW_DIGEST_BUFSZ);
+  if (size)
+    *size = (int64_t) u->total;
+  return 0;
+}
+
 int
 sw_upload_finish (sw_upload *u, const char *expected, char digest[SW_DIGEST_BUFSZ], int64_t *size, sw_error **err)
 {
@@ -362,6 +432,15 @@ sw_upload_finish (sw_upload *u, const char *expected, char digest[SW_DIGEST_BUFS
     return -1;
   stop_sender (u);
   size_t len = u->len;
+  if (len > 0 && u->offset == 0 && u->total == len)
+    {
+      int w = put_whole (u, d, err);
+      if (w < 0)
+        return -1;
+      if (w == 0)
+        return finished (u, d, digest, size);
+      len = u->len; /* a fresh session: on with PATCH + PUT */
+    }
   if (len > 0 && flush (u, u->bufs[u->cur], &len, err) < 0)
     return -1;
   u->len = 0;
@@ -390,12 +469,7 @@ out:
   sw_resp_clear (&resp);
   if (ret < 0)
     return sw_error_wrap (err, "committing blob %s to %s/%s", d, u->repo->domain, u->repo->path);
-  u->done = true;
-  if (digest)
-    memcpy (digest, d, SW_DIGEST_BUFSZ);
-  if (size)
-    *size = (int64_t) u->total;
-  return 0;
+  return finished (u, d, digest, size);
 }
 
 void

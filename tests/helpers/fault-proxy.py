@@ -15,7 +15,8 @@ RULE is KIND@N: the Nth PATCH request (1-based) gets the fault:
   lost      forward it (the registry takes the bytes), then close the connection without
             the answer: the client must ask where the upload stands and skip what landed
 KIND putlost@N does the same to the Nth PUT of an upload (the commit: the blob exists,
-the client never heard).
+the client never heard); put500@N and putdrop@N give that PUT the fault 500 or drop (a
+one-chunk blob travels in its PUT's body).
 KIND@all with KIND 503 answers every request but GET /v2/ with 503 (a registry that
 never recovers).  log@all logs every request as "request METHOD PATH".  redirect@blobs answers blob GETs with 307 to a second listener (a "CDN"
 on another port, with a pre-signed-style ?sig= in the URL) that serves the bytes and logs
@@ -32,8 +33,8 @@ redirect_blobs = log_all = False
 put_faults = {}
 for r in rules:
     kind, n = r.split("@")
-    if kind == "putlost":
-        put_faults[int(n)] = "lost"
+    if kind in ("putlost", "put500", "putdrop"):
+        put_faults[int(n)] = kind[3:]
         continue
     if kind == "redirect":
         redirect_blobs = True

@@ -37,6 +37,12 @@ MIN_MS=1000 run_with e429 429@2   # Retry-After: 1 is honoured
 run_with mixed drop@1 500@3 429@4 drop@5
 run_with lost lost@3
 run_with putlost putlost@2
+# a blob that fits in one chunk travels in the closing PUT (POST + PUT): faults there too
+unset SLIPWAY_CHUNK_SIZE
+run_with small-putlost putlost@1
+run_with small-put500 put500@1
+run_with small-putdrop putdrop@2
+export SLIPWAY_CHUNK_SIZE=$((1 << 20))
 
 start_fault_proxy "$R" 503@all
 start=$(date +%s)
