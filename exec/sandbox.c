@@ -123,7 +123,7 @@ sw_sandbox_describe_argv (const char *const *argv)
 #define SW_MASK "****"
 
 static void
-add_needle (sw_run *r, const char *p, size_t n)
+add_needle (sw_sandbox_run_state *r, const char *p, size_t n)
 {
   while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
     n--;
@@ -136,7 +136,7 @@ add_needle (sw_run *r, const char *p, size_t n)
 }
 
 static void
-collect_needles (sw_run *r)
+collect_needles (sw_sandbox_run_state *r)
 {
   for (size_t i = 0; i < r->n_ops; i++)
     {
@@ -157,7 +157,7 @@ collect_needles (sw_run *r)
 }
 
 static void
-output_line (sw_run *r, int stream, const char *line, size_t len)
+output_line (sw_sandbox_run_state *r, int stream, const char *line, size_t len)
 {
   const sw_sandbox_spec *s = r->spec;
   if (!s->output)
@@ -187,7 +187,7 @@ output_line (sw_run *r, int stream, const char *line, size_t len)
 }
 
 static void
-emit (sw_run *r, int stream, const char *data, size_t n, bool eof)
+emit (sw_sandbox_run_state *r, int stream, const char *data, size_t n, bool eof)
 {
   sw_buf *b = &r->line[stream];
   sw_buf_append (b, data, n);
@@ -214,7 +214,7 @@ emit (sw_run *r, int stream, const char *data, size_t n, bool eof)
 /* Remove mountpoint stubs that had to be made in the upper dir (a layer hid the stub
  * layer's): an empty file or dir at a mount target, or its parents, that no lower has. */
 static void
-remove_upper_stubs (sw_run *r)
+remove_upper_stubs (sw_sandbox_run_state *r)
 {
   const sw_sandbox_spec *s = r->spec;
   static const char *const fixed[] = { "dev", "proc", "sys", NULL };
@@ -276,7 +276,7 @@ remove_upper_stubs (sw_run *r)
 int
 sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
 {
-  sw_run r;
+  sw_sandbox_run_state r;
   int sv[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
   int ret = -1, status = -1;
   bool exec_failed = false, setup_failed = false;
@@ -290,7 +290,7 @@ sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
   pthread_once (&cancel_once, cancel_init);
   if (cancelled)
     return sw_error_make (err, ECANCELED, "cancelled");
-  if (sw_run_prepare (&r, err) < 0)
+  if (sw_sandbox_run_prepare (&r, err) < 0)
     goto out;
   collect_needles (&r);
 
@@ -463,7 +463,7 @@ out_fds:
   if (*exit_code >= 0 || exec_failed)
     remove_upper_stubs (&r);
 out:
-  sw_run_free (&r);
+  sw_sandbox_run_free (&r);
   return ret;
 }
 

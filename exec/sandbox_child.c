@@ -63,7 +63,7 @@ send_msg (int fd, int kind, int errnum, const char *what, const char *arg, const
 }
 
 __attribute__ ((noreturn)) static void
-die (const sw_plan *p, const char *what, const char *arg)
+die (const sw_sandbox_plan *p, const char *what, const char *arg)
 {
   send_msg (p->sync_fd, SW_MSG_ERROR, errno, what, arg, NULL);
   _exit (126);
@@ -202,7 +202,7 @@ ensure (int rootfd, const char *rel, bool is_dir)
 }
 
 static void
-mount_at (const sw_plan *p, int rootfd, const char *rel, bool is_dir, const char *src,
+mount_at (const sw_sandbox_plan *p, int rootfd, const char *rel, bool is_dir, const char *src,
           const char *type, unsigned long flags, const char *data)
 {
   char path[32];
@@ -216,7 +216,7 @@ mount_at (const sw_plan *p, int rootfd, const char *rel, bool is_dir, const char
 }
 
 static int
-open_src (const sw_plan *p, const sw_op *op)
+open_src (const sw_sandbox_plan *p, const sw_op *op)
 {
   int base = open (op->src_base, O_PATH | O_CLOEXEC | (op->src_rel ? O_DIRECTORY : 0));
   if (base < 0)
@@ -231,7 +231,7 @@ open_src (const sw_plan *p, const sw_op *op)
 }
 
 static void
-bind_at (const sw_plan *p, int rootfd, const char *rel, bool is_dir, int srcfd, bool ro)
+bind_at (const sw_sandbox_plan *p, int rootfd, const char *rel, bool is_dir, int srcfd, bool ro)
 {
   char src[32], path[32];
   int fd = ensure (rootfd, rel, is_dir);
@@ -256,7 +256,7 @@ bind_at (const sw_plan *p, int rootfd, const char *rel, bool is_dir, int srcfd, 
 /* A writable view of src whose writes are thrown away: an overlay with src below and an
  * upper dir on the staging tmpfs (a file is copied onto the tmpfs instead). */
 static void
-discard_bind (const sw_plan *p, int rootfd, int stage, const sw_op *op, int src, size_t i)
+discard_bind (const sw_sandbox_plan *p, int rootfd, int stage, const sw_op *op, int src, size_t i)
 {
   char name[32], path[32], opts[256];
   size_t len = 0;
@@ -327,7 +327,7 @@ discard_bind (const sw_plan *p, int rootfd, int stage, const sw_op *op, int src,
 
 /* Bind a host device node; the mount keeps the host /dev's flags (not nodev). */
 static void
-bind_dev (const sw_plan *p, int rootfd, const char *rel, int host)
+bind_dev (const sw_sandbox_plan *p, int rootfd, const char *rel, int host)
 {
   char src[32], path[32];
   int fd = ensure (rootfd, rel, false);
@@ -341,7 +341,7 @@ bind_dev (const sw_plan *p, int rootfd, const char *rel, int host)
 }
 
 static void
-setup_dev (const sw_plan *p, int rootfd)
+setup_dev (const sw_sandbox_plan *p, int rootfd)
 {
   static const struct
   {
@@ -405,7 +405,7 @@ setup_dev (const sw_plan *p, int rootfd)
 }
 
 static void
-mask_paths (const sw_plan *p, int rootfd)
+mask_paths (const sw_sandbox_plan *p, int rootfd)
 {
   char src[32], path[32];
   int null = open_in (rootfd, "dev/null", O_PATH);
@@ -432,7 +432,7 @@ mask_paths (const sw_plan *p, int rootfd)
 }
 
 static void
-loopback_up (const sw_plan *p)
+loopback_up (const sw_sandbox_plan *p)
 {
   struct ifreq ifr;
   int s = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -489,7 +489,7 @@ blank_cmdline (void)
 /* ---- the command ---- */
 
 __attribute__ ((noreturn)) static void
-exec_command (const sw_plan *p)
+exec_command (const sw_sandbox_plan *p)
 {
   struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
   struct __user_cap_data_struct data[2];
@@ -606,7 +606,7 @@ exec_command (const sw_plan *p)
 }
 
 void
-sw_sandbox_child (const sw_plan *p)
+sw_sandbox_child (const sw_sandbox_plan *p)
 {
   char path[32];
 

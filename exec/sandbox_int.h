@@ -5,6 +5,9 @@
  * program.  The child (a copy of the parent made by clone3 without CLONE_VM) only reads
  * this memory and makes system calls; it never allocates and never calls libc functions
  * that take locks, because another thread of the parent may have held them at the clone.
+ *
+ * The types are sw_sandbox_plan and sw_sandbox_run_state, not sw_plan: that name is the
+ * build plan of dockerfile/plan.h, and a file may well include both headers.
  */
 #ifndef SW_EXEC_SANDBOX_INT_H
 #define SW_EXEC_SANDBOX_INT_H
@@ -44,7 +47,7 @@ typedef struct sw_op
 
 #define SW_MAX_GROUPS 65536
 
-typedef struct sw_plan
+typedef struct sw_sandbox_plan
 {
   /* overlay */
   /* opened by the child (overlayfs clones its layers' mounts, which must be in the
@@ -79,7 +82,7 @@ typedef struct sw_plan
   /* plumbing (fd numbers in the child) */
   int sync_fd;
   int out_fd, err_fd;
-} sw_plan;
+} sw_sandbox_plan;
 
 /* The parent's view of one step: the plan and everything it owns. */
 #include "common/buf.h"
@@ -87,10 +90,10 @@ typedef struct sw_plan
 #include "exec/sandbox.h"
 #include "exec/user.h"
 
-typedef struct sw_run
+typedef struct sw_sandbox_run_state
 {
   const sw_sandbox_spec *spec;
-  sw_plan plan;
+  sw_sandbox_plan plan;
   char *scratch;    /* this step's overlay work dir */
   char *step_stubs; /* this step's stub layer, when its mounts need one */
   char *workdir_outside; /* a work dir made beside the upper dir (other filesystem) */
@@ -113,16 +116,16 @@ typedef struct sw_run
   sw_buf line[3];
   char **needles; /* secret values (whole, and each long line) masked in output */
   size_t n_needles;
-} sw_run;
+} sw_sandbox_run_state;
 
-/* Fill r->plan from r->spec (sandbox_plan.c); on failure r still needs sw_run_free. */
-int sw_run_prepare (sw_run *r, sw_error **err);
+/* Fill r->plan from r->spec (sandbox_plan.c); on failure r still needs sw_sandbox_run_free. */
+int sw_sandbox_run_prepare (sw_sandbox_run_state *r, sw_error **err);
 /* Close, free, and discard the step's scratch. */
-void sw_run_free (sw_run *r);
+void sw_sandbox_run_free (sw_sandbox_run_state *r);
 /* openat2(2) with EAGAIN/EINTR retried; flags get O_CLOEXEC. */
 int sw_openat2 (int dirfd, const char *rel, int flags, uint64_t resolve);
 
 /* The child's entry point after clone3: never returns. */
-__attribute__ ((noreturn)) void sw_sandbox_child (const sw_plan *p);
+__attribute__ ((noreturn)) void sw_sandbox_child (const sw_sandbox_plan *p);
 
 #endif

@@ -198,7 +198,7 @@ env_get (char **env, const char *key)
 
 
 static int
-keep_fd (sw_run *r, int fd)
+keep_fd (sw_sandbox_run_state *r, int fd)
 {
   r->fds = sw_xreallocarray (r->fds, r->n_fds + 1, sizeof *r->fds);
   r->fds[r->n_fds++] = fd;
@@ -206,7 +206,7 @@ keep_fd (sw_run *r, int fd)
 }
 
 static const char *
-keep_str (sw_run *r, char *s)
+keep_str (sw_sandbox_run_state *r, char *s)
 {
   r->strings = sw_xreallocarray (r->strings, r->n_strings + 1, sizeof *r->strings);
   r->strings[r->n_strings++] = s;
@@ -214,7 +214,7 @@ keep_str (sw_run *r, char *s)
 }
 
 static sw_op *
-add_op (sw_run *r, sw_op_kind kind, const char *target_rel, bool is_dir)
+add_op (sw_sandbox_run_state *r, sw_op_kind kind, const char *target_rel, bool is_dir)
 {
   r->ops = sw_xreallocarray (r->ops, r->n_ops + 1, sizeof *r->ops);
   sw_op *op = &r->ops[r->n_ops++];
@@ -228,7 +228,7 @@ add_op (sw_run *r, sw_op_kind kind, const char *target_rel, bool is_dir)
 }
 
 void
-sw_run_free (sw_run *r)
+sw_sandbox_run_free (sw_sandbox_run_state *r)
 {
   for (size_t i = 0; i < r->n_fds; i++)
     if (r->fds[i] >= 0)
@@ -323,7 +323,7 @@ resolv_content (void)
 }
 
 static void
-file_op (sw_run *r, const char *rel, char *content, mode_t mode, uid_t uid, gid_t gid, bool ro)
+file_op (sw_sandbox_run_state *r, const char *rel, char *content, mode_t mode, uid_t uid, gid_t gid, bool ro)
 {
   sw_op *op = add_op (r, SW_OP_FILE, keep_str (r, sw_xstrdup (rel)), false);
   op->content = keep_str (r, content);
@@ -381,7 +381,7 @@ secret_content (const sw_sandbox_spec *s, const char *id, char **out, size_t *le
 
 /* Make a step stub tree (dirs, empty files) for the mount targets the shared stubs lack. */
 static int
-make_step_stubs (sw_run *r, const char *dir, sw_error **err)
+make_step_stubs (sw_sandbox_run_state *r, const char *dir, sw_error **err)
 {
   if (chmod (dir, 0755) < 0)
     return sw_error_errno (err, "preparing %s", dir);
@@ -417,7 +417,7 @@ make_step_stubs (sw_run *r, const char *dir, sw_error **err)
 }
 
 static int
-add_mounts (sw_run *r, sw_error **err)
+add_mounts (sw_sandbox_run_state *r, sw_error **err)
 {
   const sw_sandbox_spec *s = r->spec;
   for (size_t i = 0; i < s->n_mounts; i++)
@@ -528,7 +528,7 @@ add_mounts (sw_run *r, sw_error **err)
 }
 
 static void
-build_env (sw_run *r)
+build_env (sw_sandbox_run_state *r)
 {
   const sw_sandbox_spec *s = r->spec;
   size_t n = 0, cap = 8;
@@ -554,10 +554,10 @@ build_env (sw_run *r)
 }
 
 int
-sw_run_prepare (sw_run *r, sw_error **err)
+sw_sandbox_run_prepare (sw_sandbox_run_state *r, sw_error **err)
 {
   const sw_sandbox_spec *s = r->spec;
-  sw_plan *p = &r->plan;
+  sw_sandbox_plan *p = &r->plan;
   const char *stubs;
   struct stat up, sc;
   size_t nl = 0;

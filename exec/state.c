@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "exec/state.h"
+#include "image/digest.h"
 
 struct sw_state
 {
@@ -518,11 +518,10 @@ sw_state_layer_commit (sw_state *st, const char *diffid, const char *tmpdir, sw_
 static void
 hash_id (const char *id, char out[33])
 {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest (id, strlen (id), md, &n, EVP_sha256 (), NULL);
-  for (int i = 0; i < 16; i++)
-    snprintf (out + 2 * i, 3, "%02x", md[i]);
+  char d[SW_DIGEST_BUFSZ];
+  sw_digest_bytes (id, strlen (id), d);
+  memcpy (out, sw_digest_hex (d), 32); /* the first 16 bytes, in lowercase hex */
+  out[32] = '\0';
 }
 
 static int

@@ -107,7 +107,14 @@ int sw_layer_extract_sink (sw_sink *out, int rootfd, const sw_extract_opts *o,
 int sw_layer_extract_fd (int fd, int rootfd, const sw_extract_opts *o, sw_layer_info *info,
                          sw_error **err);
 
-/* A sink that extracts into a new snapshot directory SNAPDIR/sha256/<hex of diff_id>,
+/* Not the engine's layer store: a build keeps its extracted layers in exec/state.h's
+ * STATE/layers/ALGO-HEX (sw_state_layer_begin/commit around sw_layer_extract_sink, in
+ * exec/base.c).  The snapshot sink below is the stand-alone all-or-nothing form of the
+ * same extraction, for callers without an engine state: only tests/tools/layertool
+ * ("snapshot", used by tests/integration/layers.sh) and tests/unit/test_layers.c.  Its
+ * SNAPDIR layout is its own; do not point it at a state directory.
+ *
+ * A sink that extracts into a new snapshot directory SNAPDIR/sha256/<hex of diff_id>,
  * all or nothing: it extracts into a temporary directory beside it and renames it into
  * place only once the stream is complete and its digests verified (diff_id always).  If
  * the snapshot already exists, the stream is still verified and then discarded.  Abort or
