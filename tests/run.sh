@@ -37,7 +37,7 @@ for t in tests/integration/*.sh; do
   grep -E '^(FAIL|SKIP) ' <<<"$out" | sed "s|^|  $name: |"
   if [ "$f" -gt 0 ]; then
     failures+=("integration/$name")
-    grep -vE '^(PASS|FAIL|SKIP) ' <<<"$out" | tail -15 | sed "s|^|  $name| |"
+    grep -vE '^(PASS|FAIL|SKIP) ' <<<"$out" | tail -15 | sed "s#^#  $name | #"
   fi
   echo "integration $name: $p passed, $f failed, $s skipped ($(( $(date +%s) - start ))s)"
 done
