@@ -12,6 +12,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "exec/csv.h"
 #include "exec/outputs.h"
 #include "exec/view.h"
 #include "image/docker_archive.h"
@@ -61,22 +62,10 @@ static const char *const type_names[] = { "oci", "docker", "local", "tar" };
 
 /* ---- parsing ------------------------------------------------------------------------ */
 
-static char *
-csv_value (const char *spec, const char *key)
-{
-  cleanup_free char *copy = sw_xstrdup (spec);
-  char *save = NULL;
-  size_t klen = strlen (key);
-  for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
-    if (strncmp (p, key, klen) == 0 && p[klen] == '=')
-      return sw_xstrdup (p + klen + 1);
-  return NULL;
-}
-
 static int
 csv_bool (const char *spec, const char *key, bool dflt, bool *out, sw_error **err)
 {
-  cleanup_free char *v = csv_value (spec, key);
+  cleanup_free char *v = sw_csv_get (spec, key);
   *out = dflt;
   if (v == NULL)
     return 0;
@@ -192,14 +181,14 @@ sw_outputs_add (sw_engine *e, const char *type, const char *spec, sw_error **err
   sw_outputs *os = e->outputs;
 
   output o = { .kind = kind, .fd = -1 };
-  o.dest = csv_value (spec, "dest");
+  o.dest = sw_csv_get (spec, "dest");
   if (o.dest == NULL || *o.dest == '\0')
     {
       free (o.dest);
       return sw_error_make (err, EINVAL, "--output type=%s needs a destination: add dest=%s", type,
                             kind == OUT_LOCAL ? "DIR" : "FILE (or dest=- for stdout)");
     }
-  o.name = csv_value (spec, "name");
+  o.name = sw_csv_get (spec, "name");
   if (o.name)
     {
       sw_ref *ref;
