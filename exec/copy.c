@@ -174,7 +174,7 @@ lookup (const sw_copy_opts *o, const char *resolved, struct stat *st, bool *is_i
         sw_error **err)
 {
   *is_ignored = false;
-  cleanup_close int fd = sw_copy_open_in_root (o->src_root_fd, resolved, O_PATH | O_NOFOLLOW, 0);
+  cleanup_close int fd = sw_open_in_root (o->src_root_fd, resolved, O_PATH | O_NOFOLLOW, 0);
   if (fd < 0)
     {
       if (errno == ENOENT || errno == ENOTDIR)
@@ -232,7 +232,7 @@ walk_match (const sw_copy_opts *o, const char *base, const char *rel, const char
             size_t depth, size_t max_depth, struct matches *out, sw_error **err)
 {
   cleanup_free char *dir = *rel ? sw_copy_join (base, rel) : sw_xstrdup (base);
-  cleanup_close int fd = sw_copy_open_in_root (o->src_root_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+  cleanup_close int fd = sw_open_in_root (o->src_root_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
   if (fd < 0)
     return 0; /* not a directory */
   DIR *d = fdopendir (fd);
@@ -257,7 +257,7 @@ walk_match (const sw_copy_opts *o, const char *base, const char *rel, const char
       cleanup_free char *crel = *rel ? sw_xasprintf ("%s/%s", rel, names[i]) : sw_xstrdup (names[i]);
       cleanup_free char *full = sw_copy_join (base, crel);
       struct stat st;
-      cleanup_close int efd = sw_copy_open_in_root (o->src_root_fd, full, O_PATH | O_NOFOLLOW, 0);
+      cleanup_close int efd = sw_open_in_root (o->src_root_fd, full, O_PATH | O_NOFOLLOW, 0);
       if (efd < 0 || fstat (efd, &st) < 0)
         continue;
       bool ign;
@@ -481,7 +481,7 @@ unstage (char *path, int fd)
       int pfd = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (pfd >= 0)
         {
-          sw_copy_remove_all (pfd, path + 1);
+          sw_remove_all_at (pfd, path + 1);
           close (pfd);
         }
       free (path);

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "common/fsutil.h" /* sw_open_in_root, sw_remove_all_at */
 #include "exec/dockerignore.h"
 
 /* ---- copy_path.c ---- */
@@ -20,9 +21,6 @@
  * symlinks in every component (the last one too when follow_final); a tail that does
  * not exist is kept as it is.  *out is a cleaned absolute path. */
 int sw_copy_root_path (int rootfd, const char *p, bool follow_final, char **out, sw_error **err);
-
-/* openat2(rootfd, path, flags, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS); -1 with errno set. */
-int sw_copy_open_in_root (int rootfd, const char *path, int flags, mode_t mode);
 
 /* Open the parent directory of path (O_PATH|O_DIRECTORY) and point *name at its last
  * component ("." for "/").  -1 with errno set. */
@@ -33,9 +31,6 @@ int sw_copy_open_parent (int rootfd, const char *path, const char **name);
  * uid != (uid_t) -1.  An existing non-directory is an error. */
 int sw_copy_mkdir_all (int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid,
                        sw_error **err);
-
-/* rm -rf of dir/name, never following symlinks.  -1 with errno set. */
-int sw_copy_remove_all (int dir, const char *name);
 
 /* overlayfs's own xattrs (trusted.overlay.*, user.overlay.*): never copied, as they
  * would change what the target's overlay shows (an opaque dir hides its lower). */

@@ -1,5 +1,4 @@
 /* exec/outputs.c — see outputs.h. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "exec/csv.h"
@@ -640,29 +640,6 @@ sw_outputs_write_image (sw_engine *e, const sw_image_result *results, size_t n_r
 
 /* ---- commit and cleanup ------------------------------------------------------------- */
 
-/* Remove a tree we made ourselves, never following a symlink out of it. */
-static void
-rm_rf_at (int pfd, const char *name)
-{
-  if (unlinkat (pfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
-    return;
-  int fd = openat (pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return;
-  DIR *d = fdopendir (fd);
-  if (d == NULL)
-    {
-      close (fd);
-      return;
-    }
-  struct dirent *de;
-  while ((de = readdir (d)) != NULL)
-    if (strcmp (de->d_name, ".") && strcmp (de->d_name, ".."))
-      rm_rf_at (dirfd (d), de->d_name);
-  closedir (d);
-  unlinkat (pfd, name, AT_REMOVEDIR);
-}
-
 int
 sw_outputs_commit (sw_engine *e, sw_error **err)
 {
@@ -712,7 +689,7 @@ sw_outputs_free (sw_engine *e)
       if (o->tmp)
         {
           if (o->tmp_is_dir)
-            rm_rf_at (AT_FDCWD, o->tmp);
+            sw_remove_all_at (AT_FDCWD, o->tmp); /* a tree we made ourselves */
           else
             unlink (o->tmp);
         }
