@@ -209,12 +209,6 @@ matches_free (struct matches *m)
   free (m->v);
 }
 
-static int
-cmp_names (const void *a, const void *b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
 static size_t
 count_components (const char *p)
 {
@@ -239,18 +233,8 @@ walk_match (const sw_copy_opts *o, const char *base, const char *rel, const char
   if (!d)
     return sw_error_errno (err, "reading %s", dir);
   fd = -1;
-  char **names = NULL;
   size_t n = 0;
-  struct dirent *de;
-  while ((de = readdir (d)))
-    {
-      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-        continue;
-      names = sw_xreallocarray (names, n + 1, sizeof (char *));
-      names[n++] = sw_xstrdup (de->d_name);
-    }
-  closedir (d);
-  qsort (names, n, sizeof (char *), cmp_names);
+  char **names = sw_copy_read_names (d, &n);
   int r = 0;
   for (size_t i = 0; i < n && r == 0; i++)
     {

@@ -6,6 +6,7 @@
 #ifndef SW_EXEC_COPY_INT_H
 #define SW_EXEC_COPY_INT_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -31,6 +32,10 @@ int sw_copy_open_parent (int rootfd, const char *path, const char **name);
  * uid != (uid_t) -1.  An existing non-directory is an error. */
 int sw_copy_mkdir_all (int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid,
                        sw_error **err);
+
+/* The names in d but "." and "..", sorted by strcmp (byte order: a walk in a fixed
+ * order), malloc'ed one by one in a malloc'ed array; d is closed. */
+char **sw_copy_read_names (DIR *d, size_t *n);
 
 /* overlayfs's own xattrs (trusted.overlay.*, user.overlay.*): never copied, as they
  * would change what the target's overlay shows (an opaque dir hides its lower). */

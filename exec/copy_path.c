@@ -2,6 +2,7 @@
  * openat2 RESOLVE_IN_ROOT, and fsutil's MkdirAll. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -183,6 +184,30 @@ sw_copy_read_in_root (int rootfd, const char *path, size_t max, char **data, siz
   *len = b.len;
   *data = sw_buf_steal (&b);
   return 0;
+}
+
+static int
+cmp_names (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+char **
+sw_copy_read_names (DIR *d, size_t *n)
+{
+  char **names = NULL;
+  struct dirent *de;
+  *n = 0;
+  while ((de = readdir (d)))
+    {
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      names = sw_xreallocarray (names, *n + 1, sizeof (char *));
+      names[(*n)++] = sw_xstrdup (de->d_name);
+    }
+  closedir (d);
+  qsort (names, *n, sizeof (char *), cmp_names);
+  return names;
 }
 
 bool

@@ -203,12 +203,6 @@ copy_content (int sdir, const char *sname, int ddir, const char *dname, const ch
 }
 
 static int
-name_cmp (const void *a, const void *b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
-static int
 match (const sw_patterns *pm, const char *path, const bool *parent, bool **info, bool *m,
        sw_error **err)
 {
@@ -320,18 +314,8 @@ copy_entry (sw_copier *c, const char *src, const char *comp, const char *dst, bo
       else
         {
           dfd = -1;
-          char **names = NULL;
           size_t n = 0;
-          struct dirent *de;
-          while ((de = readdir (d)))
-            {
-              if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-                continue;
-              names = sw_xreallocarray (names, n + 1, sizeof (char *));
-              names[n++] = sw_xstrdup (de->d_name);
-            }
-          closedir (d);
-          qsort (names, n, sizeof (char *), name_cmp);
+          char **names = sw_copy_read_names (d, &n);
           for (size_t i = 0; i < n; i++)
             {
               if (r == 0)
