@@ -36,6 +36,16 @@ _sw_rm_scratch() {
   local d; while read -r d; do rm -rf "$d"; done < "$_sw_scratch_list"; rm -f "$_sw_scratch_list"
 }
 
+# count_procs MARKER: how many processes have MARKER in their command line (this scan
+# never counts itself: it greps for "[m]arker", which does not match its own text).
+count_procs() {
+  local marker=$1 n=0 p
+  for p in /proc/[0-9]*/cmdline; do
+    tr '\0' ' ' 2>/dev/null <"$p" | grep -q "[${marker:0:1}]${marker:1}" && n=$((n + 1))
+  done
+  echo "$n"
+}
+
 # free_port: a TCP port nothing listens on, on 127.0.0.1.
 free_port() {
   python3 - <<'PY'
