@@ -206,7 +206,8 @@ sw_copy_read_names (DIR *d, size_t *n)
       names[(*n)++] = sw_xstrdup (de->d_name);
     }
   closedir (d);
-  qsort (names, *n, sizeof (char *), cmp_names);
+  if (*n > 1) /* never qsort (NULL, 0, …): its pointer must not be null, even for 0 */
+    qsort (names, *n, sizeof (char *), cmp_names);
   return names;
 }
 
