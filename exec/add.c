@@ -140,7 +140,7 @@ int
 sw_add_is_archive (int root, const char *path, bool *is, sw_error **err)
 {
   *is = false;
-  cleanup_close int fd = sw_copy_open_in_root (root, path, O_RDONLY | O_NOFOLLOW | O_NOCTTY, 0);
+  cleanup_close int fd = sw_open_in_root (root, path, O_RDONLY | O_NOFOLLOW | O_NOCTTY, 0);
   struct stat st;
   if (fd < 0 || fstat (fd, &st) < 0 || !S_ISREG (st.st_mode))
     return 0;
@@ -233,7 +233,7 @@ extract_entry (struct archive *a, struct archive_entry *e, int root, bool chown,
           /* replace what is there; a directory goes with its contents */
           if (S_ISDIR (old.st_mode))
             {
-              if (sw_copy_remove_all (dir, name) < 0)
+              if (sw_remove_all_at (dir, name) < 0)
                 return sw_error_errno (err, "replacing directory %s with a non-directory", raw);
             }
           else if (unlinkat (dir, name, 0) < 0)
@@ -357,10 +357,10 @@ sw_add_unpack (int root, const char *path, int dst_root, const char *dest, bool 
                          err)
       < 0)
     return -1;
-  cleanup_close int fd = sw_copy_open_in_root (root, path, O_RDONLY | O_NOFOLLOW | O_NOCTTY, 0);
+  cleanup_close int fd = sw_open_in_root (root, path, O_RDONLY | O_NOFOLLOW | O_NOCTTY, 0);
   if (fd < 0)
     return sw_error_errno (err, "open %s", path);
-  cleanup_close int destfd = sw_copy_open_in_root (dst_root, dest, O_PATH | O_DIRECTORY, 0);
+  cleanup_close int destfd = sw_open_in_root (dst_root, dest, O_PATH | O_DIRECTORY, 0);
   if (destfd < 0)
     return sw_error_errno (err, "open %s", dest);
   struct archive *a = reader_for (fd);

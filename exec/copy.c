@@ -174,7 +174,7 @@ lookup (const sw_copy_opts *o, const char *resolved, struct stat *st, bool *is_i
         sw_error **err)
 {
   *is_ignored = false;
-  cleanup_close int fd = sw_copy_open_in_root (o->src_root_fd, resolved, O_PATH | O_NOFOLLOW, 0);
+  cleanup_close int fd = sw_open_in_root (o->src_root_fd, resolved, O_PATH | O_NOFOLLOW, 0);
   if (fd < 0)
     {
       if (errno == ENOENT || errno == ENOTDIR)
@@ -209,12 +209,6 @@ matches_free (struct matches *m)
   free (m->v);
 }
 
-static int
-cmp_names (const void *a, const void *b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
 static size_t
 count_components (const char *p)
 {
@@ -232,32 +226,22 @@ walk_match (const sw_copy_opts *o, const char *base, const char *rel, const char
             size_t depth, size_t max_depth, struct matches *out, sw_error **err)
 {
   cleanup_free char *dir = *rel ? sw_copy_join (base, rel) : sw_xstrdup (base);
-  cleanup_close int fd = sw_copy_open_in_root (o->src_root_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+  cleanup_close int fd = sw_open_in_root (o->src_root_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
   if (fd < 0)
     return 0; /* not a directory */
   DIR *d = fdopendir (fd);
   if (!d)
     return sw_error_errno (err, "reading %s", dir);
   fd = -1;
-  char **names = NULL;
   size_t n = 0;
-  struct dirent *de;
-  while ((de = readdir (d)))
-    {
-      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-        continue;
-      names = sw_xreallocarray (names, n + 1, sizeof (char *));
-      names[n++] = sw_xstrdup (de->d_name);
-    }
-  closedir (d);
-  qsort (names, n, sizeof (char *), cmp_names);
+  char **names = sw_copy_read_names (d, &n);
   int r = 0;
   for (size_t i = 0; i < n && r == 0; i++)
     {
       cleanup_free char *crel = *rel ? sw_xasprintf ("%s/%s", rel, names[i]) : sw_xstrdup (names[i]);
       cleanup_free char *full = sw_copy_join (base, crel);
       struct stat st;
-      cleanup_close int efd = sw_copy_open_in_root (o->src_root_fd, full, O_PATH | O_NOFOLLOW, 0);
+      cleanup_close int efd = sw_open_in_root (o->src_root_fd, full, O_PATH | O_NOFOLLOW, 0);
       if (efd < 0 || fstat (efd, &st) < 0)
         continue;
       bool ign;
@@ -481,7 +465,7 @@ unstage (char *path, int fd)
       int pfd = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
       if (pfd >= 0)
         {
-          sw_copy_remove_all (pfd, path + 1);
+          sw_remove_all_at (pfd, path + 1);
           close (pfd);
         }
       free (path);

@@ -6,12 +6,14 @@
 #ifndef SW_EXEC_COPY_INT_H
 #define SW_EXEC_COPY_INT_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "common/fsutil.h" /* sw_open_in_root, sw_remove_all_at */
 #include "exec/dockerignore.h"
 
 /* ---- copy_path.c ---- */
@@ -20,9 +22,6 @@
  * symlinks in every component (the last one too when follow_final); a tail that does
  * not exist is kept as it is.  *out is a cleaned absolute path. */
 int sw_copy_root_path (int rootfd, const char *p, bool follow_final, char **out, sw_error **err);
-
-/* openat2(rootfd, path, flags, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS); -1 with errno set. */
-int sw_copy_open_in_root (int rootfd, const char *path, int flags, mode_t mode);
 
 /* Open the parent directory of path (O_PATH|O_DIRECTORY) and point *name at its last
  * component ("." for "/").  -1 with errno set. */
@@ -34,8 +33,9 @@ int sw_copy_open_parent (int rootfd, const char *path, const char **name);
 int sw_copy_mkdir_all (int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid,
                        sw_error **err);
 
-/* rm -rf of dir/name, never following symlinks.  -1 with errno set. */
-int sw_copy_remove_all (int dir, const char *name);
+/* The names in d but "." and "..", sorted by strcmp (byte order: a walk in a fixed
+ * order), malloc'ed one by one in a malloc'ed array; d is closed. */
+char **sw_copy_read_names (DIR *d, size_t *n);
 
 /* overlayfs's own xattrs (trusted.overlay.*, user.overlay.*): never copied, as they
  * would change what the target's overlay shows (an opaque dir hides its lower). */

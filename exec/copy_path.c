@@ -1,37 +1,16 @@
 /* exec/copy_path.c — paths inside a root: symlink resolution as continuity's RootPath,
  * openat2 RESOLVE_IN_ROOT, and fsutil's MkdirAll. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "exec/copy_int.h"
-
-int
-sw_copy_open_in_root (int rootfd, const char *path, int flags, mode_t mode)
-{
-  struct open_how how = { 0 };
-  how.flags = (uint64_t) (flags | O_CLOEXEC);
-  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  while (*path == '/')
-    path++;
-  if (*path == '\0')
-    path = ".";
-  for (;;)
-    {
-      long fd = syscall (SYS_openat2, rootfd, path, &how, sizeof how);
-      if (fd >= 0 || errno != EAGAIN)
-        return (int) fd;
-    }
-}
 
 char *
 sw_copy_join (const char *a, const char *b)
@@ -47,11 +26,11 @@ sw_copy_open_parent (int rootfd, const char *path, const char **name)
   if (!slash || strcmp (path, "/") == 0)
     {
       *name = ".";
-      return sw_copy_open_in_root (rootfd, "/", O_PATH | O_DIRECTORY, 0);
+      return sw_open_in_root (rootfd, "/", O_PATH | O_DIRECTORY, 0);
     }
   *name = slash + 1;
   cleanup_free char *dir = sw_xstrndup (path, slash - path);
-  return sw_copy_open_in_root (rootfd, *dir ? dir : "/", O_PATH | O_DIRECTORY, 0);
+  return sw_open_in_root (rootfd, *dir ? dir : "/", O_PATH | O_DIRECTORY, 0);
 }
 
 int
@@ -76,7 +55,7 @@ restart:
             sw_buf_puts (&done, comp);
             break;
           }
-        cleanup_close int dfd = sw_copy_open_in_root (rootfd, done.len ? done.data : "/",
+        cleanup_close int dfd = sw_open_in_root (rootfd, done.len ? done.data : "/",
                                                       O_PATH | O_DIRECTORY, 0);
         struct stat st;
         if (dfd < 0 || fstatat (dfd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -127,7 +106,7 @@ int
 sw_copy_mkdir_all (int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid,
                    sw_error **err)
 {
-  cleanup_close int fd = sw_copy_open_in_root (rootfd, "/", O_PATH | O_DIRECTORY, 0);
+  cleanup_close int fd = sw_open_in_root (rootfd, "/", O_PATH | O_DIRECTORY, 0);
   if (fd < 0)
     return sw_error_errno (err, "opening the destination root");
   cleanup_free char *clean = sw_path_clean (path);
@@ -175,7 +154,7 @@ sw_copy_read_in_root (int rootfd, const char *path, size_t max, char **data, siz
   cleanup_free char *resolved = NULL;
   if (sw_copy_root_path (rootfd, path, true, &resolved, err) < 0)
     return -1;
-  cleanup_close int fd = sw_copy_open_in_root (rootfd, resolved, O_RDONLY | O_NOCTTY, 0);
+  cleanup_close int fd = sw_open_in_root (rootfd, resolved, O_RDONLY | O_NOCTTY, 0);
   if (fd < 0)
     {
       if (errno == ENOENT || errno == ENOTDIR)
@@ -207,35 +186,29 @@ sw_copy_read_in_root (int rootfd, const char *path, size_t max, char **data, siz
   return 0;
 }
 
-int
-sw_copy_remove_all (int dir, const char *name)
+static int
+cmp_names (const void *a, const void *b)
 {
-  if (unlinkat (dir, name, 0) == 0 || errno == ENOENT)
-    return 0;
-  if (errno != EISDIR && errno != EPERM)
-    return -1;
-  int fd = openat (dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  DIR *d = fdopendir (fd);
-  if (!d)
-    {
-      close (fd);
-      return -1;
-    }
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+char **
+sw_copy_read_names (DIR *d, size_t *n)
+{
+  char **names = NULL;
   struct dirent *de;
-  int r = 0;
+  *n = 0;
   while ((de = readdir (d)))
     {
       if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
         continue;
-      if (sw_copy_remove_all (dirfd (d), de->d_name) < 0)
-        r = -1;
+      names = sw_xreallocarray (names, *n + 1, sizeof (char *));
+      names[(*n)++] = sw_xstrdup (de->d_name);
     }
   closedir (d);
-  if (r < 0)
-    return -1;
-  return unlinkat (dir, name, AT_REMOVEDIR);
+  if (*n > 1) /* never qsort (NULL, 0, …): its pointer must not be null, even for 0 */
+    qsort (names, *n, sizeof (char *), cmp_names);
+  return names;
 }
 
 bool

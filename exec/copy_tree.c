@@ -126,7 +126,7 @@ create_pending (sw_copier *c, sw_error **err)
       if (p->copied)
         continue;
       struct stat st;
-      cleanup_close int sfd = sw_copy_open_in_root (c->src_root, p->src, O_PATH, 0);
+      cleanup_close int sfd = sw_open_in_root (c->src_root, p->src, O_PATH, 0);
       if (sfd < 0 || fstat (sfd, &st) < 0)
         return sw_error_errno (err, "failed to stat %s", p->src);
       if (!S_ISDIR (st.st_mode))
@@ -200,12 +200,6 @@ copy_content (int sdir, const char *sname, int ddir, const char *dname, const ch
           off += w;
         }
     }
-}
-
-static int
-name_cmp (const void *a, const void *b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
 }
 
 static int
@@ -320,18 +314,8 @@ copy_entry (sw_copier *c, const char *src, const char *comp, const char *dst, bo
       else
         {
           dfd = -1;
-          char **names = NULL;
           size_t n = 0;
-          struct dirent *de;
-          while ((de = readdir (d)))
-            {
-              if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-                continue;
-              names = sw_xreallocarray (names, n + 1, sizeof (char *));
-              names[n++] = sw_xstrdup (de->d_name);
-            }
-          closedir (d);
-          qsort (names, n, sizeof (char *), name_cmp);
+          char **names = sw_copy_read_names (d, &n);
           for (size_t i = 0; i < n; i++)
             {
               if (r == 0)
@@ -446,10 +430,10 @@ sw_copier_copy (sw_copier *c, const char *src, const char *name, const char *dst
 
   /* prepareTargetDir */
   struct stat sst, dstt;
-  cleanup_close int sfd = sw_copy_open_in_root (c->src_root, src, O_PATH | O_NOFOLLOW, 0);
+  cleanup_close int sfd = sw_open_in_root (c->src_root, src, O_PATH | O_NOFOLLOW, 0);
   if (sfd < 0 || fstat (sfd, &sst) < 0)
     return sw_error_errno (err, "lstat %s", src);
-  cleanup_close int dfd = sw_copy_open_in_root (c->dst_root, rdst, O_PATH, 0);
+  cleanup_close int dfd = sw_open_in_root (c->dst_root, rdst, O_PATH, 0);
   bool dst_exists = dfd >= 0 && fstat (dfd, &dstt) == 0;
   if (!dst_exists && dfd < 0 && errno != ENOENT && errno != ENOTDIR)
     return sw_error_errno (err, "failed to lstat destination path %s", rdst);

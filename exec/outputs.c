@@ -1,5 +1,4 @@
 /* exec/outputs.c — see outputs.h. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -10,8 +9,10 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "exec/csv.h"
 #include "exec/outputs.h"
 #include "exec/view.h"
 #include "image/docker_archive.h"
@@ -61,22 +62,10 @@ static const char *const type_names[] = { "oci", "docker", "local", "tar" };
 
 /* ---- parsing ------------------------------------------------------------------------ */
 
-static char *
-csv_value (const char *spec, const char *key)
-{
-  cleanup_free char *copy = sw_xstrdup (spec);
-  char *save = NULL;
-  size_t klen = strlen (key);
-  for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
-    if (strncmp (p, key, klen) == 0 && p[klen] == '=')
-      return sw_xstrdup (p + klen + 1);
-  return NULL;
-}
-
 static int
 csv_bool (const char *spec, const char *key, bool dflt, bool *out, sw_error **err)
 {
-  cleanup_free char *v = csv_value (spec, key);
+  cleanup_free char *v = sw_csv_get (spec, key);
   *out = dflt;
   if (v == NULL)
     return 0;
@@ -192,14 +181,14 @@ sw_outputs_add (sw_engine *e, const char *type, const char *spec, sw_error **err
   sw_outputs *os = e->outputs;
 
   output o = { .kind = kind, .fd = -1 };
-  o.dest = csv_value (spec, "dest");
+  o.dest = sw_csv_get (spec, "dest");
   if (o.dest == NULL || *o.dest == '\0')
     {
       free (o.dest);
       return sw_error_make (err, EINVAL, "--output type=%s needs a destination: add dest=%s", type,
                             kind == OUT_LOCAL ? "DIR" : "FILE (or dest=- for stdout)");
     }
-  o.name = csv_value (spec, "name");
+  o.name = sw_csv_get (spec, "name");
   if (o.name)
     {
       sw_ref *ref;
@@ -651,29 +640,6 @@ sw_outputs_write_image (sw_engine *e, const sw_image_result *results, size_t n_r
 
 /* ---- commit and cleanup ------------------------------------------------------------- */
 
-/* Remove a tree we made ourselves, never following a symlink out of it. */
-static void
-rm_rf_at (int pfd, const char *name)
-{
-  if (unlinkat (pfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
-    return;
-  int fd = openat (pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return;
-  DIR *d = fdopendir (fd);
-  if (d == NULL)
-    {
-      close (fd);
-      return;
-    }
-  struct dirent *de;
-  while ((de = readdir (d)) != NULL)
-    if (strcmp (de->d_name, ".") && strcmp (de->d_name, ".."))
-      rm_rf_at (dirfd (d), de->d_name);
-  closedir (d);
-  unlinkat (pfd, name, AT_REMOVEDIR);
-}
-
 int
 sw_outputs_commit (sw_engine *e, sw_error **err)
 {
@@ -723,7 +689,7 @@ sw_outputs_free (sw_engine *e)
       if (o->tmp)
         {
           if (o->tmp_is_dir)
-            rm_rf_at (AT_FDCWD, o->tmp);
+            sw_remove_all_at (AT_FDCWD, o->tmp); /* a tree we made ourselves */
           else
             unlink (o->tmp);
         }

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "exec/context.h"
+#include "exec/csv.h"
 #include "exec/engine.h"
 #include "exec/outputs.h"
 #include "exec/sandbox.h"
@@ -29,23 +30,10 @@
 
 /* ---- outputs -------------------------------------------------------------------- */
 
-/* The value of key in a buildx CSV spec ("type=image,name=x,push=true"), or NULL. */
-static char *
-csv_get (const char *spec, const char *key)
-{
-  cleanup_free char *copy = sw_xstrdup (spec);
-  char *save = NULL;
-  size_t klen = strlen (key);
-  for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
-    if (strncmp (p, key, klen) == 0 && p[klen] == '=')
-      return sw_xstrdup (p + klen + 1);
-  return NULL;
-}
-
 static bool
 csv_true (const char *spec, const char *key)
 {
-  cleanup_free char *v = csv_get (spec, key);
+  cleanup_free char *v = sw_csv_get (spec, key);
   return v && (strcmp (v, "true") == 0 || strcmp (v, "1") == 0);
 }
 
@@ -86,7 +74,7 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
   for (size_t i = 0; i < b->outputs.n; i++)
     {
       const char *spec = b->outputs.v[i];
-      cleanup_free char *type = csv_get (spec, "type");
+      cleanup_free char *type = sw_csv_get (spec, "type");
       cleanup_free char *shorthand = NULL;
       if (type == NULL && strchr (spec, '=') == NULL)
         {
@@ -111,7 +99,7 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
             return sw_error_make (err, ENOTSUP, "not supported yet: --output type=%s", type);
           continue;
         }
-      cleanup_free char *name = csv_get (spec, "name");
+      cleanup_free char *name = sw_csv_get (spec, "name");
       if (name)
         {
           char *save = NULL;
@@ -125,7 +113,7 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
               e->tags[e->n_tags++] = ref;
             }
         }
-      cleanup_free char *oci = csv_get (spec, "oci-mediatypes");
+      cleanup_free char *oci = sw_csv_get (spec, "oci-mediatypes");
       if (oci && strcmp (oci, "false") == 0)
         e->docker_media_types = true;
     }

@@ -108,15 +108,7 @@ add_int (char *buf, size_t *len, size_t cap, int v)
 static int
 open_in (int rootfd, const char *rel, int flags)
 {
-  struct open_how how;
-  memset (&how, 0, sizeof how);
-  how.flags = (uint64_t) (flags | O_CLOEXEC);
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  int fd;
-  do
-    fd = (int) syscall (SYS_openat2, rootfd, rel, &how, sizeof how);
-  while (fd < 0 && (errno == EAGAIN || errno == EINTR));
-  return fd;
+  return sw_openat2 (rootfd, rel, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 /* An O_PATH fd of rel, created (dirs 0755, file 0644, root) if missing: mountpoints

@@ -87,6 +87,7 @@ typedef struct sw_sandbox_plan
 /* The parent's view of one step: the plan and everything it owns. */
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/fsutil.h" /* sw_openat2 */
 #include "exec/sandbox.h"
 #include "exec/user.h"
 
@@ -122,8 +123,6 @@ typedef struct sw_sandbox_run_state
 int sw_sandbox_run_prepare (sw_sandbox_run_state *r, sw_error **err);
 /* Close, free, and discard the step's scratch. */
 void sw_sandbox_run_free (sw_sandbox_run_state *r);
-/* openat2(2) with EAGAIN/EINTR retried; flags get O_CLOEXEC. */
-int sw_openat2 (int dirfd, const char *rel, int flags, uint64_t resolve);
 
 /* The child's entry point after clone3: never returns. */
 __attribute__ ((noreturn)) void sw_sandbox_child (const sw_sandbox_plan *p);

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -69,20 +68,6 @@ clean_rel (const char *path)
     }
   free (parts);
   return sw_buf_steal (&b);
-}
-
-int
-sw_openat2 (int dirfd, const char *rel, int flags, uint64_t resolve)
-{
-  struct open_how how;
-  memset (&how, 0, sizeof how);
-  how.flags = (uint64_t) (flags | O_CLOEXEC);
-  how.resolve = resolve;
-  int fd;
-  do
-    fd = (int) syscall (SYS_openat2, dirfd, rel, &how, sizeof how);
-  while (fd < 0 && (errno == EAGAIN || errno == EINTR));
-  return fd;
 }
 
 /* A file of the rootfs the snapshots make, read before anything is mounted: the first

@@ -17,19 +17,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <locale.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "layers/layers.h"
@@ -198,25 +197,13 @@ normalise (const char *raw, const char *what, char **out, sw_error **err)
   return 0;
 }
 
-static int
-openat2_in_root (int rootfd, const char *rel, int flags)
-{
-  struct open_how how = { .flags = (uint64_t) (flags | O_CLOEXEC),
-                          .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-  long r;
-  do
-    r = syscall (SYS_openat2, rootfd, rel[0] ? rel : ".", &how, sizeof how);
-  while (r < 0 && errno == EAGAIN);
-  return (int) r;
-}
-
 /* Open the directory rel inside the root (symlinks resolved inside it), creating missing
  * components (0755) when create; the directories made are recorded as this layer's. */
 static int
 open_dir (struct xt *x, const char *rel, bool create, const char *entry, sw_error **err)
 {
   char sb[SHOWN_NAME + 64];
-  int fd = openat2_in_root (x->rootfd, rel, O_RDONLY | O_DIRECTORY);
+  int fd = sw_open_in_root (x->rootfd, rel, O_RDONLY | O_DIRECTORY, 0);
   if (fd >= 0)
     return fd;
   if (errno != ENOENT || !create)
@@ -232,14 +219,14 @@ open_dir (struct xt *x, const char *rel, bool create, const char *entry, sw_erro
       prefix[i] = '\0';
       const char *comp = strrchr (prefix, '/');
       comp = comp ? comp + 1 : prefix;
-      int nfd = openat2_in_root (x->rootfd, prefix, O_RDONLY | O_DIRECTORY);
+      int nfd = sw_open_in_root (x->rootfd, prefix, O_RDONLY | O_DIRECTORY, 0);
       if (nfd < 0 && errno == ENOENT)
         {
           if (mkdirat (cur, comp, 0755) < 0 && errno != EEXIST)
             return sw_error_errno (err, "layer entry \"%s\": creating its directory %s",
                                    shown (entry, sb, sizeof sb), prefix);
           strset_add (&x->made, prefix);
-          nfd = openat2_in_root (x->rootfd, prefix, O_RDONLY | O_DIRECTORY);
+          nfd = sw_open_in_root (x->rootfd, prefix, O_RDONLY | O_DIRECTORY, 0);
         }
       if (nfd < 0)
         return sw_error_errno (err, "layer entry \"%s\": opening its directory %s",
@@ -249,39 +236,6 @@ open_dir (struct xt *x, const char *rel, bool create, const char *entry, sw_erro
       prefix[i] = saved;
     }
   return sw_steal_fd (&cur);
-}
-
-/* Remove name under dirfd, recursively, never following a symlink. */
-static int
-rm_rf_at (int pfd, const char *name)
-{
-  struct stat st;
-  if (fstatat (pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-    return errno == ENOENT ? 0 : -1;
-  if (!S_ISDIR (st.st_mode))
-    return unlinkat (pfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
-  int fd = openat (pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  DIR *d = fdopendir (fd);
-  if (!d)
-    {
-      close (fd);
-      return -1;
-    }
-  struct dirent *de;
-  int r = 0;
-  while ((de = readdir (d)))
-    {
-      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-        continue;
-      if (rm_rf_at (dirfd (d), de->d_name) < 0)
-        r = -1;
-    }
-  closedir (d);
-  if (r == 0 && unlinkat (pfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    r = -1;
-  return r;
 }
 
 static char *
@@ -424,7 +378,7 @@ whiteout (struct xt *x, const char *parent, const char *base, const char *path, 
           cleanup_free char *child = join (parent, de->d_name);
           if (strset_has (&x->made, child))
             continue;
-          if (rm_rf_at (dfd, de->d_name) < 0)
+          if (sw_remove_all_at (dfd, de->d_name) < 0)
             r = sw_error_errno (err, "layer entry \"%s\": removing %s", shown (path, sb, sizeof sb), child);
         }
       closedir (d);
@@ -450,7 +404,7 @@ whiteout (struct xt *x, const char *parent, const char *base, const char *path, 
         }
       return -1;
     }
-  if (rm_rf_at (dfd, name) < 0)
+  if (sw_remove_all_at (dfd, name) < 0)
     return sw_error_errno (err, "layer entry \"%s\": removing %s", shown (path, sb, sizeof sb), target);
   if (overlay && mknodat (dfd, name, S_IFCHR | 0, makedev (0, 0)) < 0)
     return sw_error_errno (err, "layer entry \"%s\": making the overlay whiteout %s",
@@ -552,7 +506,7 @@ extract_entry (struct xt *x, struct archive_entry *e, sw_error **err)
     {
       if (type == AE_IFDIR && !hardlink && S_ISDIR (st.st_mode))
         merge = true;
-      else if (rm_rf_at (pfd, base) < 0)
+      else if (sw_remove_all_at (pfd, base) < 0)
         return sw_error_errno (err, "layer entry \"%s\": replacing what was there", sp);
     }
   else if (errno != ENOENT)
@@ -709,7 +663,7 @@ run_extract (struct xt *x, sw_error **err)
   /* directory times last: making their contents changed them */
   for (size_t i = x->ndirs; i-- > 0;)
     {
-      int fd = openat2_in_root (x->rootfd, x->dirs[i].path, O_RDONLY | O_DIRECTORY);
+      int fd = sw_open_in_root (x->rootfd, x->dirs[i].path, O_RDONLY | O_DIRECTORY, 0);
       if (fd < 0)
         continue; /* removed by a later whiteout or replaced */
       futimens (fd, x->dirs[i].ts);
@@ -984,7 +938,7 @@ static void
 snap_free (struct snap *s)
 {
   if (s->tmpname)
-    rm_rf_at (s->snapfd, s->tmpname);
+    sw_remove_all_at (s->snapfd, s->tmpname);
   close (s->snapfd);
   free (s->tmpname);
   free (s->hex);

@@ -36,6 +36,16 @@ _sw_rm_scratch() {
   local d; while read -r d; do rm -rf "$d"; done < "$_sw_scratch_list"; rm -f "$_sw_scratch_list"
 }
 
+# count_procs MARKER: how many processes have MARKER in their command line (this scan
+# never counts itself: it greps for "[m]arker", which does not match its own text).
+count_procs() {
+  local marker=$1 n=0 p
+  for p in /proc/[0-9]*/cmdline; do
+    tr '\0' ' ' 2>/dev/null <"$p" | grep -q "[${marker:0:1}]${marker:1}" && n=$((n + 1))
+  done
+  echo "$n"
+}
+
 # free_port: a TCP port nothing listens on, on 127.0.0.1.
 free_port() {
   python3 - <<'PY'
@@ -46,30 +56,7 @@ PY
 
 # start_registry DIR: Debian's docker-registry on a fresh loopback port with its data in
 # DIR; sets REGISTRY=127.0.0.1:PORT and stops it (by pid) at exit.
-start_registry() {
-  local dir=$1 port
-  port=$(free_port)
-  mkdir -p "$dir/data"
-  cat > "$dir/config.yml" <<YML
-version: 0.1
-log: { level: error }
-storage:
-  filesystem: { rootdirectory: $dir/data }
-  delete: { enabled: true }
-http:
-  addr: 127.0.0.1:$port
-YML
-  docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
-  local pid=$!
-  on_exit "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
-  REGISTRY=127.0.0.1:$port
-  for _ in $(seq 1 100); do
-    curl -fs "http://$REGISTRY/v2/" >/dev/null 2>&1 && return 0
-    sleep 0.05
-  done
-  echo "registry on $REGISTRY did not start: $(tail -3 "$dir/registry.log")" >&2
-  return 1
-}
+start_registry() { start_registry_ext "$1" http "" ""; }
 
 # start_registry_ext DIR SCHEME HTTP_EXTRA TOP_EXTRA: as start_registry, with YAML lines added
 # under http: (HTTP_EXTRA, indented by the caller: e.g. "  tls: {…}") and at the top level

@@ -20,40 +20,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "layers/layers.h"
 
 static char scratch[256], root[300], outside[300], victim[320];
 static const char victim_text[] = "do not touch\n";
-
-/* Empty the directory dfd, by fd (layers may legally build trees deeper than PATH_MAX). */
-static int
-empty_dir (int dfd)
-{
-  DIR *d = fdopendir (dfd);
-  if (!d)
-    return -1;
-  struct dirent *de;
-  int r = 0;
-  while ((de = readdir (d)))
-    {
-      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-        continue;
-      struct stat st;
-      if (fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        continue;
-      if (S_ISDIR (st.st_mode))
-        {
-          int sub = openat (dirfd (d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-          if (sub < 0 || empty_dir (sub) < 0 || unlinkat (dirfd (d), de->d_name, AT_REMOVEDIR) < 0)
-            r = -1;
-        }
-      else if (unlinkat (dirfd (d), de->d_name, 0) < 0)
-        r = -1;
-    }
-  closedir (d);
-  return r;
-}
 
 static void
 check_outside (void)
@@ -98,7 +70,7 @@ static void
 remove_scratch (void)
 {
   int fd = open (scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0 && empty_dir (fd) == 0)
+  if (fd >= 0 && sw_empty_dir_fd (fd) == 0)
     rmdir (scratch);
 }
 
@@ -157,7 +129,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
   sw_error_free (err);
   check_outside ();
-  if (empty_dir (rfd) < 0) /* closes rfd */
+  if (sw_empty_dir_fd (rfd) < 0) /* closes rfd */
     {
       perror ("fuzz_extract: cleaning the root");
       abort ();

@@ -183,10 +183,7 @@ marker=sw-bg-$$-$RANDOM
 s=$(date +%s)
 out=$(run -- /bin/sh -c "( sleep 300; echo $marker ) & ( setsid sh -c 'sleep 301; echo $marker' & ); echo done" 2>&1)
 e=$(date +%s)
-left=0
-for p in /proc/[0-9]*/cmdline; do
-  tr '\0' ' ' 2>/dev/null <"$p" | grep -q "[${marker:0:1}]${marker:1}" && left=$((left + 1))
-done
+left=$(count_procs "$marker")
 if [ "$out" = done ] && [ $((e - s)) -lt 10 ] && [ "$left" = 0 ]; then
   pass "background processes end with the step and do not hang it"
 else fail "background processes end with the step" "out=$out took=$((e - s))s left=$left"; fi

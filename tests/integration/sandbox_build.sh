@@ -31,14 +31,6 @@ else fail "USER and WORKDIR in a Dockerfile" "rc=$rc $(grep -E '^#[0-9]+ [0-9.]+
 
 marker=sw-build-$$-$RANDOM
 printf 'FROM %s/base/busybox:latest\nRUN echo one > /one\nRUN echo started; sleep 300; echo %s\n' "$REGISTRY" "$marker" > "$T/ctx/Dockerfile"
-# processes whose command line holds the marker ("[s]w-build…" does not match this scan)
-count_marker() {
-  local n=0 p
-  for p in /proc/[0-9]*/cmdline; do
-    tr '\0' ' ' 2>/dev/null <"$p" | grep -q "[${marker:0:1}]${marker:1}" && n=$((n + 1))
-  done
-  echo "$n"
-}
 for sig in TERM KILL; do
   rm -f "$T/out"
   # slipway itself in the background (not a function: $! must be slipway's pid)
@@ -50,7 +42,7 @@ for sig in TERM KILL; do
   sleep 0.5
   # no process of the step is left, so no mount namespace of it is either; and nothing
   # was ever mounted in ours
-  left=$(count_marker)
+  left=$(count_procs "$marker")
   host=$(grep -c "$T" /proc/self/mountinfo)
   sessions=$(find "$T/state/runs" -mindepth 1 -maxdepth 1 | wc -l)
   if [ $rc -ne 0 ] && [ "$left" = 0 ] && [ "$host" = 0 ] && grep -q started "$T/out"; then

@@ -10,15 +10,6 @@ R=$T/rootfs
 mkdir -p "$T/up"
 
 marker=sw-sleep-$$-$RANDOM
-# processes whose command line holds the marker (not this scan itself: the pattern
-# "[s]w-sleep…" does not match its own text)
-count_marker() {
-  local n=0 p
-  for p in /proc/[0-9]*/cmdline; do
-    tr '\0' ' ' 2>/dev/null <"$p" | grep -q "[${marker:0:1}]${marker:1}" && n=$((n + 1))
-  done
-  echo "$n"
-}
 
 for sig in TERM INT KILL; do
   rm -rf "$T/up"; mkdir "$T/up"
@@ -27,7 +18,7 @@ for sig in TERM INT KILL; do
   for _ in $(seq 100); do grep -q started "$T/out" 2>/dev/null && break; sleep 0.05; done
   kill -"$sig" "$pid"; wait "$pid" 2>/dev/null; rc=$?
   sleep 0.3
-  left_procs=$(count_marker)
+  left_procs=$(count_procs "$marker")
   # no process of the step left means no mount namespace of it left; and nothing is ever
   # mounted in ours
   left_mounts=$(grep -c "$T" /proc/self/mountinfo)
