@@ -41,7 +41,7 @@ else
 SLIPWAY_BIN := $(BUILD)/slipway
 endif
 
-.PHONY: all deps test unit check-asan install clean demo bench fuzz bench-layers
+.PHONY: all deps test unit check-asan install clean demo bench fuzz FORCE bench-layers
 all: $(SLIPWAY_BIN) $(BUILD)/libslipway.a $(BUILD)/libslipway.so libslipway.a libslipway.so $(BUILD)/examples/runner
 
 $(BUILD)/%.o: %.c
@@ -98,7 +98,8 @@ bench-layers: all unit
 fuzz:
 	$(MAKE) -C tests/fuzz
 
-slipway.pc: slipway.pc.in
+# Made anew each time: it records PREFIX, which changes between calls.
+slipway.pc: slipway.pc.in FORCE
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@PKGS@|$(PKGS)|g' $< > $@
 
 install: all slipway.pc

@@ -29,6 +29,7 @@ check "make install gives a usable library, header and slipway.pc" bash -c '
   make -s install PREFIX=$d/prefix BUILD=${BUILD:-build} >/dev/null &&
   printf "#include <slipway.h>\n#include <stdio.h>\nint main(void){puts(sw_version());return 0;}\n" > $d/t.c &&
   export PKG_CONFIG_PATH=$d/prefix/lib/pkgconfig &&
-  cc $d/t.c $(pkg-config --cflags --libs slipway) -o $d/t &&
+  san=; [ "${BUILD:-build}" = build-asan ] && san="-fsanitize=address,undefined"  # the library carries ASan
+  cc $san $d/t.c $(pkg-config --cflags --libs slipway) -o $d/t &&
   [ "$(LD_LIBRARY_PATH=$d/prefix/lib $d/t)" = "$("$SLIPWAY" version | cut -d" " -f2)" ] &&
   [ -x $d/prefix/bin/slipway ]'
