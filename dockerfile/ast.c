@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "dockerfile/ast.h"
+#include "dockerfile/suggest.h"
 #include "dockerfile/location.h"
 #include "dockerfile/parser_int.h"
 
@@ -258,39 +259,12 @@ sw_dockerfile_dump_ast (const char *path, FILE *out, sw_error **err)
 
 /* ---- suggestions ----------------------------------------------------------------- */
 
-static size_t
-levenshtein (const char *a, const char *b)
-{
-  size_t la = strlen (a), lb = strlen (b);
-  cleanup_free size_t *row = sw_xcalloc (lb + 1, sizeof *row);
-
-  for (size_t j = 0; j <= lb; j++)
-    row[j] = j;
-  for (size_t i = 1; i <= la; i++)
-    {
-      size_t diag = row[0];
-      row[0] = i;
-      for (size_t j = 1; j <= lb; j++)
-        {
-          size_t up = row[j];
-          size_t best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
-          if (up + 1 < best)
-            best = up + 1;
-          if (row[j - 1] + 1 < best)
-            best = row[j - 1] + 1;
-          row[j] = best;
-          diag = up;
-        }
-    }
-  return row[lb];
-}
 
 char *
 sw_df_suggest_instruction (const char *name)
 {
   cleanup_free char *lower = sw_xstrdup (name);
   const char *match = NULL;
-  size_t mindist = 3;
   bool all_lower = true;
 
   for (char *p = lower; *p; p++)
@@ -299,21 +273,10 @@ sw_df_suggest_instruction (const char *name)
         *p = (char) (*p - 'A' + 'a');
         all_lower = false;
       }
-  if (strlen (lower) > 64) /* nothing that long is within distance 2 */
+  long i = sw_df_closest (lower, instructions, sizeof instructions / sizeof *instructions);
+  if (i < 0)
     return NULL;
-  for (size_t i = 0; i < sizeof instructions / sizeof *instructions; i++)
-    {
-      if (strcmp (lower, instructions[i]) == 0)
-        return NULL;
-      size_t d = levenshtein (lower, instructions[i]);
-      if (d < mindist)
-        {
-          mindist = d;
-          match = instructions[i];
-        }
-    }
-  if (match == NULL)
-    return NULL;
+  match = instructions[i];
   char *s = sw_xstrdup (match);
   /* suggest's matchCase: an all-lower name gets lower case; all-upper gets upper; a
    * mixed-case name gets the option as listed (lower). */

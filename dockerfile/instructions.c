@@ -11,6 +11,7 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "dockerfile/instructions.h"
+#include "dockerfile/suggest.h"
 #include "dockerfile/location.h"
 #include "dockerfile/parser_int.h"
 
@@ -92,53 +93,14 @@ lower (char *s)
     *s = (char) tolower ((unsigned char) *s);
 }
 
-/* agext/levenshtein over runes would differ only for non-ASCII names. */
-static size_t
-levenshtein (const char *a, const char *b)
-{
-  size_t la = strlen (a), lb = strlen (b);
-  size_t *row = sw_xcalloc (lb + 1, sizeof *row);
-  for (size_t j = 0; j <= lb; j++)
-    row[j] = j;
-  for (size_t i = 1; i <= la; i++)
-    {
-      size_t diag = row[0];
-      row[0] = i;
-      for (size_t j = 1; j <= lb; j++)
-        {
-          size_t up = row[j];
-          size_t best = diag + (a[i - 1] != b[j - 1]);
-          if (up + 1 < best)
-            best = up + 1;
-          if (row[j - 1] + 1 < best)
-            best = row[j - 1] + 1;
-          row[j] = best;
-          diag = up;
-        }
-    }
-  size_t d = row[lb];
-  free (row);
-  return d;
-}
 
 /* BuildKit's suggest.Search, case-sensitive: the closest option within distance 2, or
  * NULL (also when val is itself an option). */
 static const char *
 suggest (const char *val, const char *const *options, size_t n)
 {
-  const char *match = NULL;
-  size_t mindist = 3;
-  if (strlen (val) > 128)
-    return NULL;
-  for (size_t i = 0; i < n; i++)
-    {
-      if (strcmp (val, options[i]) == 0)
-        return NULL;
-      size_t d = levenshtein (val, options[i]);
-      if (d < mindist)
-        mindist = d, match = options[i];
-    }
-  return match;
+  long i = sw_df_closest (val, options, n);
+  return i < 0 ? NULL : options[i];
 }
 
 /* Errors of one instruction: located at its keyword. */

@@ -15,6 +15,7 @@
 #include "dockerfile/parser_int.h"
 #include "dockerfile/location.h"
 #include "dockerfile/plan.h"
+#include "dockerfile/suggest.h"
 #include "image/platform.h"
 
 /* ---- variables ------------------------------------------------------------------ */
@@ -160,50 +161,17 @@ locate (const sw_dockerfile *df, const sw_df_node *node, sw_error **err)
   return sw_df_error_node (err, df, node, "%s", msg);
 }
 
-static size_t
-levenshtein (const char *a, const char *b)
-{
-  size_t la = strlen (a), lb = strlen (b);
-  size_t *row = sw_xcalloc (lb + 1, sizeof *row);
-  for (size_t j = 0; j <= lb; j++)
-    row[j] = j;
-  for (size_t i = 1; i <= la; i++)
-    {
-      size_t diag = row[0];
-      row[0] = i;
-      for (size_t j = 1; j <= lb; j++)
-        {
-          size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
-          if (up + 1 < best)
-            best = up + 1;
-          if (row[j - 1] + 1 < best)
-            best = row[j - 1] + 1;
-          row[j] = best;
-          diag = up;
-        }
-    }
-  size_t d = row[lb];
-  free (row);
-  return d;
-}
 
 /* suggest.Search over the stage names (case-sensitive). */
 static const char *
 suggest_stage (const sw_plan *p, const char *val)
 {
-  const char *match = NULL;
-  size_t mindist = 3;
-  if (strlen (val) > 128)
-    return NULL;
+  const char **names = sw_xcalloc (p->n_stages + 1, sizeof *names);
   for (size_t i = 0; i < p->n_stages; i++)
-    {
-      const char *opt = p->stages[i].display;
-      if (strcmp (val, opt) == 0)
-        return NULL;
-      size_t d = levenshtein (val, opt);
-      if (d < mindist)
-        mindist = d, match = opt;
-    }
+    names[i] = p->stages[i].display;
+  long i = sw_df_closest (val, names, p->n_stages);
+  const char *match = i < 0 ? NULL : names[i];
+  free (names);
   return match;
 }
 
