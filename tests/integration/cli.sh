@@ -26,7 +26,8 @@ check "unknown command" bash -c '
   out=$("$SLIPWAY" frob 2>&1); [ $? -eq 2 ] && grep -q "unknown command" <<<"$out"'
 check "make install gives a usable library, header and slipway.pc" bash -c '
   d=$(mktemp -d); trap "rm -rf $d" EXIT
-  make -s install PREFIX=$d/prefix BUILD=${BUILD:-build} >/dev/null &&
+  san_make=; [ "${BUILD:-build}" = build-asan ] && san_make="SANITIZE=1"
+  make -s install PREFIX=$d/prefix BUILD=${BUILD:-build} $san_make >/dev/null &&
   printf "#include <slipway.h>\n#include <stdio.h>\nint main(void){puts(sw_version());return 0;}\n" > $d/t.c &&
   export PKG_CONFIG_PATH=$d/prefix/lib/pkgconfig &&
   san=; [ "${BUILD:-build}" = build-asan ] && san="-fsanitize=address,undefined"  # the library carries ASan
