@@ -55,6 +55,19 @@ ensure_base_layer (sw_engine *e, const sw_layer *l, sw_error **err)
   return 0;
 }
 
+struct base_job
+{
+  sw_engine *e;
+  const sw_layer *l;
+};
+
+static int
+base_job (void *arg, sw_error **err)
+{
+  struct base_job *j = arg;
+  return ensure_base_layer (j->e, j->l, err);
+}
+
 int
 sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_error **err)
 {
@@ -65,11 +78,24 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   int id = sw_engine_vertex_start (e, "exporting to image");
   int r = -1;
 
-  /* Every new layer's digest is known once its job is done; meanwhile, say how far
-   * each one has got (buildx's "pushing layers" lines). */
-  while (sw_workers_pending (e->workers) > 0)
+  /* Base layers go to the push repository on the workers too, beside the last new layers'
+   * uploads rather than after them (each is a HEAD, and maybe a GET and an upload: a chain
+   * of round trips that used to sit between the last step and the config). */
+  if (e->push_repo)
+    for (size_t i = 0; i < s->n_layers; i++)
+      if (!s->layers[i]->built)
+        {
+          struct base_job *j = sw_xzalloc (sizeof *j);
+          j->e = e;
+          j->l = s->layers[i];
+          sw_workers_submit (e->workers, base_job, j, free);
+        }
+  /* Every new layer's digest is known once its job is done, every base layer in place;
+   * meanwhile, say how far each new layer has got (buildx's "pushing layers" lines). */
+  for (unsigned tick = 0; sw_workers_pending (e->workers) > 0; tick++)
     {
-      for (size_t i = 0; i < s->n_layers; i++)
+      /* look often (the last upload's end is on the critical path), report 10 times a second */
+      for (size_t i = 0; tick % 5 == 0 && i < s->n_layers; i++)
         {
           sw_layer *l = s->layers[i];
           if (!l->built || l->packed)
@@ -78,7 +104,7 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
                           .name = l->label };
           sw_build_emit (e->b, &ev);
         }
-      struct timespec ts = { 0, 100 * 1000 * 1000 };
+      struct timespec ts = { 0, 20 * 1000 * 1000 };
       nanosleep (&ts, NULL);
     }
   if (sw_workers_wait (e->workers, err) < 0)
@@ -136,9 +162,6 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   if (e->push_repo)
     {
       char got[SW_DIGEST_BUFSZ];
-      for (size_t i = 0; i < s->n_layers; i++)
-        if (!s->layers[i]->built && ensure_base_layer (e, s->layers[i], err) < 0)
-          goto out;
       if (sw_blob_put_small (e->reg, e->push_repo, config_json.data, config_json.len, got, err) < 0)
         goto out;
       if (sw_manifest_put (e->reg, e->push_repo, out->manifest_digest, m.media_type, manifest_json.data,
