@@ -25,6 +25,7 @@
 #include "exec/mounts.h"
 #include "exec/state.h"
 #include "exec/workers.h"
+#include "layers/sink.h"
 #include "emu/emu.h"
 #include "image/config.h"
 #include "image/digest.h"
@@ -98,6 +99,9 @@ struct sw_engine
   char *epoch_str;            /* RFC 3339 of the epoch, or NULL */
   struct sw_outputs *outputs; /* -o oci|docker|local|tar (exec/outputs.h); NULL when none */
   bool docker_media_types;    /* Docker schema2 media types instead of OCI ones */
+  sw_compression compression; /* of new layers: --output compression= (default gzip) */
+  int compression_level;      /* -1: the compressor's default */
+  bool compression_set;
 };
 
 /* Put *err at node's place in the Dockerfile ("Dockerfile:12:5: …" and a caret). -1. */

@@ -68,7 +68,8 @@ void
 sw_engine_pack_opts (const sw_engine *e, sw_pack_opts *o)
 {
   sw_pack_opts_init (o);
-  o->compression = SW_COMPRESSION_GZIP;
+  o->compression = e->compression;
+  o->level = e->compression_level;
   o->overlay = true;
   o->source_date_epoch = e->epoch;
 }
@@ -100,7 +101,10 @@ pack_job (void *arg, sw_error **err)
   snprintf (l->digest, sizeof l->digest, "%s", info.digest);
   snprintf (l->diff_id, sizeof l->diff_id, "%s", info.diff_id);
   l->size = (int64_t) info.size;
-  snprintf (l->media_type, sizeof l->media_type, "%s", SW_MT_OCI_LAYER_GZIP);
+  snprintf (l->media_type, sizeof l->media_type, "%s",
+            o.compression == SW_COMPRESSION_ZSTD   ? SW_MT_OCI_LAYER_ZSTD
+            : o.compression == SW_COMPRESSION_NONE ? SW_MT_OCI_LAYER
+                                                   : SW_MT_OCI_LAYER_GZIP);
   l->pushed = e->push_repo != NULL;
   return 0;
 }

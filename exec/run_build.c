@@ -42,7 +42,8 @@ csv_true (const char *spec, const char *key)
 static int
 check_output_keys (const char *spec, sw_error **err)
 {
-  static const char *const known[] = { "type", "dest", "name", "push", "tar", "oci-mediatypes" };
+  static const char *const known[] = { "type", "dest", "name", "push", "tar", "oci-mediatypes", "compression",
+                                       "compression-level" };
   cleanup_free char *copy = sw_xstrdup (spec);
   char *save = NULL;
 
@@ -56,7 +57,43 @@ check_output_keys (const char *spec, sw_error **err)
         ok |= strcmp (p, known[i]) == 0;
       if (!ok)
         return sw_error_make (err, ENOTSUP, "not supported yet: --output %s=… (in \"%s\"); slipway knows %s", p, spec,
-                              "type, dest, name, push, tar and oci-mediatypes");
+                              "type, dest, name, push, tar, oci-mediatypes, compression and compression-level");
+    }
+  return 0;
+}
+
+/* compression=gzip|zstd|uncompressed and compression-level=N, as buildx's image outputs
+ * take them; one choice for the whole build, since a layer is packed once. */
+static int
+output_compression (sw_engine *e, const char *spec, sw_error **err)
+{
+  cleanup_free char *c = sw_csv_get (spec, "compression");
+  cleanup_free char *level = sw_csv_get (spec, "compression-level");
+
+  if (c)
+    {
+      sw_compression want;
+      if (strcmp (c, "uncompressed") == 0)
+        want = SW_COMPRESSION_NONE;
+      else if (strcmp (c, "gzip") == 0)
+        want = SW_COMPRESSION_GZIP;
+      else if (strcmp (c, "zstd") == 0)
+        want = SW_COMPRESSION_ZSTD;
+      else
+        return sw_error_make (err, EINVAL, "invalid compression \"%s\" in --output \"%s\": use gzip, zstd or uncompressed",
+                              c, spec);
+      if (e->compression_set && want != e->compression)
+        return sw_error_make (err, ENOTSUP, "not supported yet: different compressions for different outputs");
+      e->compression = want;
+      e->compression_set = true;
+    }
+  if (level)
+    {
+      char *end;
+      long v = strtol (level, &end, 10);
+      if (*level == '\0' || *end || v < 0 || v > 22)
+        return sw_error_make (err, EINVAL, "invalid compression-level \"%s\" in --output \"%s\"", level, spec);
+      e->compression_level = (int) v;
     }
   return 0;
 }
@@ -84,7 +121,7 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
         }
       if (type == NULL)
         return sw_error_make (err, EINVAL, "invalid --output \"%s\": it needs type=…", spec);
-      if (check_output_keys (spec, err) < 0)
+      if (check_output_keys (spec, err) < 0 || output_compression (e, spec, err) < 0)
         return -1;
       if (strcmp (type, "registry") == 0 || (strcmp (type, "image") == 0 && csv_true (spec, "push")))
         *push = image_output = true;
@@ -197,6 +234,8 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
 
   e->b = b;
   e->epoch = -1;
+  e->compression = SW_COMPRESSION_GZIP;
+  e->compression_level = -1;
   if (sde && *sde)
     {
       char *end;
