@@ -242,3 +242,6 @@ check "build with compression=uncompressed" "$SLIPWAY" build -q --state-dir "$st
 check "the new layer is a plain tar" bash -c 'skopeo inspect --tls-verify=false --raw docker://'"$REGISTRY"'/t/plain:v1 | jq -e ".layers[-1].mediaType == \"application/vnd.oci.image.layer.v1.tar\"" >/dev/null'
 out=$("$SLIPWAY" build --state-dir "$state" -o "type=registry,name=$REGISTRY/t/x:v1,compression=brotli" "$ctx" 2>&1); rc=$?
 check "an unknown compression is an error" bash -c '[ '$rc' -ne 0 ] && grep -q "invalid compression \"brotli\"" <<<"$1"' _ "$out"
+ctx=$dir/ctx13; mkdir -p "$ctx/.dockerignore"; echo x > "$ctx/f"; printf 'FROM scratch\nCOPY f /\n' > "$ctx/Dockerfile"
+out=$("$SLIPWAY" build --state-dir "$state" "$ctx" 2>&1); rc=$?
+check "an unreadable .dockerignore is a clear error at the COPY" bash -c '[ '$rc' -ne 0 ] && grep -q "Dockerfile:2:1: cannot read .*\.dockerignore" <<<"$1"' _ "$out"
