@@ -146,6 +146,11 @@ for mode in auto private existing; do
   if [ "$mode" = existing ] && ! grep -qs '^flags: .*F' "$BM"/* ; then
     # No registration on this host: make one, as a distribution's qemu-user-binfmt would,
     # for this check alone (and remove it afterwards).
+    mounted_bm=
+    if [ ! -e "$BM/register" ] && mount -t binfmt_misc binfmt_misc "$BM" 2>/dev/null; then
+      mounted_bm=yes   # for this check alone: the machine did not have it mounted
+      on_exit "umount '$BM' 2>/dev/null"
+    fi
     if [ "$foreign" = linux/arm64 ] && [ -e "$BM/register" ] && [ -x /usr/bin/qemu-aarch64-static ]; then
       printf '%s' ':qemu-aarch64-testhost:M::\x7f\x45\x4c\x46\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:PF' > "$BM/register"
       on_exit "[ -e '$BM/qemu-aarch64-testhost' ] && echo -1 > '$BM/qemu-aarch64-testhost'"
@@ -170,6 +175,7 @@ for mode in auto private existing; do
     [ -e "$BM/qemu-aarch64-testhost" ] && pass "emulated ($mode): the existing entry was used and left in place" \
       || fail "emulated ($mode): the existing entry was used and left in place"
     echo -1 > "$BM/qemu-aarch64-testhost"
+    [ -n "$mounted_bm" ] && umount "$BM"
   fi
   [ "$(binfmt_state)" = "$before" ] && pass "emulated ($mode): binfmt_misc exactly as found afterwards" \
     || fail "emulated ($mode): binfmt_misc exactly as found afterwards" "$(diff <(echo "$before") <(binfmt_state) | head -5)"
