@@ -54,6 +54,7 @@ fi
 # ---- leave the machine as found: binfmt_misc entries, registries ----
 binfmt_was_mounted=0; [ -e $BINFMT/register ] && binfmt_was_mounted=1
 binfmt_before=" $(ls $BINFMT 2>/dev/null | tr '\n' ' ') "
+echo "binfmt_misc at start: $([ $binfmt_was_mounted = 1 ] && echo "mounted, entries:$binfmt_before" || echo "not mounted") (left so at exit)" >&2
 regs_were_up=0; curl -fs http://127.0.0.1:5001/v2/ >/dev/null 2>&1 && regs_were_up=1
 restore_binfmt() {
   local e
@@ -61,7 +62,7 @@ restore_binfmt() {
     case $e in register|status) continue ;; esac
     case $binfmt_before in *" $e "*) ;; *) echo -1 > "$BINFMT/$e" 2>/dev/null && echo "removed binfmt_misc entry $e (added by setup.sh)" >&2 ;; esac
   done
-  [ $binfmt_was_mounted = 1 ] || umount $BINFMT 2>/dev/null || true
+  [ $binfmt_was_mounted = 1 ] || { umount $BINFMT 2>/dev/null && echo "unmounted binfmt_misc (mounted by setup.sh)" >&2; } || true
 }
 cleanup() {
   restore_binfmt
