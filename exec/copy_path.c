@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
+#include "exec/copy.h"
 #include "exec/copy_int.h"
 
 char *
@@ -215,4 +216,13 @@ bool
 sw_copy_xattr_private (const char *name)
 {
   return strncmp (name, "trusted.overlay.", 16) == 0 || strncmp (name, "user.overlay.", 13) == 0;
+}
+
+int
+sw_copy_mkdir_in_root (int dst_root, const char *path, sw_error **err)
+{
+  cleanup_free char *resolved = NULL;
+  if (sw_copy_root_path (dst_root, path, true, &resolved, err) < 0)
+    return -1;
+  return sw_copy_mkdir_all (dst_root, resolved, 0755, (uid_t) -1, (gid_t) -1, err);
 }

@@ -18,6 +18,8 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "dockerfile/location.h"
+#include "exec/copy.h"
+#include "exec/dockerignore.h"
 #include "exec/engine.h"
 #include "exec/sandbox.h"
 #include "exec/view.h"
@@ -468,40 +470,12 @@ out:
 
 /* ---- WORKDIR -------------------------------------------------------------------- */
 
+/* WORKDIR's path: relative to the previous one, cleaned as Go's path.Clean. */
 static char *
-path_join_clean (const char *base, const char *rel)
+workdir_join (const char *base, const char *rel)
 {
-  cleanup_buf sw_buf in = SW_BUF_INIT;
-  cleanup_buf sw_buf out = SW_BUF_INIT;
-  if (rel[0] != '/')
-    sw_buf_printf (&in, "%s/", base && *base ? base : "/");
-  sw_buf_puts (&in, rel);
-  /* Go's path.Clean over absolute paths */
-  char *save = NULL;
-  cleanup_free char *copy = sw_xstrdup (sw_buf_str (&in));
-  char **parts = NULL;
-  for (char *p = strtok_r (copy, "/", &save); p; p = strtok_r (NULL, "/", &save))
-    {
-      if (strcmp (p, ".") == 0)
-        continue;
-      if (strcmp (p, "..") == 0)
-        {
-          size_t n = sw_strlist_len (parts);
-          if (n)
-            {
-              free (parts[n - 1]);
-              parts[n - 1] = NULL;
-            }
-          continue;
-        }
-      sw_strlist_push (&parts, p);
-    }
-  for (size_t i = 0; parts && parts[i]; i++)
-    sw_buf_printf (&out, "/%s", parts[i]);
-  sw_strlist_free (parts);
-  if (out.len == 0)
-    sw_buf_putc (&out, '/');
-  return sw_buf_steal (&out);
+  cleanup_free char *joined = rel[0] == '/' ? sw_xstrdup (rel) : sw_xasprintf ("%s/%s", base && *base ? base : "/", rel);
+  return sw_path_clean (joined);
 }
 
 struct mkdir_args
@@ -509,28 +483,19 @@ struct mkdir_args
   const char *path;
 };
 
-/* mkdir -p inside the view; existing directories are left as they are. */
 static int
 mkdir_in_view (int rootfd, void *arg, sw_error **err)
 {
   struct mkdir_args *a = arg;
-  cleanup_free char *copy = sw_xstrdup (a->path);
-  cleanup_buf sw_buf sofar = SW_BUF_INIT;
-  char *save = NULL;
-
-  for (char *p = strtok_r (copy, "/", &save); p; p = strtok_r (NULL, "/", &save))
-    {
-      sw_buf_printf (&sofar, "%s%s", sofar.len ? "/" : "", p);
-      if (mkdirat (rootfd, sofar.data, 0755) < 0 && errno != EEXIST)
-        return sw_error_errno (err, "WORKDIR: mkdir %s", a->path);
-    }
+  if (sw_copy_mkdir_in_root (rootfd, a->path, err) < 0)
+    return sw_error_wrap (err, "WORKDIR %s", a->path);
   return 0;
 }
 
 static int
 stage_workdir (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix, sw_error **err)
 {
-  cleanup_free char *wd = path_join_clean (s->config->working_dir, in->value);
+  cleanup_free char *wd = workdir_join (s->config->working_dir, in->value);
   cleanup_free char *hist = sw_xasprintf ("WORKDIR %s", wd);
 
   free (s->config->working_dir);

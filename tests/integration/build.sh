@@ -245,3 +245,13 @@ check "an unknown compression is an error" bash -c '[ '$rc' -ne 0 ] && grep -q "
 ctx=$dir/ctx13; mkdir -p "$ctx/.dockerignore"; echo x > "$ctx/f"; printf 'FROM scratch\nCOPY f /\n' > "$ctx/Dockerfile"
 out=$("$SLIPWAY" build --state-dir "$state" "$ctx" 2>&1); rc=$?
 check "an unreadable .dockerignore is a clear error at the COPY" bash -c '[ '$rc' -ne 0 ] && grep -q "Dockerfile:2:1: cannot read .*\.dockerignore" <<<"$1"' _ "$out"
+
+# WORKDIR through a symlink in the image follows it inside the rootfs, never on the host
+probe=slipway-escape-probe-$$
+ctx=$dir/ctx14; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nRUN ln -s /tmp /escape && ln -s opt /rel\nWORKDIR /escape/%s\nWORKDIR /rel/sub\nRUN test -d /tmp/%s && test -d /opt/sub && pwd > /pwd\n' "$REGISTRY" "$probe" "$probe" > "$ctx/Dockerfile"
+check "WORKDIR through absolute and relative symlinks" build -t "$REGISTRY/t/wdlink:v1" --push "$ctx"
+check "nothing was made on the host through the absolute symlink" test ! -e "/tmp/$probe"
+rmdir "/tmp/$probe" 2>/dev/null
+check "unpack the WORKDIR-through-links image" unpack "$REGISTRY/t/wdlink:v1" "$dir/b14"
+check "the image's tree has the directories the links lead to" bash -c '[ -d '"$dir"'/b14/rootfs/tmp/'"$probe"' ] && [ -d '"$dir"'/b14/rootfs/opt/sub ] && [ "$(cat '"$dir"'/b14/rootfs/pwd)" = /opt/sub ]'
