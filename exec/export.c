@@ -18,42 +18,7 @@
 #include "exec/outputs.h"
 #include "image/mediatype.h"
 #include "registry/ops.h"
-#include "registry/upload.h"
-
-static bool
-same_registry (const sw_ref *a, const sw_ref *b)
-{
-  return strcmp (a->domain, b->domain) == 0;
-}
-
-/* Make sure the push repository has a base layer: it may already (HEAD), it may be
- * mountable from the base's repository (same registry), or it is streamed across. */
-static int
-ensure_base_layer (sw_engine *e, const sw_layer *l, sw_error **err)
-{
-  int64_t size;
-  int r = sw_blob_exists (e->reg, e->push_repo, l->digest, &size, err);
-  if (r != 0)
-    return r < 0 ? -1 : 0;
-  if (same_registry (l->source_repo, e->push_repo))
-    {
-      r = sw_blob_mount (e->reg, e->push_repo, l->digest, l->source_repo, err);
-      if (r != 0)
-        return r < 0 ? -1 : 0;
-    }
-  sw_upload *u = NULL;
-  char got[SW_DIGEST_BUFSZ];
-  if (sw_upload_start (e->reg, e->push_repo, &u, err) < 0)
-    return -1;
-  if (sw_blob_get (e->reg, l->source_repo, l->digest, l->size, sw_upload_sink, u, err) < 0
-      || sw_upload_finish (u, l->digest, got, &size, err) < 0)
-    {
-      sw_upload_free (u);
-      return sw_error_wrap (err, "copying base layer %s", l->digest);
-    }
-  sw_upload_free (u);
-  return 0;
-}
+#include "registry/sink.h"
 
 struct base_job
 {
@@ -65,7 +30,10 @@ static int
 base_job (void *arg, sw_error **err)
 {
   struct base_job *j = arg;
-  return ensure_base_layer (j->e, j->l, err);
+  const sw_layer *l = j->l;
+  if (sw_blob_copy (j->e->reg, j->e->push_repo, l->source_repo, l->digest, l->size, err) < 0)
+    return sw_error_wrap (err, "copying base layer %s", l->digest);
+  return 0;
 }
 
 int

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "registry/ops.h"
 #include "registry/sink.h"
@@ -77,4 +78,48 @@ sw_blob_get_sink (sw_registry *r, const sw_ref *repo, const char *digest, int64_
       return -1;
     }
   return sw_sink_finish (sink, digest, err);
+}
+
+int
+sw_blob_copy (sw_registry *r, const sw_ref *dst, const sw_ref *src, const char *digest, int64_t size, sw_error **err)
+{
+  int64_t have = -1;
+  int e = sw_blob_exists (r, dst, digest, &have, err);
+  if (e < 0)
+    return -1;
+  if (e == 1)
+    {
+      sw_debug ("blob %s already in %s/%s", digest, dst->domain, dst->path);
+      return 0;
+    }
+  if (strcmp (dst->domain, src->domain) == 0 && strcmp (dst->path, src->path) != 0)
+    {
+      int m = sw_blob_mount (r, dst, digest, src, err);
+      if (m < 0)
+        return -1;
+      if (m == 1)
+        {
+          sw_debug ("blob %s mounted from %s", digest, src->path);
+          return 0;
+        }
+    }
+  /* registry to registry: the download streams into the upload, two chunks in memory; the
+   * source can be read again, so an upload the registry lost (ESTALE) starts over */
+  for (int attempt = 1;; attempt++)
+    {
+      sw_sink up;
+      sw_blob_result res;
+      sw_error *ue = NULL;
+      if (sw_registry_upload_sink (r, dst, &up, &res, err) < 0)
+        return -1;
+      if (sw_blob_get_sink (r, src, digest, size, &up, &ue) == 0)
+        return 0;
+      if (sw_error_code (ue) != ESTALE || attempt >= 3)
+        {
+          sw_error_move (err, &ue);
+          return -1;
+        }
+      sw_debug ("blob %s: %s; starting the upload again", digest, sw_error_message (ue));
+      sw_error_free (ue);
+    }
 }

@@ -34,4 +34,11 @@ int sw_registry_upload_sink (sw_registry *r, const sw_ref *repo, sw_sink *out, s
 int sw_blob_get_sink (sw_registry *r, const sw_ref *repo, const char *digest, int64_t size, sw_sink *sink,
                       sw_error **err);
 
+/* Make sure dst has blob digest (of size bytes, size < 0 when unknown) that src has: nothing
+ * when dst has it already (HEAD), a cross-repository mount within one registry, else the
+ * download streamed into an upload (two chunks in memory, nothing on disk), started again
+ * if the registry lost the upload. */
+int sw_blob_copy (sw_registry *r, const sw_ref *dst, const sw_ref *src, const char *digest, int64_t size,
+                  sw_error **err);
+
 #endif

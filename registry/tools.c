@@ -126,49 +126,6 @@ plan_add_blob (struct plan *p, const sw_descriptor *d, const sw_ref *src)
   p->jobs[p->n_jobs++] = (struct blob_job){ sw_xstrdup (d->digest), d->size, sw_ref_dup (src) };
 }
 
-static int
-copy_blob (sw_registry *r, const sw_ref *dst, const struct blob_job *j, sw_error **err)
-{
-  int64_t have = -1;
-  int e = sw_blob_exists (r, dst, j->digest, &have, err);
-  if (e < 0)
-    return -1;
-  if (e == 1)
-    {
-      sw_debug ("blob %s already in %s/%s", j->digest, dst->domain, dst->path);
-      return 0;
-    }
-  if (strcmp (dst->domain, j->src->domain) == 0 && strcmp (dst->path, j->src->path) != 0)
-    {
-      int m = sw_blob_mount (r, dst, j->digest, j->src, err);
-      if (m < 0)
-        return -1;
-      if (m == 1)
-        {
-          sw_debug ("blob %s mounted from %s", j->digest, j->src->path);
-          return 0;
-        }
-    }
-  /* registry to registry: the download streams into the upload, two chunks in memory; the
-   * source can be read again, so an upload the registry lost (ESTALE) starts over */
-  for (int attempt = 1;; attempt++)
-    {
-      sw_sink up;
-      sw_blob_result res;
-      sw_error *ue = NULL;
-      if (sw_registry_upload_sink (r, dst, &up, &res, err) < 0)
-        return -1;
-      if (sw_blob_get_sink (r, j->src, j->digest, j->size, &up, &ue) == 0)
-        return 0;
-      if (sw_error_code (ue) != ESTALE || attempt >= 3)
-        {
-          sw_error_move (err, &ue);
-          return -1;
-        }
-      sw_debug ("blob %s: %s; starting the upload again", j->digest, sw_error_message (ue));
-      sw_error_free (ue);
-    }
-}
 
 static void *
 worker (void *arg)
@@ -185,7 +142,7 @@ worker (void *arg)
       struct blob_job *j = &p->jobs[p->next++];
       pthread_mutex_unlock (&p->mu);
       sw_error *e = NULL;
-      if (copy_blob (p->r, p->dst, j, &e) < 0)
+      if (sw_blob_copy (p->r, p->dst, j->src, j->digest, j->size, &e) < 0)
         {
           sw_error_wrap (&e, "copying blob %s", j->digest);
           pthread_mutex_lock (&p->mu);
