@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/copy.sh [NFILES] [BIG_MiB]: `COPY . /app/` of a context of NFILES small files (default
-# 20000, 1 KiB, 200 dirs) plus one BIG_MiB file (default 256), through exec/copy.h, side by
+# 20000, 1 KiB, 200 dirs) plus one BIG_MiB file (default 256), through copy/copy.h, side by
 # side with `cp -a` of the same tree (both on the same filesystem, page cache warm; the
 # second of two runs is reported).  BENCH_DIR=/dev/shm puts it all on tmpfs.
 set -eu

@@ -1,12 +1,12 @@
 /* bench/copy_run CONTEXT ROOT: `COPY . /app/` from CONTEXT into the directory ROOT through
- * exec/copy.h (the engine's path), once; prints the wall time in ms. */
+ * copy/copy.h (the engine's path), once; prints the wall time in ms. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "exec/context.h"
-#include "exec/copy.h"
+#include "copy/context.h"
+#include "copy/copy.h"
 
 int
 main (int argc, char **argv)

@@ -1,5 +1,5 @@
 /* bench/step_loop.c — N trivial RUN steps chained over snapshots in one process, the way
- * the build engine drives exec/sandbox.h; prints ms per step (min, median, mean).
+ * the build engine drives sandbox/sandbox.h; prints ms per step (min, median, mean).
  *   step_loop STATE_DIR ROOTFS WORKDIR N */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "exec/sandbox.h"
-#include "exec/state.h"
+#include "sandbox/sandbox.h"
+#include "store/state.h"
 
 static double
 now_ms (void)

@@ -30,7 +30,7 @@ sw=$(( (end - start) / N / 1000 ))
   || { echo "chained steps lost a layer" >&2; exit 1; }
 printf 'slipway debug run (a process per step): %d steps, %d.%03d ms/step\n' "$N" $((sw / 1000)) $((sw % 1000))
 
-# in one process, as the build engine runs steps: exec/sandbox.h directly
+# in one process, as the build engine runs steps: sandbox/sandbox.h directly
 if [ -f "$here/build/libslipway.a" ]; then
   cc -O2 -std=gnu17 -D_GNU_SOURCE -I"$here/include" -I"$here" -o "$W/step_loop" "$here/bench/step_loop.c" \
      "$here/build/libslipway.a" $(pkg-config --libs libarchive libcurl jansson libseccomp libzstd libcrypto libisal) -lpthread

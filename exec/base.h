@@ -10,7 +10,7 @@
 #ifndef SW_EXEC_BASE_H
 #define SW_EXEC_BASE_H
 
-#include "exec/state.h"
+#include "store/state.h"
 #include "image/config.h"
 #include "image/digest.h"
 #include "image/manifest.h"

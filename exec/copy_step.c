@@ -1,6 +1,6 @@
 /* exec/copy_step.c — COPY and ADD as build steps.
  *
- * exec/copy.c knows what to copy where (BuildKit's rules); this file gives it the two
+ * copy/copy.c knows what to copy where (BuildKit's rules); this file gives it the two
  * trees: the source (the context, another stage's rootfs or an image's) and the
  * destination, a private overlay view of the stage whose writes land in a new upper dir
  * — the step's layer.  COPY --link (without --chmod, as BuildKit) copies into an empty
@@ -13,10 +13,10 @@
 
 #include "common/cleanup.h"
 #include "common/xalloc.h"
-#include "exec/copy.h"
-#include "exec/context.h"
+#include "copy/copy.h"
+#include "copy/context.h"
 #include "exec/engine.h"
-#include "exec/view.h"
+#include "sandbox/view.h"
 
 /* The context and its .dockerignore, the first time a step needs them, as buildx's
  * "[internal] load build context". */

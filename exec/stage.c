@@ -1,7 +1,7 @@
 /* exec/stage.c — running one stage: FROM, then each instruction in order.
  *
  * Metadata instructions edit the image config (exec/commit.c).  RUN runs in the sandbox
- * over the stage's snapshots; COPY/ADD and WORKDIR edit a view of the tree (exec/view.h).
+ * over the stage's snapshots; COPY/ADD and WORKDIR edit a view of the tree (sandbox/view.h).
  * Each step that changes files leaves an upper dir, which becomes the stage's next layer
  * and is packed and uploaded on a worker while the next step runs.
  */
@@ -18,11 +18,11 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "dockerfile/location.h"
-#include "exec/copy.h"
-#include "exec/dockerignore.h"
+#include "copy/copy.h"
+#include "copy/dockerignore.h"
 #include "exec/engine.h"
-#include "exec/sandbox.h"
-#include "exec/view.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/view.h"
 
 double
 sw_engine_now (void)

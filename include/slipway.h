@@ -180,7 +180,7 @@ int sw_registry_login (const char *server, const char *username, const char *pas
                        const char *const *insecure, sw_error **err);
 /* Remove SERVER's credentials from config.json. */
 int sw_registry_logout (const char *server, sw_error **err);
-/* ---- sandbox and state (exec/sandbox*, exec/state*) -------------------------- */
+/* ---- sandbox and state (sandbox/, store/) -------------------------- */
 
 /* Cancel every running step: kills its whole PID namespace; the build then cleans up and
  * fails.  Async-signal-safe: call it from a SIGINT/SIGTERM handler. */

@@ -107,7 +107,7 @@ int sw_layer_extract_sink (sw_sink *out, int rootfd, const sw_extract_opts *o,
 int sw_layer_extract_fd (int fd, int rootfd, const sw_extract_opts *o, sw_layer_info *info,
                          sw_error **err);
 
-/* Not the engine's layer store: a build keeps its extracted layers in exec/state.h's
+/* Not the engine's layer store: a build keeps its extracted layers in store/state.h's
  * STATE/layers/ALGO-HEX (sw_state_layer_begin/commit around sw_layer_extract_sink, in
  * exec/base.c).  The snapshot sink below is the stand-alone all-or-nothing form of the
  * same extraction, for callers without an engine state: only tests/tools/layertool

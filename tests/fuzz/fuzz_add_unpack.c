@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
-#include "exec/add.h"
-#include "exec/copy_int.h"
+#include "copy/add.h"
+#include "copy/copy_int.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

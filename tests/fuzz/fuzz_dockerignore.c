@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "common/xalloc.h"
-#include "exec/dockerignore.h"
+#include "copy/dockerignore.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 

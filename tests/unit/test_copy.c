@@ -19,11 +19,11 @@
 
 #include "common/cleanup.h"
 #include "common/xalloc.h"
-#include "exec/add.h"
-#include "exec/context.h"
-#include "exec/copy.h"
-#include "exec/copy_int.h"
-#include "exec/dockerignore.h"
+#include "copy/add.h"
+#include "copy/context.h"
+#include "copy/copy.h"
+#include "copy/copy_int.h"
+#include "copy/dockerignore.h"
 
 static char top[64];
 static char ctx[128], dst[128];

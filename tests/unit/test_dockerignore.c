@@ -14,7 +14,7 @@
 
 #include "common/cleanup.h"
 #include "common/xalloc.h"
-#include "exec/dockerignore.h"
+#include "copy/dockerignore.h"
 
 /* MatchesOrParentMatches of one pattern list; -1 when New or Match fails. */
 static int

@@ -1,4 +1,4 @@
-/* Unit tests for exec/mounts (RUN --mount, --secret, --ssh parsing) and exec/state helpers. */
+/* Unit tests for sandbox/mounts (RUN --mount, --secret, --ssh parsing) and store/state helpers. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,9 +8,9 @@
 #include <cmocka.h>
 
 #include "common/cleanup.h"
-#include "exec/mounts.h"
-#include "exec/sandbox.h"
-#include "exec/state.h"
+#include "sandbox/mounts.h"
+#include "sandbox/sandbox.h"
+#include "store/state.h"
 
 static void
 bind_defaults (void **state)

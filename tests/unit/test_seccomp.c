@@ -14,8 +14,8 @@
 
 #include "common/cleanup.h"
 #include "common/xalloc.h"
-#include "exec/seccomp.h"
-#include "exec/state.h"
+#include "sandbox/seccomp.h"
+#include "store/state.h"
 
 static void
 profile_compiles_and_is_cached (void **state)

@@ -1,4 +1,4 @@
-/* Unit tests for exec/state: layout, sessions, layer store, caches, size bound, prune. */
+/* Unit tests for store/state: layout, sessions, layer store, caches, size bound, prune. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -14,7 +14,7 @@
 
 #include "common/cleanup.h"
 #include "common/xalloc.h"
-#include "exec/state.h"
+#include "store/state.h"
 
 static char *
 tmpdir (void)

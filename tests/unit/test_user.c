@@ -7,7 +7,7 @@
 #include <cmocka.h>
 
 #include "common/cleanup.h"
-#include "exec/user.h"
+#include "sandbox/user.h"
 
 static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n"
                              "# a comment\n"

@@ -1,0 +1,46 @@
+/* copy/add.h — the parts of ADD that COPY lacks: local tar archives and URLs.
+ *
+ * Guarantees:
+ *  - sw_add_is_archive() says yes exactly when BuildKit's isArchivePath would: a regular
+ *    file that, once decompressed (gzip, bzip2, xz, zstd or none, found by content, not
+ *    by name), starts with a valid tar header.
+ *  - sw_add_unpack() extracts like moby's chrootarchive.Untar: the destination directory
+ *    is the root of every path in the archive (openat2 RESOLVE_IN_ROOT, so neither "../"
+ *    names, absolute names, hardlinks nor symlinks — in the archive or already on disk —
+ *    reach outside it); "../" names, hardlinks and symlinks whose target climbs out are
+ *    errors; owners from the archive (or --chown), modes and times from the archive,
+ *    directory times set last, xattrs best effort.
+ *  - sw_add_fetch() downloads a URL with libcurl into DIR/NAME, mode 0600, mtime from
+ *    Last-Modified (else the epoch), verifies --checksum (sha256/sha384/sha512) and fails
+ *    on HTTP status >= 400 with the status in the message.
+ */
+#ifndef SW_EXEC_ADD_H
+#define SW_EXEC_ADD_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+bool sw_add_is_http (const char *src);
+bool sw_add_is_git (const char *src);
+
+/* The file name BuildKit gives a URL download: the last path component, percent-decoded,
+ * or "__unnamed__".  Caller frees. */
+char *sw_add_url_filename (const char *url);
+
+/* Check a --checksum value ("sha256:<64 hex>", sha384, sha512). */
+int sw_add_checksum_check (const char *checksum, sw_error **err);
+
+/* path is a resolved path inside root. */
+int sw_add_is_archive (int root, const char *path, bool *is, sw_error **err);
+
+/* Extract root:path into the directory dst_root:dest (resolved; created 0755 and owned
+ * per chown when missing). */
+int sw_add_unpack (int root, const char *path, int dst_root, const char *dest, bool chown,
+                   uid_t uid, gid_t gid, sw_error **err);
+
+int sw_add_fetch (const char *url, const char *checksum, int dirfd, const char *name,
+                  sw_error **err);
+
+#endif
