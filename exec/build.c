@@ -86,8 +86,8 @@ check_key_value (const char *name, const char *value, sw_error **err)
   return 0;
 }
 
-int
-sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
+static int
+build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
 {
   if (value == NULL && opt != SW_OPT_PUSH && opt != SW_OPT_LOAD && opt != SW_OPT_NO_CACHE
       && opt != SW_OPT_PULL)
@@ -151,6 +151,14 @@ sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_PULL: return parse_bool ("--pull", value, &b->pull, err);
     }
   return sw_error_make (err, EINVAL, "unknown build option %d", (int) opt);
+}
+
+int
+sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
+{
+  if (build_set (b, opt, value, err) < 0)
+    return sw_error_set_category (err, SW_ERR_INPUT);
+  return 0;
 }
 
 void

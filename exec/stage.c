@@ -41,7 +41,11 @@ sw_engine_locate (sw_engine *e, const sw_df_node *node, sw_error **err)
   sw_error_move (&inner, err);
   sw_df_error_node (err, e->df, node, "%s", inner ? sw_error_message (inner) : "failed");
   if (inner && *err)
-    (*err)->errnum = inner->errnum;
+    {
+      (*err)->errnum = inner->errnum;
+      if (inner->category != SW_ERR_INTERNAL) /* the cause's, not the location's */
+        (*err)->category = inner->category;
+    }
   return -1;
 }
 

@@ -66,11 +66,26 @@ SW_API unsigned sw_version_num (void);
 
 typedef struct sw_error sw_error;
 
+/* What kind of failure, so a runner can tell a typo from an outage: retry REGISTRY,
+ * report INPUT and STEP to the author, alert on IO and INTERNAL.  The category is the
+ * one of the innermost cause: context added on the way up does not change it. */
+typedef enum sw_error_category
+{
+  SW_ERR_INTERNAL = 0,  /* none of the below (a bug, or a cause not classified) */
+  SW_ERR_INPUT = 1,     /* the Dockerfile, an option or flag, the build context */
+  SW_ERR_REGISTRY = 2,  /* a registry: unreachable, refused, authentication, bad answer */
+  SW_ERR_STEP = 3,      /* a RUN step ran and exited non-zero */
+  SW_ERR_IO = 4,        /* a local system call failed (disk, memory, permissions) */
+  SW_ERR_CANCELLED = 5, /* sw_cancel() */
+} sw_error_category;
+
 /* The full message: what failed, where (file:line:col when it comes from a
  * Dockerfile), and what to do about it. */
 SW_API const char *sw_error_message (const sw_error *err);
 /* The errno behind the failure, or 0. */
 SW_API int sw_error_code (const sw_error *err);
+/* The failure's category (SW_ERR_INTERNAL for err NULL). */
+SW_API sw_error_category sw_error_category_of (const sw_error *err);
 SW_API void sw_error_free (sw_error *err);
 
 /* ---- logging ------------------------------------------------------------------ */

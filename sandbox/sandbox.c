@@ -433,6 +433,7 @@ sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
     {
       cleanup_free char *d = sw_sandbox_describe_argv (spec->argv);
       sw_error_make (err, 0, "process %s did not complete successfully: exit code: %d", d, status);
+      sw_error_set_category (err, SW_ERR_STEP);
       goto out_fds;
     }
   ret = 0;
