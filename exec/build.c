@@ -32,7 +32,22 @@ sw_build_new (void)
   sw_build *b = sw_xzalloc (sizeof *b);
   b->context = sw_xstrdup (".");
   b->network = sw_xstrdup ("default");
+  sw_sandbox_stop_init (&b->stop);
   return b;
+}
+
+void
+sw_build_cancel (sw_build *b)
+{
+  sw_sandbox_stop_request (&b->stop); /* async-signal-safe: an atomic store and a write */
+}
+
+int
+sw_build_check_cancelled (sw_build *b, sw_error **err)
+{
+  if (sw_sandbox_stop_requested (&b->stop))
+    return sw_error_make (err, ECANCELED, "cancelled");
+  return 0;
 }
 
 void
@@ -54,6 +69,7 @@ sw_build_free (sw_build *b)
     sw_strv_free (lists[i]);
   free (b->digest);
   free (b->image_id);
+  sw_sandbox_stop_destroy (&b->stop);
   free (b);
 }
 

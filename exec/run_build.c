@@ -499,8 +499,13 @@ sw_build_run (sw_build *b, sw_error **err)
   bool push;
   int r = -1;
 
+  if (sw_build_check_cancelled (b, err) < 0)
+    return -1;
   if (engine_open (&e, b, err) < 0 || plan_outputs (&e, &push, err) < 0)
-    goto out;
+    {
+      sw_error_set_category (err, SW_ERR_INPUT); /* the options and the context */
+      goto out;
+    }
   if (push)
     {
       /* New layers go to the first tag's repository; the others get them by mount. */
@@ -577,6 +582,8 @@ sw_build_run (sw_build *b, sw_error **err)
     }
 
   /* The files (-o oci|docker|local|tar), before the names: a failed output publishes no tag. */
+  if (sw_build_check_cancelled (b, err) < 0)
+    goto out;
   if (sw_outputs_write_image (&e, results, n_platforms, final_type, final_digest, &final, err) < 0
       || sw_outputs_commit (&e, err) < 0)
     goto out;

@@ -440,6 +440,7 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   spec.n_ssh = e->n_ssh;
   spec.output = on_output;
   spec.userdata = &o;
+  spec.stop = &e->b->stop;
   r = sw_sandbox_run (&spec, &code, err);
   if (r < 0)
     {
@@ -659,7 +660,7 @@ sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
       s->config->on_build = NULL;
     }
   for (size_t i = 0; i < s->ps->n_instrs; i++)
-    if (stage_step (e, s, s->ps->instrs[i], err) < 0)
+    if (sw_build_check_cancelled (e->b, err) < 0 || stage_step (e, s, s->ps->instrs[i], err) < 0)
       return -1;
   s->done = true;
   return 0;

@@ -76,7 +76,7 @@ typedef enum sw_error_category
   SW_ERR_REGISTRY = 2,  /* a registry: unreachable, refused, authentication, bad answer */
   SW_ERR_STEP = 3,      /* a RUN step ran and exited non-zero */
   SW_ERR_IO = 4,        /* a local system call failed (disk, memory, permissions) */
-  SW_ERR_CANCELLED = 5, /* sw_cancel() */
+  SW_ERR_CANCELLED = 5, /* sw_build_cancel() or sw_cancel() */
 } sw_error_category;
 
 /* The full message: what failed, where (file:line:col when it comes from a
@@ -179,6 +179,13 @@ SW_API void sw_build_set_event_callback (sw_build *b, sw_event_callback cb, void
  * publishes no tag. */
 SW_API int sw_build_run (sw_build *b, sw_error **err);
 
+/* Cancel this build, from any thread or from a signal handler (async-signal-safe): its
+ * running steps are killed (each step's whole PID namespace), the build cleans up, and
+ * sw_build_run() fails with an SW_ERR_CANCELLED error (errno ECANCELED) and publishes
+ * nothing.  Other builds of the process go on.  Cancelling is for good: a later
+ * sw_build_run() on the same handle fails at once.  Call it only while b is not freed. */
+SW_API void sw_build_cancel (sw_build *b);
+
 /* After a successful run: the digest of the image's manifest (or index for several
  * platforms), and of its config (the image ID).  NULL before. */
 SW_API const char *sw_build_digest (const sw_build *b);
@@ -221,8 +228,8 @@ SW_API int sw_registry_logout (const char *server, sw_error **err);
 
 /* ---- sandbox and state (sandbox/, store/) -------------------------- */
 
-/* Cancel every running step of every build in the process: kills each step's whole PID
- * namespace; the builds then clean up and fail.
+/* Cancel every running step of every build in the process (sw_build_cancel() cancels
+ * one): kills each step's whole PID namespace; the builds then clean up and fail.
  * Async-signal-safe: call it from a SIGINT/SIGTERM handler. */
 SW_API void sw_cancel (void);
 
