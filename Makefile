@@ -14,7 +14,7 @@ CC      ?= cc
 PKGS    := libarchive libcurl jansson libseccomp libzstd libcrypto libisal
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu17 -fPIC $(WARN) -D_GNU_SOURCE -DSLIPWAY_VERSION='"$(VERSION)"' -Iinclude -I.
+CFLAGS  += -std=gnu17 -fPIC -fvisibility=hidden $(WARN) -D_GNU_SOURCE -DSLIPWAY_VERSION='"$(VERSION)"' -Iinclude -I.
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 ifeq ($(SANITIZE),1)

@@ -125,11 +125,15 @@ output_to_stdout (const char *spec)
          || (n >= 6 && strcmp (spec + n - 6, "dest=-") == 0);
 }
 
+static sw_build *running_build;
+
 static void
 on_signal (int sig)
 {
   (void) sig;
-  sw_cancel (); /* the build notices, cleans up and fails */
+  /* the build notices, kills its steps, cleans up and fails; and publishes nothing even
+   * when no step is running (a signal during the push stops it before the tags) */
+  sw_build_cancel (running_build);
 }
 
 int
@@ -250,6 +254,7 @@ cli_build (int argc, char **argv)
       return cli_report (err);
     }
   sw_build_set_event_callback (b, cli_progress_event, display);
+  running_build = b;
   struct sigaction sa = { .sa_handler = on_signal };
   sigaction (SIGINT, &sa, NULL);
   sigaction (SIGTERM, &sa, NULL);
@@ -257,6 +262,9 @@ cli_build (int argc, char **argv)
    * kill that leaves the build's scratch to the next run. */
   signal (SIGPIPE, SIG_IGN);
   rc = sw_build_run (b, &err);
+  sa.sa_handler = SIG_DFL; /* b is about to be freed */
+  sigaction (SIGINT, &sa, NULL);
+  sigaction (SIGTERM, &sa, NULL);
   cli_progress_free (display);
   if (rc < 0)
     {

@@ -1,8 +1,10 @@
-/* cli/cli.h — the slipway command.  Uses only include/slipway.h. */
+/* cli/cli.h — the slipway command.  Uses only include/slipway.h, and the debug helpers
+ * of include/slipway-debug.h (not installed, not exported by libslipway.so). */
 #ifndef SW_CLI_H
 #define SW_CLI_H
 
 #include "slipway.h"
+#include "slipway-debug.h"
 
 /* Each subcommand: argv[0] is the subcommand's name; returns the process exit status. */
 int cli_build (int argc, char **argv);

@@ -27,6 +27,7 @@ sw_error_makev (sw_error **err, int errnum, const char *fmt, va_list ap)
   *err = sw_xmalloc (sizeof **err);
   (*err)->errnum = errnum;
   (*err)->msg = msg;
+  (*err)->category = errnum == ECANCELED ? SW_ERR_CANCELLED : SW_ERR_INTERNAL;
   return -1;
 }
 
@@ -51,6 +52,7 @@ sw_error_errno (sw_error **err, const char *fmt, ...)
   what = sw_xvasprintf (fmt, ap);
   va_end (ap);
   sw_error_make (err, saved, "%s: %s", what, strerror (saved));
+  sw_error_set_category (err, SW_ERR_IO);
   free (what);
   errno = saved;
   return -1;
@@ -80,6 +82,14 @@ sw_error_wrap (sw_error **err, const char *fmt, ...)
   return -1;
 }
 
+int
+sw_error_set_category (sw_error **err, sw_error_category cat)
+{
+  if (err && *err && (*err)->category == SW_ERR_INTERNAL)
+    (*err)->category = cat;
+  return -1;
+}
+
 void
 sw_error_move (sw_error **dst, sw_error **src)
 {
@@ -90,6 +100,7 @@ sw_error_move (sw_error **dst, sw_error **src)
   else if (*dst != NULL)
     {
       sw_error_make (dst, (*src)->errnum, "%s", (*src)->msg);
+      sw_error_set_category (dst, (*src)->category);
       sw_error_free (*src);
     }
   else
@@ -109,6 +120,12 @@ int
 sw_error_code (const sw_error *err)
 {
   return err ? err->errnum : 0;
+}
+
+sw_error_category
+sw_error_category_of (const sw_error *err)
+{
+  return err ? err->category : SW_ERR_INTERNAL;
 }
 
 void

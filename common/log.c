@@ -68,3 +68,9 @@ sw_version (void)
 {
   return SLIPWAY_VERSION;
 }
+
+unsigned
+sw_version_num (void)
+{
+  return SLIPWAY_VERSION_NUM;
+}

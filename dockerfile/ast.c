@@ -12,6 +12,7 @@
 #include "dockerfile/suggest.h"
 #include "dockerfile/location.h"
 #include "dockerfile/parser_int.h"
+#include "slipway-debug.h" /* defines sw_dockerfile_dump_ast */
 
 static const char *const instructions[] = {
   "add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", "healthcheck",

@@ -48,7 +48,8 @@ error_rawv (sw_error **err, const char *path, int line, int column, const char *
   /* a blank line with no column to point at shows nothing worth seeing */
   if (line > 0 && src != NULL && (column > 0 || src[strspn (src, " \t")] != '\0'))
     put_excerpt (&b, line, column, src);
-  return sw_error_make (err, 0, "%s", sw_buf_str (&b));
+  sw_error_make (err, 0, "%s", sw_buf_str (&b));
+  return sw_error_set_category (err, SW_ERR_INPUT);
 }
 
 int

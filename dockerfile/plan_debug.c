@@ -9,6 +9,7 @@
 #include "common/xalloc.h"
 #include "dockerfile/ast.h"
 #include "dockerfile/plan.h"
+#include "slipway-debug.h" /* defines sw_debug_plan */
 
 static const char *
 opt_value (int argc, char **argv, int *i, const char *name)

@@ -31,6 +31,7 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "emu/emu.h"
+#include "slipway-debug.h" /* defines sw_debug_emu */
 
 static const char usage[] = "usage: slipway debug emu host|probe\n"
                             "       slipway debug emu decide PLATFORM [--no-run]\n"

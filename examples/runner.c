@@ -2,8 +2,10 @@
  *
  *   runner CONTEXT [TAG]        (state in $SLIPWAY_STATE_DIR when set)
  *
- * Shows the whole public API a runner needs: a handle, options, an event callback, run.
+ * Shows the whole public API a runner needs: a handle, options, an event callback, run,
+ * cancellation from a signal handler, and the error's category to decide what to do.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -22,6 +24,30 @@ on_event (const sw_event *ev, void *userdata)
     case SW_EVENT_WARNING: printf ("warning: %s\n", ev->text); break;
     default: break;
     }
+}
+
+static sw_build *running;
+
+static void
+on_interrupt (int sig)
+{
+  (void) sig;
+  sw_build_cancel (running); /* async-signal-safe; the run then fails as cancelled */
+}
+
+static const char *
+category_name (sw_error_category c)
+{
+  switch (c)
+    {
+    case SW_ERR_INPUT: return "fix the Dockerfile or the options";
+    case SW_ERR_REGISTRY: return "registry trouble: worth a retry";
+    case SW_ERR_STEP: return "a step failed";
+    case SW_ERR_IO: return "local I/O";
+    case SW_ERR_CANCELLED: return "cancelled";
+    case SW_ERR_INTERNAL: break;
+    }
+  return "internal";
 }
 
 int
@@ -43,15 +69,20 @@ main (int argc, char **argv)
                         || sw_build_set (b, SW_OPT_PUSH, "true", &err) < 0)))
     goto fail;
   sw_build_set_event_callback (b, on_event, NULL);
+  running = b;
+  signal (SIGINT, on_interrupt);
+  signal (SIGTERM, on_interrupt);
   if (sw_build_run (b, &err) < 0)
     goto fail;
   printf ("image %s\n", sw_build_digest (b) ? sw_build_digest (b) : "(not pushed)");
   goto out;
 fail:
-  fprintf (stderr, "runner: %s\n", sw_error_message (err));
+  fprintf (stderr, "runner: %s [%s]\n", sw_error_message (err), category_name (sw_error_category_of (err)));
   sw_error_free (err);
   rc = 1;
 out:
+  signal (SIGINT, SIG_DFL); /* no cancel of a freed handle */
+  signal (SIGTERM, SIG_DFL);
   sw_build_free (b);
   return rc;
 }

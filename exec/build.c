@@ -32,7 +32,22 @@ sw_build_new (void)
   sw_build *b = sw_xzalloc (sizeof *b);
   b->context = sw_xstrdup (".");
   b->network = sw_xstrdup ("default");
+  sw_sandbox_stop_init (&b->stop);
   return b;
+}
+
+void
+sw_build_cancel (sw_build *b)
+{
+  sw_sandbox_stop_request (&b->stop); /* async-signal-safe: an atomic store and a write */
+}
+
+int
+sw_build_check_cancelled (sw_build *b, sw_error **err)
+{
+  if (sw_sandbox_stop_requested (&b->stop))
+    return sw_error_make (err, ECANCELED, "cancelled");
+  return 0;
 }
 
 void
@@ -54,6 +69,7 @@ sw_build_free (sw_build *b)
     sw_strv_free (lists[i]);
   free (b->digest);
   free (b->image_id);
+  sw_sandbox_stop_destroy (&b->stop);
   free (b);
 }
 
@@ -86,8 +102,8 @@ check_key_value (const char *name, const char *value, sw_error **err)
   return 0;
 }
 
-int
-sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
+static int
+build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
 {
   if (value == NULL && opt != SW_OPT_PUSH && opt != SW_OPT_LOAD && opt != SW_OPT_NO_CACHE
       && opt != SW_OPT_PULL)
@@ -151,6 +167,14 @@ sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_PULL: return parse_bool ("--pull", value, &b->pull, err);
     }
   return sw_error_make (err, EINVAL, "unknown build option %d", (int) opt);
+}
+
+int
+sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
+{
+  if (build_set (b, opt, value, err) < 0)
+    return sw_error_set_category (err, SW_ERR_INPUT);
+  return 0;
 }
 
 void

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "sandbox/sandbox.h"
 #include "slipway.h"
 
 typedef struct sw_strv
@@ -38,7 +39,13 @@ struct sw_build
 
   char *digest;   /* results, after a successful run */
   char *image_id;
+
+  sw_sandbox_stop stop; /* sw_build_cancel(): every RUN of this build waits on it */
 };
+
+/* After sw_build_cancel(): fills *err (ECANCELED, "cancelled") and returns -1; else 0.
+ * The engine asks between steps and before it publishes anything. */
+int sw_build_check_cancelled (sw_build *b, sw_error **err);
 
 /* Emit an event to the build's callback, if any. */
 void sw_build_emit (sw_build *b, const sw_event *ev);

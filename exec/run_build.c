@@ -203,7 +203,10 @@ load_dockerfile (sw_engine *e, sw_error **err)
       display = b->dockerfile ? b->dockerfile : "Dockerfile";
       fd = open (e->dockerfile_path, O_RDONLY | O_CLOEXEC);
       if (fd < 0)
-        return sw_error_errno (err, "failed to read dockerfile: open %s", e->dockerfile_path);
+        {
+          sw_error_make (err, errno, "failed to read dockerfile: open %s: %s", e->dockerfile_path, strerror (errno));
+          return sw_error_set_category (err, SW_ERR_INPUT);
+        }
       if (read_all (fd, &text, err) < 0)
         return -1;
     }
@@ -251,7 +254,10 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
                                         "give a directory, and -f - for a Dockerfile on stdin");
   real = realpath (b->context, NULL);
   if (real == NULL)
-    return sw_error_errno (err, "unable to prepare context: path \"%s\" not found", b->context);
+    {
+      sw_error_make (err, errno, "unable to prepare context: path \"%s\" not found: %s", b->context, strerror (errno));
+      return sw_error_set_category (err, SW_ERR_INPUT);
+    }
   e->context = real;
   struct stat st;
   if (stat (real, &st) < 0 || !S_ISDIR (st.st_mode))
@@ -493,8 +499,13 @@ sw_build_run (sw_build *b, sw_error **err)
   bool push;
   int r = -1;
 
+  if (sw_build_check_cancelled (b, err) < 0)
+    return -1;
   if (engine_open (&e, b, err) < 0 || plan_outputs (&e, &push, err) < 0)
-    goto out;
+    {
+      sw_error_set_category (err, SW_ERR_INPUT); /* the options and the context */
+      goto out;
+    }
   if (push)
     {
       /* New layers go to the first tag's repository; the others get them by mount. */
@@ -571,6 +582,8 @@ sw_build_run (sw_build *b, sw_error **err)
     }
 
   /* The files (-o oci|docker|local|tar), before the names: a failed output publishes no tag. */
+  if (sw_build_check_cancelled (b, err) < 0)
+    goto out;
   if (sw_outputs_write_image (&e, results, n_platforms, final_type, final_digest, &final, err) < 0
       || sw_outputs_commit (&e, err) < 0)
     goto out;

@@ -41,7 +41,11 @@ sw_engine_locate (sw_engine *e, const sw_df_node *node, sw_error **err)
   sw_error_move (&inner, err);
   sw_df_error_node (err, e->df, node, "%s", inner ? sw_error_message (inner) : "failed");
   if (inner && *err)
-    (*err)->errnum = inner->errnum;
+    {
+      (*err)->errnum = inner->errnum;
+      if (inner->category != SW_ERR_INTERNAL) /* the cause's, not the location's */
+        (*err)->category = inner->category;
+    }
   return -1;
 }
 
@@ -436,6 +440,7 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   spec.n_ssh = e->n_ssh;
   spec.output = on_output;
   spec.userdata = &o;
+  spec.stop = &e->b->stop;
   r = sw_sandbox_run (&spec, &code, err);
   if (r < 0)
     {
@@ -655,7 +660,7 @@ sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
       s->config->on_build = NULL;
     }
   for (size_t i = 0; i < s->ps->n_instrs; i++)
-    if (stage_step (e, s, s->ps->instrs[i], err) < 0)
+    if (sw_build_check_cancelled (e->b, err) < 0 || stage_step (e, s, s->ps->instrs[i], err) < 0)
       return -1;
   s->done = true;
   return 0;

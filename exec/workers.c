@@ -116,6 +116,7 @@ sw_workers_wait (sw_workers *w, sw_error **err)
   if (w->first_error)
     {
       sw_error_make (err, w->first_error->errnum, "%s", w->first_error->msg);
+      sw_error_set_category (err, w->first_error->category);
       r = -1;
     }
   pthread_mutex_unlock (&w->lock);

@@ -19,6 +19,15 @@
  * Conventions: functions that can fail return 0 on success and a negative number on
  * failure, and then fill *err (which the caller frees with sw_error_free).  err may be
  * NULL if the caller does not want the details.  Strings passed in are copied.
+ *
+ * ABI rules, kept from one release to the next:
+ *  - libslipway.so exports exactly the functions declared here (each marked SW_API; the
+ *    library is built with -fvisibility=hidden, and a test compares the two sets).
+ *  - Enums: every constant has an explicit value.  Append only; never renumber or reuse
+ *    a value, even of a constant that was removed.
+ *  - Structs: the library allocates every struct it hands out (sw_event), and such a
+ *    struct's fields are only ever appended.  The caller never allocates one.
+ *  - Functions are only added; a function's meaning does not change.
  */
 #ifndef SLIPWAY_H
 #define SLIPWAY_H
@@ -31,20 +40,53 @@
 extern "C" {
 #endif
 
+/* Marks what the library exports; everything else in it is hidden. */
+#ifndef SW_API
+#define SW_API __attribute__ ((visibility ("default")))
+#endif
+
 /* ---- version ------------------------------------------------------------------ */
 
-const char *sw_version (void);
+/* The version of this header.  SLIPWAY_VERSION_NUM is 0xMMmmpp (major, minor, patch, a
+ * byte each, as curl's LIBCURL_VERSION_NUM), so `#if SLIPWAY_VERSION_NUM >= 0x000200`
+ * works; sw_version_num() gives the library's, which may be newer than the header a
+ * program was compiled with. */
+#define SLIPWAY_VERSION_MAJOR 0
+#define SLIPWAY_VERSION_MINOR 1
+#define SLIPWAY_VERSION_PATCH 0
+#define SLIPWAY_VERSION_NUM                                                                \
+  ((SLIPWAY_VERSION_MAJOR << 16) | (SLIPWAY_VERSION_MINOR << 8) | SLIPWAY_VERSION_PATCH)
+
+/* "0.1.0" */
+SW_API const char *sw_version (void);
+/* 0x000100 for 0.1.0 */
+SW_API unsigned sw_version_num (void);
 
 /* ---- errors ------------------------------------------------------------------- */
 
 typedef struct sw_error sw_error;
 
+/* What kind of failure, so a runner can tell a typo from an outage: retry REGISTRY,
+ * report INPUT and STEP to the author, alert on IO and INTERNAL.  The category is the
+ * one of the innermost cause: context added on the way up does not change it. */
+typedef enum sw_error_category
+{
+  SW_ERR_INTERNAL = 0,  /* none of the below (a bug, or a cause not classified) */
+  SW_ERR_INPUT = 1,     /* the Dockerfile, an option or flag, the build context */
+  SW_ERR_REGISTRY = 2,  /* a registry: unreachable, refused, authentication, bad answer */
+  SW_ERR_STEP = 3,      /* a RUN step ran and exited non-zero */
+  SW_ERR_IO = 4,        /* a local system call failed (disk, memory, permissions) */
+  SW_ERR_CANCELLED = 5, /* sw_build_cancel() or sw_cancel() */
+} sw_error_category;
+
 /* The full message: what failed, where (file:line:col when it comes from a
  * Dockerfile), and what to do about it. */
-const char *sw_error_message (const sw_error *err);
+SW_API const char *sw_error_message (const sw_error *err);
 /* The errno behind the failure, or 0. */
-int sw_error_code (const sw_error *err);
-void sw_error_free (sw_error *err);
+SW_API int sw_error_code (const sw_error *err);
+/* The failure's category (SW_ERR_INTERNAL for err NULL). */
+SW_API sw_error_category sw_error_category_of (const sw_error *err);
+SW_API void sw_error_free (sw_error *err);
 
 /* ---- logging ------------------------------------------------------------------ */
 
@@ -58,7 +100,7 @@ typedef enum sw_log_level
 
 /* Library-wide verbosity (default SW_LOG_WARN).  Messages reach a build's event
  * callback as SW_EVENT_LOG while that build runs, stderr otherwise. */
-void sw_set_log_level (sw_log_level level);
+SW_API void sw_set_log_level (sw_log_level level);
 
 /* ---- builds ------------------------------------------------------------------- */
 
@@ -69,49 +111,50 @@ typedef struct sw_build sw_build;
 typedef enum sw_option
 {
   SW_OPT_CONTEXT = 1,   /* build context directory (default ".") */
-  SW_OPT_DOCKERFILE,    /* path of the Dockerfile (default CONTEXT/Dockerfile), "-" = stdin */
-  SW_OPT_TAG,           /* (list) image reference to name the result */
-  SW_OPT_BUILD_ARG,     /* (list) "KEY=VALUE", or "KEY" to take it from the environment */
-  SW_OPT_TARGET,        /* stage to build */
-  SW_OPT_PLATFORM,      /* (list) "linux/amd64", or a comma-separated list */
-  SW_OPT_OUTPUT,        /* (list) "type=registry", "type=oci,dest=out.tar", … */
-  SW_OPT_PUSH,          /* "true": shorthand for --output=type=registry */
-  SW_OPT_LOAD,          /* "true": shorthand for --output=type=docker */
-  SW_OPT_LABEL,         /* (list) "KEY=VALUE" */
-  SW_OPT_ANNOTATION,    /* (list) "KEY=VALUE" or "TYPE:KEY=VALUE" */
-  SW_OPT_NO_CACHE,      /* "true" */
-  SW_OPT_PULL,          /* "true": always re-resolve base images */
-  SW_OPT_SECRET,        /* (list) "id=ID,src=PATH" or "id=ID,env=VAR" */
-  SW_OPT_SSH,           /* (list) "default" or "ID=SOCKET|KEY…" */
-  SW_OPT_NETWORK,       /* "default", "none" or "host" */
-  SW_OPT_ADD_HOST,      /* (list) "HOST:IP" */
-  SW_OPT_BUILD_CONTEXT, /* (list) "NAME=PATH|docker-image://REF" */
-  SW_OPT_METADATA_FILE, /* write buildx's metadata JSON here */
-  SW_OPT_IIDFILE,       /* write the image ID (config digest) here */
-  SW_OPT_STATE_DIR,     /* slipway's state (snapshots, caches); default /var/lib/slipway */
-  SW_OPT_INSECURE_REGISTRY, /* (list) registry host[:port] reached over plain HTTP */
+  SW_OPT_DOCKERFILE = 2, /* path of the Dockerfile (default CONTEXT/Dockerfile), "-" = stdin */
+  SW_OPT_TAG = 3,       /* (list) image reference to name the result */
+  SW_OPT_BUILD_ARG = 4, /* (list) "KEY=VALUE", or "KEY" to take it from the environment */
+  SW_OPT_TARGET = 5,    /* stage to build */
+  SW_OPT_PLATFORM = 6,  /* (list) "linux/amd64", or a comma-separated list */
+  SW_OPT_OUTPUT = 7,    /* (list) "type=registry", "type=oci,dest=out.tar", … */
+  SW_OPT_PUSH = 8,      /* "true": shorthand for --output=type=registry */
+  SW_OPT_LOAD = 9,      /* "true": shorthand for --output=type=docker */
+  SW_OPT_LABEL = 10,    /* (list) "KEY=VALUE" */
+  SW_OPT_ANNOTATION = 11, /* (list) "KEY=VALUE" or "TYPE:KEY=VALUE" */
+  SW_OPT_NO_CACHE = 12, /* "true" */
+  SW_OPT_PULL = 13,     /* "true": always re-resolve base images */
+  SW_OPT_SECRET = 14,   /* (list) "id=ID,src=PATH" or "id=ID,env=VAR" */
+  SW_OPT_SSH = 15,      /* (list) "default" or "ID=SOCKET|KEY…" */
+  SW_OPT_NETWORK = 16,  /* "default", "none" or "host" */
+  SW_OPT_ADD_HOST = 17, /* (list) "HOST:IP" */
+  SW_OPT_BUILD_CONTEXT = 18, /* (list) "NAME=PATH|docker-image://REF" */
+  SW_OPT_METADATA_FILE = 19, /* write buildx's metadata JSON here */
+  SW_OPT_IIDFILE = 20,  /* write the image ID (config digest) here */
+  SW_OPT_STATE_DIR = 21, /* slipway's state (snapshots, caches); default /var/lib/slipway */
+  SW_OPT_INSECURE_REGISTRY = 22, /* (list) registry host[:port] reached over plain HTTP */
 } sw_option;
 
-sw_build *sw_build_new (void);
-void sw_build_free (sw_build *b);
+SW_API sw_build *sw_build_new (void);
+SW_API void sw_build_free (sw_build *b);
 
 /* Set (or, for list options, add) an option.  Fails on an unknown option or a value
  * whose syntax is wrong; the message names the option and the value. */
-int sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err);
+SW_API int sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err);
 
 /* ---- events ------------------------------------------------------------------- */
 
 typedef enum sw_event_kind
 {
   SW_EVENT_STEP_START = 1, /* a step (vertex) begins: id, name */
-  SW_EVENT_STEP_LOG,       /* one line of a step's output: id, text, stream (1 or 2) */
-  SW_EVENT_STEP_DONE,      /* a step ends: id, elapsed, status (0 ok), text = error */
-  SW_EVENT_STEP_CACHED,    /* a step was satisfied without running: id */
-  SW_EVENT_PROGRESS,       /* bytes moved for a step (upload, download): id, current, total */
-  SW_EVENT_WARNING,        /* a build warning: text (file:line: message) */
-  SW_EVENT_LOG,            /* a library log message: level, text */
+  SW_EVENT_STEP_LOG = 2,   /* one line of a step's output: id, text, stream (1 or 2) */
+  SW_EVENT_STEP_DONE = 3,  /* a step ends: id, elapsed, status (0 ok), text = error */
+  SW_EVENT_STEP_CACHED = 4, /* a step was satisfied without running: id */
+  SW_EVENT_PROGRESS = 5,   /* bytes moved for a step (upload, download): id, current, total */
+  SW_EVENT_WARNING = 6,    /* a build warning: text (file:line: message) */
+  SW_EVENT_LOG = 7,        /* a library log message: level, text */
 } sw_event_kind;
 
+/* Allocated by the library; fields are only ever appended (see the ABI rules above). */
 typedef struct sw_event
 {
   sw_event_kind kind;
@@ -130,28 +173,30 @@ typedef struct sw_event
  * strings are valid only during the call. */
 typedef void (*sw_event_callback) (const sw_event *ev, void *userdata);
 
-void sw_build_set_event_callback (sw_build *b, sw_event_callback cb, void *userdata);
+SW_API void sw_build_set_event_callback (sw_build *b, sw_event_callback cb, void *userdata);
 
 /* Run the build: resolve, execute, export.  Blocks until done.  A build that fails
  * publishes no tag. */
-int sw_build_run (sw_build *b, sw_error **err);
+SW_API int sw_build_run (sw_build *b, sw_error **err);
+
+/* Cancel this build, from any thread or from a signal handler (async-signal-safe): its
+ * running steps are killed (each step's whole PID namespace), the build cleans up, and
+ * sw_build_run() fails with an SW_ERR_CANCELLED error (errno ECANCELED) and publishes
+ * nothing.  Other builds of the process go on.  Cancelling is for good: a later
+ * sw_build_run() on the same handle fails at once.  Call it only while b is not freed. */
+SW_API void sw_build_cancel (sw_build *b);
 
 /* After a successful run: the digest of the image's manifest (or index for several
  * platforms), and of its config (the image ID).  NULL before. */
-const char *sw_build_digest (const sw_build *b);
-const char *sw_build_image_id (const sw_build *b);
-
-/* ---- tools -------------------------------------------------------------------- */
-
-/* Parse a Dockerfile and write its AST to out in BuildKit's dump format (what
- * `slipway debug ast` prints).  Parse errors come back as *err with file:line:col. */
-int sw_dockerfile_dump_ast (const char *path, FILE *out, sw_error **err);
-
-/* emu: `slipway debug emu host|decide|run …` (see emu/debug.c).  Results go to out, the
- * way emulation was arranged to info.  Returns the command's exit status (run), 0, or -1. */
-int sw_debug_emu (int argc, char **argv, FILE *out, FILE *info, sw_error **err);
+SW_API const char *sw_build_digest (const sw_build *b);
+SW_API const char *sw_build_image_id (const sw_build *b);
 
 /* ---- registry tools (registry/): imagetools, login ------------------------------ */
+
+/* Public and kept: these are what `slipway imagetools` and `slipway login` run, and what a
+ * scale-out build uses to merge the single-platform images its CI jobs pushed (one job
+ * per platform, each `slipway build --push` to its own tag) into one multi-platform
+ * index, with the credentials stored by sw_registry_login(). */
 
 /* insecure: NULL-terminated list of registries ("host[:port]") reachable over plain HTTP
  * or with an unverifiable certificate (as --insecure-registry); may be NULL.  Loopback
@@ -161,8 +206,8 @@ int sw_debug_emu (int argc, char **argv, FILE *out, FILE *info, sw_error **err);
  * holds them; else a summary as `docker buildx imagetools inspect` prints it.  With
  * platform ("linux/arm64", may be NULL), an index is first narrowed to that platform's
  * image, as FROM does. */
-int sw_imagetools_inspect (const char *ref, const char *platform, int raw, const char *const *insecure, FILE *out,
-                           sw_error **err);
+SW_API int sw_imagetools_inspect (const char *ref, const char *platform, int raw, const char *const *insecure,
+                                  FILE *out, sw_error **err);
 
 /* Make the NULL-terminated list of tags name the sources: one source is copied
  * byte for byte (index or manifest, every manifest and blob it names, streamed registry to
@@ -171,56 +216,26 @@ int sw_imagetools_inspect (const char *ref, const char *platform, int raw, const
  * repository of the same registry are mounted.  Tags are written last.  With digest_out
  * (SW_IMAGE_DIGEST_BUFSZ bytes), receives the digest of what the tags name. */
 #define SW_IMAGE_DIGEST_BUFSZ 72
-int sw_imagetools_create (const char *const *tags, const char *const *sources, const char *const *insecure,
-                          char *digest_out, sw_error **err);
+SW_API int sw_imagetools_create (const char *const *tags, const char *const *sources,
+                                 const char *const *insecure, char *digest_out, sw_error **err);
 
 /* Check the credentials against SERVER (a host[:port], or docker.io when NULL) and store
  * them in $DOCKER_CONFIG/config.json (~/.docker/config.json) as `docker login` does. */
-int sw_registry_login (const char *server, const char *username, const char *password,
-                       const char *const *insecure, sw_error **err);
+SW_API int sw_registry_login (const char *server, const char *username, const char *password,
+                              const char *const *insecure, sw_error **err);
 /* Remove SERVER's credentials from config.json. */
-int sw_registry_logout (const char *server, sw_error **err);
+SW_API int sw_registry_logout (const char *server, sw_error **err);
+
 /* ---- sandbox and state (sandbox/, store/) -------------------------- */
 
-/* Cancel every running step: kills its whole PID namespace; the build then cleans up and
- * fails.  Async-signal-safe: call it from a SIGINT/SIGTERM handler. */
-void sw_cancel (void);
+/* Cancel every running step of every build in the process (sw_build_cancel() cancels
+ * one): kills each step's whole PID namespace; the builds then clean up and fail.
+ * Async-signal-safe: call it from a SIGINT/SIGTERM handler. */
+SW_API void sw_cancel (void);
 
 /* `slipway prune`: empty the state dir's layer store, caches and dead runs' scratch.
  * state_dir NULL means /var/lib/slipway.  Fails (EBUSY) while a build uses it. */
-int sw_prune (const char *state_dir, uint64_t *freed_bytes, sw_error **err);
-
-/* `slipway debug run`: run one command the way a RUN step runs, for tests and debugging.
- * Lists are NULL-terminated and may be NULL. */
-typedef struct sw_debug_run_options
-{
-  const char *const *lowers;  /* snapshot dirs, bottom first (--rootfs DIR is one lower) */
-  const char *upper;          /* empty dir that receives the changes; NULL: a scratch one */
-  const char *state_dir;      /* NULL: /var/lib/slipway */
-  const char *network;        /* "default", "none", "host" */
-  const char *user;           /* USER spec */
-  const char *workdir;        /* WORKDIR */
-  const char *hostname;
-  const char *context;        /* where bind mounts read from (default ".") */
-  const char *const *env;     /* KEY=VALUE */
-  const char *const *mounts;  /* RUN --mount specs */
-  const char *const *secrets; /* --secret specs */
-  const char *const *ssh;     /* --ssh specs */
-  const char *const *add_hosts; /* HOST:IP */
-  const char *platform;       /* run emulated when foreign (emu/); NULL: the host's */
-  /* each output line (stream 1 or 2), without its newline */
-  void (*output) (int stream, const char *line, size_t len, void *userdata);
-  void *userdata;
-} sw_debug_run_options;
-
-/* Returns 0 when the command ran and exited 0; -1 otherwise, with *exit_code the command's
- * exit code (-1 when it never ran) and *err saying why. */
-int sw_debug_run (const sw_debug_run_options *o, const char *const *argv, int *exit_code,
-                  sw_error **err);
-/* plan: `slipway debug plan FILE [--target T] [--build-arg K=V]… [--platform P]
- * [--build-platform P]` (see dockerfile/plan_debug.c): the stages the target needs, in
- * order, with their bases, platforms and the global ARG scope.  0 or -1. */
-int sw_debug_plan (int argc, char **argv, FILE *out, sw_error **err);
+SW_API int sw_prune (const char *state_dir, uint64_t *freed_bytes, sw_error **err);
 
 #ifdef __cplusplus
 }

@@ -799,8 +799,8 @@ probe_scheme (sw_registry *r, const char *domain)
   pthread_mutex_unlock (&r->probe_mu);
 }
 
-int
-sw_registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err)
+static int
+registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err)
 {
   const char *domain = sw_ref_api_host (req->repo);
   bool may_http = host_is_loopback (domain) || host_is_insecure (r, domain);
@@ -948,6 +948,16 @@ sw_registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err
   return 0;
 }
 
+/* A failure of the exchange is the registry's (unreachable, TLS, auth, retries spent),
+ * unless the caller's body callback failed and said otherwise (a full disk is IO). */
+int
+sw_registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err)
+{
+  if (registry_do (r, req, resp, err) < 0)
+    return sw_error_set_category (err, SW_ERR_REGISTRY);
+  return 0;
+}
+
 int
 sw_resp_error (const sw_req *req, const sw_resp *resp, sw_error **err)
 {
@@ -972,6 +982,7 @@ sw_resp_error (const sw_req *req, const sw_resp *resp, sw_error **err)
       what = "; not found";
       break;
     }
-  return sw_error_make (err, resp->status == 404 ? ENOENT : (resp->status == 401 || resp->status == 403) ? EACCES : EIO,
-                        "%s %s: HTTP %ld%s%s", req->method, m, resp->status, detail ? detail : "", what);
+  sw_error_make (err, resp->status == 404 ? ENOENT : (resp->status == 401 || resp->status == 403) ? EACCES : EIO,
+                 "%s %s: HTTP %ld%s%s", req->method, m, resp->status, detail ? detail : "", what);
+  return sw_error_set_category (err, SW_ERR_REGISTRY);
 }

@@ -150,16 +150,23 @@ sw_ref_free (sw_ref *r)
 static int
 bad (sw_error **err, const char *s, const char *why)
 {
-  return sw_error_make (err, EINVAL, "invalid reference \"%s\": %s", s, why);
+  sw_error_make (err, EINVAL, "invalid reference \"%s\": %s", s, why);
+  return sw_error_set_category (err, SW_ERR_INPUT); /* a name the user wrote, not the registry */
 }
 
 int
 sw_ref_parse (const char *s, sw_ref **out, sw_error **err)
 {
   if (s == NULL || *s == '\0')
-    return sw_error_make (err, EINVAL, "invalid reference \"\": an image reference is required (e.g. docker.io/library/busybox:latest)");
+    {
+      sw_error_make (err, EINVAL, "invalid reference \"\": an image reference is required (e.g. docker.io/library/busybox:latest)");
+      return sw_error_set_category (err, SW_ERR_INPUT);
+    }
   if (strlen (s) > 4096)
-    return sw_error_make (err, EINVAL, "invalid reference: longer than 4096 characters");
+    {
+      sw_error_make (err, EINVAL, "invalid reference: longer than 4096 characters");
+      return sw_error_set_category (err, SW_ERR_INPUT);
+    }
   if (strpbrk (s, " \t\n\r"))
     return bad (err, s, "contains whitespace");
   cleanup_free char *work = sw_xstrdup (s);

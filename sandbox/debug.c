@@ -1,4 +1,4 @@
-/* sandbox/debug.c — the public sw_debug_run and sw_cancel (slipway.h). */
+/* sandbox/debug.c — sw_debug_run (slipway-debug.h) and the public sw_cancel (slipway.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "emu/emu.h"
 #include "sandbox/sandbox.h"
 #include "store/state.h"
+#include "slipway-debug.h" /* defines sw_debug_run */
 
 void
 sw_cancel (void)

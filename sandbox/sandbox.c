@@ -70,6 +70,41 @@ sw_sandbox_cancelled (void)
   return cancelled != 0;
 }
 
+void
+sw_sandbox_stop_init (sw_sandbox_stop *s)
+{
+  atomic_init (&s->requested, 0);
+  if (pipe2 (s->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+    s->pipe[0] = s->pipe[1] = -1;
+}
+
+void
+sw_sandbox_stop_request (sw_sandbox_stop *s)
+{
+  int saved = errno;
+  atomic_store (&s->requested, 1);
+  if (s->pipe[1] >= 0)
+    {
+      ssize_t r = write (s->pipe[1], "x", 1); /* never read: every waiter sees it */
+      (void) r;
+    }
+  errno = saved;
+}
+
+bool
+sw_sandbox_stop_requested (const sw_sandbox_stop *s)
+{
+  return s && atomic_load (&((sw_sandbox_stop *) s)->requested) != 0;
+}
+
+void
+sw_sandbox_stop_destroy (sw_sandbox_stop *s)
+{
+  for (int i = 0; i < 2; i++)
+    if (s->pipe[i] >= 0)
+      close (s->pipe[i]), s->pipe[i] = -1;
+}
+
 /* ---- small helpers ---- */
 
 int
@@ -288,7 +323,7 @@ sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
   r.pidfd = r.sync_fd = r.out_rd = r.err_rd = -1;
   r.pid = -1;
   pthread_once (&cancel_once, cancel_init);
-  if (cancelled)
+  if (cancelled || sw_sandbox_stop_requested (spec->stop))
     return sw_error_make (err, ECANCELED, "cancelled");
   if (sw_sandbox_run_prepare (&r, err) < 0)
     goto out;
@@ -328,13 +363,14 @@ sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
 
   /* run phase: stream output until the step's init exits and the pipes close */
   {
-    struct pollfd pf[5];
+    struct pollfd pf[6];
     bool out_open = true, err_open = true, sync_open = true, exited = false;
     struct timespec drain_start = { 0, 0 };
     char buf[65536];
     while (out_open || err_open || sync_open || !exited)
       {
-        int k = 0, i_out = -1, i_err = -1, i_sync = -1, i_pid = -1, i_cancel = -1;
+        int k = 0, i_out = -1, i_err = -1, i_sync = -1, i_pid = -1, i_cancel = -1, i_stop = -1;
+        int timeout = exited ? 200 : -1;
         if (out_open)
           pf[i_out = k++] = (struct pollfd){ r.out_rd, POLLIN, 0 };
         if (err_open)
@@ -345,13 +381,18 @@ sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
           pf[i_pid = k++] = (struct pollfd){ r.pidfd, POLLIN, 0 };
         if (cancel_pipe[0] >= 0)
           pf[i_cancel = k++] = (struct pollfd){ cancel_pipe[0], POLLIN, 0 };
-        int pr = poll (pf, (nfds_t) k, exited ? 200 : -1);
+        if (spec->stop && spec->stop->pipe[0] >= 0)
+          pf[i_stop = k++] = (struct pollfd){ spec->stop->pipe[0], POLLIN, 0 };
+        else if (spec->stop)
+          timeout = 200;
+        int pr = poll (pf, (nfds_t) k, timeout);
         if (pr < 0 && errno != EINTR)
           {
             sw_error_errno (err, "waiting for the step");
             goto cancel;
           }
-        if (cancelled || (i_cancel >= 0 && pf[i_cancel].revents))
+        if (cancelled || (i_cancel >= 0 && pf[i_cancel].revents) || sw_sandbox_stop_requested (spec->stop)
+            || (i_stop >= 0 && pf[i_stop].revents))
           goto cancel;
         if (pr == 0 && exited)
           {
@@ -433,6 +474,7 @@ sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
     {
       cleanup_free char *d = sw_sandbox_describe_argv (spec->argv);
       sw_error_make (err, 0, "process %s did not complete successfully: exit code: %d", d, status);
+      sw_error_set_category (err, SW_ERR_STEP);
       goto out_fds;
     }
   ret = 0;

@@ -36,6 +36,8 @@
  *  - sw_sandbox_cancel() (async-signal-safe, for SIGINT/SIGTERM handlers) kills every
  *    running step's whole PID namespace; sw_sandbox_run() then cleans up its scratch and
  *    fails with ECANCELED, and later calls fail at once (until sw_sandbox_cancel_reset()).
+ *    sw_sandbox_stop_request() does the same for the steps whose spec->stop is that
+ *    token only (one build's steps: sw_build_cancel), for good.
  * How the engine chains steps (each step's upper dir is a lower of the next):
  *
  *   sw_state_open (state_dir, &st, &err);            once per build
@@ -53,6 +55,7 @@
 #ifndef SW_EXEC_SANDBOX_H
 #define SW_EXEC_SANDBOX_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -69,6 +72,20 @@ typedef enum sw_net_mode
 
 /* Parse "default" | "none" | "host". */
 int sw_net_mode_parse (const char *s, sw_net_mode *out, sw_error **err);
+
+/* A cancel token for a group of steps (one build's).  Requesting it is async-signal-safe
+ * (an atomic store and a write to a pipe that wakes every step waiting on it); it stays
+ * requested until destroyed. */
+typedef struct sw_sandbox_stop
+{
+  atomic_int requested;
+  int pipe[2]; /* -1 when no pipe could be made: then steps look at the flag every 200 ms */
+} sw_sandbox_stop;
+
+void sw_sandbox_stop_init (sw_sandbox_stop *s);
+void sw_sandbox_stop_request (sw_sandbox_stop *s);
+bool sw_sandbox_stop_requested (const sw_sandbox_stop *s); /* s may be NULL */
+void sw_sandbox_stop_destroy (sw_sandbox_stop *s);
 
 /* One line of output; stream 1 = stdout, 2 = stderr. */
 typedef void (*sw_sandbox_output) (int stream, const char *line, size_t len, void *userdata);
@@ -99,6 +116,8 @@ typedef struct sw_sandbox_spec
   void *userdata;
   /* emulation for a foreign platform (emu/emu.h: sw_emu_prepare); NULL runs natively */
   const struct sw_emu *emu;
+  /* cancels this step besides sw_sandbox_cancel(); NULL: only that one */
+  sw_sandbox_stop *stop;
 } sw_sandbox_spec;
 
 /* Returns 0 when the process ran and exited 0; -1 otherwise (setup failure, non-zero

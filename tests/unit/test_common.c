@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -55,6 +56,45 @@ error_twice_keeps_both (void **state)
 }
 
 static void
+error_category_innermost_wins (void **state)
+{
+  cleanup_error sw_error *err = NULL;
+  assert_int_equal (sw_error_category_of (NULL), SW_ERR_INTERNAL);
+  sw_error_make (&err, EIO, "GET /v2/");
+  assert_int_equal (sw_error_category_of (err), SW_ERR_INTERNAL);
+  sw_error_set_category (&err, SW_ERR_REGISTRY);
+  sw_error_wrap (&err, "pulling base");
+  sw_error_set_category (&err, SW_ERR_INPUT); /* an outer caller's guess does not win */
+  assert_int_equal (sw_error_category_of (err), SW_ERR_REGISTRY);
+  sw_error_free (err);
+  err = NULL;
+  errno = ENOSPC;
+  sw_error_errno (&err, "writing");
+  assert_int_equal (sw_error_category_of (err), SW_ERR_IO);
+  sw_error_free (err);
+  err = NULL;
+  sw_error_make (&err, ECANCELED, "cancelled");
+  assert_int_equal (sw_error_category_of (err), SW_ERR_CANCELLED);
+  /* moved onto a pending error: the pending one's category stays */
+  cleanup_error sw_error *other = NULL;
+  sw_error_make (&other, 0, "step");
+  sw_error_set_category (&other, SW_ERR_STEP);
+  sw_error_move (&err, &other);
+  assert_int_equal (sw_error_category_of (err), SW_ERR_CANCELLED);
+}
+
+static void
+version_agrees (void **state)
+{
+  char s[32];
+  snprintf (s, sizeof s, "%d.%d.%d", SLIPWAY_VERSION_MAJOR, SLIPWAY_VERSION_MINOR, SLIPWAY_VERSION_PATCH);
+  assert_string_equal (sw_version (), s);
+  assert_int_equal (sw_version_num (), SLIPWAY_VERSION_NUM);
+  assert_int_equal (SLIPWAY_VERSION_NUM,
+                    (SLIPWAY_VERSION_MAJOR << 16) + (SLIPWAY_VERSION_MINOR << 8) + SLIPWAY_VERSION_PATCH);
+}
+
+static void
 buf_grows_and_formats (void **state)
 {
   cleanup_buf sw_buf b = SW_BUF_INIT;
@@ -85,6 +125,8 @@ main (void)
     cmocka_unit_test (error_errno_appends_strerror),
     cmocka_unit_test (error_null_is_dropped),
     cmocka_unit_test (error_twice_keeps_both),
+    cmocka_unit_test (error_category_innermost_wins),
+    cmocka_unit_test (version_agrees),
     cmocka_unit_test (buf_grows_and_formats),
     cmocka_unit_test (steal_pointer_leaves_null),
   };

@@ -262,6 +262,13 @@ json_forms (void **state)
   sw_dockerfile_free (df);
 
   cleanup_free char *m = parse_err ("FROM a\nCMD [\"a\", 1]\n");
+  {
+    sw_dockerfile *bad = NULL;
+    cleanup_error sw_error *err = NULL;
+    const char *text = "FROM a\nCMD [\"a\", 1]\n";
+    assert_int_equal (sw_dockerfile_parse (text, strlen (text), "Dockerfile", &bad, &err), -1);
+    assert_int_equal (sw_error_category_of (err), SW_ERR_INPUT); /* a typo, not an outage */
+  }
   assert_non_null (strstr (m, "Dockerfile:2:1: when using JSON array syntax, arrays must be "
                               "comprised of strings only"));
   cleanup_free char *m2 = parse_err ("FROM a\nRUN [ \"echo\", [ \"nested json\" ] ]\n");
@@ -366,6 +373,7 @@ unknown_instruction_suggests (void **state)
                        "Dockerfile:3:5: unknown instruction: RUNN (did you mean RUN?)\n"
                        " 3 |     RUNN make\n"
                        "   |     ^");
+  assert_int_equal (sw_error_category_of (err), SW_ERR_INPUT); /* a typo, not an outage */
   sw_dockerfile_free (df);
 }
 

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "common/cleanup.h"
@@ -169,6 +172,35 @@ creds_from_config_json (void **state)
   unsetenv ("DOCKER_CONFIG");
 }
 
+/* An outage is told apart from a typo: a registry nobody listens on is SW_ERR_REGISTRY. */
+static void
+unreachable_registry_is_registry_error (void **state)
+{
+  struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t len = sizeof a;
+  int fd = socket (AF_INET, SOCK_STREAM, 0);
+  assert_true (fd >= 0);
+  assert_int_equal (bind (fd, (struct sockaddr *) &a, sizeof a), 0);
+  assert_int_equal (getsockname (fd, (struct sockaddr *) &a, &len), 0);
+  close (fd); /* the port is now closed: connections are refused */
+  char ref[64];
+  snprintf (ref, sizeof ref, "127.0.0.1:%d/x/y:1", ntohs (a.sin_port));
+  setenv ("SLIPWAY_RETRY_ATTEMPTS", "1", 1);
+  FILE *out = fopen ("/dev/null", "w");
+  cleanup_error sw_error *err = NULL;
+  assert_int_equal (sw_imagetools_inspect (ref, NULL, 1, NULL, out, &err), -1);
+  fclose (out);
+  unsetenv ("SLIPWAY_RETRY_ATTEMPTS");
+  assert_int_equal (sw_error_category_of (err), SW_ERR_REGISTRY);
+
+  /* and a malformed reference is the caller's input, not the registry's */
+  cleanup_error sw_error *e2 = NULL;
+  out = fopen ("/dev/null", "w");
+  assert_int_equal (sw_imagetools_inspect ("UPPER/Case::x", NULL, 1, NULL, out, &e2), -1);
+  fclose (out);
+  assert_int_equal (sw_error_category_of (e2), SW_ERR_INPUT);
+}
+
 int
 main (void)
 {
@@ -178,6 +210,7 @@ main (void)
     cmocka_unit_test (challenges_parse),
     cmocka_unit_test (base64_roundtrip),
     cmocka_unit_test (creds_from_config_json),
+    cmocka_unit_test (unreachable_registry_is_registry_error),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
