@@ -30,7 +30,7 @@ sw_debug_run (const sw_debug_run_options *o, const char *const *argv, int *exit_
   sw_state *st = NULL;
   sw_sandbox_spec spec;
   size_t nm = count (o->mounts), ns = count (o->secrets), nh = count (o->ssh);
-  sw_mount *mounts = sw_xcalloc (nm + 1, sizeof *mounts);
+  sw_df_run_mount *mounts = sw_xcalloc (nm + 1, sizeof *mounts);
   sw_secret_src *secrets = sw_xcalloc (ns + 1, sizeof *secrets);
   sw_ssh_src *ssh = sw_xcalloc (nh + 1, sizeof *ssh);
   size_t pm = 0, ps = 0, ph = 0;
@@ -48,11 +48,21 @@ sw_debug_run (const sw_debug_run_options *o, const char *const *argv, int *exit_
     }
   if (sw_net_mode_parse (o->network, &spec.network, err) < 0)
     goto out;
+  /* the same parser and defaults as a Dockerfile's RUN --mount */
   for (; pm < nm; pm++)
-    if (sw_mount_parse (o->mounts[pm], nssh, &mounts[pm], err) < 0)
-      goto out;
-    else if (mounts[pm].type == SW_MOUNT_SSH)
-      nssh++;
+    {
+      int rc = sw_df_run_mount_parse (o->mounts[pm], &mounts[pm], err);
+      if (rc == 0)
+        rc = sw_df_run_mount_finish (&mounts[pm], nssh, o->workdir, err);
+      if (rc < 0)
+        {
+          sw_error_wrap (err, "--mount %s", o->mounts[pm]);
+          pm++;
+          goto out;
+        }
+      if (mounts[pm].type == SW_DF_MOUNT_SSH)
+        nssh++;
+    }
   for (; ps < ns; ps++)
     if (sw_secret_src_parse (o->secrets[ps], &secrets[ps], err) < 0)
       goto out;
@@ -99,7 +109,7 @@ out:
   sw_state_close (st);
   free (upper);
   for (size_t i = 0; i < pm; i++)
-    sw_mount_clear (&mounts[i]);
+    sw_df_run_mount_clear (&mounts[i]);
   for (size_t i = 0; i < ps; i++)
     sw_secret_src_clear (&secrets[i]);
   for (size_t i = 0; i < ph; i++)
