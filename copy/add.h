@@ -4,12 +4,14 @@
  *  - sw_add_is_archive() says yes exactly when BuildKit's isArchivePath would: a regular
  *    file that, once decompressed (gzip, bzip2, xz, zstd or none, found by content, not
  *    by name), starts with a valid tar header.
- *  - sw_add_unpack() extracts like moby's chrootarchive.Untar: the destination directory
- *    is the root of every path in the archive (openat2 RESOLVE_IN_ROOT, so neither "../"
- *    names, absolute names, hardlinks nor symlinks — in the archive or already on disk —
- *    reach outside it); "../" names, hardlinks and symlinks whose target climbs out are
- *    errors; owners from the archive (or --chown), modes and times from the archive,
- *    directory times set last, xattrs best effort.
+ *  - sw_add_unpack() extracts like moby's chrootarchive.Untar, through the layers'
+ *    extractor (layers/layers.h, applied flat): the destination directory is the root of
+ *    every path in the archive (openat2 RESOLVE_IN_ROOT, so neither "../" names, absolute
+ *    names, hardlinks nor symlinks — in the archive or already on disk — reach outside
+ *    it); names and hardlinks that climb out are errors; a symlink is stored as written
+ *    wherever it points (as BuildKit does); `.wh.` names are ordinary files; existing
+ *    directories are merged into; owners from the archive (or --chown), modes and times
+ *    from the archive, directory times set last, xattrs best effort.
  *  - sw_add_fetch() downloads a URL with libcurl into DIR/NAME, mode 0600, mtime from
  *    Last-Modified (else the epoch), verifies --checksum (sha256/sha384/sha512) and fails
  *    on HTTP status >= 400 with the status in the message.

@@ -276,3 +276,23 @@ check "the cache mount persisted across builds (Type=Cache,Target=)" bash -c '[ 
 check "the relative tmpfs target was mounted under the WORKDIR and left nothing" test ! -e "$dir/b15/rootfs/w/scratch/ok-tmpfs"
 check "the env= secret was the step's variable, not a file" test -s "$dir/b15/rootfs/env-ok"
 check "the env= secret is in no layer or config" bash -c '! grep -rqF "'"$tok"'" "'"$dir"'/b15" "'"$dir"'/oci"'
+
+# ADD of an archive goes through the layers' extractor, applied flat: a symlink that points
+# above the root is stored as written (BuildKit does the same), a later RUN sees it, and
+# nothing is ever written outside the image — not even through the link
+probe=slipway-add-probe-$$
+ctx=$dir/ctx16; mkdir -p "$ctx"
+python3 - "$ctx/up.tar" "$probe" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], 'w') as t:
+    l = tarfile.TarInfo('link'); l.type = tarfile.SYMTYPE; l.linkname = '../tmp/' + sys.argv[2]
+    t.addfile(l)
+    w = tarfile.TarInfo('d/.wh.plain'); w.size = 5; t.addfile(w, io.BytesIO(b'plain'))
+PY
+printf 'FROM %s/base/busybox:latest\nADD up.tar /\nRUN readlink /link > /seen && cat /d/.wh.plain > /whseen && mkdir -p /tmp/%s && echo inside > /link/f\n' "$REGISTRY" "$probe" > "$ctx/Dockerfile"
+check "ADD a tar with a symlink above the root" build -t "$REGISTRY/t/addup:v1" --push "$ctx"
+check "nothing was written outside the image through the link" test ! -e "/tmp/$probe"
+check "unpack the ADD-symlink image" unpack "$REGISTRY/t/addup:v1" "$dir/b16"
+check "the link is stored as written and a later RUN reads it" bash -c '[ "$(readlink '"$dir"'/b16/rootfs/link)" = "../tmp/'"$probe"'" ] && [ "$(cat '"$dir"'/b16/rootfs/seen)" = "../tmp/'"$probe"'" ]'
+check "writing through the link stayed in the image (/tmp/$probe/f)" bash -c '[ "$(cat '"$dir"'/b16/rootfs/tmp/'"$probe"'/f)" = inside ]'
+check "a .wh. name in an ADDed tar is an ordinary file" bash -c '[ "$(cat '"$dir"'/b16/rootfs/whseen)" = plain ]'
