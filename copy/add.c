@@ -1,12 +1,9 @@
-/* copy/add.c — ADD's local archives (libarchive, extracted through RESOLVE_IN_ROOT fds)
- * and URLs (libcurl). */
+/* copy/add.c — ADD's local archives (found by libarchive, extracted by layers/) and URLs
+ * (downloaded over registry/'s transport). */
 #include <archive.h>
-#include <archive_entry.h>
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +15,7 @@
 #include "copy/add.h"
 #include "copy/copy_int.h"
 #include "layers/layers.h"
+#include "registry/client.h"
 
 bool
 sw_add_is_http (const char *src)
@@ -79,8 +77,10 @@ sw_add_url_filename (const char *url)
   return sw_xstrdup (base);
 }
 
-static const EVP_MD *
-digest_md (const char *checksum, const char **hex, size_t *hexlen)
+/* The algorithm of a --checksum value ("sha256:<hex>"…) and the hex length it needs; NULL
+ * when it names none of sha256, sha384, sha512. */
+static const char *
+checksum_alg (const char *checksum, const char **hex, size_t *hexlen)
 {
   static const struct
   {
@@ -94,7 +94,7 @@ digest_md (const char *checksum, const char **hex, size_t *hexlen)
         {
           *hex = checksum + l + 1;
           *hexlen = algs[i].hexlen;
-          return EVP_get_digestbyname (algs[i].alg);
+          return algs[i].alg;
         }
     }
   return NULL;
@@ -105,7 +105,7 @@ sw_add_checksum_check (const char *checksum, sw_error **err)
 {
   const char *hex;
   size_t hl;
-  if (!digest_md (checksum, &hex, &hl))
+  if (!checksum_alg (checksum, &hex, &hl))
     return sw_error_make (err, EINVAL,
                           "invalid checksum digest format: %s (want sha256:<64 hex digits>)",
                           checksum);
@@ -184,46 +184,35 @@ sw_add_unpack (int root, const char *path, int dst_root, const char *dest, bool 
 
 /* ---- URLs -------------------------------------------------------------------- */
 
-struct fetch
+/* (the EINTR loop stays until common/ has the one shared write_all) */
+static int
+write_download (void *ud, const void *p, size_t n, sw_error **err)
 {
-  int fd;
-  EVP_MD_CTX *md;
-  int werr;
-};
-
-static size_t
-on_data (char *p, size_t size, size_t n, void *ud)
-{
-  struct fetch *f = ud;
-  size_t len = size * n;
-  for (size_t off = 0; off < len;)
+  const char *c = p;
+  while (n > 0)
     {
-      ssize_t w = write (f->fd, p + off, len - off);
+      ssize_t w = write (*(int *) ud, c, n);
       if (w < 0 && errno == EINTR)
         continue;
       if (w < 0)
-        {
-          f->werr = errno;
-          return 0;
-        }
-      off += w;
+        return sw_error_errno (err, "writing the download");
+      c += w;
+      n -= (size_t) w;
     }
-  if (f->md)
-    EVP_DigestUpdate (f->md, p, len);
-  return len;
+  return 0;
 }
 
 int
-sw_add_fetch (const char *url, const char *checksum, int dirfd, const char *name, sw_error **err)
+sw_add_fetch (sw_registry *transport, const char *url, const char *checksum, int dirfd,
+              const char *name, sw_error **err)
 {
-  const EVP_MD *md = NULL;
-  const char *want = NULL;
+  const char *alg = NULL, *want = NULL;
   size_t wantlen = 0;
   if (checksum)
     {
       if (sw_add_checksum_check (checksum, err) < 0)
         return -1;
-      md = digest_md (checksum, &want, &wantlen);
+      alg = checksum_alg (checksum, &want, &wantlen);
     }
   cleanup_close int fd
       = openat (dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -231,80 +220,19 @@ sw_add_fetch (const char *url, const char *checksum, int dirfd, const char *name
     return sw_error_errno (err, "creating the download of %s", url);
   if (fchmod (fd, 0600) < 0)
     return sw_error_errno (err, "chmod the download of %s", url);
-  struct fetch f = { fd, NULL, 0 };
-  if (md)
-    {
-      f.md = EVP_MD_CTX_new ();
-      EVP_DigestInit_ex (f.md, md, NULL);
-    }
-  CURL *c = curl_easy_init ();
-  if (!c)
-    {
-      EVP_MD_CTX_free (f.md);
-      return sw_error_make (err, ENOMEM, "cannot start a download");
-    }
-  char curlerr[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt (c, CURLOPT_URL, url);
-  curl_easy_setopt (c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt (c, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt (c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt (c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt (c, CURLOPT_WRITEDATA, &f);
-  curl_easy_setopt (c, CURLOPT_FILETIME, 1L);
-  curl_easy_setopt (c, CURLOPT_ERRORBUFFER, curlerr);
-  curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt (c, CURLOPT_USERAGENT, "slipway/" SLIPWAY_VERSION);
-  /* as Go's ProxyFromEnvironment: the environment's proxies, never for loopback */
-  const char *np = getenv ("no_proxy");
-  if (!np || !*np)
-    np = getenv ("NO_PROXY");
-  cleanup_free char *noproxy
-      = sw_xasprintf ("%s%slocalhost,127.0.0.1,::1", np && *np ? np : "", np && *np ? "," : "");
-  curl_easy_setopt (c, CURLOPT_NOPROXY, noproxy);
-  /* as Go's client: ask for gzip and hand over the decoded body (the checksum is of it) */
-  curl_easy_setopt (c, CURLOPT_ACCEPT_ENCODING, "gzip");
-  /* never hang a build on a dead server */
-  curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT, 30L);
-  curl_easy_setopt (c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt (c, CURLOPT_LOW_SPEED_TIME, 300L);
-  CURLcode cr = curl_easy_perform (c);
-  long status = 0;
-  curl_off_t mtime = -1;
-  curl_easy_getinfo (c, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_getinfo (c, CURLINFO_FILETIME_T, &mtime);
-  curl_easy_cleanup (c);
-  unsigned char dg[EVP_MAX_MD_SIZE];
-  unsigned int dl = 0;
-  if (f.md)
-    {
-      EVP_DigestFinal_ex (f.md, dg, &dl);
-      EVP_MD_CTX_free (f.md);
-    }
-  if (f.werr)
-    {
-      errno = f.werr;
-      return sw_error_errno (err, "writing the download of %s", url);
-    }
-  if (cr != CURLE_OK)
-    return sw_error_make (err, EIO, "downloading %s: %s", url,
-                          *curlerr ? curlerr : curl_easy_strerror (cr));
-  if (status < 200 || status >= 400)
-    return sw_error_make (err, EIO, "downloading %s: invalid response status %ld", url, status);
-  if (md)
-    {
-      char got[2 * EVP_MAX_MD_SIZE + 1];
-      for (unsigned i = 0; i < dl; i++)
-        snprintf (got + 2 * i, 3, "%02x", dg[i]);
-      if (strncmp (got, want, wantlen) != 0)
-        {
-          size_t alg = (size_t) (want - checksum);
-          return sw_error_make (err, EINVAL, "digest mismatch for %s: %.*s%s (expected: %s)", url,
-                                (int) alg, checksum, got, checksum);
-        }
-    }
-  struct timespec ts[2] = { { mtime > 0 ? (time_t) mtime : 0, 0 },
-                            { mtime > 0 ? (time_t) mtime : 0, 0 } };
+  /* the registry's transport: its CAs, insecure hosts, proxies and retries serve ADD too */
+  sw_registry *own = transport ? NULL : sw_registry_new (NULL);
+  sw_fetch_result res;
+  int r = sw_registry_fetch_url (transport ? transport : own, url, alg, write_download, &fd,
+                                 &res, err);
+  sw_registry_free (own);
+  if (r < 0)
+    return sw_error_wrap (err, "downloading %s", url);
+  if (checksum && strcmp (res.digest, checksum) != 0)
+    return sw_error_make (err, EINVAL, "digest mismatch for %s: %s (expected: %s)", url, res.digest,
+                          checksum);
+  time_t mtime = res.last_modified > 0 ? (time_t) res.last_modified : 0;
+  struct timespec ts[2] = { { mtime, 0 }, { mtime, 0 } };
   if (futimens (fd, ts) < 0)
     return sw_error_errno (err, "setting the time of the download of %s", url);
   return 0;
