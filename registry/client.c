@@ -807,9 +807,15 @@ probe_scheme (sw_registry *r, const char *domain)
 int
 sw_registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err)
 {
-  cleanup_free char *url_host = req->repo ? NULL : sw_xstrndup (strstr (req->url, "://") + 3,
-                                                                 strcspn (strstr (req->url, "://") + 3, "/?#"));
+  const char *scheme_end = strstr (req->url, "://");
+  if (!req->repo && !scheme_end)
+    return sw_error_make (err, EINVAL, "%s %s: a request without a repository needs an absolute URL",
+                          req->method, req->url);
+  cleanup_free char *url_host
+      = req->repo ? NULL : sw_xstrndup (scheme_end + 3, strcspn (scheme_end + 3, "/?#"));
   const char *domain = req->repo ? sw_ref_api_host (req->repo) : url_host;
+  if (url_host && strchr (url_host, '@'))
+    domain = strrchr (url_host, '@') + 1; /* user:password@host: the host alone */
   bool may_http = host_is_loopback (domain) || host_is_insecure (r, domain);
   bool insecure_tls = host_is_insecure (r, domain);
   cleanup_free char *url = NULL;
