@@ -1,16 +1,12 @@
-/* copy/add.c — ADD's local archives (libarchive, extracted through RESOLVE_IN_ROOT fds)
- * and URLs (libcurl). */
+/* copy/add.c — ADD's local archives (found by libarchive, extracted by layers/) and URLs
+ * (downloaded over registry/'s transport). */
 #include <archive.h>
-#include <archive_entry.h>
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
@@ -18,6 +14,8 @@
 #include "common/xalloc.h"
 #include "copy/add.h"
 #include "copy/copy_int.h"
+#include "layers/layers.h"
+#include "registry/client.h"
 
 bool
 sw_add_is_http (const char *src)
@@ -79,8 +77,10 @@ sw_add_url_filename (const char *url)
   return sw_xstrdup (base);
 }
 
-static const EVP_MD *
-digest_md (const char *checksum, const char **hex, size_t *hexlen)
+/* The algorithm of a --checksum value ("sha256:<hex>"…) and the hex length it needs; NULL
+ * when it names none of sha256, sha384, sha512. */
+static const char *
+checksum_alg (const char *checksum, const char **hex, size_t *hexlen)
 {
   static const struct
   {
@@ -94,7 +94,7 @@ digest_md (const char *checksum, const char **hex, size_t *hexlen)
         {
           *hex = checksum + l + 1;
           *hexlen = algs[i].hexlen;
-          return EVP_get_digestbyname (algs[i].alg);
+          return algs[i].alg;
         }
     }
   return NULL;
@@ -105,7 +105,7 @@ sw_add_checksum_check (const char *checksum, sw_error **err)
 {
   const char *hex;
   size_t hl;
-  if (!digest_md (checksum, &hex, &hl))
+  if (!checksum_alg (checksum, &hex, &hl))
     return sw_error_make (err, EINVAL,
                           "invalid checksum digest format: %s (want sha256:<64 hex digits>)",
                           checksum);
@@ -154,201 +154,6 @@ sw_add_is_archive (int root, const char *path, bool *is, sw_error **err)
   return 0;
 }
 
-/* Does rel (cleaned, relative to the extraction root) climb out of it? */
-static bool
-outside (const char *rel)
-{
-  return strcmp (rel, "..") == 0 || strncmp (rel, "../", 3) == 0;
-}
-
-struct dir_time
-{
-  char *path;
-  struct timespec ts[2];
-};
-
-static int
-write_data (struct archive *a, int fd, const char *name, sw_error **err)
-{
-  char buf[1 << 16];
-  for (;;)
-    {
-      la_ssize_t n = archive_read_data (a, buf, sizeof buf);
-      if (n < 0)
-        return sw_error_make (err, EIO, "reading %s from the archive: %s", name,
-                              archive_error_string (a));
-      if (n == 0)
-        return 0;
-      for (la_ssize_t off = 0; off < n;)
-        {
-          ssize_t w = write (fd, buf + off, n - off);
-          if (w < 0 && errno == EINTR)
-            continue;
-          if (w < 0)
-            return sw_error_errno (err, "writing %s", name);
-          off += w;
-        }
-    }
-}
-
-static int
-extract_entry (struct archive *a, struct archive_entry *e, int root, bool chown, uid_t uid,
-               gid_t gid, struct dir_time **dirs, size_t *ndirs, sw_error **err)
-{
-  const char *raw = archive_entry_pathname (e);
-  if (!raw)
-    return 0;
-  cleanup_free char *rel = sw_path_clean (raw[0] == '/' ? raw + 1 : raw);
-  if (outside (rel))
-    return sw_error_make (err, EPERM, "%s is outside of the destination (refusing to extract it)",
-                          raw);
-  cleanup_free char *path = sw_copy_join ("/", rel);
-  mode_t type = archive_entry_filetype (e);
-  mode_t perm = archive_entry_perm (e) & 07777;
-
-  /* the parent must exist (created 0755 as moby does) */
-  cleanup_free char *parent = NULL;
-  {
-    const char *slash = strrchr (path, '/');
-    parent = slash == path ? sw_xstrdup ("/") : sw_xstrndup (path, slash - path);
-  }
-  {
-    cleanup_free char *rp = NULL;
-    if (sw_copy_root_path (root, parent, true, &rp, err) < 0
-        || sw_copy_mkdir_all (root, rp, 0755, (uid_t) -1, (gid_t) -1, err) < 0)
-      return -1;
-  }
-  const char *name;
-  cleanup_close int dir = sw_copy_open_parent (root, path, &name);
-  if (dir < 0)
-    return sw_error_errno (err, "opening the directory of %s", raw);
-
-  struct stat old;
-  if (fstatat (dir, name, &old, AT_SYMLINK_NOFOLLOW) == 0)
-    {
-      if (S_ISDIR (old.st_mode) && strcmp (rel, ".") == 0)
-        return 0;
-      if (!(S_ISDIR (old.st_mode) && type == AE_IFDIR))
-        {
-          /* replace what is there; a directory goes with its contents */
-          if (S_ISDIR (old.st_mode))
-            {
-              if (sw_remove_all_at (dir, name) < 0)
-                return sw_error_errno (err, "replacing directory %s with a non-directory", raw);
-            }
-          else if (unlinkat (dir, name, 0) < 0)
-            return sw_error_errno (err, "replacing %s", raw);
-        }
-    }
-
-  const char *hardlink = archive_entry_hardlink (e);
-  if (hardlink)
-    {
-      cleanup_free char *trel = sw_path_clean (hardlink[0] == '/' ? hardlink + 1 : hardlink);
-      if (outside (trel))
-        return sw_error_make (err, EPERM, "invalid hardlink %s -> %s (outside the destination)",
-                              raw, hardlink);
-      cleanup_free char *tpath = sw_copy_join ("/", trel);
-      const char *tname;
-      cleanup_close int tdir = sw_copy_open_parent (root, tpath, &tname);
-      if (tdir < 0 || linkat (tdir, tname, dir, name, 0) < 0)
-        return sw_error_errno (err, "hardlink %s -> %s", raw, hardlink);
-      return 0;
-    }
-
-  switch (type)
-    {
-    case AE_IFDIR:
-      if (mkdirat (dir, name, perm) < 0 && errno != EEXIST)
-        return sw_error_errno (err, "mkdir %s", raw);
-      break;
-    case AE_IFREG:
-      {
-        cleanup_close int fd
-            = openat (dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-        if (fd < 0)
-          return sw_error_errno (err, "create %s", raw);
-        if (write_data (a, fd, raw, err) < 0)
-          return -1;
-        break;
-      }
-    case AE_IFLNK:
-      {
-        const char *target = archive_entry_symlink (e);
-        if (!target)
-          target = "";
-        /* moby refuses a relative target climbing out of the extraction dir */
-        cleanup_free char *joined
-            = target[0] == '/' ? sw_xstrdup ("/")
-              : parent[1] ? sw_xasprintf ("%s/%s", parent + 1, target) : sw_xstrdup (target);
-        cleanup_free char *jc = sw_path_clean (*joined ? joined : ".");
-        if (target[0] != '/' && outside (jc))
-          return sw_error_make (err, EPERM, "invalid symlink %s -> %s (outside the destination)",
-                                raw, target);
-        if (symlinkat (target, dir, name) < 0)
-          return sw_error_errno (err, "symlink %s", raw);
-        break;
-      }
-    case AE_IFCHR:
-    case AE_IFBLK:
-    case AE_IFIFO:
-      if (mknodat (dir, name, type | perm, archive_entry_rdev (e)) < 0)
-        {
-          if (errno == EPERM && type != AE_IFIFO)
-            {
-              sw_debug ("ADD: device %s not created (no permission)", raw);
-              return 0;
-            }
-          return sw_error_errno (err, "mknod %s", raw);
-        }
-      break;
-    default:
-      return sw_error_make (err, EINVAL, "%s: unhandled tar entry type %o", raw, (unsigned) type);
-    }
-
-  uid_t ou = chown ? uid : (uid_t) archive_entry_uid (e);
-  gid_t og = chown ? gid : (gid_t) archive_entry_gid (e);
-  if (fchownat (dir, name, ou, og, AT_SYMLINK_NOFOLLOW) < 0)
-    return sw_error_errno (err, "chown %s", raw);
-
-  /* xattrs, best effort */
-  if (archive_entry_xattr_reset (e) > 0)
-    {
-      char p[64 + 4096];
-      snprintf (p, sizeof p, "/proc/self/fd/%d/%s", dir, name);
-      const char *k;
-      const void *v;
-      size_t vl;
-      while (archive_entry_xattr_next (e, &k, &v, &vl) == ARCHIVE_OK)
-        if (!sw_copy_xattr_private (k) && lsetxattr (p, k, v, vl, 0) < 0)
-          sw_debug ("ADD: xattr %s on %s not set: %s", k, raw, strerror (errno));
-    }
-
-  if (type != AE_IFLNK && fchmodat (dir, name, perm, 0) < 0)
-    return sw_error_errno (err, "chmod %s", raw);
-
-  struct timespec ts[2];
-  ts[1].tv_sec = archive_entry_mtime (e);
-  ts[1].tv_nsec = archive_entry_mtime_nsec (e);
-  if (archive_entry_atime_is_set (e))
-    {
-      ts[0].tv_sec = archive_entry_atime (e);
-      ts[0].tv_nsec = archive_entry_atime_nsec (e);
-    }
-  else
-    ts[0] = ts[1];
-  if (type == AE_IFDIR)
-    {
-      *dirs = sw_xreallocarray (*dirs, *ndirs + 1, sizeof **dirs);
-      (*dirs)[*ndirs].path = sw_xstrdup (path);
-      memcpy ((*dirs)[*ndirs].ts, ts, sizeof ts);
-      (*ndirs)++;
-    }
-  else if (utimensat (dir, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-    return sw_error_errno (err, "setting the times of %s", raw);
-  return 0;
-}
-
 int
 sw_add_unpack (int root, const char *path, int dst_root, const char *dest, bool chown, uid_t uid,
                gid_t gid, sw_error **err)
@@ -363,87 +168,51 @@ sw_add_unpack (int root, const char *path, int dst_root, const char *dest, bool 
   cleanup_close int destfd = sw_open_in_root (dst_root, dest, O_PATH | O_DIRECTORY, 0);
   if (destfd < 0)
     return sw_error_errno (err, "open %s", dest);
-  struct archive *a = reader_for (fd);
-  if (!a)
-    return sw_error_make (err, EIO, "%s: cannot read the archive", path);
-  struct dir_time *dirs = NULL;
-  size_t ndirs = 0;
-  int r = 0;
-  for (;;)
-    {
-      struct archive_entry *e;
-      int h = archive_read_next_header (a, &e);
-      if (h == ARCHIVE_EOF)
-        break;
-      if (h != ARCHIVE_OK && h != ARCHIVE_WARN)
-        {
-          r = sw_error_make (err, EIO, "reading archive %s: %s", path, archive_error_string (a));
-          break;
-        }
-      if (extract_entry (a, e, destfd, chown, uid, gid, &dirs, &ndirs, err) < 0)
-        {
-          r = sw_error_wrap (err, "extracting %s into %s", path, dest);
-          break;
-        }
-    }
-  archive_read_free (a);
-  for (size_t i = ndirs; i-- > 0;)
-    {
-      if (r == 0)
-        {
-          const char *dn;
-          cleanup_close int d = sw_copy_open_parent (destfd, dirs[i].path, &dn);
-          if (d >= 0)
-            utimensat (d, dn, dirs[i].ts, AT_SYMLINK_NOFOLLOW);
-        }
-      free (dirs[i].path);
-    }
-  free (dirs);
-  return r;
+  /* the layers' extractor, applied flat the way BuildKit unpacks an ADDed archive */
+  sw_extract_opts o;
+  sw_extract_opts_init (&o);
+  o.whiteouts = SW_WHITEOUT_NONE;
+  o.archive_names = true;
+  o.any_compression = true;
+  o.owner_set = chown;
+  o.uid = (uint32_t) uid;
+  o.gid = (uint32_t) gid;
+  if (sw_layer_extract_fd (fd, destfd, &o, NULL, err) < 0)
+    return sw_error_wrap (err, "extracting %s into %s", path, dest);
+  return 0;
 }
 
 /* ---- URLs -------------------------------------------------------------------- */
 
-struct fetch
+/* (the EINTR loop stays until common/ has the one shared write_all) */
+static int
+write_download (void *ud, const void *p, size_t n, sw_error **err)
 {
-  int fd;
-  EVP_MD_CTX *md;
-  int werr;
-};
-
-static size_t
-on_data (char *p, size_t size, size_t n, void *ud)
-{
-  struct fetch *f = ud;
-  size_t len = size * n;
-  for (size_t off = 0; off < len;)
+  const char *c = p;
+  while (n > 0)
     {
-      ssize_t w = write (f->fd, p + off, len - off);
+      ssize_t w = write (*(int *) ud, c, n);
       if (w < 0 && errno == EINTR)
         continue;
       if (w < 0)
-        {
-          f->werr = errno;
-          return 0;
-        }
-      off += w;
+        return sw_error_errno (err, "writing the download");
+      c += w;
+      n -= (size_t) w;
     }
-  if (f->md)
-    EVP_DigestUpdate (f->md, p, len);
-  return len;
+  return 0;
 }
 
 int
-sw_add_fetch (const char *url, const char *checksum, int dirfd, const char *name, sw_error **err)
+sw_add_fetch (sw_registry *transport, const char *url, const char *checksum, int dirfd,
+              const char *name, sw_error **err)
 {
-  const EVP_MD *md = NULL;
-  const char *want = NULL;
+  const char *alg = NULL, *want = NULL;
   size_t wantlen = 0;
   if (checksum)
     {
       if (sw_add_checksum_check (checksum, err) < 0)
         return -1;
-      md = digest_md (checksum, &want, &wantlen);
+      alg = checksum_alg (checksum, &want, &wantlen);
     }
   cleanup_close int fd
       = openat (dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -451,80 +220,19 @@ sw_add_fetch (const char *url, const char *checksum, int dirfd, const char *name
     return sw_error_errno (err, "creating the download of %s", url);
   if (fchmod (fd, 0600) < 0)
     return sw_error_errno (err, "chmod the download of %s", url);
-  struct fetch f = { fd, NULL, 0 };
-  if (md)
-    {
-      f.md = EVP_MD_CTX_new ();
-      EVP_DigestInit_ex (f.md, md, NULL);
-    }
-  CURL *c = curl_easy_init ();
-  if (!c)
-    {
-      EVP_MD_CTX_free (f.md);
-      return sw_error_make (err, ENOMEM, "cannot start a download");
-    }
-  char curlerr[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt (c, CURLOPT_URL, url);
-  curl_easy_setopt (c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt (c, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt (c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt (c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt (c, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt (c, CURLOPT_WRITEDATA, &f);
-  curl_easy_setopt (c, CURLOPT_FILETIME, 1L);
-  curl_easy_setopt (c, CURLOPT_ERRORBUFFER, curlerr);
-  curl_easy_setopt (c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt (c, CURLOPT_USERAGENT, "slipway/" SLIPWAY_VERSION);
-  /* as Go's ProxyFromEnvironment: the environment's proxies, never for loopback */
-  const char *np = getenv ("no_proxy");
-  if (!np || !*np)
-    np = getenv ("NO_PROXY");
-  cleanup_free char *noproxy
-      = sw_xasprintf ("%s%slocalhost,127.0.0.1,::1", np && *np ? np : "", np && *np ? "," : "");
-  curl_easy_setopt (c, CURLOPT_NOPROXY, noproxy);
-  /* as Go's client: ask for gzip and hand over the decoded body (the checksum is of it) */
-  curl_easy_setopt (c, CURLOPT_ACCEPT_ENCODING, "gzip");
-  /* never hang a build on a dead server */
-  curl_easy_setopt (c, CURLOPT_CONNECTTIMEOUT, 30L);
-  curl_easy_setopt (c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt (c, CURLOPT_LOW_SPEED_TIME, 300L);
-  CURLcode cr = curl_easy_perform (c);
-  long status = 0;
-  curl_off_t mtime = -1;
-  curl_easy_getinfo (c, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_getinfo (c, CURLINFO_FILETIME_T, &mtime);
-  curl_easy_cleanup (c);
-  unsigned char dg[EVP_MAX_MD_SIZE];
-  unsigned int dl = 0;
-  if (f.md)
-    {
-      EVP_DigestFinal_ex (f.md, dg, &dl);
-      EVP_MD_CTX_free (f.md);
-    }
-  if (f.werr)
-    {
-      errno = f.werr;
-      return sw_error_errno (err, "writing the download of %s", url);
-    }
-  if (cr != CURLE_OK)
-    return sw_error_make (err, EIO, "downloading %s: %s", url,
-                          *curlerr ? curlerr : curl_easy_strerror (cr));
-  if (status < 200 || status >= 400)
-    return sw_error_make (err, EIO, "downloading %s: invalid response status %ld", url, status);
-  if (md)
-    {
-      char got[2 * EVP_MAX_MD_SIZE + 1];
-      for (unsigned i = 0; i < dl; i++)
-        snprintf (got + 2 * i, 3, "%02x", dg[i]);
-      if (strncmp (got, want, wantlen) != 0)
-        {
-          size_t alg = (size_t) (want - checksum);
-          return sw_error_make (err, EINVAL, "digest mismatch for %s: %.*s%s (expected: %s)", url,
-                                (int) alg, checksum, got, checksum);
-        }
-    }
-  struct timespec ts[2] = { { mtime > 0 ? (time_t) mtime : 0, 0 },
-                            { mtime > 0 ? (time_t) mtime : 0, 0 } };
+  /* the registry's transport: its CAs, insecure hosts, proxies and retries serve ADD too */
+  sw_registry *own = transport ? NULL : sw_registry_new (NULL);
+  sw_fetch_result res;
+  int r = sw_registry_fetch_url (transport ? transport : own, url, alg, write_download, &fd,
+                                 &res, err);
+  sw_registry_free (own);
+  if (r < 0)
+    return sw_error_wrap (err, "downloading %s", url);
+  if (checksum && strcmp (res.digest, checksum) != 0)
+    return sw_error_make (err, EINVAL, "digest mismatch for %s: %s (expected: %s)", url, res.digest,
+                          checksum);
+  time_t mtime = res.last_modified > 0 ? (time_t) res.last_modified : 0;
+  struct timespec ts[2] = { { mtime, 0 }, { mtime, 0 } };
   if (futimens (fd, ts) < 0)
     return sw_error_errno (err, "setting the time of the download of %s", url);
   return 0;

@@ -501,7 +501,7 @@ copy_url (struct run *R, const char *url, sw_error **err)
   int fd = -1;
   int r = stage_dir (R->o, &dir, &fd, err);
   if (r == 0)
-    r = sw_add_fetch (url, R->o->checksum && *R->o->checksum ? R->o->checksum : NULL, fd, name,
+    r = sw_add_fetch (R->o->transport, url, R->o->checksum && *R->o->checksum ? R->o->checksum : NULL, fd, name,
                       err);
   if (r == 0)
     r = copy_staged (R, fd, name, R->o->unpack == 1, err);

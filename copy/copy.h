@@ -76,6 +76,8 @@ typedef struct sw_copy_opts
   int unpack;                    /* ADD --unpack: -1 unset (archives from the context are
                                     unpacked, URLs are not), 0 false, 1 true */
   const char *tmp_dir;           /* where URL downloads and heredocs are staged; NULL = $TMPDIR */
+  struct sw_registry *transport; /* downloads URLs (the build's registry session); NULL: a
+                                    session of its own per download */
 } sw_copy_opts;
 
 /* Check the flags alone (--chmod syntax, --checksum rules, URL/git sources for COPY):

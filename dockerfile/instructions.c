@@ -680,6 +680,90 @@ out:
   return rc;
 }
 
+const char *
+sw_df_mount_type_name (sw_df_mount_type type)
+{
+  static const char *const names[] = { "bind", "cache", "tmpfs", "secret", "ssh" };
+  return (unsigned) type < 5 ? names[type] : "?";
+}
+
+static char *
+dup_or_null (const char *s)
+{
+  return s ? sw_xstrdup (s) : NULL;
+}
+
+void
+sw_df_run_mount_copy (sw_df_run_mount *dst, const sw_df_run_mount *src)
+{
+  *dst = *src;
+  dst->from = dup_or_null (src->from);
+  dst->source = dup_or_null (src->source);
+  dst->target = dup_or_null (src->target);
+  dst->id = dup_or_null (src->id);
+  dst->env = dup_or_null (src->env);
+}
+
+int
+sw_df_run_mount_finish (sw_df_run_mount *m, unsigned ssh_index, const char *workdir,
+                        sw_error **err)
+{
+  const char *type = sw_df_mount_type_name (m->type);
+  switch (m->type)
+    {
+    case SW_DF_MOUNT_BIND:
+    case SW_DF_MOUNT_CACHE:
+    case SW_DF_MOUNT_TMPFS:
+      if (!m->target || !*m->target)
+        return sw_error_make (err, EINVAL, "mount type=%s: target is required", type);
+      if (m->type == SW_DF_MOUNT_BIND && !m->source)
+        m->source = sw_xstrdup (".");
+      if (m->type == SW_DF_MOUNT_CACHE)
+        {
+          if (m->from || m->source)
+            return sw_error_make (err, ENOTSUP,
+                                  "mount type=cache: not supported yet: from/source for a cache mount");
+          if (!m->id || !*m->id)
+            set_str (&m->id, m->target);
+          if (m->sharing == SW_DF_SHARING_UNSET)
+            m->sharing = SW_DF_SHARING_SHARED;
+          if (!m->has_mode)
+            m->mode = 0755, m->has_mode = true;
+        }
+      break;
+    case SW_DF_MOUNT_SECRET:
+      if (!m->id || !*m->id)
+        {
+          const char *b = m->target ? strrchr (m->target, '/') : NULL;
+          const char *id = m->source ? m->source : b ? b + 1 : m->target;
+          if (!id || !*id)
+            return sw_error_make (err, EINVAL, "mount type=secret: needs id=, source= or target=");
+          set_str (&m->id, id);
+        }
+      if (!m->target && !m->env)
+        m->target = sw_xasprintf ("/run/secrets/%s", m->id);
+      if (!m->has_mode)
+        m->mode = 0400, m->has_mode = true;
+      break;
+    case SW_DF_MOUNT_SSH:
+      if (!m->id || !*m->id)
+        set_str (&m->id, "default");
+      if (!m->target)
+        m->target = sw_xasprintf ("/run/buildkit/ssh_agent.%u", ssh_index);
+      if (!m->has_mode)
+        m->mode = 0600, m->has_mode = true;
+      break;
+    }
+  if (m->target && m->target[0] != '/')
+    {
+      const char *wd = workdir && *workdir ? workdir : "/";
+      char *abs = sw_xasprintf ("%s%s%s", wd, wd[strlen (wd) - 1] == '/' ? "" : "/", m->target);
+      free (m->target);
+      m->target = abs;
+    }
+  return 0;
+}
+
 /* ---- durations (Go's time.ParseDuration) ------------------------------------------ */
 
 static int

@@ -216,6 +216,24 @@ int sw_df_instr_expand (const sw_dockerfile *df, const sw_df_instr *in, int esca
  * (cache), mode (octal), uid, gid (secret, ssh, cache), env (secret).  Unlocated errors. */
 int sw_df_run_mount_parse (const char *spec, sw_df_run_mount *out, sw_error **err);
 void sw_df_run_mount_clear (sw_df_run_mount *m);
+void sw_df_run_mount_copy (sw_df_run_mount *dst, const sw_df_run_mount *src);
+
+/* Fill in what BuildKit's dispatcher derives for what a parsed --mount leaves out, so that
+ * the engine and the sandbox read one typed mount:
+ *   bind    target required; source "." (of from=, or of the build context)
+ *   cache   target required; id = target; sharing shared; mode 0755; no from/source yet
+ *   tmpfs   target required
+ *   secret  id = id, else source, else the target's basename; target /run/secrets/ID
+ *           unless env= alone is given (then the secret is only that variable); mode 0400
+ *   ssh     id "default"; target /run/buildkit/ssh_agent.N (N: ssh_index, the mount's
+ *           rank among the step's ssh mounts); mode 0600
+ * has_mode is set afterwards; a relative target is joined to workdir (NULL: "/") as
+ * BuildKit does.  Unlocated errors. */
+int sw_df_run_mount_finish (sw_df_run_mount *m, unsigned ssh_index, const char *workdir,
+                            sw_error **err);
+
+/* The lower-case name of a mount type: "cache". */
+const char *sw_df_mount_type_name (sw_df_mount_type type);
 
 /* The from= of a --mount value as BuildKit reads it before expansion; NULL when absent.
  * -1 (with *err, unlocated) when from= uses a variable. */

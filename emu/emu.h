@@ -52,6 +52,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/error.h"
 #include "image/platform.h"
@@ -180,5 +181,11 @@ void sw_emu_set_free (sw_emu_set *s);
 /* Does this kernel give each user namespace its own binfmt_misc?  Probed once in a
  * throw-away child (new user and mount namespaces, mount binfmt_misc). */
 bool sw_emu_private_supported (void);
+
+/* `slipway debug emu host|probe|decide …` (emu/debug.c), results to out.  `run` is not
+ * here: it goes through the sandbox (sandbox/debug.c, sw_debug_emu). */
+int sw_emu_debug (int argc, char **argv, FILE *out, sw_error **err);
+/* The usage text of `slipway debug emu`, run included. */
+extern const char sw_emu_debug_usage[];
 
 #endif

@@ -115,6 +115,7 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
   o.parents = in->parents;
   o.checksum = in->checksum;
   o.unpack = in->unpack;
+  o.transport = e->reg;
   heredocs = sw_xcalloc (in->n_inline_sources + 1, sizeof *heredocs);
   for (size_t i = 0; i < in->n_inline_sources; i++)
     heredocs[i] = (sw_copy_heredoc){ in->inline_sources[i].path, in->inline_sources[i].data,

@@ -393,7 +393,7 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   cleanup_free char *upper = NULL;
   cleanup_free char *hist = NULL;
   cleanup_free char *desc = NULL;
-  sw_mount *mounts = NULL;
+  sw_df_run_mount *mounts = NULL;
   size_t n_mounts = 0;
   sw_sandbox_spec spec = { 0 };
   sw_net_mode net;
@@ -409,13 +409,27 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
     goto out;
   if (sw_state_mkscratch (e->state, "upper", &upper, err) < 0)
     goto out;
+  /* the front end parsed the mounts when it expanded the RUN; only the defaults that
+   * depend on the step (the workdir, the ssh mounts' rank) are filled in here */
+  if (in->n_mounts && !in->run_mounts)
+    {
+      sw_error_make (err, EINVAL, "internal error: RUN --mount reached the engine unparsed");
+      goto out;
+    }
   mounts = sw_xcalloc (in->n_mounts + 1, sizeof *mounts);
-  for (size_t i = 0; i < in->n_mounts; i++, n_mounts++)
-    if (sw_mount_parse (in->mounts[i].spec, (unsigned) i, &mounts[i], err) < 0)
-      {
-        sw_engine_locate (e, in->node, err);
-        goto out;
-      }
+  for (unsigned n_ssh = 0; n_mounts < in->n_mounts; n_mounts++)
+    {
+      sw_df_run_mount_copy (&mounts[n_mounts], &in->run_mounts[n_mounts]);
+      if (sw_df_run_mount_finish (&mounts[n_mounts], n_ssh, s->config->working_dir, err) < 0)
+        {
+          sw_error_wrap (err, "--mount %s", in->mounts[n_mounts].spec);
+          sw_engine_locate (e, in->node, err);
+          n_mounts++;
+          goto out;
+        }
+      if (mounts[n_mounts].type == SW_DF_MOUNT_SSH)
+        n_ssh++;
+    }
   env = sw_plan_env_list (s->env);
   /* Only here, at a RUN of a foreign stage, does emulation get looked at at all. */
   if (sw_emu_set_for_stage (e->emu, s->ps->platform, true, &spec.emu, err) < 0)
@@ -467,7 +481,7 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   }
 out:
   for (size_t i = 0; i < n_mounts; i++)
-    sw_mount_clear (&mounts[i]);
+    sw_df_run_mount_clear (&mounts[i]);
   free (mounts);
   sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
   return r;

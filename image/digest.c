@@ -76,20 +76,29 @@ sw_sha256_update (sw_sha256 *h, const void *p, size_t n)
     EVP_DigestUpdate (h->ctx, p, n);
 }
 
+/* "ALG:" and the hex of the context's digest into out (room for ALG, ':', 2*len+1). */
+static void
+final_hex (EVP_MD_CTX *ctx, const char *alg, char *out)
+{
+  static const char hex[] = "0123456789abcdef";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex (ctx, md, &len);
+  size_t n = strlen (alg);
+  memcpy (out, alg, n);
+  out[n++] = ':';
+  for (unsigned i = 0; i < len; i++)
+    {
+      out[n++] = hex[md[i] >> 4];
+      out[n++] = hex[md[i] & 15];
+    }
+  out[n] = '\0';
+}
+
 void
 sw_sha256_final (sw_sha256 *h, char out[SW_DIGEST_BUFSZ])
 {
-  static const char hex[] = "0123456789abcdef";
-  unsigned char md[32];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex (h->ctx, md, &len);
-  memcpy (out, "sha256:", 7);
-  for (unsigned i = 0; i < 32; i++)
-    {
-      out[7 + 2 * i] = hex[md[i] >> 4];
-      out[8 + 2 * i] = hex[md[i] & 15];
-    }
-  out[SW_DIGEST_SHA256_LEN] = '\0';
+  final_hex (h->ctx, "sha256", out);
 }
 
 void
@@ -108,4 +117,51 @@ sw_digest_bytes (const void *p, size_t n, char out[SW_DIGEST_BUFSZ])
   sw_sha256_update (h, p, n);
   sw_sha256_final (h, out);
   sw_sha256_free (h);
+}
+
+struct sw_hasher
+{
+  EVP_MD_CTX *ctx;
+  const char *alg;
+};
+
+sw_hasher *
+sw_hasher_new (const char *alg)
+{
+  static const char *const algs[] = { "sha256", "sha384", "sha512" };
+  const EVP_MD *md = NULL;
+  size_t i;
+  for (i = 0; i < 3 && !md; i++)
+    if (alg && strcmp (alg, algs[i]) == 0)
+      md = i == 0 ? EVP_sha256 () : i == 1 ? EVP_sha384 () : EVP_sha512 ();
+  if (!md)
+    return NULL;
+  sw_hasher *h = sw_xzalloc (sizeof *h);
+  h->alg = algs[i - 1];
+  h->ctx = EVP_MD_CTX_new ();
+  if (h->ctx == NULL || EVP_DigestInit_ex (h->ctx, md, NULL) != 1)
+    abort ();
+  return h;
+}
+
+void
+sw_hasher_update (sw_hasher *h, const void *p, size_t n)
+{
+  if (n)
+    EVP_DigestUpdate (h->ctx, p, n);
+}
+
+void
+sw_hasher_final (sw_hasher *h, char out[SW_DIGEST_MAX_BUFSZ])
+{
+  final_hex (h->ctx, h->alg, out);
+}
+
+void
+sw_hasher_free (sw_hasher *h)
+{
+  if (h == NULL)
+    return;
+  EVP_MD_CTX_free (h->ctx);
+  free (h);
 }

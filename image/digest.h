@@ -31,4 +31,13 @@ void sw_sha256_free (sw_sha256 *h);
 /* One-shot digest of a small buffer (a manifest, a config). */
 void sw_digest_bytes (const void *p, size_t n, char out[SW_DIGEST_BUFSZ]);
 
+/* The same for any algorithm a digest or an ADD --checksum may name: "sha256", "sha384",
+ * "sha512".  sw_hasher_new returns NULL for any other name; final writes "ALG:<hex>". */
+#define SW_DIGEST_MAX_BUFSZ (7 + 128 + 1)
+typedef struct sw_hasher sw_hasher;
+sw_hasher *sw_hasher_new (const char *alg);
+void sw_hasher_update (sw_hasher *h, const void *p, size_t n);
+void sw_hasher_final (sw_hasher *h, char out[SW_DIGEST_MAX_BUFSZ]);
+void sw_hasher_free (sw_hasher *h);
+
 #endif

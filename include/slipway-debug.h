@@ -17,7 +17,7 @@ extern "C" {
  * `slipway debug ast` prints).  Parse errors come back as *err with file:line:col. */
 int sw_dockerfile_dump_ast (const char *path, FILE *out, sw_error **err);
 
-/* emu: `slipway debug emu host|decide|run …` (see emu/debug.c).  Results go to out, the
+/* emu: `slipway debug emu host|decide|run …` (sandbox/debug.c runs commands; emu/debug.c answers host and decide).  Results go to out, the
  * way emulation was arranged to info.  Returns the command's exit status (run), 0, or -1. */
 int sw_debug_emu (int argc, char **argv, FILE *out, FILE *info, sw_error **err);
 

@@ -161,14 +161,18 @@ shown (const char *name, char *buf, size_t size)
 }
 
 /* Normalise a tar name into "a/b/c": drop "." and empty components; fail on ".." and on
- * absolute names.  "" means the root itself. */
+ * absolute names.  "" means the root itself.  With loose (an ADDed archive, read as moby's
+ * Untar does), a leading "/" is dropped and ".." removes the component before it (at the
+ * top of an absolute name, nothing, as Go's path.Clean); only a name that still climbs out
+ * of the root is refused. */
 static int
-normalise (const char *raw, const char *what, char **out, sw_error **err)
+normalise (const char *raw, const char *what, bool loose, char **out, sw_error **err)
 {
   char sb[SHOWN_NAME + 64];
   if (raw == NULL)
     return sw_error_make (err, EINVAL, "layer %s with no name (or one libarchive cannot represent)", what);
-  if (raw[0] == '/')
+  bool absolute = raw[0] == '/';
+  if (absolute && !loose)
     return sw_error_make (err, EPERM, "layer %s \"%s\": absolute path, refusing to write outside the root",
                           what, shown (raw, sb, sizeof sb));
   sw_buf b = SW_BUF_INIT;
@@ -179,11 +183,21 @@ normalise (const char *raw, const char *what, char **out, sw_error **err)
       size_t n = e ? (size_t) (e - p) : strlen (p);
       if (n == 2 && p[0] == '.' && p[1] == '.')
         {
-          sw_buf_free (&b);
-          return sw_error_make (err, EPERM, "layer %s \"%s\": \"..\" in the path, refusing to write outside the root",
-                                what, shown (raw, sb, sizeof sb));
+          if (loose && b.len)
+            {
+              /* drop the last component */
+              char *last = memrchr (b.data, '/', b.len);
+              b.len = last ? (size_t) (last - (char *) b.data) : 0;
+              b.data[b.len] = '\0';
+            }
+          else if (!(loose && absolute))
+            {
+              sw_buf_free (&b);
+              return sw_error_make (err, EPERM, "layer %s \"%s\": \"..\" in the path, refusing to write outside the root",
+                                    what, shown (raw, sb, sizeof sb));
+            }
         }
-      if (n > 0 && !(n == 1 && p[0] == '.'))
+      else if (n > 0 && !(n == 1 && p[0] == '.'))
         {
           if (b.len)
             sw_buf_putc (&b, '/');
@@ -311,10 +325,10 @@ set_meta (struct xt *x, struct archive_entry *e, int fd, int parentfd, const cha
 {
   char sb[SHOWN_NAME + 64];
   const char *sp = shown (path, sb, sizeof sb);
-  if (x->o.chown)
+  if (x->o.chown || x->o.owner_set)
     {
-      uid_t uid = (uid_t) archive_entry_uid (e);
-      gid_t gid = (gid_t) archive_entry_gid (e);
+      uid_t uid = x->o.owner_set ? (uid_t) x->o.uid : (uid_t) archive_entry_uid (e);
+      gid_t gid = x->o.owner_set ? (gid_t) x->o.gid : (gid_t) archive_entry_gid (e);
       int r = fd >= 0 ? fchown (fd, uid, gid) : fchownat (parentfd, base, uid, gid, AT_SYMLINK_NOFOLLOW);
       if (r < 0)
         return sw_error_errno (err, "layer entry \"%s\": chown %u:%u", sp, uid, gid);
@@ -475,7 +489,7 @@ extract_entry (struct xt *x, struct archive_entry *e, sw_error **err)
 {
   char sb[SHOWN_NAME + 64];
   cleanup_free char *path = NULL;
-  if (normalise (archive_entry_pathname (e), "entry", &path, err) < 0)
+  if (normalise (archive_entry_pathname (e), "entry", x->o.archive_names, &path, err) < 0)
     return -1;
   if (path[0] == '\0')
     return 0; /* the root's own entry ("./"): the root is the caller's */
@@ -484,7 +498,7 @@ extract_entry (struct xt *x, struct archive_entry *e, sw_error **err)
   cleanup_free char *parent = slash ? sw_xstrndup (path, (size_t) (slash - path)) : sw_xstrdup ("");
   const char *base = slash ? slash + 1 : path;
 
-  if (strncmp (base, ".wh.", 4) == 0)
+  if (x->o.whiteouts != SW_WHITEOUT_NONE && strncmp (base, ".wh.", 4) == 0)
     return whiteout (x, parent, base, path, err);
 
   mode_t type = archive_entry_filetype (e);
@@ -515,7 +529,7 @@ extract_entry (struct xt *x, struct archive_entry *e, sw_error **err)
   if (hardlink)
     {
       cleanup_free char *target = NULL;
-      if (normalise (hardlink, "hardlink target of", &target, err) < 0)
+      if (normalise (hardlink, "hardlink target of", x->o.archive_names, &target, err) < 0)
         return sw_error_wrap (err, "layer entry \"%s\"", sp);
       if (target[0] == '\0')
         return sw_error_make (err, EPERM, "layer entry \"%s\": hardlink to the root", sp);
@@ -639,6 +653,14 @@ run_extract (struct xt *x, sw_error **err)
     abort ();
   /* tar only (ustar, pax, GNU): layers are tars, and every other format is attack surface */
   archive_read_support_format_tar (x->ar);
+  if (x->o.any_compression)
+    {
+      /* an ADDed archive: decompressed here, by content (the sink passes it through) */
+      archive_read_support_filter_gzip (x->ar);
+      archive_read_support_filter_bzip2 (x->ar);
+      archive_read_support_filter_xz (x->ar);
+      archive_read_support_filter_zstd (x->ar);
+    }
   if (archive_read_open2 (x->ar, x, NULL, ring_read, NULL, NULL) != ARCHIVE_OK)
     return sw_error_make (err, EINVAL, "the layer is not a tar stream (%s)", archive_error_string (x->ar));
   for (;;)
@@ -887,7 +909,10 @@ sw_layer_extract_sink (sw_sink *out, int rootfd, const sw_extract_opts *o,
   /* blob → sha256 (digest) → decompress → sha256 (diffID) → x */
   sw_sink tail = { xt_write, xt_finish, xt_abort, x }, dec, diffsink;
   sw_sink_sha256 (&diffsink, &tail, &x->diff, x->o.diff_id);
-  sw_sink_decompress (&dec, &diffsink, x->o.max_bytes, &x->detected);
+  if (x->o.any_compression)
+    dec = diffsink; /* libarchive's filters decompress in the reader */
+  else
+    sw_sink_decompress (&dec, &diffsink, x->o.max_bytes, &x->detected);
   sw_sink_sha256 (out, &dec, &x->blob, x->o.digest);
   return 0;
 }

@@ -34,6 +34,16 @@
  *    overlay modes they become overlayfs whiteouts (a snapshot used as a lower dir).
  *  - A stream that fails mid-way may leave a partial tree inside the root; use
  *    sw_layer_snapshot_sink() for all-or-nothing.
+ *  - A symlink's target is data: it is stored as written, wherever it points (`x ->
+ *    ../../etc`); it is only ever resolved inside the root.  Only an entry's own *name*
+ *    (and a hardlink's target) must stay inside.
+ *
+ * The same extractor unpacks ADD's local archives (copy/add.h), with the options BuildKit's
+ * unpack implies: SW_WHITEOUT_NONE (a `.wh.` name is an ordinary file), archive_names
+ * (moby Untar's names: a leading "/" and inner "a/../b" are cleaned, only a name that still
+ * climbs out is refused), any_compression (bzip2 and xz besides gzip and zstd), and
+ * owner_set (every entry owned by ADD --chown's uid:gid).  Directories already there are
+ * merged into, as for a layer.
  */
 #ifndef SW_LAYERS_LAYERS_H
 #define SW_LAYERS_LAYERS_H
@@ -78,6 +88,7 @@ typedef enum sw_whiteout_mode
   SW_WHITEOUT_APPLY = 0,         /* delete what whiteouts hide: a flat rootfs */
   SW_WHITEOUT_OVERLAY,           /* 0/0 char devices, trusted.overlay.opaque=y */
   SW_WHITEOUT_OVERLAY_USERXATTR, /* 0/0 char devices, user.overlay.opaque=y */
+  SW_WHITEOUT_NONE,              /* no whiteouts: `.wh.NAME` is a file like any other */
 } sw_whiteout_mode;
 
 typedef struct sw_extract_opts
@@ -93,6 +104,11 @@ typedef struct sw_extract_opts
    * shape (what COPY needs to resolve a destination) at a fraction of its size. */
   bool metadata_only;
   const char *const *keep_data;
+  /* an archive rather than a layer (see above) */
+  bool archive_names;       /* clean names as moby's Untar does instead of refusing ".." */
+  bool any_compression;     /* gzip, bzip2, xz, zstd or none, found by content */
+  bool owner_set;           /* owner every entry uid:gid instead of the archive's owners */
+  uint32_t uid, gid;
 } sw_extract_opts;
 
 void sw_extract_opts_init (sw_extract_opts *o);

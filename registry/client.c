@@ -210,6 +210,7 @@ sw_resp_clear (sw_resp *r)
   free (r->range);
   free (r->www_authenticate);
   free (r->retry_after);
+  free (r->last_modified);
   free (r->url);
   memset (r, 0, sizeof *r);
 }
@@ -341,6 +342,7 @@ on_header (char *p, size_t size, size_t nmemb, void *ud)
       free (r->range), r->range = NULL;
       free (r->www_authenticate), r->www_authenticate = NULL;
       free (r->retry_after), r->retry_after = NULL;
+      free (r->last_modified), r->last_modified = NULL;
       r->content_length = -1;
       r->status = status;
       x->to_sink = x->req->sink && status >= 200 && status < 300;
@@ -360,6 +362,7 @@ on_header (char *p, size_t size, size_t nmemb, void *ud)
   GRAB (range, "Range");
   GRAB (www_authenticate, "WWW-Authenticate");
   GRAB (retry_after, "Retry-After");
+  GRAB (last_modified, "Last-Modified");
 #undef GRAB
   if ((v = header_value (p, n, "Content-Length")))
     {
@@ -440,6 +443,8 @@ perform (sw_registry *r, const char *url, const char *host_for_ca, bool insecure
   curl_easy_setopt (c, CURLOPT_WRITEDATA, x);
   curl_easy_setopt (c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt (c, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (req->accept_gzip)
+    curl_easy_setopt (c, CURLOPT_ACCEPT_ENCODING, "gzip");
   set_ca (c, host_for_ca);
   if (host_is_loopback (host_for_ca))
     curl_easy_setopt (c, CURLOPT_NOPROXY, "*"); /* as Go's net/http: loopback is never proxied */
@@ -802,7 +807,15 @@ probe_scheme (sw_registry *r, const char *domain)
 static int
 registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err)
 {
-  const char *domain = sw_ref_api_host (req->repo);
+  const char *scheme_end = strstr (req->url, "://");
+  if (!req->repo && !scheme_end)
+    return sw_error_make (err, EINVAL, "%s %s: a request without a repository needs an absolute URL",
+                          req->method, req->url);
+  cleanup_free char *url_host
+      = req->repo ? NULL : sw_xstrndup (scheme_end + 3, strcspn (scheme_end + 3, "/?#"));
+  const char *domain = req->repo ? sw_ref_api_host (req->repo) : url_host;
+  if (url_host && strchr (url_host, '@'))
+    domain = strrchr (url_host, '@') + 1; /* user:password@host: the host alone */
   bool may_http = host_is_loopback (domain) || host_is_insecure (r, domain);
   bool insecure_tls = host_is_insecure (r, domain);
   cleanup_free char *url = NULL;
@@ -833,7 +846,8 @@ registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err)
         url = sw_xasprintf ("%s://%s%s", scheme == SCHEME_HTTP ? "http" : "https", domain, target);
 
       int failed = 0;
-      cleanup_free char *authz = foreign ? NULL : current_auth (r, req->repo->domain, req->scope, err, &failed);
+      cleanup_free char *authz
+          = foreign || req->anonymous ? NULL : current_auth (r, req->repo->domain, req->scope, err, &failed);
       if (failed)
         return -1;
       struct xfer x = { .req = req, .resp = resp };
@@ -880,7 +894,7 @@ registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err)
           if (rc != CURLE_OK)
             return sw_error_make (err, EIO, "%s %s: %s; gave up after %d attempts in %.1f s", req->method, m,
                                   errbuf[0] ? errbuf : curl_easy_strerror (rc), attempt, sw_now () - t0);
-          return sw_error_make (err, EIO, "%s %s: HTTP %ld; the registry kept failing, gave up after %d attempts in %.1f s",
+          return sw_error_make (err, EIO, "%s %s: HTTP %ld; the server kept failing, gave up after %d attempts in %.1f s",
                                 req->method, m, resp->status, attempt, sw_now () - t0);
         }
       if (rc != CURLE_OK)
@@ -888,7 +902,7 @@ registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err)
           cleanup_free char *m = url_for_message (url);
           return sw_error_make (err, EIO, "%s %s: %s", req->method, m, errbuf[0] ? errbuf : curl_easy_strerror (rc));
         }
-      if (resp->status == 401 && !foreign && !auth_retried)
+      if (resp->status == 401 && !foreign && !auth_retried && !req->anonymous)
         {
           auth_retried = true;
           sw_challenge ch;
@@ -985,4 +999,60 @@ sw_resp_error (const sw_req *req, const sw_resp *resp, sw_error **err)
   sw_error_make (err, resp->status == 404 ? ENOENT : (resp->status == 401 || resp->status == 403) ? EACCES : EIO,
                  "%s %s: HTTP %ld%s%s", req->method, m, resp->status, detail ? detail : "", what);
   return sw_error_set_category (err, SW_ERR_REGISTRY);
+}
+
+/* ---- plain downloads (ADD <url>) ---- */
+
+struct fetch_sink
+{
+  sw_write_fn down;
+  void *ud;
+  sw_hasher *h;
+  uint64_t size;
+};
+
+static int
+fetch_write (void *ud, const void *p, size_t n, sw_error **err)
+{
+  struct fetch_sink *f = ud;
+  sw_hasher_update (f->h, p, n);
+  f->size += n;
+  return f->down (f->ud, p, n, err);
+}
+
+int
+sw_registry_fetch_url (sw_registry *r, const char *url, const char *digest_alg,
+                       sw_write_fn sink, void *ud, sw_fetch_result *res, sw_error **err)
+{
+  memset (res, 0, sizeof *res);
+  res->last_modified = -1;
+  if (strncmp (url, "http://", 7) != 0 && strncmp (url, "https://", 8) != 0)
+    return sw_error_make (err, EINVAL, "%s: only http and https URLs can be downloaded", url);
+  struct fetch_sink f = { sink, ud, sw_hasher_new (digest_alg ? digest_alg : "sha256"), 0 };
+  if (!f.h)
+    return sw_error_make (err, EINVAL, "%s: unsupported digest algorithm %s", url, digest_alg);
+  sw_req req = { .method = "GET", .url = url, .sink = fetch_write, .sink_ud = &f,
+                 .follow_redirects = true, .anonymous = true, .accept_gzip = true };
+  sw_resp resp = { 0 };
+  int rc = sw_registry_do (r, &req, &resp, err);
+  if (rc == 0)
+    {
+      res->status = resp.status;
+      res->size = f.size;
+      sw_hasher_final (f.h, res->digest);
+      if (resp.last_modified)
+        {
+          time_t t = curl_getdate (resp.last_modified, NULL);
+          res->last_modified = t > 0 ? (int64_t) t : -1;
+        }
+      if (resp.status < 200 || resp.status >= 300)
+        {
+          cleanup_free char *m = url_for_message (resp.url ? resp.url : url);
+          rc = sw_error_make (err, resp.status == 404 ? ENOENT : EIO, "GET %s: invalid response status %ld",
+                              m, resp.status);
+        }
+    }
+  sw_hasher_free (f.h);
+  sw_resp_clear (&resp);
+  return rc;
 }

@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include "common/buf.h"
 #include "common/error.h"
+#include "image/digest.h"
 #include "registry/ref.h"
 
 typedef struct sw_registry_options
@@ -66,6 +67,9 @@ typedef struct sw_req
   void *sink_ud;
   bool no_retry;               /* the caller handles retries (chunk uploads) */
   bool follow_redirects;       /* blob GETs */
+  bool anonymous;              /* no credentials, no auth exchange (repo may be NULL: the
+                                  host is the absolute url's) */
+  bool accept_gzip;            /* ask for gzip; the sink gets the decoded body */
 } sw_req;
 
 typedef struct sw_resp
@@ -78,6 +82,7 @@ typedef struct sw_resp
   char *range;
   char *www_authenticate;
   char *retry_after;
+  char *last_modified;
   int64_t content_length;
   char *url;    /* the absolute URL that answered */
 } sw_resp;
@@ -97,5 +102,25 @@ int sw_resp_error (const sw_req *req, const sw_resp *resp, sw_error **err);
 bool sw_registry_backoff (sw_registry *r, int attempt, double t0, const char *retry_after);
 int sw_registry_max_attempts (const sw_registry *r);
 double sw_now (void);
+
+/* What a download of a plain URL ended with. */
+typedef struct sw_fetch_result
+{
+  long status;                      /* the final response's status */
+  int64_t last_modified;            /* its Last-Modified, seconds since the epoch; -1: none */
+  char digest[SW_DIGEST_MAX_BUFSZ]; /* "ALG:<hex>" of the body the sink received */
+  uint64_t size;                    /* bytes the sink received */
+} sw_fetch_result;
+
+/* GET a plain http(s) URL (ADD <url>) into sink over this session's transport: the same
+ * CAs (SSL_CERT_FILE, /etc/docker/certs.d/HOST/ca.crt), insecure hosts, proxies (loopback
+ * never proxied), timeouts, and retries with backoff on 5xx, 429 and dropped connections
+ * while nothing was delivered yet; redirects followed (http and https only, at most 10);
+ * gzip asked for and decoded (as Go's client); no credential ever sent.  digest_alg
+ * ("sha256", "sha384", "sha512"; NULL: sha256) names the digest computed over the body.
+ * 0 on a 2xx; -1 otherwise, with "GET URL: invalid response status N" for an HTTP error
+ * (res->status still says which). */
+int sw_registry_fetch_url (sw_registry *r, const char *url, const char *digest_alg,
+                           sw_write_fn sink, void *ud, sw_fetch_result *res, sw_error **err);
 
 #endif

@@ -1,55 +1,16 @@
-/* sandbox/mounts.h — RUN --mount specs, --secret and --ssh sources.
+/* sandbox/mounts.h — the sources of RUN's secret and ssh mounts.
  *
- * Guarantees: sw_mount_parse() reads BuildKit's --mount syntax (comma-separated key=value,
- * bare booleans) and fills BuildKit's defaults:
- *   bind   target required; source "." of `from` (the context unless from= names a stage);
- *          read-only unless rw/readwrite
- *   cache  target required; id = target; sharing=shared; mode 0755; uid=gid=0
- *   tmpfs  target required; size= optional
- *   secret id = basename of target, target = /run/secrets/ID; mode 0400; uid=gid=0;
- *          required=false (a missing optional secret is skipped)
- *   ssh    id "default"; target /run/buildkit/ssh_agent.N; mode 0600; SSH_AUTH_SOCK set
- * Unknown keys and malformed values are errors naming the key and the value.
- * Secret and ssh sources parse `docker buildx build --secret/--ssh` values.
+ * RUN --mount values themselves are parsed once, by the front end (dockerfile/instructions.h:
+ * sw_df_run_mount_parse, then sw_df_run_mount_finish for BuildKit's defaults); the sandbox
+ * consumes those typed mounts.  What is parsed here are the `docker buildx build --secret`
+ * and `--ssh` values that say where a secret's bytes or an agent's socket come from; every
+ * error names the flag and the value.
  */
-#ifndef SW_EXEC_MOUNTS_H
-#define SW_EXEC_MOUNTS_H
-
-#include <stdbool.h>
-#include <stdint.h>
-#include <sys/types.h>
+#ifndef SW_SANDBOX_MOUNTS_H
+#define SW_SANDBOX_MOUNTS_H
 
 #include "common/error.h"
-#include "store/state.h"
-
-typedef enum sw_mount_type
-{
-  SW_MOUNT_BIND = 1,
-  SW_MOUNT_CACHE,
-  SW_MOUNT_TMPFS,
-  SW_MOUNT_SECRET,
-  SW_MOUNT_SSH,
-} sw_mount_type;
-
-typedef struct sw_mount
-{
-  sw_mount_type type;
-  char *target;  /* absolute, inside the rootfs */
-  char *source;  /* bind: path inside `from` (default "."); cache: unused */
-  char *from;    /* bind: stage or context name as written; the engine resolves it */
-  char *id;      /* cache, secret, ssh */
-  bool readonly; /* bind: default true; cache: default false */
-  bool required; /* secret, ssh */
-  sw_cache_sharing sharing;
-  uid_t uid;
-  gid_t gid;
-  mode_t mode;
-  uint64_t size; /* tmpfs bytes, 0 = kernel default */
-} sw_mount;
-
-/* n: the index of this mount among the step's ssh mounts (for the default target). */
-int sw_mount_parse (const char *spec, unsigned n, sw_mount *out, sw_error **err);
-void sw_mount_clear (sw_mount *m);
+#include "dockerfile/instructions.h"
 
 typedef struct sw_secret_src
 {

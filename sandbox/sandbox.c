@@ -173,6 +173,11 @@ add_needle (sw_sandbox_run_state *r, const char *p, size_t n)
 static void
 collect_needles (sw_sandbox_run_state *r)
 {
+  for (size_t i = 0; i < r->n_secret_env; i++)
+    {
+      const char *v = strchr (r->secret_env[i], '=') + 1;
+      add_needle (r, v, strlen (v));
+    }
   for (size_t i = 0; i < r->n_ops; i++)
     {
       const sw_op *op = &r->ops[i];

@@ -102,7 +102,7 @@ typedef struct sw_sandbox_spec
   const char *hostname;      /* NULL = "buildkitsandbox" */
   sw_net_mode network;
   const char *const *extra_hosts; /* "HOST:IP" or "HOST=IP" */
-  const sw_mount *mounts;
+  const sw_df_run_mount *mounts; /* finished (sw_df_run_mount_finish) */
   size_t n_mounts;
   /* Where bind mounts read from: from_dir(from) for a mount with from=, else context_dir.
    * Sources are resolved inside that directory (never outside it). */

@@ -207,6 +207,49 @@ mount_at (const sw_sandbox_plan *p, int rootfd, const char *rel, bool is_dir, co
   close (fd);
 }
 
+/* In a user namespace whose creator denied setgroups (unshare --map-root-user does), the
+ * groups cannot change at all: the step keeps the namespace's, and setgroups' EPERM is no
+ * failure. */
+static bool
+setgroups_denied (void)
+{
+  char buf[16] = "";
+  int fd = open ("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  ssize_t n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  return n >= 4 && strncmp (buf, "deny", 4) == 0;
+}
+
+/* sysfs, read-only.  In a user namespace that does not own the network namespace (slipway
+ * itself run in one, as `debug emu run` is in tests) sysfs cannot be mounted: the host's
+ * /sys is bound read-only instead, as rootless container runtimes do. */
+static void
+mount_sys (const sw_sandbox_plan *p, int rootfd)
+{
+  const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
+  char path[32];
+  int fd = ensure (rootfd, "sys", true);
+  if (fd < 0)
+    die (p, "creating mountpoint /", "sys");
+  fd_path (path, fd);
+  if (mount ("sysfs", path, "sysfs", flags, NULL) < 0)
+    {
+      if (errno != EPERM || mount ("/sys", path, NULL, MS_BIND | MS_REC, NULL) < 0)
+        die (p, "mounting /", "sys");
+      /* the fd is the directory under the bind: the remount needs the bind's own root */
+      close (fd);
+      fd = open_in (rootfd, "sys", O_PATH | O_DIRECTORY);
+      if (fd < 0)
+        die (p, "opening /", "sys");
+      fd_path (path, fd);
+      if (mount (NULL, path, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
+        die (p, "making /sys read-only", NULL);
+    }
+  close (fd);
+}
+
 static int
 open_src (const sw_sandbox_plan *p, const sw_op *op)
 {
@@ -390,7 +433,12 @@ setup_dev (const sw_sandbox_plan *p, int rootfd)
         die (p, "opening /dev/", subs[i].name);
       fd_path (path, fd);
       if (mount (subs[i].type, path, subs[i].type, subs[i].flags, subs[i].data) < 0)
-        die (p, "mounting /dev/", subs[i].name);
+        {
+          /* in a user namespace that maps only root, gid 5 (tty) does not exist */
+          if (errno != EINVAL || strcmp (subs[i].type, "devpts") != 0
+              || mount ("devpts", path, "devpts", subs[i].flags, "newinstance,ptmxmode=0666,mode=0620") < 0)
+            die (p, "mounting /dev/", subs[i].name);
+        }
       close (fd);
     }
   close (dev);
@@ -544,7 +592,7 @@ exec_command (const sw_sandbox_plan *p)
   if (syscall (SYS_capset, &hdr, data) < 0)
     die (p, "setting capabilities", NULL);
 
-  if (syscall (SYS_setgroups, p->ngroups, p->groups) < 0)
+  if (syscall (SYS_setgroups, p->ngroups, p->groups) < 0 && !(errno == EPERM && setgroups_denied ()))
     die (p, "setting supplementary groups", NULL);
   if (syscall (SYS_setresgid, p->gid, p->gid, p->gid) < 0)
     die (p, "setting the group id", NULL);
@@ -650,8 +698,20 @@ sw_sandbox_child (const sw_sandbox_plan *p)
     if (mount ("overlay", mpath, "overlay", MS_NODEV, opts) < 0)
       {
         opts[base_len] = 0;
+        len = base_len;
         if (errno != EINVAL || mount ("overlay", mpath, "overlay", MS_NODEV, opts) < 0)
-          die (p, "mounting the overlay rootfs", NULL);
+          {
+            /* in a user namespace (slipway itself run in one, as `debug emu run` is in
+             * tests) overlayfs refuses trusted.* xattrs: userxattr keeps its metadata in
+             * user.overlay.* (what a layer's packer reads with userxattr), and implies
+             * redirect_dir=nofollow (no redirects made either), which =off contradicts */
+            static const char no_redirect[] = ",redirect_dir=off";
+            len = base_len - (sizeof no_redirect - 1);
+            opts[len] = 0;
+            if (errno != EPERM || !add_str (opts, &len, sizeof opts, ",userxattr")
+                || mount ("overlay", mpath, "overlay", MS_NODEV, opts) < 0)
+              die (p, "mounting the overlay rootfs", NULL);
+          }
       }
     if (fchdir (cwd) < 0)
       die (p, "returning to the working directory", NULL);
@@ -662,7 +722,7 @@ sw_sandbox_child (const sw_sandbox_plan *p)
     die (p, "opening the rootfs", NULL);
 
   mount_at (p, rootfd, "proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL);
-  mount_at (p, rootfd, "sys", true, "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL);
+  mount_sys (p, rootfd);
   setup_dev (p, rootfd);
 
   int stage = -1;

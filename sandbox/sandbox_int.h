@@ -105,6 +105,8 @@ typedef struct sw_sandbox_run_state
   char **strings; /* owned strings the ops point to */
   size_t n_strings;
   char **envp;
+  char **secret_env; /* VAR=VALUE of secret mounts with env= */
+  size_t n_secret_env;
   const char **lowers;
   char **stub_targets; /* rootfs-relative mountpoints, for the post-run check */
   size_t n_stub_targets;

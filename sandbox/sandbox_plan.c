@@ -227,6 +227,9 @@ sw_sandbox_run_free (sw_sandbox_run_state *r)
   for (size_t i = 0; r->envp && r->envp[i]; i++)
     free (r->envp[i]);
   free (r->envp);
+  for (size_t i = 0; i < r->n_secret_env; i++)
+    free (r->secret_env[i]);
+  free (r->secret_env);
   for (size_t i = 0; i < r->n_stub_targets; i++)
     free (r->stub_targets[i]);
   for (size_t i = 0; i < r->n_needles; i++)
@@ -401,19 +404,35 @@ make_step_stubs (sw_sandbox_run_state *r, const char *dir, sw_error **err)
   return 0;
 }
 
+static sw_cache_sharing
+cache_sharing (sw_df_mount_sharing s)
+{
+  switch (s)
+    {
+    case SW_DF_SHARING_PRIVATE:
+      return SW_CACHE_PRIVATE;
+    case SW_DF_SHARING_LOCKED:
+      return SW_CACHE_LOCKED;
+    default:
+      return SW_CACHE_SHARED;
+    }
+}
+
 static int
 add_mounts (sw_sandbox_run_state *r, sw_error **err)
 {
   const sw_sandbox_spec *s = r->spec;
   for (size_t i = 0; i < s->n_mounts; i++)
     {
-      const sw_mount *m = &s->mounts[i];
-      const char *rel = keep_str (r, clean_rel (m->target));
-      if (!*rel)
+      const sw_df_run_mount *m = &s->mounts[i];
+      const char *rel = m->target ? keep_str (r, clean_rel (m->target)) : NULL;
+      if (rel && !*rel)
         return sw_error_make (err, EINVAL, "--mount target %s: cannot mount over /", m->target);
+      if (!rel && m->type != SW_DF_MOUNT_SECRET)
+        return sw_error_make (err, EINVAL, "--mount type=%s: no target", sw_df_mount_type_name (m->type));
       switch (m->type)
         {
-        case SW_MOUNT_BIND:
+        case SW_DF_MOUNT_BIND:
           {
             const char *base = m->from && s->from_dir ? s->from_dir (m->from, s->userdata) : NULL;
             if (m->from && !base)
@@ -439,12 +458,12 @@ add_mounts (sw_sandbox_run_state *r, sw_error **err)
             op->discard_writes = !m->readonly; /* BuildKit: rw bind writes are discarded */
             break;
           }
-        case SW_MOUNT_CACHE:
+        case SW_DF_MOUNT_CACHE:
           {
             cleanup_free char *path = NULL;
             int lockfd = -1;
-            if (sw_state_cache_dir (s->state, m->id, m->sharing, m->uid, m->gid, m->mode, &path,
-                                    &lockfd, err) < 0)
+            if (sw_state_cache_dir (s->state, m->id, cache_sharing (m->sharing), (uid_t) m->uid,
+                                    (gid_t) m->gid, (mode_t) m->mode, &path, &lockfd, err) < 0)
               return sw_error_wrap (err, "--mount type=cache,id=%s", m->id);
             if (lockfd >= 0)
               keep_fd (r, lockfd);
@@ -453,14 +472,14 @@ add_mounts (sw_sandbox_run_state *r, sw_error **err)
             op->readonly = m->readonly;
             break;
           }
-        case SW_MOUNT_TMPFS:
+        case SW_DF_MOUNT_TMPFS:
           {
             sw_op *op = add_op (r, SW_OP_TMPFS, rel, true);
-            op->data = m->size ? keep_str (r, sw_xasprintf ("mode=1777,size=%llu", (unsigned long long) m->size))
+            op->data = m->size_limit > 0 ? keep_str (r, sw_xasprintf ("mode=1777,size=%llu", (unsigned long long) m->size_limit))
                                : "mode=1777";
             break;
           }
-        case SW_MOUNT_SECRET:
+        case SW_DF_MOUNT_SECRET:
           {
             char *content = NULL;
             size_t clen = 0;
@@ -473,17 +492,30 @@ add_mounts (sw_sandbox_run_state *r, sw_error **err)
                                         m->id, m->id);
                 continue; /* an optional secret that is not given is simply absent */
               }
+            if (m->env)
+              {
+                /* env=VAR: the value reaches the process's environment only; it is
+                 * masked in the output like a file secret's */
+                r->secret_env = sw_xreallocarray (r->secret_env, r->n_secret_env + 1,
+                                                  sizeof *r->secret_env);
+                r->secret_env[r->n_secret_env++] = sw_xasprintf ("%s=%.*s", m->env, (int) clen, content);
+              }
+            if (!rel)
+              {
+                free (content);
+                continue;
+              }
             sw_op *op = add_op (r, SW_OP_FILE, rel, false);
             op->content = keep_str (r, content);
             op->content_len = clen;
             op->secret = true;
-            op->mode = m->mode;
-            op->uid = m->uid;
-            op->gid = m->gid;
+            op->mode = (mode_t) m->mode;
+            op->uid = (uid_t) m->uid;
+            op->gid = (gid_t) m->gid;
             op->readonly = true;
             break;
           }
-        case SW_MOUNT_SSH:
+        case SW_DF_MOUNT_SSH:
           {
             const sw_ssh_src *src = NULL;
             for (size_t k = 0; k < s->n_ssh; k++)
@@ -512,6 +544,17 @@ add_mounts (sw_sandbox_run_state *r, sw_error **err)
   return 0;
 }
 
+/* True when a secret's env= names the variable of KEY=VALUE. */
+static bool
+secret_env_has (const sw_sandbox_run_state *r, const char *kv)
+{
+  size_t klen = strcspn (kv, "=");
+  for (size_t i = 0; i < r->n_secret_env; i++)
+    if (strncmp (r->secret_env[i], kv, klen) == 0 && r->secret_env[i][klen] == '=')
+      return true;
+  return false;
+}
+
 static void
 build_env (sw_sandbox_run_state *r)
 {
@@ -519,16 +562,21 @@ build_env (sw_sandbox_run_state *r)
   size_t n = 0, cap = 8;
   const char *ssh_target = NULL;
   for (size_t i = 0; i < s->n_mounts; i++)
-    if (s->mounts[i].type == SW_MOUNT_SSH && !ssh_target)
+    if (s->mounts[i].type == SW_DF_MOUNT_SSH && !ssh_target)
       for (size_t k = 0; k < s->n_ssh; k++)
         if (strcmp (s->ssh[k].id, s->mounts[i].id) == 0)
           ssh_target = s->mounts[i].target;
   for (size_t i = 0; s->env && s->env[i]; i++)
     cap++;
+  cap += r->n_secret_env;
   free (r->envp);
   r->envp = sw_xcalloc (cap, sizeof (char *));
+  /* a secret's env= wins over an ENV of the same name, as in BuildKit */
+  for (size_t i = 0; i < r->n_secret_env; i++)
+    r->envp[n++] = sw_xstrdup (r->secret_env[i]);
   for (size_t i = 0; s->env && s->env[i]; i++)
-    r->envp[n++] = sw_xstrdup (s->env[i]);
+    if (!secret_env_has (r, s->env[i]))
+      r->envp[n++] = sw_xstrdup (s->env[i]);
   if (!env_has (s->env, "PATH"))
     r->envp[n++] = sw_xstrdup ("PATH=" SW_DEFAULT_PATH);
   if (ssh_target && !env_has (s->env, "SSH_AUTH_SOCK"))

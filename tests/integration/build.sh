@@ -255,3 +255,44 @@ check "nothing was made on the host through the absolute symlink" test ! -e "/tm
 rmdir "/tmp/$probe" 2>/dev/null
 check "unpack the WORKDIR-through-links image" unpack "$REGISTRY/t/wdlink:v1" "$dir/b14"
 check "the image's tree has the directories the links lead to" bash -c '[ -d '"$dir"'/b14/rootfs/tmp/'"$probe"' ] && [ -d '"$dir"'/b14/rootfs/opt/sub ] && [ "$(cat '"$dir"'/b14/rootfs/pwd)" = /opt/sub ]'
+
+# RUN --mount reaches the sandbox through the front end's one parser: keys and types in any
+# case (as BuildKit reads them), a relative target under the WORKDIR, a secret as an env var
+ctx=$dir/ctx15; mkdir -p "$ctx"
+tok="tok-$RANDOM-$RANDOM-value"; printf '%s' "$tok" > "$dir/tok.txt"
+h=$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)
+cat > "$ctx/Dockerfile" <<DF
+FROM $REGISTRY/base/busybox:latest
+WORKDIR /w
+RUN --mount=Type=Cache,Target=/c,ID=mixed-case echo run >> /c/log && cat /c/log | wc -l > /runs
+RUN --mount=TYPE=tmpfs,DST=scratch grep -q ' /w/scratch tmpfs ' /proc/mounts && touch /w/scratch/ok-tmpfs
+RUN --mount=type=secret,id=tok,env=TOK,required sh -c 'test "\$(printf %s "\$TOK" | sha256sum | cut -d" " -f1)" = $h && test ! -e /run/secrets/tok && echo env-secret-ok > /env-ok'
+DF
+check "RUN --mount with mixed-case keys, a relative target, a secret in env=" \
+  build --secret id=tok,src="$dir/tok.txt" -t "$REGISTRY/t/mounts:v1" --push "$ctx"
+check "a second build sees the same mixed-case cache" build --secret id=tok,src="$dir/tok.txt" -t "$REGISTRY/t/mounts:v2" --push "$ctx"
+check "unpack the mounts image" unpack "$REGISTRY/t/mounts:v2" "$dir/b15"
+check "the cache mount persisted across builds (Type=Cache,Target=)" bash -c '[ "$(cat '"$dir"'/b15/rootfs/runs)" = 2 ]'
+check "the relative tmpfs target was mounted under the WORKDIR and left nothing" test ! -e "$dir/b15/rootfs/w/scratch/ok-tmpfs"
+check "the env= secret was the step's variable, not a file" test -s "$dir/b15/rootfs/env-ok"
+check "the env= secret is in no layer or config" bash -c '! grep -rqF "'"$tok"'" "'"$dir"'/b15" "'"$dir"'/oci"'
+
+# ADD of an archive goes through the layers' extractor, applied flat: a symlink that points
+# above the root is stored as written (BuildKit does the same), a later RUN sees it, and
+# nothing is ever written outside the image — not even through the link
+probe=slipway-add-probe-$$
+ctx=$dir/ctx16; mkdir -p "$ctx"
+python3 - "$ctx/up.tar" "$probe" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], 'w') as t:
+    l = tarfile.TarInfo('link'); l.type = tarfile.SYMTYPE; l.linkname = '../tmp/' + sys.argv[2]
+    t.addfile(l)
+    w = tarfile.TarInfo('d/.wh.plain'); w.size = 5; t.addfile(w, io.BytesIO(b'plain'))
+PY
+printf 'FROM %s/base/busybox:latest\nADD up.tar /\nRUN readlink /link > /seen && cat /d/.wh.plain > /whseen && mkdir -p /tmp/%s && echo inside > /link/f\n' "$REGISTRY" "$probe" > "$ctx/Dockerfile"
+check "ADD a tar with a symlink above the root" build -t "$REGISTRY/t/addup:v1" --push "$ctx"
+check "nothing was written outside the image through the link" test ! -e "/tmp/$probe"
+check "unpack the ADD-symlink image" unpack "$REGISTRY/t/addup:v1" "$dir/b16"
+check "the link is stored as written and a later RUN reads it" bash -c '[ "$(readlink '"$dir"'/b16/rootfs/link)" = "../tmp/'"$probe"'" ] && [ "$(cat '"$dir"'/b16/rootfs/seen)" = "../tmp/'"$probe"'" ]'
+check "writing through the link stayed in the image (/tmp/$probe/f)" bash -c '[ "$(cat '"$dir"'/b16/rootfs/tmp/'"$probe"'/f)" = inside ]'
+check "a .wh. name in an ADDed tar is an ordinary file" bash -c '[ "$(cat '"$dir"'/b16/rootfs/whseen)" = plain ]'

@@ -2,8 +2,8 @@
 # Emulation: native runs never touch binfmt_misc or QEMU; arm64 runs see aarch64 and leave
 # the host's binfmt_misc as they found it (private instance, existing entry, or a
 # temporary host entry removed on exit and when killed); the missing-QEMU error; the
-# busybox push fixture.  Uses `slipway debug emu run` (emu/debug.c), a minimal runner, and
-# `slipway debug run --platform` (the build sandbox).  The temporary-host-entry checks run
+# busybox push fixture.  Uses `slipway debug emu run` (sandbox/debug.c: the build sandbox with
+# the emulation options of a build) and `slipway debug run --platform`.  The temporary-host-entry checks run
 # against a stand-in binfmt_misc in their own user namespace where the kernel allows it
 # (SW_EMU_REAL_HOST=1: against the real one), so concurrent test runs never see our entries.
 . tests/lib.sh

@@ -84,3 +84,19 @@ else fail "type=ssh forwards the agent socket" "$out"; fi
 out=$(run --mount type=ssh,required -- true 2>&1); rc=$?
 if [ $rc -ne 0 ] && grep -q 'ssh default: no agent forwarded' <<<"$out"; then pass "a required ssh mount without --ssh is an error"
 else fail "a required ssh mount without --ssh is an error" "$out"; fi
+
+# debug run reads --mount with the Dockerfile's parser: keys and values in any case
+out=$(run --mount Type=Cache,Target=/cc,ID=c3,Sharing=Locked -- /bin/sh -c 'echo ok > /cc/f; cat /cc/f' 2>&1)
+if [ "$out" = ok ]; then pass "debug run --mount: Type=Cache,Target= (keys in any case)"
+else fail "debug run --mount: keys in any case" "$out"; fi
+out=$(run --mount type=cache,target=/x,frob=1 -- true 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -qF -- "--mount type=cache,target=/x,frob=1" <<<"$out" && grep -q "unexpected key 'frob'" <<<"$out"; then
+  pass "a bad --mount names the flag, the value and the key"
+else fail "a bad --mount names the flag, the value and the key" "$out"; fi
+# a secret with env= alone is the step's variable, not a file, and is masked in the output
+out=$(SW_TEST_SECRET="$SECRET-env" run --secret id=envtok,env=SW_TEST_SECRET --mount type=secret,id=envtok,env=TOKEN \
+      -- /bin/sh -c 'printf %s "$TOKEN" | sha256sum | grep -q "^'"$H2"' " && echo env-var-ok; test -e /run/secrets/envtok || echo no-file; echo "$TOKEN"' 2>&1)
+if grep -q env-var-ok <<<"$out" && grep -q no-file <<<"$out" && ! grep -qF "$SECRET" <<<"$out" \
+   && [ -z "$(cd "$T/up" && find . -mindepth 1)" ]; then
+  pass "type=secret,env=VAR: the value is the step's variable, masked in output, not in the layer"
+else fail "type=secret,env=VAR" "$(sed "s/$SECRET/<SECRET>/g" <<<"$out")"; fi

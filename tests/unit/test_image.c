@@ -147,12 +147,40 @@ config_roundtrip_keeps_null_and_empty (void **state)
   assert_non_null (strstr (sw_error_message (e2), "diff_ids[0]"));
 }
 
+/* the digests an ADD --checksum may name, against FIPS 180-2's "abc" vectors */
+static void
+hashers_of_every_checksum_algorithm (void **state)
+{
+  static const struct
+  {
+    const char *alg, *want;
+  } v[] = {
+    { "sha256", "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+    { "sha384", "sha384:cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7" },
+    { "sha512", "sha512:ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f" },
+  };
+  for (size_t i = 0; i < 3; i++)
+    {
+      sw_hasher *h = sw_hasher_new (v[i].alg);
+      assert_non_null (h);
+      sw_hasher_update (h, "a", 1);
+      sw_hasher_update (h, "bc", 2);
+      char out[SW_DIGEST_MAX_BUFSZ];
+      sw_hasher_final (h, out);
+      assert_string_equal (out, v[i].want);
+      sw_hasher_free (h);
+    }
+  assert_null (sw_hasher_new ("md5"));
+  assert_null (sw_hasher_new (NULL));
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (digest_validation),
     cmocka_unit_test (sha256_streams),
+    cmocka_unit_test (hashers_of_every_checksum_algorithm),
     cmocka_unit_test (media_types_classified),
     cmocka_unit_test (manifest_roundtrip_is_canonical),
     cmocka_unit_test (manifest_errors_name_the_field),
