@@ -9,6 +9,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/xalloc.h"
 #include "dockerfile/instructions.h"
 #include "dockerfile/suggest.h"
@@ -46,39 +47,6 @@ sw_df_kind_expands (sw_df_kind kind)
 }
 
 /* ---- small helpers -------------------------------------------------------------- */
-
-typedef struct strv
-{
-  char **v;
-  size_t n;
-} strv;
-
-static void
-strv_push (strv *s, const char *x)
-{
-  s->v = sw_df_grow (s->v, s->n + 2, sizeof *s->v);
-  s->v[s->n++] = sw_xstrdup (x);
-  s->v[s->n] = NULL;
-}
-
-static void
-strv_free (char **v, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    free (v[i]);
-  free (v);
-}
-
-static char **
-strv_dup (char *const *v, size_t n)
-{
-  if (!v)
-    return NULL;
-  char **r = sw_xcalloc (n + 1, sizeof *r);
-  for (size_t i = 0; i < n; i++)
-    r[i] = sw_xstrdup (v[i]);
-  return r;
-}
 
 static char *
 xstrdup_or_null (const char *s)
@@ -160,15 +128,15 @@ relocate (const sw_dockerfile *df, const sw_df_node *node, sw_error **err)
 /* nodeArgs: the argument chain; an ONBUILD's nested instruction contributes its name and
  * its own arguments. */
 static void
-node_args (const sw_df_node *node, strv *out)
+node_args (const sw_df_node *node, sw_strv *out)
 {
   for (const sw_df_node *a = node->next; a; a = a->next)
     {
       if (a->n_children == 0)
-        strv_push (out, a->value);
+        sw_strv_push (out, a->value);
       else if (a->n_children == 1)
         {
-          strv_push (out, a->children[0]->value);
+          sw_strv_push (out, a->children[0]->value);
           node_args (a->children[0], out);
         }
     }
@@ -184,7 +152,7 @@ typedef struct flag
   ftype type;
   const char *def;
   const char *value; /* borrowed from the node */
-  strv values;
+  sw_strv values;
   bool used;
 } flag;
 
@@ -203,7 +171,7 @@ static void
 flags_free (flag *fl, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    strv_free (fl[i].values.v, fl[i].values.n);
+    sw_strv_free (&fl[i].values);
 }
 
 static int
@@ -259,7 +227,7 @@ flags_parse (const sw_dockerfile *df, const sw_df_node *node, flag *fl, size_t n
         case F_STRINGS:
           if (!eq)
             return fail_at (df, node, flag_name, err, "missing a value on flag: %s", flag_name);
-          strv_push (&f->values, value);
+          sw_strv_push (&f->values, value);
           break;
         }
     }
@@ -270,7 +238,7 @@ flags_parse (const sw_dockerfile *df, const sw_df_node *node, flag *fl, size_t n
 
 /* One CSV record as Go's encoding/csv reads it (no trimming, "" escapes a quote). */
 static int
-csv_fields (const char *s, strv *out, const char **why)
+csv_fields (const char *s, sw_strv *out, const char **why)
 {
   const char *p = s;
   for (;;)
@@ -320,7 +288,7 @@ csv_fields (const char *s, strv *out, const char **why)
               sw_buf_putc (&f, *p++);
             }
         }
-      strv_push (out, sw_buf_str (&f));
+      sw_strv_push (out, sw_buf_str (&f));
       sw_buf_free (&f);
       if (*p != ',')
         return 0;
@@ -331,12 +299,12 @@ csv_fields (const char *s, strv *out, const char **why)
 int
 sw_df_mount_from (const char *spec, char **from, sw_error **err)
 {
-  strv fields = { 0 };
+  sw_strv fields = { 0 };
   const char *why = NULL;
   *from = NULL;
   if (csv_fields (spec, &fields, &why) < 0)
     {
-      strv_free (fields.v, fields.n);
+      sw_strv_free (&fields);
       return sw_error_make (err, 0, "failed to parse csv mounts: %s", why);
     }
   int rc = 0;
@@ -366,7 +334,7 @@ sw_df_mount_from (const char *spec, char **from, sw_error **err)
       free (*from);
       *from = NULL;
     }
-  strv_free (fields.v, fields.n);
+  sw_strv_free (&fields);
   return rc;
 }
 
@@ -488,7 +456,7 @@ sw_df_run_mount_parse (const char *spec, sw_df_run_mount *m, sw_error **err)
     "type", "from", "source", "target", "readonly", "id", "sharing", "required", "size",
     "mode", "uid", "gid", "src", "dst", "destination", "ro", "rw", "readwrite", "env",
   };
-  strv f = { 0 };
+  sw_strv f = { 0 };
   const char *why = NULL;
   bool ro_auto = true;
   int rc = -1;
@@ -674,7 +642,7 @@ sw_df_run_mount_parse (const char *spec, sw_df_run_mount *m, sw_error **err)
     }
   rc = 0;
 out:
-  strv_free (f.v, f.n);
+  sw_strv_free (&f);
   if (rc < 0)
     sw_df_run_mount_clear (m);
   return rc;
@@ -785,7 +753,7 @@ kind_of (const char *name, bool *ok)
 }
 
 static void
-join_args (strv *args, bool json, char ***out, size_t *n)
+join_args (sw_strv *args, bool json, char ***out, size_t *n)
 {
   if (args->n == 0)
     {
@@ -795,7 +763,7 @@ join_args (strv *args, bool json, char ***out, size_t *n)
     }
   if (json)
     {
-      *out = strv_dup (args->v, args->n);
+      *out = sw_strv_dup (args->v, args->n);
       *n = args->n;
       return;
     }
@@ -808,7 +776,7 @@ join_args (strv *args, bool json, char ***out, size_t *n)
 }
 
 static int
-parse_kvps (const sw_dockerfile *df, const sw_df_node *node, strv *args, const char *cmd,
+parse_kvps (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, const char *cmd,
             sw_df_instr *in, sw_error **err)
 {
   if (args->n == 0)
@@ -853,7 +821,7 @@ arg_heredoc (const char *arg, sw_df_heredoc *doc)
 }
 
 static int
-parse_sources_and_dest (const sw_dockerfile *df, const sw_df_node *node, strv *args,
+parse_sources_and_dest (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args,
                         const char *cmd, sw_df_instr *in, sw_error **err)
 {
   sw_df_heredoc doc;
@@ -865,12 +833,12 @@ parse_sources_and_dest (const sw_dockerfile *df, const sw_df_node *node, strv *a
       return fail_at (df, node, dest, err, "%s cannot accept a heredoc as a destination", cmd);
     }
   in->dest = sw_xstrdup (dest);
-  strv srcs = { 0 };
+  sw_strv srcs = { 0 };
   for (size_t i = 0; i + 1 < args->n; i++)
     {
       if (!arg_heredoc (args->v[i], &doc))
         {
-          strv_push (&srcs, args->v[i]);
+          sw_strv_push (&srcs, args->v[i]);
           continue;
         }
       const char *content = "";
@@ -891,7 +859,7 @@ parse_sources_and_dest (const sw_dockerfile *df, const sw_df_node *node, strv *a
 }
 
 static int
-parse_copy_add (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_df_instr *in,
+parse_copy_add (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, sw_df_instr *in,
                 sw_error **err)
 {
   bool add = in->kind == SW_DF_ADD;
@@ -960,7 +928,7 @@ valid_stage_name (const char *s)
 }
 
 static int
-parse_from (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_df_instr *in,
+parse_from (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, sw_df_instr *in,
             sw_error **err)
 {
   flag fl[] = { FL ("platform", F_STRING, "") };
@@ -994,7 +962,7 @@ check_device (const sw_dockerfile *df, const sw_df_node *node, const char *spec,
               sw_error **err)
 {
   static const char *const keys[] = { "name", "required" };
-  strv f = { 0 };
+  sw_strv f = { 0 };
   const char *why = NULL;
   const char *name = NULL;
   bool b;
@@ -1033,12 +1001,12 @@ check_device (const sw_dockerfile *df, const sw_df_node *node, const char *spec,
             rc = fail_at (df, node, spec, err, "unexpected key '%s' in '%s'", key, field);
         }
     }
-  strv_free (f.v, f.n);
+  sw_strv_free (&f);
   return rc;
 }
 
 static int
-parse_run (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_df_instr *in,
+parse_run (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, sw_df_instr *in,
            sw_error **err)
 {
   flag fl[] = {
@@ -1101,7 +1069,7 @@ out:
 }
 
 static int
-parse_healthcheck (const sw_dockerfile *df, const sw_df_node *node, strv *args,
+parse_healthcheck (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args,
                    sw_df_instr *in, sw_error **err)
 {
   flag fl[] = {
@@ -1132,7 +1100,7 @@ parse_healthcheck (const sw_dockerfile *df, const sw_df_node *node, strv *args,
   if (strcmp (typ, "CMD") != 0)
     return fail_at (df, node, args->v[0], err, "Unknown type \"%s\" in HEALTHCHECK (try CMD)",
                     typ);
-  strv rest = { args->v + 1, args->n - 1 };
+  sw_strv rest = { args->v + 1, args->n - 1, 0 }; /* a view: never freed */
   char **cmd;
   size_t ncmd;
   join_args (&rest, node->json, &cmd, &ncmd);
@@ -1170,7 +1138,7 @@ parse_healthcheck (const sw_dockerfile *df, const sw_df_node *node, strv *args,
 }
 
 static int
-parse_onbuild (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_df_instr *in,
+parse_onbuild (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, sw_df_instr *in,
                sw_error **err)
 {
   if (args->n == 0)
@@ -1208,7 +1176,7 @@ parse_onbuild (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_d
 }
 
 static int
-parse_one_arg (const sw_dockerfile *df, const sw_df_node *node, strv *args, const char *cmd,
+parse_one_arg (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, const char *cmd,
                bool parse_flags, sw_df_instr *in, sw_error **err)
 {
   if (args->n != 1)
@@ -1231,7 +1199,7 @@ sw_df_instr_parse (const sw_dockerfile *df, const sw_df_node *node, sw_df_instr 
 {
   bool known;
   sw_df_kind kind = kind_of (node->value, &known);
-  strv args = { 0 };
+  sw_strv args = { 0 };
   int rc = -1;
 
   *out = NULL;
@@ -1296,7 +1264,7 @@ sw_df_instr_parse (const sw_dockerfile *df, const sw_df_node *node, sw_df_instr 
         }
       if (flags_parse (df, node, NULL, 0, err) < 0)
         goto out;
-      in->words = strv_dup (args.v, args.n);
+      in->words = sw_strv_dup (args.v, args.n);
       in->n_words = args.n;
       qsort (in->words, in->n_words, sizeof *in->words, str_cmp);
       rc = 0;
@@ -1363,7 +1331,7 @@ sw_df_instr_parse (const sw_dockerfile *df, const sw_df_node *node, sw_df_instr 
       break;
     }
 out:
-  strv_free (args.v, args.n);
+  sw_strv_free (&args);
   if (rc < 0)
     {
       sw_df_instr_free (in);
@@ -1379,7 +1347,7 @@ sw_df_instr_free (sw_df_instr *in)
   if (!in)
     return;
   free (in->original);
-  strv_free (in->cmdline, in->n_cmdline);
+  sw_strlist_free (in->cmdline);
   for (size_t i = 0; i < in->n_files; i++)
     free (in->files[i].name), free (in->files[i].data);
   free (in->files);
@@ -1388,8 +1356,8 @@ sw_df_instr_free (sw_df_instr *in)
   free (in->mounts);
   free (in->network);
   free (in->security);
-  strv_free (in->devices, in->n_devices);
-  strv_free (in->sources, in->n_sources);
+  sw_strlist_free (in->devices);
+  sw_strlist_free (in->sources);
   for (size_t i = 0; i < in->n_inline_sources; i++)
     free (in->inline_sources[i].path), free (in->inline_sources[i].data);
   free (in->inline_sources);
@@ -1398,17 +1366,17 @@ sw_df_instr_free (sw_df_instr *in)
   free (in->chown);
   free (in->chmod);
   free (in->checksum);
-  strv_free (in->excludes, in->n_excludes);
+  sw_strlist_free (in->excludes);
   for (size_t i = 0; i < in->n_kvs; i++)
     free (in->kvs[i].key), free (in->kvs[i].value);
   free (in->kvs);
   free (in->base);
   free (in->stage_name);
   free (in->platform);
-  strv_free (in->words, in->n_words);
+  sw_strlist_free (in->words);
   free (in->value);
   if (in->health)
-    strv_free (in->health->test, in->health->n_test);
+    sw_strlist_free (in->health->test);
   free (in->health);
   for (size_t i = 0; in->run_mounts && i < in->n_mounts; i++)
     sw_df_run_mount_clear (&in->run_mounts[i]);
@@ -1424,7 +1392,7 @@ instr_dup (const sw_df_instr *in)
   sw_df_instr *c = sw_xzalloc (sizeof *c);
   *c = *in;
   c->original = sw_xstrdup (in->original);
-  c->cmdline = strv_dup (in->cmdline, in->n_cmdline);
+  c->cmdline = sw_strv_dup (in->cmdline, in->n_cmdline);
   c->files = NULL;
   if (in->files)
     {
@@ -1448,8 +1416,8 @@ instr_dup (const sw_df_instr *in)
     }
   c->network = xstrdup_or_null (in->network);
   c->security = xstrdup_or_null (in->security);
-  c->devices = strv_dup (in->devices, in->n_devices);
-  c->sources = strv_dup (in->sources, in->n_sources);
+  c->devices = sw_strv_dup (in->devices, in->n_devices);
+  c->sources = sw_strv_dup (in->sources, in->n_sources);
   c->inline_sources = NULL;
   if (in->inline_sources)
     {
@@ -1466,7 +1434,7 @@ instr_dup (const sw_df_instr *in)
   c->chown = xstrdup_or_null (in->chown);
   c->chmod = xstrdup_or_null (in->chmod);
   c->checksum = xstrdup_or_null (in->checksum);
-  c->excludes = strv_dup (in->excludes, in->n_excludes);
+  c->excludes = sw_strv_dup (in->excludes, in->n_excludes);
   c->kvs = NULL;
   if (in->kvs)
     {
@@ -1481,7 +1449,7 @@ instr_dup (const sw_df_instr *in)
   c->base = xstrdup_or_null (in->base);
   c->stage_name = xstrdup_or_null (in->stage_name);
   c->platform = xstrdup_or_null (in->platform);
-  c->words = strv_dup (in->words, in->n_words);
+  c->words = sw_strv_dup (in->words, in->n_words);
   c->value = xstrdup_or_null (in->value);
   c->run_mounts = NULL;
   c->health = NULL;
@@ -1489,7 +1457,7 @@ instr_dup (const sw_df_instr *in)
     {
       c->health = sw_xzalloc (sizeof *c->health);
       *c->health = *in->health;
-      c->health->test = strv_dup (in->health->test, in->health->n_test);
+      c->health->test = sw_strv_dup (in->health->test, in->health->n_test);
     }
   return c;
 }
@@ -1519,7 +1487,7 @@ expand_in_place (const expander *x, char **word, sw_error **err)
 static int
 expand_mount (const expander *x, char **spec, sw_error **err)
 {
-  strv f = { 0 };
+  sw_strv f = { 0 };
   const char *why = NULL;
   sw_buf b = SW_BUF_INIT;
   int rc = -1;
@@ -1562,7 +1530,7 @@ expand_mount (const expander *x, char **spec, sw_error **err)
   rc = 0;
 out:
   sw_buf_free (&b);
-  strv_free (f.v, f.n);
+  sw_strv_free (&f);
   return rc;
 }
 
@@ -1617,21 +1585,21 @@ sw_df_instr_expand (const sw_dockerfile *df, const sw_df_instr *in, int escape,
       break;
     case SW_DF_EXPOSE:
       {
-        strv ports = { 0 };
+        sw_strv ports = { 0 };
         for (size_t i = 0; i < in->n_words; i++)
           {
             char **w = NULL;
             size_t n = 0;
             if (sw_expand_words (in->words[i], &x.opts, lookup, userdata, &w, &n, err) < 0)
               {
-                strv_free (ports.v, ports.n);
+                sw_strv_free (&ports);
                 goto out;
               }
             for (size_t k = 0; k < n; k++)
-              strv_push (&ports, w[k]);
+              sw_strv_push (&ports, w[k]);
             sw_expand_words_free (w);
           }
-        strv_free (c->words, c->n_words);
+        sw_strlist_free (c->words);
         c->words = ports.v ? ports.v : sw_xcalloc (1, sizeof (char *));
         c->n_words = ports.n;
       }

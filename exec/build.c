@@ -8,24 +8,6 @@
 #include "common/xalloc.h"
 #include "exec/build.h"
 
-void
-sw_strv_push (sw_strv *s, const char *value)
-{
-  s->v = sw_xreallocarray (s->v, s->n + 2, sizeof *s->v);
-  s->v[s->n++] = sw_xstrdup (value);
-  s->v[s->n] = NULL;
-}
-
-void
-sw_strv_free (sw_strv *s)
-{
-  for (size_t i = 0; i < s->n; i++)
-    free (s->v[i]);
-  free (s->v);
-  s->v = NULL;
-  s->n = 0;
-}
-
 sw_build *
 sw_build_new (void)
 {

@@ -412,9 +412,9 @@ build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platf
   e->plan = NULL;
   if (sw_plan_new (e->df, &po, &e->plan, err) < 0)
     return -1;
-  for (size_t i = 0; i < e->plan->n_warnings; i++)
+  for (size_t i = 0; i < e->plan->warnings.n; i++)
     {
-      sw_event ev = { .kind = SW_EVENT_WARNING, .text = e->plan->warnings[i] };
+      sw_event ev = { .kind = SW_EVENT_WARNING, .text = e->plan->warnings.v[i] };
       sw_build_emit (b, &ev);
     }
   e->stages = sw_xcalloc (e->plan->n_stages + 1, sizeof *e->stages);
