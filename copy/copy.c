@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/strv.h"
