@@ -9,6 +9,8 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/csv.h"
+#include "common/strconv.h"
 #include "common/strv.h"
 #include "common/xalloc.h"
 #include "dockerfile/instructions.h"
@@ -234,75 +236,13 @@ flags_parse (const sw_dockerfile *df, const sw_df_node *node, flag *fl, size_t n
   return 0;
 }
 
-/* ---- CSV (the --mount and --device values) --------------------------------------- */
-
-/* One CSV record as Go's encoding/csv reads it (no trimming, "" escapes a quote). */
-static int
-csv_fields (const char *s, sw_strv *out, const char **why)
-{
-  const char *p = s;
-  for (;;)
-    {
-      sw_buf f = SW_BUF_INIT;
-      if (*p == '"')
-        {
-          p++;
-          for (;;)
-            {
-              if (*p == '\0')
-                {
-                  sw_buf_free (&f);
-                  *why = "extraneous or missing \" in quoted-field";
-                  return -1;
-                }
-              if (*p == '"')
-                {
-                  if (p[1] == '"')
-                    {
-                      sw_buf_putc (&f, '"');
-                      p += 2;
-                      continue;
-                    }
-                  p++;
-                  if (*p != ',' && *p != '\0')
-                    {
-                      sw_buf_free (&f);
-                      *why = "extraneous or missing \" in quoted-field";
-                      return -1;
-                    }
-                  break;
-                }
-              sw_buf_putc (&f, *p++);
-            }
-        }
-      else
-        {
-          while (*p && *p != ',')
-            {
-              if (*p == '"')
-                {
-                  sw_buf_free (&f);
-                  *why = "bare \" in non-quoted-field";
-                  return -1;
-                }
-              sw_buf_putc (&f, *p++);
-            }
-        }
-      sw_strv_push (out, sw_buf_str (&f));
-      sw_buf_free (&f);
-      if (*p != ',')
-        return 0;
-      p++;
-    }
-}
-
 int
 sw_df_mount_from (const char *spec, char **from, sw_error **err)
 {
   sw_strv fields = { 0 };
   const char *why = NULL;
   *from = NULL;
-  if (csv_fields (spec, &fields, &why) < 0)
+  if (sw_csv_split (spec, &fields, &why) < 0)
     {
       sw_strv_free (&fields);
       return sw_error_make (err, 0, "failed to parse csv mounts: %s", why);
@@ -339,22 +279,6 @@ sw_df_mount_from (const char *spec, char **from, sw_error **err)
 }
 
 /* ---- RUN --mount (BuildKit's parseMount with an expander) ------------------------- */
-
-/* strconv.ParseBool */
-static int
-go_parse_bool (const char *v, bool *out)
-{
-  static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
-  static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False" };
-  for (size_t i = 0; i < 6; i++)
-    {
-      if (strcmp (v, t[i]) == 0)
-        return *out = true, 0;
-      if (strcmp (v, f[i]) == 0)
-        return *out = false, 0;
-    }
-  return -1;
-}
 
 /* strconv.ParseUint (base 8 or 10, 32 bits) */
 static int
@@ -462,7 +386,7 @@ sw_df_run_mount_parse (const char *spec, sw_df_run_mount *m, sw_error **err)
   int rc = -1;
 
   memset (m, 0, sizeof *m);
-  if (csv_fields (spec, &f, &why) < 0)
+  if (sw_csv_split (spec, &f, &why) < 0)
     {
       sw_error_make (err, 0, "failed to parse csv mounts: %s", why);
       goto out;
@@ -521,7 +445,7 @@ sw_df_run_mount_parse (const char *spec, sw_df_run_mount *m, sw_error **err)
                || !strcmp (key, "rw"))
         {
           bool b;
-          if (go_parse_bool (value, &b) < 0)
+          if (sw_parse_bool (value, &b) < 0)
             {
               sw_error_make (err, 0, "invalid value for %s: %s", key, value);
               goto out;
@@ -538,7 +462,7 @@ sw_df_run_mount_parse (const char *spec, sw_df_run_mount *m, sw_error **err)
                              types[m->type]);
               goto out;
             }
-          if (go_parse_bool (value, &m->required) < 0)
+          if (sw_parse_bool (value, &m->required) < 0)
             {
               sw_error_make (err, 0, "invalid value for %s: %s", key, value);
               goto out;
@@ -967,7 +891,7 @@ check_device (const sw_dockerfile *df, const sw_df_node *node, const char *spec,
   const char *name = NULL;
   bool b;
   int rc = 0;
-  if (csv_fields (spec, &f, &why) < 0)
+  if (sw_csv_split (spec, &f, &why) < 0)
     rc = fail_at (df, node, spec, err, "failed to parse csv devices: %s", why);
   for (size_t i = 0; i < f.n && rc == 0; i++)
     {
@@ -984,7 +908,7 @@ check_device (const sw_dockerfile *df, const sw_df_node *node, const char *spec,
         }
       else if (eq && strcmp (key, "required") == 0)
         {
-          if (go_parse_bool (eq + 1, &b) < 0)
+          if (sw_parse_bool (eq + 1, &b) < 0)
             rc = fail_at (df, node, spec, err, "invalid value for %s: %s", key, eq + 1);
         }
       else if (!name || !*name)
@@ -1491,7 +1415,7 @@ expand_mount (const expander *x, char **spec, sw_error **err)
   const char *why = NULL;
   sw_buf b = SW_BUF_INIT;
   int rc = -1;
-  if (csv_fields (*spec, &f, &why) < 0)
+  if (sw_csv_split (*spec, &f, &why) < 0)
     {
       sw_error_make (err, 0, "failed to parse csv mounts: %s", why);
       goto out;

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/csv.h"
+#include "common/strconv.h"
 #include "common/error.h"
 #include "common/xalloc.h"
 #include "exec/build.h"
@@ -49,11 +51,9 @@ replace (char **slot, const char *value)
 static int
 parse_bool (const char *name, const char *value, bool *out, sw_error **err)
 {
-  if (value == NULL || strcmp (value, "true") == 0 || strcmp (value, "1") == 0)
-    *out = true;
-  else if (strcmp (value, "false") == 0 || strcmp (value, "0") == 0)
-    *out = false;
-  else
+  if (value == NULL)
+    *out = true; /* "--push" alone */
+  else if (sw_parse_bool (value, out) < 0)
     return sw_error_make (err, EINVAL, "invalid value %s for %s: use true or false", value, name);
   return 0;
 }
@@ -65,6 +65,17 @@ check_key_value (const char *name, const char *value, sw_error **err)
   const char *eq = strchr (value, '=');
   if (eq == NULL || eq == value)
     return sw_error_make (err, EINVAL, "invalid value \"%s\" for %s: expected KEY=VALUE", value, name);
+  return 0;
+}
+
+/* A buildx CSV spec ("type=local,\"dest=a,b\""), read as buildx reads it. */
+static int
+check_csv (const char *name, const char *value, sw_error **err)
+{
+  cleanup_strvec sw_strv fields = SW_STRV_INIT;
+  const char *why;
+  if (sw_csv_split (value, &fields, &why) < 0)
+    return sw_error_make (err, EINVAL, "invalid value \"%s\" for %s: %s", value, name, why);
   return 0;
 }
 
@@ -103,7 +114,11 @@ sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
           sw_strv_push (&b->platforms, p);
         return 0;
       }
-    case SW_OPT_OUTPUT: sw_strv_push (&b->outputs, value); return 0;
+    case SW_OPT_OUTPUT:
+      if (check_csv ("--output", value, err) < 0)
+        return -1;
+      sw_strv_push (&b->outputs, value);
+      return 0;
     case SW_OPT_LABEL:
       if (check_key_value ("--label", value, err) < 0)
         return -1;
