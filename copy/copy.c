@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/path.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
@@ -504,16 +505,8 @@ copy_heredoc (struct run *R, const sw_copy_heredoc *h, sw_error **err)
         r = sw_error_errno (err, "staging heredoc %s", h->name);
       else
         {
-          for (size_t off = 0; r == 0 && off < h->len;)
-            {
-              ssize_t w = write (f, h->data + off, h->len - off);
-              if (w < 0 && errno == EINTR)
-                continue;
-              if (w < 0)
-                r = sw_error_errno (err, "staging heredoc %s", h->name);
-              else
-                off += w;
-            }
+          if (sw_write_all (f, h->data, h->len) < 0)
+            r = sw_error_errno (err, "staging heredoc %s", h->name);
           if (r == 0 && fchmod (f, 0644) < 0)
             r = sw_error_errno (err, "staging heredoc %s", h->name);
           close (f);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -335,7 +336,7 @@ sw_state_open (const char *dir, sw_state **out, sw_error **err)
       }
     char pid[32];
     int n = snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
-    if (write (st->session_lock, pid, (size_t) n) < 0)
+    if (sw_write_all (st->session_lock, pid, (size_t) n) < 0)
       sw_debug ("state: writing pid into %s: %s", lp, strerror (errno));
     st->session = sw_xasprintf ("%s/runs/%ld-%s", dir, (long) getpid (), strrchr (tmp, '-') + 1);
     if (rename (tmp, st->session) < 0)
