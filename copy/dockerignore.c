@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/path.h"
@@ -759,21 +760,11 @@ read_small_file (const char *path, char **data, size_t *len, sw_error **err)
     return sw_error_make (err, EISDIR, "cannot read %s: it is a directory (remove it or make it a file)",
                           path);
   cleanup_buf sw_buf b = SW_BUF_INIT;
-  char chunk[8192];
-  for (;;)
+  if (sw_read_all (fd, 64u << 20, &b) < 0)
     {
-      ssize_t r = read (fd, chunk, sizeof chunk);
-      if (r < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return sw_error_errno (err, "cannot read %s (make it readable, or remove it)", path);
-        }
-      if (r == 0)
-        break;
-      if (b.len + r > (64u << 20))
+      if (errno == EFBIG)
         return sw_error_make (err, EFBIG, "%s is larger than 64 MiB", path);
-      sw_buf_append (&b, chunk, r);
+      return sw_error_errno (err, "cannot read %s (make it readable, or remove it)", path);
     }
   *len = b.len;
   *data = sw_buf_steal (&b);

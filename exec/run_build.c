@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/csv.h"
@@ -166,20 +167,11 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
 static int
 read_all (int fd, sw_buf *out, sw_error **err)
 {
-  char buf[65536];
-  for (;;)
-    {
-      ssize_t n = read (fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return sw_error_errno (err, "reading the Dockerfile");
-      if (n == 0)
-        return 0;
-      if (out->len + (size_t) n > (64u << 20))
-        return sw_error_make (err, EFBIG, "the Dockerfile is larger than 64 MiB");
-      sw_buf_append (out, buf, (size_t) n);
-    }
+  if (sw_read_all (fd, 64u << 20, out) == 0)
+    return 0;
+  if (errno == EFBIG)
+    return sw_error_make (err, EFBIG, "the Dockerfile is larger than 64 MiB");
+  return sw_error_errno (err, "reading the Dockerfile");
 }
 
 static int

@@ -339,6 +339,28 @@ write_all_reports_a_closed_pipe (void **state)
   assert_int_equal (sw_write_all (p[1], "", 0), 0); /* nothing to write: no call at all */
 }
 
+static void
+read_all_is_bounded (void **state)
+{
+  int p[2];
+  assert_int_equal (pipe (p), 0);
+  assert_int_equal (sw_write_all (p[1], "0123456789", 10), 0);
+  close (p[1]);
+  cleanup_buf sw_buf b = SW_BUF_INIT;
+  assert_int_equal (sw_read_all (p[0], 10, &b), 0); /* exactly the bound: fine */
+  assert_string_equal (sw_buf_str (&b), "0123456789");
+  close (p[0]);
+
+  assert_int_equal (pipe (p), 0);
+  assert_int_equal (sw_write_all (p[1], "0123456789", 10), 0);
+  close (p[1]);
+  cleanup_buf sw_buf c = SW_BUF_INIT;
+  errno = 0;
+  assert_int_equal (sw_read_all (p[0], 9, &c), -1);
+  assert_int_equal (errno, EFBIG);
+  close (p[0]);
+}
+
 /* ---- the bounded recursive remove -------------------------------------------------------- */
 
 static char *
@@ -415,6 +437,7 @@ main (void)
     cmocka_unit_test (path_clean_is_go_path_clean),
     cmocka_unit_test (write_all_survives_signals_and_partial_writes),
     cmocka_unit_test (write_all_reports_a_closed_pipe),
+    cmocka_unit_test (read_all_is_bounded),
     cmocka_unit_test (remove_all_stops_at_the_depth_bound),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
