@@ -2,9 +2,10 @@
  * read option values ("type=local,\"dest=a,b\"", RUN --mount=…, --device …).
  *
  * Guarantees: the separator is ',', nothing is trimmed; a field that starts with '"' is
- * quoted: commas in it are data and "" stands for one quote; a '"' inside an unquoted
- * field, or anything but ',' or the end after a closing quote, is an error (with Go's
- * message).  The record is never modified.  Every module that reads such a value goes
+ * quoted: commas and line breaks in it are data ("\r\n" read as "\n") and "" stands for
+ * one quote; a '"' inside an unquoted field, or anything but ',' or the end of the line
+ * after a closing quote, is an error (with Go's message).  As buildx reads only the first
+ * record, blank lines before it are skipped and everything after its line is ignored.  The record is never modified.  Every module that reads such a value goes
  * through here, so `--output`, `RUN --mount` and `--device` cannot disagree on quoting.
  */
 #ifndef SW_COMMON_CSV_H

@@ -151,6 +151,13 @@ csv_reads_go_quoting (void **state)
   csv_expect (" a , b ", 2, (const char *[]){ " a ", " b " }); /* nothing trimmed */
   csv_expect ("\"a\nb\",c", 2, (const char *[]){ "a\nb", "c" });
   csv_expect ("a,\"b,c\",\"d\"", 3, (const char *[]){ "a", "b,c", "d" });
+  /* one record a line, as buildx reads only the first: the rest is ignored */
+  csv_expect ("a,b\nc,d", 2, (const char *[]){ "a", "b" });
+  csv_expect ("a,b\r\nc", 2, (const char *[]){ "a", "b" });
+  csv_expect ("\"a\"\nb", 1, (const char *[]){ "a" });
+  csv_expect ("\n\r\na", 1, (const char *[]){ "a" }); /* blank lines before it skipped */
+  csv_expect ("\"a\r\nb\"", 1, (const char *[]){ "a\nb" });
+  csv_expect ("a\rb", 1, (const char *[]){ "a\rb" }); /* a lone CR is data */
 }
 
 static void
