@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/strv.h"
 
 static inline void
 sw_cleanup_freep (void *p)
@@ -57,12 +58,7 @@ sw_cleanup_errorp (sw_error **e)
 static inline void
 sw_cleanup_strvp (char ***v)
 {
-  if (*v)
-    {
-      for (char **p = *v; *p; p++)
-        free (*p);
-      free (*v);
-    }
+  sw_strlist_free (*v);
 }
 
 #define cleanup_free __attribute__ ((cleanup (sw_cleanup_freep)))

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/sink.h"
 #include "common/xalloc.h"
 
@@ -18,22 +19,11 @@ static int
 fd_write (void *ud, const void *buf, size_t len, sw_error **err)
 {
   struct fd_sink *s = ud;
-  const char *p = buf;
-  while (len > 0)
-    {
-      ssize_t n = write (s->fd, p, len);
-      if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return sw_error_errno (err, "writing to fd %d", s->fd);
-        }
-      p += n;
-      len -= (size_t) n;
-      s->bytes += (uint64_t) n;
-      if (s->bytes_out)
-        *s->bytes_out = s->bytes;
-    }
+  if (sw_write_all (s->fd, buf, len) < 0)
+    return sw_error_errno (err, "writing to fd %d", s->fd);
+  s->bytes += (uint64_t) len;
+  if (s->bytes_out)
+    *s->bytes_out = s->bytes;
   return 0;
 }
 

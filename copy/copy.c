@@ -9,8 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/io.h"
+#include "common/path.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "copy/add.h"
@@ -188,27 +191,6 @@ lookup (const sw_copy_opts *o, const char *resolved, struct stat *st, bool *is_i
   return *is_ignored ? 0 : 1;
 }
 
-struct matches
-{
-  char **v;
-  size_t n;
-};
-
-static void
-matches_add (struct matches *m, char *s)
-{
-  m->v = sw_xreallocarray (m->v, m->n + 1, sizeof (char *));
-  m->v[m->n++] = s;
-}
-
-static void
-matches_free (struct matches *m)
-{
-  for (size_t i = 0; i < m->n; i++)
-    free (m->v[i]);
-  free (m->v);
-}
-
 static size_t
 count_components (const char *p)
 {
@@ -223,7 +205,7 @@ count_components (const char *p)
  * it against pat; a matching directory is not descended into. */
 static int
 walk_match (const sw_copy_opts *o, const char *base, const char *rel, const char *pat,
-            size_t depth, size_t max_depth, struct matches *out, sw_error **err)
+            size_t depth, size_t max_depth, sw_strv *out, sw_error **err)
 {
   cleanup_free char *dir = *rel ? sw_copy_join (base, rel) : sw_xstrdup (base);
   cleanup_close int fd = sw_open_in_root (o->src_root_fd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
@@ -260,7 +242,7 @@ walk_match (const sw_copy_opts *o, const char *base, const char *rel, const char
         }
       if (m)
         {
-          matches_add (out, steal_pointer (&full));
+          sw_strv_push_owned (out, steal_pointer (&full));
           continue;
         }
       if (S_ISDIR (st.st_mode) && depth + 1 < max_depth)
@@ -274,11 +256,11 @@ walk_match (const sw_copy_opts *o, const char *base, const char *rel, const char
 
 /* copy.ResolveWildcards with followLinks, for a cleaned absolute source path. */
 static int
-resolve_wildcards (const sw_copy_opts *o, const char *src, struct matches *out, sw_error **err)
+resolve_wildcards (const sw_copy_opts *o, const char *src, sw_strv *out, sw_error **err)
 {
   if (!sw_glob_has_wildcards (src))
     {
-      matches_add (out, sw_xstrdup (src));
+      sw_strv_push_owned (out, sw_xstrdup (src));
       return 0;
     }
   /* split at the first component with a wildcard */
@@ -381,7 +363,7 @@ copy_local (struct run *R, const char *written, sw_error **err)
   else
     src = normalize ("/", written, false);
 
-  struct matches m = { 0 };
+  sw_strv m = SW_STRV_INIT;
   int r = resolve_wildcards (o, src, &m, err);
   for (size_t i = 0; r == 0 && i < m.n; i++)
     {
@@ -436,7 +418,7 @@ copy_local (struct run *R, const char *written, sw_error **err)
       r = sw_copier_copy (&c, resolved, last_name (m.v[i]), R->dest, true, err);
       sw_copier_clear (&c);
     }
-  matches_free (&m);
+  sw_strv_free (&m);
   sw_patterns_free (include);
   return r;
 }
@@ -523,16 +505,8 @@ copy_heredoc (struct run *R, const sw_copy_heredoc *h, sw_error **err)
         r = sw_error_errno (err, "staging heredoc %s", h->name);
       else
         {
-          for (size_t off = 0; r == 0 && off < h->len;)
-            {
-              ssize_t w = write (f, h->data + off, h->len - off);
-              if (w < 0 && errno == EINTR)
-                continue;
-              if (w < 0)
-                r = sw_error_errno (err, "staging heredoc %s", h->name);
-              else
-                off += w;
-            }
+          if (sw_write_all (f, h->data, h->len) < 0)
+            r = sw_error_errno (err, "staging heredoc %s", h->name);
           if (r == 0 && fchmod (f, 0644) < 0)
             r = sw_error_errno (err, "staging heredoc %s", h->name);
           close (f);

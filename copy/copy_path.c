@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/io.h"
+#include "common/path.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
@@ -168,19 +170,11 @@ sw_copy_read_in_root (int rootfd, const char *path, size_t max, char **data, siz
   if (!S_ISREG (st.st_mode))
     return sw_error_make (err, EINVAL, "%s is not a regular file", path);
   cleanup_buf sw_buf b = SW_BUF_INIT;
-  char chunk[8192];
-  for (;;)
+  if (sw_read_all (fd, max, &b) < 0)
     {
-      ssize_t r = read (fd, chunk, sizeof chunk);
-      if (r < 0 && errno == EINTR)
-        continue;
-      if (r < 0)
-        return sw_error_errno (err, "read %s", path);
-      if (r == 0)
-        break;
-      if (b.len + (size_t) r > max)
+      if (errno == EFBIG)
         return sw_error_make (err, EFBIG, "%s exceeds %zu bytes", path, max);
-      sw_buf_append (&b, chunk, r);
+      return sw_error_errno (err, "read %s", path);
     }
   *len = b.len;
   *data = sw_buf_steal (&b);

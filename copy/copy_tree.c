@@ -20,6 +20,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -190,15 +191,8 @@ copy_content (int sdir, const char *sname, int ddir, const char *dname, const ch
         return sw_error_errno (err, "reading the source of %s", dst);
       if (r == 0)
         return 0;
-      for (ssize_t off = 0; off < r;)
-        {
-          ssize_t w = write (out, buf + off, r - off);
-          if (w < 0 && errno == EINTR)
-            continue;
-          if (w < 0)
-            return sw_error_errno (err, "writing %s", dst);
-          off += w;
-        }
+      if (sw_write_all (out, buf, (size_t) r) < 0)
+        return sw_error_errno (err, "writing %s", dst);
     }
 }
 

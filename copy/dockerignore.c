@@ -12,8 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/path.h"
 #include "common/xalloc.h"
 #include "copy/dockerignore.h"
 
@@ -277,61 +279,6 @@ sw_glob_has_wildcards (const char *s)
         return true;
     }
   return false;
-}
-
-/* ---- path.Clean -------------------------------------------------------------- */
-
-char *
-sw_path_clean (const char *p)
-{
-  if (*p == '\0')
-    return sw_xstrdup (".");
-  bool rooted = p[0] == '/';
-  size_t n = strlen (p);
-  char *out = sw_xmalloc (n + 2);
-  size_t w = 0, r = 0, dotdot = 0;
-  if (rooted)
-    {
-      out[w++] = '/';
-      r = 1;
-      dotdot = 1;
-    }
-  while (r < n)
-    {
-      if (p[r] == '/')
-        r++;
-      else if (p[r] == '.' && (r + 1 == n || p[r + 1] == '/'))
-        r++;
-      else if (p[r] == '.' && p[r + 1] == '.' && (r + 2 == n || p[r + 2] == '/'))
-        {
-          r += 2;
-          if (w > dotdot)
-            {
-              w--;
-              while (w > dotdot && out[w] != '/')
-                w--;
-            }
-          else if (!rooted)
-            {
-              if (w > 0)
-                out[w++] = '/';
-              out[w++] = '.';
-              out[w++] = '.';
-              dotdot = w;
-            }
-        }
-      else
-        {
-          if ((rooted && w != 1) || (!rooted && w != 0))
-            out[w++] = '/';
-          for (; r < n && p[r] != '/'; r++)
-            out[w++] = p[r];
-        }
-    }
-  if (w == 0)
-    out[w++] = '.';
-  out[w] = '\0';
-  return out;
 }
 
 /* ---- patternmatcher ---------------------------------------------------------- */
@@ -813,21 +760,11 @@ read_small_file (const char *path, char **data, size_t *len, sw_error **err)
     return sw_error_make (err, EISDIR, "cannot read %s: it is a directory (remove it or make it a file)",
                           path);
   cleanup_buf sw_buf b = SW_BUF_INIT;
-  char chunk[8192];
-  for (;;)
+  if (sw_read_all (fd, 64u << 20, &b) < 0)
     {
-      ssize_t r = read (fd, chunk, sizeof chunk);
-      if (r < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          return sw_error_errno (err, "cannot read %s (make it readable, or remove it)", path);
-        }
-      if (r == 0)
-        break;
-      if (b.len + r > (64u << 20))
+      if (errno == EFBIG)
         return sw_error_make (err, EFBIG, "%s is larger than 64 MiB", path);
-      sw_buf_append (&b, chunk, r);
+      return sw_error_errno (err, "cannot read %s (make it readable, or remove it)", path);
     }
   *len = b.len;
   *data = sw_buf_steal (&b);

@@ -26,15 +26,13 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "common/path.h" /* its patterns are cleaned with sw_path_clean */
 
 /* Go's filepath.Match.  Returns 0 and sets *matched, or -1 for a malformed pattern. */
 int sw_glob_match (const char *pattern, const char *name, bool *matched);
 
 /* True when a path component has an unescaped `*`, `?` or `[` (BuildKit's containsWildcards). */
 bool sw_glob_has_wildcards (const char *s);
-
-/* Go's path.Clean ("" → ".", "a//b/../c/" → "a/c", "/.." → "/").  Always a new string. */
-char *sw_path_clean (const char *p);
 
 typedef struct sw_patterns sw_patterns;
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/strv.h"
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/xalloc.h"
@@ -310,8 +311,7 @@ pattern_find (const pattern *p, const text *t, size_t from, bool anchored, size_
 
 typedef struct fields
 {
-  char **v;
-  size_t n;
+  sw_strv w;
   bool in_word;
 } fields;
 
@@ -348,9 +348,7 @@ get_env (lexer *lx, const char *name)
 static void
 fields_push (lexer *lx, fields *f)
 {
-  f->v = sw_df_grow (f->v, f->n + 2, sizeof *f->v);
-  f->v[f->n++] = sw_xstrndup (lx->wbuf.data, lx->wbuf.len);
-  f->v[f->n] = NULL;
+  sw_strv_push_owned (&f->w, sw_xstrndup (lx->wbuf.data, lx->wbuf.len));
   sw_buf_truncate (&lx->wbuf, 0);
   f->in_word = false;
 }
@@ -398,9 +396,7 @@ fields_raw_string (lexer *lx, fields *f, const char *s, size_t len)
 static void
 fields_free (fields *f)
 {
-  sw_expand_words_free (f->v);
-  f->v = NULL;
-  f->n = 0;
+  sw_strv_free (&f->w);
 }
 
 static int dollar (lexer *lx, sw_buf *out, sw_error **err);
@@ -1012,11 +1008,9 @@ sw_expand_words (const char *word, const sw_expand_opts *opts, sw_expand_lookup 
   sw_buf_free (&result);
   if (rc < 0)
     return -1;
-  if (!f.v)
-    f.v = sw_xcalloc (1, sizeof *f.v);
-  *out = f.v;
   if (n)
-    *n = f.n;
+    *n = f.w.n;
+  *out = f.w.v ? sw_strv_steal (&f.w) : sw_xcalloc (1, sizeof (char *));
   return 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/xalloc.h"
 #include "dockerfile/parser_int.h"
 
@@ -18,8 +19,7 @@
 
 typedef struct words
 {
-  char **v;
-  size_t n;
+  sw_strv w;
   bool in_word;
 } words;
 
@@ -31,23 +31,6 @@ typedef struct lexer
   sw_buf wbuf; /* shellWord.wordsBuffer, shared by nested processStopOn calls */
   const char *err;
 } lexer;
-
-static void
-words_free (words *w)
-{
-  for (size_t i = 0; i < w->n; i++)
-    free (w->v[i]);
-  free (w->v);
-  w->v = NULL;
-  w->n = 0;
-}
-
-static void
-words_push (words *w, const char *s)
-{
-  w->v = sw_df_grow (w->v, w->n + 1, sizeof *w->v);
-  w->v[w->n++] = sw_xstrdup (s);
-}
 
 static void
 add_raw_char (lexer *lx, words *w, int32_t ch)
@@ -63,7 +46,7 @@ add_char (lexer *lx, words *w, int32_t ch)
     {
       if (lx->wbuf.len != 0)
         {
-          words_push (w, sw_buf_str (&lx->wbuf));
+          sw_strv_push (&w->w, sw_buf_str (&lx->wbuf));
           sw_buf_truncate (&lx->wbuf, 0);
           w->in_word = false;
         }
@@ -92,7 +75,7 @@ get_words (lexer *lx, words *w)
 {
   if (lx->wbuf.len > 0)
     {
-      words_push (w, sw_buf_str (&lx->wbuf));
+      sw_strv_push (&w->w, sw_buf_str (&lx->wbuf));
       sw_buf_truncate (&lx->wbuf, 0);
       w->in_word = false;
     }
@@ -372,7 +355,7 @@ done:
   if (ret == 0 && out != NULL)
     *out = w;
   else
-    words_free (&w);
+    sw_strv_free (&w.w);
   return ret;
 }
 
@@ -442,18 +425,18 @@ sw_df_parse_heredoc (const char *word, sw_df_heredoc *doc, char **msg)
    * other means part of the delimiter was quoted, so the body is not expanded. */
   if (process_words (rest, false, false, &cooked, &err) < 0)
     goto lex_error;
-  if (cooked.n != 1)
+  if (cooked.w.n != 1)
     goto out;
   if (process_words (rest, true, false, &raw, &err) < 0)
     goto lex_error;
-  if (raw.n != cooked.n)
+  if (raw.w.n != cooked.w.n)
     {
       *msg = sw_xasprintf ("internal lexing of heredoc produced inconsistent results: %s", rest);
       ret = -1;
       goto out;
     }
-  doc->name = sw_xstrdup (cooked.v[0]);
-  doc->expand = count_quotes (cooked.v[0]) == count_quotes (raw.v[0]);
+  doc->name = sw_xstrdup (cooked.w.v[0]);
+  doc->expand = count_quotes (cooked.w.v[0]) == count_quotes (raw.w.v[0]);
   doc->fd = (unsigned) fd;
   goto out;
 
@@ -465,8 +448,8 @@ lex_error:
     ret = -1;
   }
 out:
-  words_free (&cooked);
-  words_free (&raw);
+  sw_strv_free (&cooked.w);
+  sw_strv_free (&raw.w);
   return ret;
 }
 
@@ -480,17 +463,17 @@ sw_df_heredocs_from_line (const char *line, sw_df_heredoc **out, size_t *n, char
   *n = 0;
   if (process_words (line, true, true, &w, &err) < 0)
     return 0; /* BuildKit ignores this error: the line simply has no heredocs */
-  for (size_t i = 0; i < w.n; i++)
+  for (size_t i = 0; i < w.w.n; i++)
     {
       sw_df_heredoc doc;
-      if (sw_df_parse_heredoc (w.v[i], &doc, msg) < 0)
+      if (sw_df_parse_heredoc (w.w.v[i], &doc, msg) < 0)
         {
           for (size_t j = 0; j < *n; j++)
             free ((*out)[j].name);
           free (*out);
           *out = NULL;
           *n = 0;
-          words_free (&w);
+          sw_strv_free (&w.w);
           return -1;
         }
       if (doc.name == NULL)
@@ -499,6 +482,6 @@ sw_df_heredocs_from_line (const char *line, sw_df_heredoc **out, size_t *n, char
       *out = sw_df_grow (*out, *n + 1, sizeof **out);
       (*out)[(*n)++] = doc;
     }
-  words_free (&w);
+  sw_strv_free (&w.w);
   return 0;
 }

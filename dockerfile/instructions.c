@@ -9,6 +9,9 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/csv.h"
+#include "common/strconv.h"
+#include "common/strv.h"
 #include "common/xalloc.h"
 #include "dockerfile/instructions.h"
 #include "dockerfile/suggest.h"
@@ -46,39 +49,6 @@ sw_df_kind_expands (sw_df_kind kind)
 }
 
 /* ---- small helpers -------------------------------------------------------------- */
-
-typedef struct strv
-{
-  char **v;
-  size_t n;
-} strv;
-
-static void
-strv_push (strv *s, const char *x)
-{
-  s->v = sw_df_grow (s->v, s->n + 2, sizeof *s->v);
-  s->v[s->n++] = sw_xstrdup (x);
-  s->v[s->n] = NULL;
-}
-
-static void
-strv_free (char **v, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    free (v[i]);
-  free (v);
-}
-
-static char **
-strv_dup (char *const *v, size_t n)
-{
-  if (!v)
-    return NULL;
-  char **r = sw_xcalloc (n + 1, sizeof *r);
-  for (size_t i = 0; i < n; i++)
-    r[i] = sw_xstrdup (v[i]);
-  return r;
-}
 
 static char *
 xstrdup_or_null (const char *s)
@@ -160,15 +130,15 @@ relocate (const sw_dockerfile *df, const sw_df_node *node, sw_error **err)
 /* nodeArgs: the argument chain; an ONBUILD's nested instruction contributes its name and
  * its own arguments. */
 static void
-node_args (const sw_df_node *node, strv *out)
+node_args (const sw_df_node *node, sw_strv *out)
 {
   for (const sw_df_node *a = node->next; a; a = a->next)
     {
       if (a->n_children == 0)
-        strv_push (out, a->value);
+        sw_strv_push (out, a->value);
       else if (a->n_children == 1)
         {
-          strv_push (out, a->children[0]->value);
+          sw_strv_push (out, a->children[0]->value);
           node_args (a->children[0], out);
         }
     }
@@ -184,7 +154,7 @@ typedef struct flag
   ftype type;
   const char *def;
   const char *value; /* borrowed from the node */
-  strv values;
+  sw_strv values;
   bool used;
 } flag;
 
@@ -203,7 +173,7 @@ static void
 flags_free (flag *fl, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    strv_free (fl[i].values.v, fl[i].values.n);
+    sw_strv_free (&fl[i].values);
 }
 
 static int
@@ -259,84 +229,22 @@ flags_parse (const sw_dockerfile *df, const sw_df_node *node, flag *fl, size_t n
         case F_STRINGS:
           if (!eq)
             return fail_at (df, node, flag_name, err, "missing a value on flag: %s", flag_name);
-          strv_push (&f->values, value);
+          sw_strv_push (&f->values, value);
           break;
         }
     }
   return 0;
 }
 
-/* ---- CSV (the --mount and --device values) --------------------------------------- */
-
-/* One CSV record as Go's encoding/csv reads it (no trimming, "" escapes a quote). */
-static int
-csv_fields (const char *s, strv *out, const char **why)
-{
-  const char *p = s;
-  for (;;)
-    {
-      sw_buf f = SW_BUF_INIT;
-      if (*p == '"')
-        {
-          p++;
-          for (;;)
-            {
-              if (*p == '\0')
-                {
-                  sw_buf_free (&f);
-                  *why = "extraneous or missing \" in quoted-field";
-                  return -1;
-                }
-              if (*p == '"')
-                {
-                  if (p[1] == '"')
-                    {
-                      sw_buf_putc (&f, '"');
-                      p += 2;
-                      continue;
-                    }
-                  p++;
-                  if (*p != ',' && *p != '\0')
-                    {
-                      sw_buf_free (&f);
-                      *why = "extraneous or missing \" in quoted-field";
-                      return -1;
-                    }
-                  break;
-                }
-              sw_buf_putc (&f, *p++);
-            }
-        }
-      else
-        {
-          while (*p && *p != ',')
-            {
-              if (*p == '"')
-                {
-                  sw_buf_free (&f);
-                  *why = "bare \" in non-quoted-field";
-                  return -1;
-                }
-              sw_buf_putc (&f, *p++);
-            }
-        }
-      strv_push (out, sw_buf_str (&f));
-      sw_buf_free (&f);
-      if (*p != ',')
-        return 0;
-      p++;
-    }
-}
-
 int
 sw_df_mount_from (const char *spec, char **from, sw_error **err)
 {
-  strv fields = { 0 };
+  sw_strv fields = { 0 };
   const char *why = NULL;
   *from = NULL;
-  if (csv_fields (spec, &fields, &why) < 0)
+  if (sw_csv_split (spec, &fields, &why) < 0)
     {
-      strv_free (fields.v, fields.n);
+      sw_strv_free (&fields);
       return sw_error_make (err, 0, "failed to parse csv mounts: %s", why);
     }
   int rc = 0;
@@ -366,27 +274,11 @@ sw_df_mount_from (const char *spec, char **from, sw_error **err)
       free (*from);
       *from = NULL;
     }
-  strv_free (fields.v, fields.n);
+  sw_strv_free (&fields);
   return rc;
 }
 
 /* ---- RUN --mount (BuildKit's parseMount with an expander) ------------------------- */
-
-/* strconv.ParseBool */
-static int
-go_parse_bool (const char *v, bool *out)
-{
-  static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
-  static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False" };
-  for (size_t i = 0; i < 6; i++)
-    {
-      if (strcmp (v, t[i]) == 0)
-        return *out = true, 0;
-      if (strcmp (v, f[i]) == 0)
-        return *out = false, 0;
-    }
-  return -1;
-}
 
 /* strconv.ParseUint (base 8 or 10, 32 bits) */
 static int
@@ -488,13 +380,13 @@ sw_df_run_mount_parse (const char *spec, sw_df_run_mount *m, sw_error **err)
     "type", "from", "source", "target", "readonly", "id", "sharing", "required", "size",
     "mode", "uid", "gid", "src", "dst", "destination", "ro", "rw", "readwrite", "env",
   };
-  strv f = { 0 };
+  sw_strv f = { 0 };
   const char *why = NULL;
   bool ro_auto = true;
   int rc = -1;
 
   memset (m, 0, sizeof *m);
-  if (csv_fields (spec, &f, &why) < 0)
+  if (sw_csv_split (spec, &f, &why) < 0)
     {
       sw_error_make (err, 0, "failed to parse csv mounts: %s", why);
       goto out;
@@ -553,7 +445,7 @@ sw_df_run_mount_parse (const char *spec, sw_df_run_mount *m, sw_error **err)
                || !strcmp (key, "rw"))
         {
           bool b;
-          if (go_parse_bool (value, &b) < 0)
+          if (sw_parse_bool (value, &b) < 0)
             {
               sw_error_make (err, 0, "invalid value for %s: %s", key, value);
               goto out;
@@ -570,7 +462,7 @@ sw_df_run_mount_parse (const char *spec, sw_df_run_mount *m, sw_error **err)
                              types[m->type]);
               goto out;
             }
-          if (go_parse_bool (value, &m->required) < 0)
+          if (sw_parse_bool (value, &m->required) < 0)
             {
               sw_error_make (err, 0, "invalid value for %s: %s", key, value);
               goto out;
@@ -674,7 +566,7 @@ sw_df_run_mount_parse (const char *spec, sw_df_run_mount *m, sw_error **err)
     }
   rc = 0;
 out:
-  strv_free (f.v, f.n);
+  sw_strv_free (&f);
   if (rc < 0)
     sw_df_run_mount_clear (m);
   return rc;
@@ -869,7 +761,7 @@ kind_of (const char *name, bool *ok)
 }
 
 static void
-join_args (strv *args, bool json, char ***out, size_t *n)
+join_args (sw_strv *args, bool json, char ***out, size_t *n)
 {
   if (args->n == 0)
     {
@@ -879,7 +771,7 @@ join_args (strv *args, bool json, char ***out, size_t *n)
     }
   if (json)
     {
-      *out = strv_dup (args->v, args->n);
+      *out = sw_strv_dup (args->v, args->n);
       *n = args->n;
       return;
     }
@@ -892,7 +784,7 @@ join_args (strv *args, bool json, char ***out, size_t *n)
 }
 
 static int
-parse_kvps (const sw_dockerfile *df, const sw_df_node *node, strv *args, const char *cmd,
+parse_kvps (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, const char *cmd,
             sw_df_instr *in, sw_error **err)
 {
   if (args->n == 0)
@@ -937,7 +829,7 @@ arg_heredoc (const char *arg, sw_df_heredoc *doc)
 }
 
 static int
-parse_sources_and_dest (const sw_dockerfile *df, const sw_df_node *node, strv *args,
+parse_sources_and_dest (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args,
                         const char *cmd, sw_df_instr *in, sw_error **err)
 {
   sw_df_heredoc doc;
@@ -949,12 +841,12 @@ parse_sources_and_dest (const sw_dockerfile *df, const sw_df_node *node, strv *a
       return fail_at (df, node, dest, err, "%s cannot accept a heredoc as a destination", cmd);
     }
   in->dest = sw_xstrdup (dest);
-  strv srcs = { 0 };
+  sw_strv srcs = { 0 };
   for (size_t i = 0; i + 1 < args->n; i++)
     {
       if (!arg_heredoc (args->v[i], &doc))
         {
-          strv_push (&srcs, args->v[i]);
+          sw_strv_push (&srcs, args->v[i]);
           continue;
         }
       const char *content = "";
@@ -975,7 +867,7 @@ parse_sources_and_dest (const sw_dockerfile *df, const sw_df_node *node, strv *a
 }
 
 static int
-parse_copy_add (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_df_instr *in,
+parse_copy_add (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, sw_df_instr *in,
                 sw_error **err)
 {
   bool add = in->kind == SW_DF_ADD;
@@ -1044,7 +936,7 @@ valid_stage_name (const char *s)
 }
 
 static int
-parse_from (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_df_instr *in,
+parse_from (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, sw_df_instr *in,
             sw_error **err)
 {
   flag fl[] = { FL ("platform", F_STRING, "") };
@@ -1078,12 +970,12 @@ check_device (const sw_dockerfile *df, const sw_df_node *node, const char *spec,
               sw_error **err)
 {
   static const char *const keys[] = { "name", "required" };
-  strv f = { 0 };
+  sw_strv f = { 0 };
   const char *why = NULL;
   const char *name = NULL;
   bool b;
   int rc = 0;
-  if (csv_fields (spec, &f, &why) < 0)
+  if (sw_csv_split (spec, &f, &why) < 0)
     rc = fail_at (df, node, spec, err, "failed to parse csv devices: %s", why);
   for (size_t i = 0; i < f.n && rc == 0; i++)
     {
@@ -1100,7 +992,7 @@ check_device (const sw_dockerfile *df, const sw_df_node *node, const char *spec,
         }
       else if (eq && strcmp (key, "required") == 0)
         {
-          if (go_parse_bool (eq + 1, &b) < 0)
+          if (sw_parse_bool (eq + 1, &b) < 0)
             rc = fail_at (df, node, spec, err, "invalid value for %s: %s", key, eq + 1);
         }
       else if (!name || !*name)
@@ -1117,12 +1009,12 @@ check_device (const sw_dockerfile *df, const sw_df_node *node, const char *spec,
             rc = fail_at (df, node, spec, err, "unexpected key '%s' in '%s'", key, field);
         }
     }
-  strv_free (f.v, f.n);
+  sw_strv_free (&f);
   return rc;
 }
 
 static int
-parse_run (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_df_instr *in,
+parse_run (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, sw_df_instr *in,
            sw_error **err)
 {
   flag fl[] = {
@@ -1185,7 +1077,7 @@ out:
 }
 
 static int
-parse_healthcheck (const sw_dockerfile *df, const sw_df_node *node, strv *args,
+parse_healthcheck (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args,
                    sw_df_instr *in, sw_error **err)
 {
   flag fl[] = {
@@ -1216,7 +1108,7 @@ parse_healthcheck (const sw_dockerfile *df, const sw_df_node *node, strv *args,
   if (strcmp (typ, "CMD") != 0)
     return fail_at (df, node, args->v[0], err, "Unknown type \"%s\" in HEALTHCHECK (try CMD)",
                     typ);
-  strv rest = { args->v + 1, args->n - 1 };
+  sw_strv rest = { args->v + 1, args->n - 1, 0 }; /* a view: never freed */
   char **cmd;
   size_t ncmd;
   join_args (&rest, node->json, &cmd, &ncmd);
@@ -1254,7 +1146,7 @@ parse_healthcheck (const sw_dockerfile *df, const sw_df_node *node, strv *args,
 }
 
 static int
-parse_onbuild (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_df_instr *in,
+parse_onbuild (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, sw_df_instr *in,
                sw_error **err)
 {
   if (args->n == 0)
@@ -1292,7 +1184,7 @@ parse_onbuild (const sw_dockerfile *df, const sw_df_node *node, strv *args, sw_d
 }
 
 static int
-parse_one_arg (const sw_dockerfile *df, const sw_df_node *node, strv *args, const char *cmd,
+parse_one_arg (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, const char *cmd,
                bool parse_flags, sw_df_instr *in, sw_error **err)
 {
   if (args->n != 1)
@@ -1315,7 +1207,7 @@ sw_df_instr_parse (const sw_dockerfile *df, const sw_df_node *node, sw_df_instr 
 {
   bool known;
   sw_df_kind kind = kind_of (node->value, &known);
-  strv args = { 0 };
+  sw_strv args = { 0 };
   int rc = -1;
 
   *out = NULL;
@@ -1380,7 +1272,7 @@ sw_df_instr_parse (const sw_dockerfile *df, const sw_df_node *node, sw_df_instr 
         }
       if (flags_parse (df, node, NULL, 0, err) < 0)
         goto out;
-      in->words = strv_dup (args.v, args.n);
+      in->words = sw_strv_dup (args.v, args.n);
       in->n_words = args.n;
       qsort (in->words, in->n_words, sizeof *in->words, str_cmp);
       rc = 0;
@@ -1447,7 +1339,7 @@ sw_df_instr_parse (const sw_dockerfile *df, const sw_df_node *node, sw_df_instr 
       break;
     }
 out:
-  strv_free (args.v, args.n);
+  sw_strv_free (&args);
   if (rc < 0)
     {
       sw_df_instr_free (in);
@@ -1463,7 +1355,7 @@ sw_df_instr_free (sw_df_instr *in)
   if (!in)
     return;
   free (in->original);
-  strv_free (in->cmdline, in->n_cmdline);
+  sw_strlist_free (in->cmdline);
   for (size_t i = 0; i < in->n_files; i++)
     free (in->files[i].name), free (in->files[i].data);
   free (in->files);
@@ -1472,8 +1364,8 @@ sw_df_instr_free (sw_df_instr *in)
   free (in->mounts);
   free (in->network);
   free (in->security);
-  strv_free (in->devices, in->n_devices);
-  strv_free (in->sources, in->n_sources);
+  sw_strlist_free (in->devices);
+  sw_strlist_free (in->sources);
   for (size_t i = 0; i < in->n_inline_sources; i++)
     free (in->inline_sources[i].path), free (in->inline_sources[i].data);
   free (in->inline_sources);
@@ -1482,17 +1374,17 @@ sw_df_instr_free (sw_df_instr *in)
   free (in->chown);
   free (in->chmod);
   free (in->checksum);
-  strv_free (in->excludes, in->n_excludes);
+  sw_strlist_free (in->excludes);
   for (size_t i = 0; i < in->n_kvs; i++)
     free (in->kvs[i].key), free (in->kvs[i].value);
   free (in->kvs);
   free (in->base);
   free (in->stage_name);
   free (in->platform);
-  strv_free (in->words, in->n_words);
+  sw_strlist_free (in->words);
   free (in->value);
   if (in->health)
-    strv_free (in->health->test, in->health->n_test);
+    sw_strlist_free (in->health->test);
   free (in->health);
   for (size_t i = 0; in->run_mounts && i < in->n_mounts; i++)
     sw_df_run_mount_clear (&in->run_mounts[i]);
@@ -1508,7 +1400,7 @@ instr_dup (const sw_df_instr *in)
   sw_df_instr *c = sw_xzalloc (sizeof *c);
   *c = *in;
   c->original = sw_xstrdup (in->original);
-  c->cmdline = strv_dup (in->cmdline, in->n_cmdline);
+  c->cmdline = sw_strv_dup (in->cmdline, in->n_cmdline);
   c->files = NULL;
   if (in->files)
     {
@@ -1532,8 +1424,8 @@ instr_dup (const sw_df_instr *in)
     }
   c->network = xstrdup_or_null (in->network);
   c->security = xstrdup_or_null (in->security);
-  c->devices = strv_dup (in->devices, in->n_devices);
-  c->sources = strv_dup (in->sources, in->n_sources);
+  c->devices = sw_strv_dup (in->devices, in->n_devices);
+  c->sources = sw_strv_dup (in->sources, in->n_sources);
   c->inline_sources = NULL;
   if (in->inline_sources)
     {
@@ -1550,7 +1442,7 @@ instr_dup (const sw_df_instr *in)
   c->chown = xstrdup_or_null (in->chown);
   c->chmod = xstrdup_or_null (in->chmod);
   c->checksum = xstrdup_or_null (in->checksum);
-  c->excludes = strv_dup (in->excludes, in->n_excludes);
+  c->excludes = sw_strv_dup (in->excludes, in->n_excludes);
   c->kvs = NULL;
   if (in->kvs)
     {
@@ -1565,7 +1457,7 @@ instr_dup (const sw_df_instr *in)
   c->base = xstrdup_or_null (in->base);
   c->stage_name = xstrdup_or_null (in->stage_name);
   c->platform = xstrdup_or_null (in->platform);
-  c->words = strv_dup (in->words, in->n_words);
+  c->words = sw_strv_dup (in->words, in->n_words);
   c->value = xstrdup_or_null (in->value);
   c->run_mounts = NULL;
   c->health = NULL;
@@ -1573,7 +1465,7 @@ instr_dup (const sw_df_instr *in)
     {
       c->health = sw_xzalloc (sizeof *c->health);
       *c->health = *in->health;
-      c->health->test = strv_dup (in->health->test, in->health->n_test);
+      c->health->test = sw_strv_dup (in->health->test, in->health->n_test);
     }
   return c;
 }
@@ -1603,11 +1495,11 @@ expand_in_place (const expander *x, char **word, sw_error **err)
 static int
 expand_mount (const expander *x, char **spec, sw_error **err)
 {
-  strv f = { 0 };
+  sw_strv f = { 0 };
   const char *why = NULL;
   sw_buf b = SW_BUF_INIT;
   int rc = -1;
-  if (csv_fields (*spec, &f, &why) < 0)
+  if (sw_csv_split (*spec, &f, &why) < 0)
     {
       sw_error_make (err, 0, "failed to parse csv mounts: %s", why);
       goto out;
@@ -1646,7 +1538,7 @@ expand_mount (const expander *x, char **spec, sw_error **err)
   rc = 0;
 out:
   sw_buf_free (&b);
-  strv_free (f.v, f.n);
+  sw_strv_free (&f);
   return rc;
 }
 
@@ -1701,21 +1593,21 @@ sw_df_instr_expand (const sw_dockerfile *df, const sw_df_instr *in, int escape,
       break;
     case SW_DF_EXPOSE:
       {
-        strv ports = { 0 };
+        sw_strv ports = { 0 };
         for (size_t i = 0; i < in->n_words; i++)
           {
             char **w = NULL;
             size_t n = 0;
             if (sw_expand_words (in->words[i], &x.opts, lookup, userdata, &w, &n, err) < 0)
               {
-                strv_free (ports.v, ports.n);
+                sw_strv_free (&ports);
                 goto out;
               }
             for (size_t k = 0; k < n; k++)
-              strv_push (&ports, w[k]);
+              sw_strv_push (&ports, w[k]);
             sw_expand_words_free (w);
           }
-        strv_free (c->words, c->n_words);
+        sw_strlist_free (c->words);
         c->words = ports.v ? ports.v : sw_xcalloc (1, sizeof (char *));
         c->n_words = ports.n;
       }

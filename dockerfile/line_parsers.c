@@ -7,32 +7,9 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/xalloc.h"
 #include "dockerfile/parser_int.h"
-
-typedef struct strv
-{
-  char **v;
-  size_t n;
-} strv;
-
-static void
-strv_push (strv *s, char *str)
-{
-  s->v = sw_df_grow (s->v, s->n + 2, sizeof *s->v);
-  s->v[s->n++] = str;
-  s->v[s->n] = NULL;
-}
-
-static void
-strv_clear (strv *s)
-{
-  for (size_t i = 0; i < s->n; i++)
-    free (s->v[i]);
-  free (s->v);
-  s->v = NULL;
-  s->n = 0;
-}
 
 /* reWhitespace = [\t\v\f\r ]+ */
 static bool
@@ -52,7 +29,7 @@ byte_space (unsigned char c)
 /* ---- parseWords ------------------------------------------------------------------ */
 
 static void
-parse_words (const char *rest, char escape, strv *words)
+parse_words (const char *rest, char escape, sw_strv *words)
 {
   enum { IN_SPACES, IN_WORD, IN_QUOTE } phase = IN_SPACES;
   const unsigned char *s = (const unsigned char *) rest;
@@ -76,7 +53,7 @@ parse_words (const char *rest, char escape, strv *words)
       if (pos == len)
         {
           if (blank_ok || b.len > 0)
-            strv_push (words, sw_xstrdup (sw_buf_str (&b)));
+            sw_strv_push (words, sw_buf_str (&b));
           break;
         }
       if (phase == IN_WORD)
@@ -85,7 +62,7 @@ parse_words (const char *rest, char escape, strv *words)
             {
               phase = IN_SPACES;
               if (blank_ok || b.len > 0)
-                strv_push (words, sw_xstrdup (sw_buf_str (&b)));
+                sw_strv_push (words, sw_buf_str (&b));
               sw_buf_truncate (&b, 0);
               blank_ok = false;
               continue;
@@ -174,7 +151,7 @@ parse_string (const char *rest, char escape, parsed *out)
 static void
 parse_name_or_name_val (const char *rest, char escape, parsed *out)
 {
-  strv words = { 0 };
+  sw_strv words = { 0 };
   sw_df_node **tail = &out->next;
 
   parse_words (rest, escape, &words);
@@ -183,7 +160,7 @@ parse_name_or_name_val (const char *rest, char escape, parsed *out)
       *tail = sw_df_node_new (words.v[i]);
       tail = &(*tail)->next;
     }
-  strv_clear (&words);
+  sw_strv_free (&words);
 }
 
 static sw_df_node *
@@ -198,7 +175,7 @@ key_value (const char *key, size_t klen, const char *value, const char *sep)
 static void
 parse_name_val (const char *rest, char escape, const char *key, parsed *out)
 {
-  strv words = { 0 };
+  sw_strv words = { 0 };
   sw_df_node **tail = &out->next;
 
   parse_words (rest, escape, &words);
@@ -238,7 +215,7 @@ parse_name_val (const char *rest, char escape, const char *key, parsed *out)
       tail = &(*tail)->next->next->next;
     }
 done:
-  strv_clear (&words);
+  sw_strv_free (&words);
 }
 
 static void
@@ -363,7 +340,7 @@ parse_sub_command (const char *rest, char escape, parsed *out)
 /* extractBuilderFlags: the leading --flags (quotes and escapes processed, bytes taken one
  * at a time as Go's rune(line[pos]) does); returns where the arguments start. */
 static const char *
-extract_flags (const char *line, char escape, strv *flags)
+extract_flags (const char *line, char escape, sw_strv *flags)
 {
   enum { IN_SPACES, IN_WORD, IN_QUOTE } phase = IN_SPACES;
   const unsigned char *s = (const unsigned char *) line;
@@ -389,7 +366,7 @@ extract_flags (const char *line, char escape, strv *flags)
       if (pos == len)
         {
           if (strcmp (sw_buf_str (&b), "--") != 0 && (blank_ok || b.len > 0))
-            strv_push (flags, sw_xstrdup (sw_buf_str (&b)));
+            sw_strv_push (flags, sw_buf_str (&b));
           break;
         }
       if (phase == IN_WORD)
@@ -400,7 +377,7 @@ extract_flags (const char *line, char escape, strv *flags)
               if (strcmp (sw_buf_str (&b), "--") == 0)
                 return line + pos;
               if (blank_ok || b.len > 0)
-                strv_push (flags, sw_xstrdup (sw_buf_str (&b)));
+                sw_strv_push (flags, sw_buf_str (&b));
               sw_buf_truncate (&b, 0);
               blank_ok = false;
               continue;
@@ -449,7 +426,7 @@ sw_df_node_from_line (const char *line, char escape, sw_df_node **out, char **ms
   cleanup_free char *trimmed = sw_df_trim_space (line);
   cleanup_free char *cmd = NULL;
   cleanup_free char *args = NULL;
-  strv flags = { 0 };
+  sw_strv flags = { 0 };
   parsed p = { 0 };
   size_t n = 0;
   void (*fn) (const char *, char, parsed *) = parse_ignore;
@@ -474,7 +451,7 @@ sw_df_node_from_line (const char *line, char escape, sw_df_node **out, char **ms
   fn (args, escape, &p);
   if (p.msg)
     {
-      strv_clear (&flags);
+      sw_strv_free (&flags);
       sw_df_node_free (p.next);
       *msg = p.msg;
       return -1;

@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/xalloc.h"
 #include "dockerfile/ast.h"
 #include "dockerfile/location.h"
@@ -188,19 +189,8 @@ typedef struct parse_state
   scanner sc;
   directives dir;
   int current_line;
-  char **comments;
-  size_t n_comments;
+  sw_strv comments;
 } parse_state;
-
-static void
-comments_clear (parse_state *ps)
-{
-  for (size_t i = 0; i < ps->n_comments; i++)
-    free (ps->comments[i]);
-  free (ps->comments);
-  ps->comments = NULL;
-  ps->n_comments = 0;
-}
 
 static void
 split_lines (sw_dockerfile *df, const char *text, size_t len)
@@ -352,12 +342,11 @@ parse_lines (parse_state *ps, sw_error **err)
           if (*comment == '\0')
             {
               free (comment);
-              comments_clear (ps);
+              sw_strv_free (&ps->comments);
             }
           else
             {
-              ps->comments = sw_df_grow (ps->comments, ps->n_comments + 1, sizeof *ps->comments);
-              ps->comments[ps->n_comments++] = comment;
+              sw_strv_push_owned (&ps->comments, comment);
             }
         }
       trim_newline (bytes);
@@ -368,8 +357,11 @@ parse_lines (parse_state *ps, sw_error **err)
         return sw_df_error_at (err, df, ps->current_line + 1, column, "%s", msg);
       if (r == 1)
         {
-          if (ps->n_comments > 0)
-            free (ps->comments[--ps->n_comments]);
+          if (ps->comments.n > 0)
+            {
+              free (ps->comments.v[--ps->comments.n]);
+              ps->comments.v[ps->comments.n] = NULL;
+            }
           if (which == DIR_SYNTAX)
             df->syntax = sw_xstrdup (value), df->syntax_line = ps->current_line + 1;
           else if (which == DIR_CHECK)
@@ -419,10 +411,8 @@ parse_lines (parse_state *ps, sw_error **err)
       if (sw_df_node_from_line (line, ps->dir.escape, &child, &lmsg) < 0)
         return sw_df_error_at (err, df, start_line, column, "%s", lmsg);
       set_lines (child, start_line, ps->current_line, column);
-      child->prev_comment = ps->comments;
-      child->n_prev_comment = ps->n_comments;
-      ps->comments = NULL;
-      ps->n_comments = 0;
+      child->n_prev_comment = ps->comments.n;
+      child->prev_comment = sw_strv_steal (&ps->comments);
 
       if (can_contain_heredoc (child) && strstr (line, "<<") != NULL)
         {
@@ -486,12 +476,12 @@ sw_dockerfile_parse (const char *text, size_t len, const char *path, sw_dockerfi
                       "size of %d", MAX_LINE - 1);
       goto fail;
     }
-  comments_clear (&ps);
+  sw_strv_free (&ps.comments);
   *out = df;
   return 0;
 
 fail:
-  comments_clear (&ps);
+  sw_strv_free (&ps.comments);
   sw_dockerfile_free (df);
   return -1;
 }

@@ -110,14 +110,6 @@ sw_plan_env_lookup (const char *name, void *userdata)
 /* ---- helpers ---------------------------------------------------------------------- */
 
 static void
-strv_push (char ***v, size_t *n, char *owned)
-{
-  *v = sw_df_grow (*v, *n + 2, sizeof **v);
-  (*v)[(*n)++] = owned;
-  (*v)[*n] = NULL;
-}
-
-static void
 warn (sw_plan *p, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 static void
@@ -125,7 +117,7 @@ warn (sw_plan *p, const char *fmt, ...)
 {
   va_list ap;
   va_start (ap, fmt);
-  strv_push (&p->warnings, &p->n_warnings, sw_xvasprintf (fmt, ap));
+  sw_strv_push_owned (&p->warnings, sw_xvasprintf (fmt, ap));
   va_end (ap);
 }
 
@@ -135,9 +127,9 @@ build_arg (const sw_plan *p, const char *key, bool *found)
   size_t len = strlen (key);
   const char *v = NULL;
   *found = false;
-  for (size_t i = 0; i < p->n_build_args; i++)
+  for (size_t i = 0; i < p->build_args.n; i++)
     {
-      const char *a = p->build_args[i];
+      const char *a = p->build_args.v[i];
       if (strncmp (a, key, len) == 0 && (a[len] == '=' || a[len] == '\0'))
         {
           *found = true;
@@ -854,11 +846,10 @@ static void
 unused_build_args (sw_plan *p)
 {
   sw_buf unused = SW_BUF_INIT;
-  char **keys = NULL;
-  size_t n = 0;
-  for (size_t i = 0; i < p->n_build_args; i++)
+  cleanup_strvec sw_strv keys = SW_STRV_INIT;
+  for (size_t i = 0; i < p->build_args.n; i++)
     {
-      const char *a = p->build_args[i];
+      const char *a = p->build_args.v[i];
       size_t len = strcspn (a, "=");
       cleanup_free char *key = sw_xstrndup (a, len);
       bool used = builtin_arg (key);
@@ -868,25 +859,24 @@ unused_build_args (sw_plan *p)
         if (p->stages[s].needed)
           for (size_t k = 0; k < p->stages[s].n_instrs && !used; k++)
             used = arg_declared (p->stages[s].instrs[k], a, len);
-      for (size_t k = 0; k < n && !used; k++)
-        used = strcmp (keys[k], key) == 0; /* given twice: report once */
+      for (size_t k = 0; k < keys.n && !used; k++)
+        used = strcmp (keys.v[k], key) == 0; /* given twice: report once */
       if (!used)
-        strv_push (&keys, &n, steal_pointer (&key));
+        sw_strv_push_owned (&keys, steal_pointer (&key));
     }
-  if (n == 0)
+  if (keys.n == 0)
     return;
   /* sorted, as Docker prints them */
-  for (size_t i = 1; i < n; i++)
-    for (size_t j = i; j > 0 && strcmp (keys[j - 1], keys[j]) > 0; j--)
+  for (size_t i = 1; i < keys.n; i++)
+    for (size_t j = i; j > 0 && strcmp (keys.v[j - 1], keys.v[j]) > 0; j--)
       {
-        char *t = keys[j];
-        keys[j] = keys[j - 1];
-        keys[j - 1] = t;
+        char *t = keys.v[j];
+        keys.v[j] = keys.v[j - 1];
+        keys.v[j - 1] = t;
       }
-  for (size_t i = 0; i < n; i++)
-    sw_buf_printf (&unused, "%s%s", i ? " " : "", keys[i]);
+  for (size_t i = 0; i < keys.n; i++)
+    sw_buf_printf (&unused, "%s%s", i ? " " : "", keys.v[i]);
   warn (p, "[Warning] One or more build-args [%s] were not consumed", sw_buf_str (&unused));
-  sw_expand_words_free (keys);
   sw_buf_free (&unused);
 }
 
@@ -917,7 +907,7 @@ plan_new (const sw_dockerfile *df, const sw_plan_opts *opts, sw_plan **out, sw_e
   p->df = df;
   p->escape = df->escape ? df->escape : '\\';
   for (size_t i = 0; o->build_args && o->build_args[i]; i++)
-    strv_push (&p->build_args, &p->n_build_args, sw_xstrdup (o->build_args[i]));
+    sw_strv_push (&p->build_args, o->build_args[i]);
 
   if (parse_stages (p, err) < 0 || setup_platforms (p, o, err) < 0 || meta_args (p, err) < 0
       || resolve_bases (p, err) < 0)
@@ -991,8 +981,8 @@ sw_plan_free (sw_plan *p)
     sw_df_instr_free (p->meta_args[i]);
   free (p->meta_args);
   sw_plan_env_free (p->global);
-  sw_expand_words_free (p->build_args);
-  sw_expand_words_free (p->warnings);
+  sw_strv_free (&p->build_args);
+  sw_strv_free (&p->warnings);
   for (size_t i = 0; i < p->n_trigger_docs; i++)
     sw_dockerfile_free (p->trigger_docs[i]);
   free (p->trigger_docs);
@@ -1038,7 +1028,7 @@ sw_plan_dump (const sw_plan *p)
   for (size_t i = 0; i < p->n_order; i++)
     sw_buf_printf (&b, " %s", p->stages[p->order[i]].display);
   sw_buf_putc (&b, '\n');
-  for (size_t i = 0; i < p->n_warnings; i++)
-    sw_buf_printf (&b, "%s\n", p->warnings[i]);
+  for (size_t i = 0; i < p->warnings.n; i++)
+    sw_buf_printf (&b, "%s\n", p->warnings.v[i]);
   return sw_buf_steal (&b);
 }

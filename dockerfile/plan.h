@@ -61,6 +61,7 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "common/strv.h"
 #include "dockerfile/ast.h"
 #include "dockerfile/instructions.h"
 
@@ -125,10 +126,8 @@ typedef struct sw_plan
   sw_df_instr **meta_args;  /* the ARGs before the first FROM */
   size_t n_meta_args;
   sw_plan_env *global;      /* the global scope, build args applied */
-  char **build_args;        /* "KEY=VALUE", as given */
-  size_t n_build_args;
-  char **warnings;
-  size_t n_warnings;
+  sw_strv build_args;       /* "KEY=VALUE", as given */
+  sw_strv warnings;
   sw_dockerfile **trigger_docs; /* parsed ONBUILD expressions (the triggers point in here) */
   size_t n_trigger_docs;
   struct name_ent *names;   /* private: stage names, sorted, for lookups */

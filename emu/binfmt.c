@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -182,22 +183,6 @@ sw_binfmt_find_existing (const char *dir, const sw_emu_arch *a, char **name, cha
   return 0;
 }
 
-static int
-write_all (int fd, const char *s, size_t len)
-{
-  while (len)
-    {
-      ssize_t n = write (fd, s, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      s += n;
-      len -= (size_t) n;
-    }
-  return 0;
-}
-
 int
 sw_binfmt_register (const char *dir, const char *line, sw_error **err)
 {
@@ -221,7 +206,7 @@ remove_entry_path (const char *path)
   int fd = open (path, O_WRONLY | O_CLOEXEC);
   if (fd >= 0)
     {
-      (void) write_all (fd, "-1", 2);
+      (void) sw_write_all (fd, "-1", 2);
       close (fd);
     }
 }
@@ -307,7 +292,7 @@ sw_binfmt_reaper_stop (pid_t pid, int keepalive)
 {
   if (keepalive >= 0)
     {
-      (void) write_all (keepalive, "x", 1);
+      (void) sw_write_all (keepalive, "x", 1);
       close (keepalive);
     }
   if (pid > 0)
@@ -354,11 +339,11 @@ enter_identity_userns (int procfd, const char **what)
       if (read (go[0], &c, 1) != 1)
         _exit (2);
       int fd = openat (procfd, "uid_map", O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || write_all (fd, map, sizeof map - 1) < 0)
+      if (fd < 0 || sw_write_all (fd, map, sizeof map - 1) < 0)
         _exit (3);
       close (fd);
       fd = openat (procfd, "gid_map", O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || write_all (fd, map, sizeof map - 1) < 0)
+      if (fd < 0 || sw_write_all (fd, map, sizeof map - 1) < 0)
         _exit (4);
       close (fd);
       _exit (0);
@@ -367,7 +352,7 @@ enter_identity_userns (int procfd, const char **what)
   int rc = unshare (CLONE_NEWUSER);
   int saved = errno;
   if (rc == 0)
-    (void) write_all (go[1], "x", 1);
+    (void) sw_write_all (go[1], "x", 1);
   close (go[1]);
   int status = 0;
   while (waitpid (helper, &status, 0) < 0 && errno == EINTR)

@@ -4,27 +4,11 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/csv.h"
+#include "common/strconv.h"
 #include "common/error.h"
 #include "common/xalloc.h"
 #include "exec/build.h"
-
-void
-sw_strv_push (sw_strv *s, const char *value)
-{
-  s->v = sw_xreallocarray (s->v, s->n + 2, sizeof *s->v);
-  s->v[s->n++] = sw_xstrdup (value);
-  s->v[s->n] = NULL;
-}
-
-void
-sw_strv_free (sw_strv *s)
-{
-  for (size_t i = 0; i < s->n; i++)
-    free (s->v[i]);
-  free (s->v);
-  s->v = NULL;
-  s->n = 0;
-}
 
 sw_build *
 sw_build_new (void)
@@ -83,11 +67,9 @@ replace (char **slot, const char *value)
 static int
 parse_bool (const char *name, const char *value, bool *out, sw_error **err)
 {
-  if (value == NULL || strcmp (value, "true") == 0 || strcmp (value, "1") == 0)
-    *out = true;
-  else if (strcmp (value, "false") == 0 || strcmp (value, "0") == 0)
-    *out = false;
-  else
+  if (value == NULL)
+    *out = true; /* "--push" alone */
+  else if (sw_parse_bool (value, out) < 0)
     return sw_error_make (err, EINVAL, "invalid value %s for %s: use true or false", value, name);
   return 0;
 }
@@ -99,6 +81,17 @@ check_key_value (const char *name, const char *value, sw_error **err)
   const char *eq = strchr (value, '=');
   if (eq == NULL || eq == value)
     return sw_error_make (err, EINVAL, "invalid value \"%s\" for %s: expected KEY=VALUE", value, name);
+  return 0;
+}
+
+/* A buildx CSV spec ("type=local,\"dest=a,b\""), read as buildx reads it. */
+static int
+check_csv (const char *name, const char *value, sw_error **err)
+{
+  cleanup_strvec sw_strv fields = SW_STRV_INIT;
+  const char *why;
+  if (sw_csv_split (value, &fields, &why) < 0)
+    return sw_error_make (err, EINVAL, "invalid value \"%s\" for %s: %s", value, name, why);
   return 0;
 }
 
@@ -137,7 +130,11 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
           sw_strv_push (&b->platforms, p);
         return 0;
       }
-    case SW_OPT_OUTPUT: sw_strv_push (&b->outputs, value); return 0;
+    case SW_OPT_OUTPUT:
+      if (check_csv ("--output", value, err) < 0)
+        return -1;
+      sw_strv_push (&b->outputs, value);
+      return 0;
     case SW_OPT_LABEL:
       if (check_key_value ("--label", value, err) < 0)
         return -1;

@@ -9,17 +9,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/strv.h"
 #include "sandbox/sandbox.h"
 #include "slipway.h"
-
-typedef struct sw_strv
-{
-  char **v; /* NULL-terminated */
-  size_t n;
-} sw_strv;
-
-void sw_strv_push (sw_strv *s, const char *value);
-void sw_strv_free (sw_strv *s);
 
 struct sw_build
 {

@@ -9,10 +9,11 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/csv.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/strconv.h"
 #include "common/xalloc.h"
-#include "common/csv.h"
 #include "exec/outputs.h"
 #include "sandbox/view.h"
 #include "image/docker_archive.h"
@@ -62,18 +63,14 @@ static const char *const type_names[] = { "oci", "docker", "local", "tar" };
 
 /* ---- parsing ------------------------------------------------------------------------ */
 
-static int
-csv_bool (const char *spec, const char *key, bool dflt, bool *out, sw_error **err)
+int
+sw_output_spec_bool (const char *spec, const char *key, bool dflt, bool *out, sw_error **err)
 {
   cleanup_free char *v = sw_csv_get (spec, key);
   *out = dflt;
   if (v == NULL)
     return 0;
-  if (strcmp (v, "true") == 0 || strcmp (v, "1") == 0)
-    *out = true;
-  else if (strcmp (v, "false") == 0 || strcmp (v, "0") == 0)
-    *out = false;
-  else
+  if (sw_parse_bool (v, out) < 0)
     return sw_error_make (err, EINVAL, "invalid --output %s=%s: expected true or false", key, v);
   return 0;
 }
@@ -203,7 +200,7 @@ sw_outputs_add (sw_engine *e, const char *type, const char *spec, sw_error **err
     }
   bool tar = true, oci_types = kind != OUT_DOCKER;
   if ((kind == OUT_OCI || kind == OUT_DOCKER)
-      && (csv_bool (spec, "tar", true, &tar, err) < 0 || csv_bool (spec, "oci-mediatypes", kind != OUT_DOCKER, &oci_types, err) < 0))
+      && (sw_output_spec_bool (spec, "tar", true, &tar, err) < 0 || sw_output_spec_bool (spec, "oci-mediatypes", kind != OUT_DOCKER, &oci_types, err) < 0))
     goto fail;
   o.tar = kind == OUT_TAR || ((kind == OUT_OCI || kind == OUT_DOCKER) && tar);
   if (kind == OUT_DOCKER && !o.tar)

@@ -30,6 +30,10 @@
  * these, 0 when it is not (the caller handles it), -1 on error. */
 int sw_outputs_add (sw_engine *e, const char *type, const char *spec, sw_error **err);
 
+/* The boolean key of an --output spec (strconv.ParseBool, as buildx reads it): dflt when the
+ * key is absent; an error naming the key and the value otherwise. */
+int sw_output_spec_bool (const char *spec, const char *key, bool dflt, bool *out, sw_error **err);
+
 /* Whether the first oci or docker output wants Docker schema2 media types (type=docker does
  * by default).  Each output gets its own flavour whatever the build's: an output whose
  * flavour differs from the pushed image's gets the manifests re-made (same config, same

@@ -16,12 +16,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/csv.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "copy/context.h"
-#include "common/csv.h"
 #include "exec/engine.h"
 #include "exec/outputs.h"
 #include "sandbox/sandbox.h"
@@ -30,13 +31,6 @@
 
 /* ---- outputs -------------------------------------------------------------------- */
 
-static bool
-csv_true (const char *spec, const char *key)
-{
-  cleanup_free char *v = sw_csv_get (spec, key);
-  return v && (strcmp (v, "true") == 0 || strcmp (v, "1") == 0);
-}
-
 /* Every key of an --output spec is one slipway acts on: an option asked for and ignored
  * would be a silent surprise in CI. */
 static int
@@ -44,13 +38,18 @@ check_output_keys (const char *spec, sw_error **err)
 {
   static const char *const known[] = { "type", "dest", "name", "push", "tar", "oci-mediatypes", "compression",
                                        "compression-level" };
-  cleanup_free char *copy = sw_xstrdup (spec);
-  char *save = NULL;
+  cleanup_strvec sw_strv fields = SW_STRV_INIT;
+  const char *why;
 
-  for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
+  if (sw_csv_split (spec, &fields, &why) < 0)
+    return sw_error_make (err, EINVAL, "invalid --output \"%s\": %s", spec, why);
+  for (size_t f = 0; f < fields.n; f++)
     {
+      char *p = fields.v[f];
       char *eq = strchr (p, '=');
       bool ok = false;
+      if (*p == '\0')
+        continue; /* an empty field ("type=local,,dest=x") names nothing */
       if (eq)
         *eq = '\0';
       for (size_t i = 0; i < sizeof known / sizeof *known; i++)
@@ -123,11 +122,7 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
         return sw_error_make (err, EINVAL, "invalid --output \"%s\": it needs type=…", spec);
       if (check_output_keys (spec, err) < 0 || output_compression (e, spec, err) < 0)
         return -1;
-      if (strcmp (type, "registry") == 0 || (strcmp (type, "image") == 0 && csv_true (spec, "push")))
-        *push = image_output = true;
-      else if (strcmp (type, "image") == 0)
-        image_output = true;
-      else
+      if (strcmp (type, "registry") != 0 && strcmp (type, "image") != 0)
         {
           int r = sw_outputs_add (e, type, spec, err);
           if (r < 0)
@@ -136,6 +131,13 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
             return sw_error_make (err, ENOTSUP, "not supported yet: --output type=%s", type);
           continue;
         }
+      bool push_key, oci_types;
+      if (sw_output_spec_bool (spec, "push", false, &push_key, err) < 0
+          || sw_output_spec_bool (spec, "oci-mediatypes", true, &oci_types, err) < 0)
+        return -1;
+      image_output = true;
+      if (strcmp (type, "registry") == 0 || push_key)
+        *push = true;
       cleanup_free char *name = sw_csv_get (spec, "name");
       if (name)
         {
@@ -150,8 +152,7 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
               e->tags[e->n_tags++] = ref;
             }
         }
-      cleanup_free char *oci = sw_csv_get (spec, "oci-mediatypes");
-      if (oci && strcmp (oci, "false") == 0)
+      if (!oci_types)
         e->docker_media_types = true;
     }
   if (!image_output && sw_outputs_docker_media_types (e))
@@ -166,20 +167,11 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
 static int
 read_all (int fd, sw_buf *out, sw_error **err)
 {
-  char buf[65536];
-  for (;;)
-    {
-      ssize_t n = read (fd, buf, sizeof buf);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return sw_error_errno (err, "reading the Dockerfile");
-      if (n == 0)
-        return 0;
-      if (out->len + (size_t) n > (64u << 20))
-        return sw_error_make (err, EFBIG, "the Dockerfile is larger than 64 MiB");
-      sw_buf_append (out, buf, (size_t) n);
-    }
+  if (sw_read_all (fd, 64u << 20, out) == 0)
+    return 0;
+  if (errno == EFBIG)
+    return sw_error_make (err, EFBIG, "the Dockerfile is larger than 64 MiB");
+  return sw_error_errno (err, "reading the Dockerfile");
 }
 
 static int
@@ -418,9 +410,9 @@ build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platf
   e->plan = NULL;
   if (sw_plan_new (e->df, &po, &e->plan, err) < 0)
     return -1;
-  for (size_t i = 0; i < e->plan->n_warnings; i++)
+  for (size_t i = 0; i < e->plan->warnings.n; i++)
     {
-      sw_event ev = { .kind = SW_EVENT_WARNING, .text = e->plan->warnings[i] };
+      sw_event ev = { .kind = SW_EVENT_WARNING, .text = e->plan->warnings.v[i] };
       sw_build_emit (b, &ev);
     }
   e->stages = sw_xcalloc (e->plan->n_stages + 1, sizeof *e->stages);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/path.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/log.h"

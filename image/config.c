@@ -9,44 +9,6 @@
 #include "image/digest.h"
 #include "image/json.h"
 
-size_t
-sw_strlist_len (char *const *v)
-{
-  size_t n = 0;
-  while (v && v[n])
-    n++;
-  return n;
-}
-
-char **
-sw_strlist_dup (char *const *v)
-{
-  if (v == NULL)
-    return NULL;
-  size_t n = sw_strlist_len (v);
-  char **r = sw_xcalloc (n + 1, sizeof *r);
-  for (size_t i = 0; i < n; i++)
-    r[i] = sw_xstrdup (v[i]);
-  return r;
-}
-
-void
-sw_strlist_push (char ***v, const char *s)
-{
-  size_t n = sw_strlist_len (*v);
-  *v = sw_xreallocarray (*v, n + 2, sizeof **v);
-  (*v)[n] = sw_xstrdup (s);
-  (*v)[n + 1] = NULL;
-}
-
-void
-sw_strlist_free (char **v)
-{
-  for (size_t i = 0; v && v[i]; i++)
-    free (v[i]);
-  free (v);
-}
-
 sw_image_config *
 sw_image_config_new (void)
 {

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/strv.h" /* the config's lists are sw_strlist arrays */
 #include "image/manifest.h"
 
 typedef struct sw_history
@@ -58,11 +59,5 @@ int sw_image_config_parse (const char *body, size_t len, sw_image_config **out, 
 void sw_image_config_serialize (const sw_image_config *c, sw_buf *out);
 sw_image_config *sw_image_config_new (void);
 void sw_image_config_free (sw_image_config *c);
-
-/* NULL-terminated string lists */
-char **sw_strlist_dup (char *const *v);
-size_t sw_strlist_len (char *const *v);
-void sw_strlist_push (char ***v, const char *s);
-void sw_strlist_free (char **v);
 
 #endif

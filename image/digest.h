@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include "common/error.h"
 
-/* "sha256:" + 64 hex + NUL */
+/* "sha256:" + 64 hex + NUL: the one digest-buffer size of the code base (slipway.h's
+ * SW_IMAGE_DIGEST_BUFSZ is asserted equal to it). */
 #define SW_DIGEST_SHA256_LEN 71
 #define SW_DIGEST_BUFSZ 72
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "image/digest.h"
@@ -62,25 +63,15 @@ static la_ssize_t
 tar_write_cb (struct archive *a, void *ud, const void *buf, size_t len)
 {
   sw_oci_layout *w = ud;
-  const char *p = buf;
-  size_t left = len;
   if (w->dead)
     {
       archive_set_error (a, EIO, "the stream was abandoned");
       return -1;
     }
-  while (left > 0)
+  if (sw_write_all (w->fd, buf, len) < 0)
     {
-      ssize_t k = write (w->fd, p, left);
-      if (k < 0 && errno == EINTR)
-        continue;
-      if (k < 0)
-        {
-          archive_set_error (a, errno, "%s", strerror (errno));
-          return -1;
-        }
-      p += k;
-      left -= (size_t) k;
+      archive_set_error (a, errno, "%s", strerror (errno));
+      return -1;
     }
   return (la_ssize_t) len;
 }
@@ -208,17 +199,8 @@ blob_write (void *ud, const void *p, size_t n, sw_error **err)
   s->n += n;
   if (s->fd >= 0)
     {
-      const char *c = p;
-      while (n > 0)
-        {
-          ssize_t k = write (s->fd, c, n);
-          if (k < 0 && errno == EINTR)
-            continue;
-          if (k < 0)
-            return sw_error_errno (err, "writing blob %s in %s", s->expect, s->w->dir);
-          c += k;
-          n -= (size_t) k;
-        }
+      if (sw_write_all (s->fd, p, n) < 0)
+        return sw_error_errno (err, "writing blob %s in %s", s->expect, s->w->dir);
       return 0;
     }
   return tar_data (s->w, s->name, p, n, err);
@@ -351,22 +333,12 @@ sw_oci_layout_add_file (sw_oci_layout *w, const char *name, const void *p, size_
   int fd = openat (w->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return sw_error_errno (err, "creating %s/%s", w->dir, tmp);
-  const char *c = p;
-  size_t left = n;
-  while (left > 0)
+  if (sw_write_all (fd, p, n) < 0)
     {
-      ssize_t k = write (fd, c, left);
-      if (k < 0 && errno == EINTR)
-        continue;
-      if (k < 0)
-        {
-          sw_error_errno (err, "writing %s/%s", w->dir, name);
-          close (fd);
-          unlinkat (w->dirfd, tmp, 0);
-          return -1;
-        }
-      c += k;
-      left -= (size_t) k;
+      sw_error_errno (err, "writing %s/%s", w->dir, name);
+      close (fd);
+      unlinkat (w->dirfd, tmp, 0);
+      return -1;
     }
   if (close (fd) < 0 || renameat (w->dirfd, tmp, w->dirfd, name) < 0)
     {

@@ -855,8 +855,8 @@ xt_finish (void *ud, const char *digest, sw_error **err)
   if (r == 0 && x->info)
     {
       memset (x->info, 0, sizeof *x->info);
-      memcpy (x->info->digest, x->blob.digest, SW_DIGEST_LEN);
-      memcpy (x->info->diff_id, x->diff.digest, SW_DIGEST_LEN);
+      memcpy (x->info->digest, x->blob.digest, SW_DIGEST_BUFSZ);
+      memcpy (x->info->diff_id, x->diff.digest, SW_DIGEST_BUFSZ);
       x->info->size = x->blob.size;
       x->info->tar_size = x->diff.size;
       x->info->compression = x->detected;

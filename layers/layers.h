@@ -56,8 +56,8 @@
 
 typedef struct sw_layer_info
 {
-  char diff_id[SW_DIGEST_LEN]; /* sha256 of the uncompressed tar */
-  char digest[SW_DIGEST_LEN];  /* sha256 of the blob as stored (compressed) */
+  char diff_id[SW_DIGEST_BUFSZ]; /* sha256 of the uncompressed tar */
+  char digest[SW_DIGEST_BUFSZ];  /* sha256 of the blob as stored (compressed) */
   uint64_t size;               /* blob size */
   uint64_t tar_size;           /* uncompressed size */
   sw_compression compression;

@@ -663,8 +663,8 @@ sw_layer_pack (int dirfd, const sw_pack_opts *o, sw_sink *sink, sw_layer_info *i
   if (info)
     {
       memset (info, 0, sizeof *info);
-      memcpy (info->diff_id, diff.digest, SW_DIGEST_LEN);
-      memcpy (info->digest, blob.digest, SW_DIGEST_LEN);
+      memcpy (info->diff_id, diff.digest, SW_DIGEST_BUFSZ);
+      memcpy (info->digest, blob.digest, SW_DIGEST_BUFSZ);
       info->size = blob.size;
       info->tar_size = diff.size;
       info->compression = o->compression;

@@ -19,13 +19,11 @@
 #include <stdint.h>
 
 #include "common/sink.h"
-
-/* "sha256:" + 64 hex + NUL */
-#define SW_DIGEST_LEN 72
+#include "image/digest.h" /* SW_DIGEST_BUFSZ */
 
 typedef struct sw_digest_result
 {
-  char digest[SW_DIGEST_LEN]; /* "sha256:…", "" until finished */
+  char digest[SW_DIGEST_BUFSZ]; /* "sha256:…", "" until finished */
   uint64_t size;              /* bytes that passed through */
 } sw_digest_result;
 

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "common/io.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -293,7 +294,7 @@ save_config (json_t *cfg, sw_error **err)
       return sw_error_errno (err, "writing %s", tmp);
     }
   size_t n = strlen (text);
-  bool ok = write (fd, text, n) == (ssize_t) n && write (fd, "\n", 1) == 1 && fsync (fd) == 0;
+  bool ok = sw_write_all (fd, text, n) == 0 && sw_write_all (fd, "\n", 1) == 0 && fsync (fd) == 0;
   explicit_bzero (text, n);
   free (text);
   close (fd);

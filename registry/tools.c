@@ -18,6 +18,10 @@
 #include "registry/resolve.h"
 #include "registry/sink.h"
 #include "registry/upload.h"
+#include "slipway.h"
+
+/* The public header names the digest buffer size for its callers; it is the same buffer. */
+_Static_assert (SW_IMAGE_DIGEST_BUFSZ == SW_DIGEST_BUFSZ, "slipway.h's SW_IMAGE_DIGEST_BUFSZ is image/digest.h's SW_DIGEST_BUFSZ");
 
 static sw_registry *
 new_registry (const char *const *insecure)

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/io.h" /* sw_write_all: write(2) only, safe here */
 #include "emu/emu.h"
 #include "sandbox/sandbox_child.h"
 #include "sandbox/sandbox_int.h"
@@ -315,7 +316,7 @@ discard_bind (const sw_sandbox_plan *p, int rootfd, int stage, const sw_op *op, 
             {
               char buf[8192];
               n = read (in, buf, sizeof buf);
-              if (n > 0 && write (out, buf, (size_t) n) != n)
+              if (n > 0 && sw_write_all (out, buf, (size_t) n) < 0)
                 n = -1;
             }
           if (n < 0 && errno == EINTR)
@@ -767,18 +768,8 @@ sw_sandbox_child (const sw_sandbox_plan *p)
             int fd = openat (stage, base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
             if (fd < 0)
               die (p, "staging the content of /", op->target);
-            const char *c = op->content;
-            size_t left = op->content_len;
-            while (left > 0)
-              {
-                ssize_t w = write (fd, c, left);
-                if (w < 0 && errno == EINTR)
-                  continue;
-                if (w <= 0)
-                  die (p, "staging the content of /", op->target);
-                c += w;
-                left -= (size_t) w;
-              }
+            if (sw_write_all (fd, op->content, op->content_len) < 0)
+              die (p, "staging the content of /", op->target);
             if (fchown (fd, op->uid, op->gid) < 0 || fchmod (fd, op->mode) < 0)
               die (p, "setting owner and mode of /", op->target);
             close (fd);

@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -135,24 +136,14 @@ read_from_lowers (const sw_sandbox_spec *s, const char *rel, size_t max, sw_erro
           return NULL;
         }
       sw_buf b = SW_BUF_INIT;
-      char chunk[8192];
-      for (;;)
+      if (sw_read_all (fd, max, &b) < 0)
         {
-          ssize_t r = read (fd, chunk, sizeof chunk);
-          if (r < 0 && errno == EINTR)
-            continue;
-          if (r < 0 || b.len + (size_t) (r > 0 ? r : 0) > max)
-            {
-              sw_buf_free (&b);
-              if (r < 0)
-                sw_error_errno (err, "reading /%s of the rootfs in %s", rel, s->lowers[i]);
-              else
-                sw_error_make (err, EFBIG, "/%s of the rootfs is larger than %zu bytes", rel, max);
-              return NULL;
-            }
-          if (r == 0)
-            break;
-          sw_buf_append (&b, chunk, (size_t) r);
+          if (errno == EFBIG)
+            sw_error_make (err, EFBIG, "/%s of the rootfs is larger than %zu bytes", rel, max);
+          else
+            sw_error_errno (err, "reading /%s of the rootfs in %s", rel, s->lowers[i]);
+          sw_buf_free (&b);
+          return NULL;
         }
       return sw_buf_steal (&b);
     }

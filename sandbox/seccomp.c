@@ -21,6 +21,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -251,7 +252,7 @@ store_cache (const char *path)
   size_t n = compiled.len * sizeof (struct sock_filter);
   if (fd >= 0)
     {
-      bool ok = write (fd, compiled.filter, n) == (ssize_t) n;
+      bool ok = sw_write_all (fd, compiled.filter, n) == 0;
       close (fd);
       if (!ok || rename (tmp, path) < 0)
         unlink (tmp);

@@ -12,7 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "store/state.h"
@@ -32,50 +34,29 @@ struct sw_state
 
 /* ---- small filesystem helpers ---- */
 
+/* rm -rf through the one bounded remove (common/fsutil), with the error this module's
+ * callers report. */
 static int
-rmtree_fd (int parent, const char *name, int depth, sw_error **err)
+rmtree_fd (int parent, const char *name, sw_error **err)
 {
-  if (unlinkat (parent, name, 0) == 0 || errno == ENOENT)
+  if (sw_remove_all_at (parent, name) == 0)
     return 0;
-  if (errno != EISDIR && errno != EPERM)
-    return sw_error_errno (err, "removing %s", name);
-  if (depth > 4096)
-    return sw_error_make (err, ELOOP, "removing %s: tree too deep", name);
-  int fd = openat (parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return errno == ENOENT ? 0 : sw_error_errno (err, "opening %s to remove it", name);
-  DIR *d = fdopendir (fd);
-  if (!d)
-    {
-      close (fd);
-      return sw_error_errno (err, "reading %s", name);
-    }
-  struct dirent *de;
-  int r = 0;
-  while (r == 0 && (de = readdir (d)))
-    {
-      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
-        continue;
-      r = rmtree_fd (dirfd (d), de->d_name, depth + 1, err);
-    }
-  closedir (d);
-  if (r < 0)
-    return sw_error_wrap (err, "%s", name);
-  if (unlinkat (parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    return sw_error_errno (err, "removing directory %s", name);
-  return 0;
+  if (errno == ELOOP)
+    return sw_error_make (err, ELOOP, "removing %s: tree too deep (more than %u levels)", name,
+                          SW_REMOVE_MAX_DEPTH);
+  return sw_error_errno (err, "removing %s", name);
 }
 
 int
 sw_rmtree_at (int dirfd, const char *name, sw_error **err)
 {
-  return rmtree_fd (dirfd, name, 0, err);
+  return rmtree_fd (dirfd, name, err);
 }
 
 int
 sw_rmtree (const char *path, sw_error **err)
 {
-  return rmtree_fd (AT_FDCWD, path, 0, err);
+  return rmtree_fd (AT_FDCWD, path, err);
 }
 
 /* Disk use of a tree in bytes (blocks, not lengths), not crossing into other mounts. */
@@ -335,7 +316,7 @@ sw_state_open (const char *dir, sw_state **out, sw_error **err)
       }
     char pid[32];
     int n = snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
-    if (write (st->session_lock, pid, (size_t) n) < 0)
+    if (sw_write_all (st->session_lock, pid, (size_t) n) < 0)
       sw_debug ("state: writing pid into %s: %s", lp, strerror (errno));
     st->session = sw_xasprintf ("%s/runs/%ld-%s", dir, (long) getpid (), strrchr (tmp, '-') + 1);
     if (rename (tmp, st->session) < 0)

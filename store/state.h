@@ -85,7 +85,8 @@ int sw_state_gc (const char *dir, uint64_t max_bytes, uint64_t *freed, sw_error 
 int sw_state_prune (const char *dir, uint64_t *freed, sw_error **err);
 
 /* ---- helpers shared with the sandbox ---- */
-/* Remove name (file or tree) under dirfd without following symlinks. */
+/* Remove name (file or tree) under dirfd without following symlinks: sw_remove_all_at
+ * (common/fsutil.h) with an error object. */
 int sw_rmtree_at (int dirfd, const char *name, sw_error **err);
 int sw_rmtree (const char *path, sw_error **err);
 /* Parse "10G", "512MiB", "1000000" into bytes. */

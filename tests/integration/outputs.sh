@@ -152,6 +152,19 @@ out=$(build -o "type=local,dest=$dir/afile" "$ctx" 2>&1) && rc=0 || rc=$?
 check "local dest is a file: clear error" bash -c '[ '$rc' -ne 0 ] && grep -q "not a directory" <<<"$1"' _ "$out"
 out=$(build -o "type=oci" "$ctx" 2>&1) && rc=0 || rc=$?
 check "no dest: clear error" bash -c '[ '$rc' -ne 0 ] && grep -q "needs a destination" <<<"$1"' _ "$out"
+
+# option values are CSV as buildx reads them: quotes keep a comma in a value; booleans are
+# strconv.ParseBool's; a stray quote or a non-boolean is an error before any step
+check "quoted dest with a comma: build" build -o "type=local,\"dest=$dir/a,b\"" "$ctx"
+check "quoted dest with a comma: the rootfs is in DIR 'a,b'" test -f "$dir/a,b/hello"
+out=$(build -o "type=local,dest=$dir/x\"y" "$ctx" 2>&1) && rc=0 || rc=$?
+check "bare quote in --output: Go's CSV error, nothing built" bash -c '[ '$rc' -ne 0 ] && grep -q "bare \" in non-quoted-field" <<<"$1" && ! grep -q "RUN" <<<"$1"' _ "$out"
+check "tar=False (ParseBool): a directory layout" build -o "type=oci,dest=$dir/layoutF,tar=False" "$ctx"
+check "tar=False: skopeo inspect oci:DIR" skopeo inspect "oci:$dir/layoutF"
+out=$(build -o "type=oci,dest=$dir/yes.tar,tar=yes" "$ctx" 2>&1) && rc=0 || rc=$?
+check "tar=yes: an error naming the key and the value" bash -c '[ '$rc' -ne 0 ] && grep -q "tar=yes" <<<"$1" && [ ! -e "'"$dir"'/yes.tar" ]' _ "$out"
+out=$(build -t "$REGISTRY/t/out:v1" -o "type=image,push=maybe" "$ctx" 2>&1) && rc=0 || rc=$?
+check "type=image,push=maybe: an error naming the key and the value" bash -c '[ '$rc' -ne 0 ] && grep -q "push=maybe" <<<"$1"' _ "$out"
 fctx=$dir/fctx; mkdir -p "$fctx"
 printf 'FROM %s/base/busybox:latest\nRUN echo x > /x\nRUN exit 4\n' "$REGISTRY" > "$fctx/Dockerfile"
 mkdir -p "$dir/fail"

@@ -303,7 +303,7 @@ automatic_platform_args (void **state)
   const char *args[] = { "TARGETARCH=riscv64", NULL };
   p = plan (state, df, NULL, args, NULL);
   assert_var (p, 1, 3, "TARGETARCH", "riscv64");
-  assert_int_equal (p->n_warnings, 0);
+  assert_int_equal (p->warnings.n, 0);
 }
 
 static void
@@ -430,8 +430,8 @@ duplicate_names_last_wins (void **state)
                      "x", NULL, NULL);
   assert_int_equal (p->target, 1);
   assert_int_equal (p->stages[2].base_stage, 1);
-  assert_int_equal (p->n_warnings, 1);
-  assert_string_equal (p->warnings[0],
+  assert_int_equal (p->warnings.n, 1);
+  assert_string_equal (p->warnings.v[0],
                        "Dockerfile:2: duplicate stage name \"x\", stage names should be unique");
   p = plan (state, "FROM a AS x\nFROM b AS X\nFROM x\nFROM c\nCOPY --from=x / /\n", NULL,
             NULL, NULL);
@@ -466,8 +466,8 @@ unused_build_args_warn (void **state)
                      "FROM alpine\n"
                      "ARG BAR\n",
                      NULL, args, NULL);
-  assert_int_equal (p->n_warnings, 1);
-  assert_string_equal (p->warnings[0],
+  assert_int_equal (p->warnings.n, 1);
+  assert_string_equal (p->warnings.v[0],
                        "[Warning] One or more build-args [AAA FOO ONLY_UNUSED] were not consumed");
 }
 

@@ -25,7 +25,7 @@
 struct mem
 {
   sw_buf b;
-  char digest[SW_DIGEST_LEN];
+  char digest[SW_DIGEST_BUFSZ];
   int finished, aborted;
 };
 
