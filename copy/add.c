@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "copy/add.h"
@@ -184,21 +185,11 @@ sw_add_unpack (int root, const char *path, int dst_root, const char *dest, bool 
 
 /* ---- URLs -------------------------------------------------------------------- */
 
-/* (the EINTR loop stays until common/ has the one shared write_all) */
 static int
 write_download (void *ud, const void *p, size_t n, sw_error **err)
 {
-  const char *c = p;
-  while (n > 0)
-    {
-      ssize_t w = write (*(int *) ud, c, n);
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w < 0)
-        return sw_error_errno (err, "writing the download");
-      c += w;
-      n -= (size_t) w;
-    }
+  if (sw_write_all (*(int *) ud, p, n) < 0)
+    return sw_error_errno (err, "writing the download");
   return 0;
 }
 

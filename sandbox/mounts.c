@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/csv.h"
 #include "common/xalloc.h"
 #include "sandbox/mounts.h"
 
@@ -19,14 +20,17 @@ sw_secret_src_clear (sw_secret_src *s)
 int
 sw_secret_src_parse (const char *spec, sw_secret_src *out, sw_error **err)
 {
-  cleanup_free char *copy = sw_xstrdup (spec);
-  char *save = NULL, *tok;
-  const char *type = NULL;
+  cleanup_strvec sw_strv fields = SW_STRV_INIT;
+  const char *type = NULL, *why = NULL;
   cleanup_free char *typebuf = NULL;
 
   memset (out, 0, sizeof *out);
-  for (tok = strtok_r (copy, ",", &save); tok; tok = strtok_r (NULL, ",", &save))
+  /* buildx reads --secret as a CSV record: "id=x,src=a,b" needs quotes, as there */
+  if (sw_csv_split (spec, &fields, &why) < 0)
+    return sw_error_make (err, EINVAL, "--secret %s: %s", spec, why);
+  for (size_t i = 0; i < fields.n; i++)
     {
+      char *tok = fields.v[i];
       char *eq = strchr (tok, '=');
       if (!eq)
         {
