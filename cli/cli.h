@@ -4,6 +4,13 @@
 
 #include "slipway.h"
 
+/* Library messages outside a build (imagetools, login, debug, prune) go to the process-wide
+ * log callback; the library itself prints nothing.  Part of libslipway's public API
+ * (common/log.c); declared here until include/slipway.h carries it. */
+#ifndef SW_HAVE_SET_LOG_CALLBACK
+void sw_set_log_callback (void (*cb) (sw_log_level level, const char *msg, void *userdata), void *userdata);
+#endif
+
 /* Each subcommand: argv[0] is the subcommand's name; returns the process exit status. */
 int cli_build (int argc, char **argv);
 int cli_version (int argc, char **argv);

@@ -5,6 +5,7 @@
 
 #include "common/cleanup.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "exec/build.h"
 
@@ -163,8 +164,31 @@ sw_build_set_event_callback (sw_build *b, sw_event_callback cb, void *userdata)
 void
 sw_build_emit (sw_build *b, const sw_event *ev)
 {
+  sw_log_route_drain (b->log_route);
   if (b->cb)
     b->cb (ev, b->cb_userdata);
+}
+
+static void
+log_to_event (sw_log_level level, const char *msg, void *userdata)
+{
+  sw_build *b = userdata;
+  sw_event ev = { .kind = SW_EVENT_LOG, .level = level, .text = msg };
+  b->cb (&ev, b->cb_userdata);
+}
+
+void
+sw_build_log_begin (sw_build *b)
+{
+  if (b->cb && b->log_route == NULL)
+    b->log_route = sw_log_route_open (log_to_event, b);
+}
+
+void
+sw_build_log_end (sw_build *b)
+{
+  sw_log_route_close (b->log_route);
+  b->log_route = NULL;
 }
 
 const char *

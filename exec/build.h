@@ -35,12 +35,18 @@ struct sw_build
 
   sw_event_callback cb;
   void *cb_userdata;
+  struct sw_log_route *log_route; /* while running with a callback: the library's messages */
 
   char *digest;   /* results, after a successful run */
   char *image_id;
 };
 
-/* Emit an event to the build's callback, if any. */
+/* Emit an event to the build's callback, if any; on the build's thread only.  Messages
+ * other threads logged meanwhile go first, as SW_EVENT_LOG. */
 void sw_build_emit (sw_build *b, const sw_event *ev);
+/* Around a run: the library's messages become SW_EVENT_LOG events of this build (when it
+ * has a callback; else they take the process-wide path, common/log.h). */
+void sw_build_log_begin (sw_build *b);
+void sw_build_log_end (sw_build *b);
 
 #endif

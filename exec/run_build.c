@@ -493,6 +493,7 @@ sw_build_run (sw_build *b, sw_error **err)
   bool push;
   int r = -1;
 
+  sw_build_log_begin (b);
   if (engine_open (&e, b, err) < 0 || plan_outputs (&e, &push, err) < 0)
     goto out;
   if (push)
@@ -603,6 +604,7 @@ out:
       sw_platform_clear (&results[i].platform);
     }
   free (results);
-  engine_close (&e);
+  engine_close (&e); /* joins every thread of the build: nothing logs for it after this */
+  sw_build_log_end (b);
   return r;
 }

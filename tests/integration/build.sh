@@ -255,3 +255,19 @@ check "nothing was made on the host through the absolute symlink" test ! -e "/tm
 rmdir "/tmp/$probe" 2>/dev/null
 check "unpack the WORKDIR-through-links image" unpack "$REGISTRY/t/wdlink:v1" "$dir/b14"
 check "the image's tree has the directories the links lead to" bash -c '[ -d '"$dir"'/b14/rootfs/tmp/'"$probe"' ] && [ -d '"$dir"'/b14/rootfs/opt/sub ] && [ "$(cat '"$dir"'/b14/rootfs/pwd)" = /opt/sub ]'
+
+# The library's messages reach a runner's callback as SW_EVENT_LOG, those of worker threads
+# too (a layer's pack job logs "sink thread: …" on a pool thread), and nothing reaches
+# stderr; `slipway build` prints the same messages through its own handler.
+ctx=$dir/ctx15; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nRUN echo runner > /r\n' "$REGISTRY" > "$ctx/Dockerfile"
+SLIPWAY_DEBUG=1 SLIPWAY_STATE_DIR=$state timeout 120 "$BUILD/examples/runner" "$ctx" "$REGISTRY/t/runner:v1" \
+  > "$dir/runner.out" 2> "$dir/runner.err"; rc=$?
+check "the runner builds and pushes" bash -c '[ '$rc' -eq 0 ] && grep -q "^image sha256:" "$1"' _ "$dir/runner.out"
+check "a worker thread's message reaches the runner as SW_EVENT_LOG" grep -q "^log 3: sink thread: " "$dir/runner.out"
+check "the library wrote nothing to the runner's stderr" test ! -s "$dir/runner.err"
+SLIPWAY_STATE_DIR=$state timeout 120 "$BUILD/examples/runner" "$ctx" > "$dir/runner2.out" 2> "$dir/runner2.err"
+check "a warning reaches the runner as SW_EVENT_LOG (level 1)" grep -q "^log 1: No output specified" "$dir/runner2.out"
+check "no stderr with the warning either" test ! -s "$dir/runner2.err"
+out=$(build --debug -t "$REGISTRY/t/runner:v2" --push "$ctx" 2>&1)
+check "slipway build shows the worker thread's messages" bash -c 'grep -q "^sink thread: " <<<"$1"' _ "$out"
