@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "slipway.h"
 
@@ -32,6 +33,15 @@ struct sw_build
   sw_strv tags, build_args, platforms, outputs, labels, annotations, secrets, ssh,
       add_hosts, build_contexts, insecure_registries;
   bool push, load, no_cache, pull;
+  /* knobs with no buildx flag; sw_build_new() takes their defaults from the environment */
+  size_t chunk_size;       /* 0: the registry client's default */
+  int retry_attempts;      /* 0: default */
+  double retry_seconds;    /* 0: default */
+  char *daemon_json;       /* NULL: /etc/docker/daemon.json */
+  char *qemu_path;         /* NULL: the default search */
+  int64_t source_date_epoch; /* -1: none */
+  sw_error *env_error;     /* a bad value in one of those variables, reported by the run */
+  sw_option env_error_opt; /* the option it was for: setting the option clears it */
 
   sw_event_callback cb;
   void *cb_userdata;

@@ -90,6 +90,17 @@ typedef enum sw_option
   SW_OPT_IIDFILE,       /* write the image ID (config digest) here */
   SW_OPT_STATE_DIR,     /* slipway's state (snapshots, caches); default /var/lib/slipway */
   SW_OPT_INSECURE_REGISTRY, /* (list) registry host[:port] reached over plain HTTP */
+  /* Knobs that have no buildx flag.  Each defaults to the environment variable named, read
+   * by sw_build_new(); setting the option overrides it. */
+  SW_OPT_CHUNK_SIZE = 100,        /* registry upload chunk, bytes ($SLIPWAY_CHUNK_SIZE; 16 MiB) */
+  SW_OPT_RETRY_ATTEMPTS = 101,    /* attempts per registry request ($SLIPWAY_RETRY_ATTEMPTS; 6) */
+  SW_OPT_RETRY_SECONDS = 102,     /* time bound of a request's retries ($SLIPWAY_RETRY_SECONDS; 120) */
+  SW_OPT_DAEMON_JSON = 103,       /* docker's daemon.json, for insecure-registries
+                                     ($SLIPWAY_DAEMON_JSON; /etc/docker/daemon.json) */
+  SW_OPT_QEMU_PATH = 104,         /* ":"-separated directories holding QEMU ($SLIPWAY_QEMU_PATH;
+                                     PATH, /usr/bin, /usr/libexec/qemu-binfmt) */
+  SW_OPT_SOURCE_DATE_EPOCH = 105, /* seconds since 1970 for reproducible timestamps
+                                     ($SOURCE_DATE_EPOCH; none) */
 } sw_option;
 
 sw_build *sw_build_new (void);
