@@ -2,29 +2,48 @@
 #
 #   make               ./slipway, libslipway.a, libslipway.so, examples/runner
 #   make deps          the Debian packages that building and testing need (idempotent)
-#   make test          deps + build + unit, conformance and integration tests
+#   make check-unit    build and run the unit tests (no root, no apt)
+#   make test          deps + build + unit, conformance and integration tests (with -Werror)
 #   make check-asan    the same tests against an ASan+UBSan build (in build-asan/)
 #   make install PREFIX=/usr/local
+#
+# CFLAGS is yours (default -O2 -g): `make CFLAGS=-O0` keeps every flag the build needs.
+# WERROR=1 turns warnings into errors (make test and check-asan set it).
 
 PREFIX  ?= /usr/local
 BUILD   ?= build
 VERSION := 0.1.0
 
 CC      ?= cc
-PKGS    := libarchive libcurl jansson libseccomp libzstd libcrypto libisal
-WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes
+include mk/modules.mk
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu17 -fPIC -fvisibility=hidden $(WARN) -D_GNU_SOURCE -DSLIPWAY_VERSION='"$(VERSION)"' -Iinclude -I.
-CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
-ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+
+# pkg-config: a package it cannot find stops the build and says which, rather than a
+# compile error about a missing header later.  Not for goals that need no compiler
+# (deps installs the packages; test and the like run deps first, then make again).
+NO_PKG_GOALS := deps clean test check-asan demo bench fuzz
+ifneq ($(filter-out $(NO_PKG_GOALS),$(or $(MAKECMDGOALS),all)),)
+PKG_MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell pkg-config --exists $(p) && echo ok),,$(p))))
+ifneq ($(PKG_MISSING),)
+$(error pkg-config finds no $(PKG_MISSING) (its .pc file): install the development packages with `make deps`)
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 endif
 
-# The library is every .c file of the core modules; a module's files are found, not listed,
-# so adding a file never means editing this Makefile.
-MODULES  := common dockerfile image layers registry emu store sandbox copy exec
+# The flags the build needs, kept apart from CFLAGS so that setting CFLAGS never drops them.
+SW_CFLAGS := -std=gnu17 -fPIC -fvisibility=hidden $(WARN) -D_GNU_SOURCE -DSLIPWAY_VERSION='"$(VERSION)"' -Iinclude -I. $(PKG_CFLAGS)
+LIBS      := $(PKG_LIBS) -lpthread
+ifeq ($(SANITIZE),1)
+SW_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS   += -fsanitize=address,undefined
+endif
+ALL_CFLAGS = $(SW_CFLAGS) $(CFLAGS)
+
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 CLI_SRCS := $(wildcard cli/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -41,12 +60,12 @@ else
 SLIPWAY_BIN := $(BUILD)/slipway
 endif
 
-.PHONY: all deps test unit check-asan install clean demo bench fuzz FORCE bench-layers
+.PHONY: all deps test unit check-unit check-asan install clean demo bench fuzz FORCE bench-layers
 all: $(SLIPWAY_BIN) $(BUILD)/libslipway.a $(BUILD)/libslipway.so libslipway.a libslipway.so $(BUILD)/examples/runner
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/libslipway.a: $(LIB_OBJS)
 	@rm -f $@
@@ -63,27 +82,31 @@ $(SLIPWAY_BIN): $(CLI_OBJS) $(BUILD)/libslipway.a
 
 $(BUILD)/examples/runner: examples/runner.c $(BUILD)/libslipway.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libslipway.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libslipway.a $(LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libslipway.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libslipway.a $(LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libslipway.a $(LIBS) -lcmocka
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libslipway.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libslipway.a $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libslipway.a $(LIBS)
 
 unit: $(UNIT_BINS) $(TOOL_BINS)
+
+# Each unit test binary, in turn; the first that fails stops the run.
+check-unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 deps:
 	@./tests/deps.sh
 
 test: deps
-	$(MAKE) all unit
+	$(MAKE) WERROR=1 all unit
 	SLIPWAY=$(abspath $(SLIPWAY_BIN)) BUILD=$(BUILD) ./tests/run.sh
 
 check-asan: deps
-	$(MAKE) BUILD=build-asan SANITIZE=1 all unit
+	$(MAKE) BUILD=build-asan SANITIZE=1 WERROR=1 all unit
 	ASAN_OPTIONS=detect_leaks=1 SLIPWAY=$(abspath build-asan/slipway) BUILD=build-asan ./tests/run.sh
 
 demo: deps all

@@ -39,7 +39,9 @@ main (int argc, char **argv)
   sw_ref *ref = NULL;
   if (sw_ref_parse (argv[1], &ref, &err) < 0)
     goto fail;
-  sw_registry *r = sw_registry_new (NULL);
+  sw_registry_options ro = { 0 };
+  sw_registry_options_from_env (&ro); /* SLIPWAY_CHUNK_SIZE and the retry knobs, as before */
+  sw_registry *r = sw_registry_new (&ro);
   long long w0 = io_write_bytes ();
   double t0 = sw_now ();
   sw_sink sink;

@@ -6,6 +6,9 @@
 #include "slipway.h"
 #include "slipway-debug.h"
 
+/* Library messages outside a build (imagetools, login, debug, prune) go to the process-wide
+ * log callback; the library itself prints nothing.  Part of libslipway's public API
+ * (common/log.c); declared here until include/slipway.h carries it. */
 /* Each subcommand: argv[0] is the subcommand's name; returns the process exit status. */
 int cli_build (int argc, char **argv);
 int cli_version (int argc, char **argv);

@@ -65,9 +65,20 @@ cli_wants_help (int argc, char **argv)
   return 0;
 }
 
+/* The library's messages outside a build: "slipway: warning: …" on stderr (during a build
+ * they arrive as SW_EVENT_LOG and the progress display prints them). */
+static void
+print_log (sw_log_level level, const char *msg, void *userdata)
+{
+  static const char *const names[] = { "error", "warning", "info", "debug" };
+  (void) userdata;
+  fprintf (stderr, "slipway: %s: %s\n", (unsigned) level < 4 ? names[level] : "log", msg);
+}
+
 int
 main (int argc, char **argv)
 {
+  sw_set_log_callback (print_log, NULL);
   if (argc < 2)
     {
       usage (stderr);

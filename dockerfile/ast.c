@@ -246,7 +246,7 @@ sw_dockerfile_dump_ast (const char *path, FILE *out, sw_error **err)
       sw_dockerfile_free (df);
       return -1;
     }
-  /* BuildKit's Result.PrintWarnings, through the library's log (stderr by default) */
+  /* BuildKit's Result.PrintWarnings, through the library's log (common/log.h) */
   for (size_t i = 0; i < df->n_warnings; i++)
     sw_warn ("%s:%d: %s", df->path, df->warnings[i].line, df->warnings[i].short_msg);
   if (df->n_warnings > 0)

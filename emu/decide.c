@@ -1,5 +1,6 @@
 /* emu/decide.c — native or emulated?  Pure: no binfmt_misc, no QEMU (see emu.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/personality.h>
@@ -21,20 +22,29 @@ arm_level (const char *variant)
 /* Can this arm64 host run AArch32 code?  The kernel refuses PER_LINUX32 when the CPU has
  * no 32-bit EL0 (arch/arm64: personality checks system_supports_32bit_el0()).  Probed in
  * a child so the build process's own personality never changes. */
-static bool
-aarch32_supported (void)
+static pthread_once_t aarch32_once = PTHREAD_ONCE_INIT;
+static bool aarch32_ok;
+
+static void
+probe_aarch32 (void)
 {
-  static int cached = -1;
-  if (cached >= 0)
-    return cached;
   pid_t pid = fork ();
   if (pid == 0)
     _exit (personality (PER_LINUX32) < 0 ? 1 : 0);
   int status = 0;
-  if (pid < 0 || waitpid (pid, &status, 0) < 0)
-    return false;
-  cached = WIFEXITED (status) && WEXITSTATUS (status) == 0;
-  return cached;
+  if (pid < 0)
+    return;
+  while (waitpid (pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return;
+  aarch32_ok = WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+static bool
+aarch32_supported (void)
+{
+  pthread_once (&aarch32_once, probe_aarch32);
+  return aarch32_ok;
 }
 
 static bool

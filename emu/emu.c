@@ -1,5 +1,6 @@
 /* emu/emu.c — preparing emulation for one platform of one build (see emu.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -51,13 +52,21 @@ sw_emu_binfmt_mode_name (sw_emu_binfmt_mode mode)
   return (unsigned) mode < 4 ? mode_names[mode] : "?";
 }
 
+/* Probed once per process (two builds in two threads may ask at once). */
+static pthread_once_t private_once = PTHREAD_ONCE_INIT;
+static bool private_supported;
+
+static void
+probe_private (void)
+{
+  private_supported = sw_binfmt_private_probe (DEFAULT_BINFMT_DIR);
+}
+
 bool
 sw_emu_private_supported (void)
 {
-  static int cached = -1;
-  if (cached < 0)
-    cached = sw_binfmt_private_probe (DEFAULT_BINFMT_DIR);
-  return cached;
+  pthread_once (&private_once, probe_private);
+  return private_supported;
 }
 
 static int

@@ -39,8 +39,9 @@
  *         pidfd of the build process and a pipe release writes to.
  *    Our registrations use flags P (preserve argv[0]; QEMU 6+ reads AT_FLAGS) and F (QEMU
  *    opened at registration, so it need not exist inside the build's root).
- *  - QEMU is looked for as qemu-<arch>-static then qemu-<arch>, in $SLIPWAY_QEMU_PATH (a
- *    colon-separated list of directories, for tests) or else in PATH, /usr/bin and
+ *  - QEMU is looked for as qemu-<arch>-static then qemu-<arch>, in the options'
+ *    qemu_search (a colon-separated list of directories: the build option
+ *    SW_OPT_QEMU_PATH, by default $SLIPWAY_QEMU_PATH) or else in PATH, /usr/bin and
  *    /usr/libexec/qemu-binfmt.  Not found: an error naming the platform, the binaries and
  *    the directories searched, and `apt-get install qemu-user-static`.
  *  - The magic/mask table is our own, from the ELF specification: e_ident (class, data,
@@ -93,7 +94,7 @@ char *sw_emu_register_line (const sw_emu_arch *a, const char *name, const char *
 /* ---- QEMU lookup ----------------------------------------------------------------- */
 
 /* Find QEMU for PLATFORM.  search: colon-separated directories replacing the defaults, or
- * NULL ($SLIPWAY_QEMU_PATH, else $PATH:/usr/bin:/usr/libexec/qemu-binfmt). */
+ * NULL ($PATH:/usr/bin:/usr/libexec/qemu-binfmt).  No environment variable is read here. */
 int sw_emu_find_qemu (const sw_platform *platform, const char *search, char **path, sw_error **err);
 
 /* ---- binfmt_misc (only reached for emulated stages) ------------------------------ */

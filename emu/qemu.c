@@ -48,8 +48,6 @@ sw_emu_find_qemu (const sw_platform *platform, const char *search, char **path, 
   if (a == NULL)
     return sw_error_make (err, ENOTSUP, "platform %s: no emulator known for architecture \"%s\"", pf,
                           platform->arch);
-  if (search == NULL)
-    search = getenv ("SLIPWAY_QEMU_PATH");
   if (search)
     add_dirs (&dirs, search);
   else

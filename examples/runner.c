@@ -1,6 +1,7 @@
 /* examples/runner.c — a custom runner on libslipway: build a context, print every event.
  *
- *   runner CONTEXT [TAG]        (state in $SLIPWAY_STATE_DIR when set)
+ *   runner CONTEXT [TAG]        (state in $SLIPWAY_STATE_DIR when set; with $SLIPWAY_DEBUG,
+ *                                the library's debug messages too)
  *
  * Shows the whole public API a runner needs: a handle, options, an event callback, run,
  * cancellation from a signal handler, and the error's category to decide what to do.
@@ -22,6 +23,7 @@ on_event (const sw_event *ev, void *userdata)
     case SW_EVENT_STEP_DONE: printf ("step %d: %s (%.2fs)\n", ev->id, ev->status ? "failed" : "done", ev->elapsed); break;
     case SW_EVENT_STEP_CACHED: printf ("step %d: cached\n", ev->id); break;
     case SW_EVENT_WARNING: printf ("warning: %s\n", ev->text); break;
+    case SW_EVENT_LOG: printf ("log %d: %s\n", (int) ev->level, ev->text); break;
     default: break;
     }
 }
@@ -62,6 +64,8 @@ main (int argc, char **argv)
       fprintf (stderr, "usage: %s CONTEXT [TAG]\n", argv[0]);
       return 2;
     }
+  if (getenv ("SLIPWAY_DEBUG") && *getenv ("SLIPWAY_DEBUG"))
+    sw_set_log_level (SW_LOG_DEBUG);
   b = sw_build_new ();
   if ((getenv ("SLIPWAY_STATE_DIR") && sw_build_set (b, SW_OPT_STATE_DIR, getenv ("SLIPWAY_STATE_DIR"), &err) < 0)
       || sw_build_set (b, SW_OPT_CONTEXT, argv[1], &err) < 0

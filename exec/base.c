@@ -1,7 +1,6 @@
 /* exec/base.c — see base.h. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +9,7 @@
 #include "common/sink.h"
 #include "common/xalloc.h"
 #include "exec/base.h"
+#include "exec/workers.h"
 #include "image/mediatype.h"
 #include "layers/layers.h"
 #include "registry/ops.h"
@@ -121,47 +121,51 @@ fail:
   return sw_error_wrap (err, "extracting layer %s", j->layer->digest);
 }
 
-static void *
-extract_thread (void *arg)
+/* A job of the pool: the error stays with its layer, so the first layer's error (in
+ * order) is the one reported, whatever finished first. */
+static int
+extract_job_run (void *arg, sw_error **err)
 {
   struct extract_job *j = arg;
   extract_one (j, &j->err);
-  return NULL;
+  return 0;
 }
 
 /* Fetch every layer of b, full (into the layer store) or as skeletons (into the session),
- * one thread a layer: base images have tens of layers at most, and each thread spends its
- * time waiting on the network or the disk. */
+ * on a bounded pool as wide as the registry session's parallelism: each job spends its
+ * time waiting on the network or the disk, and an image with many layers must not mean
+ * as many threads and connections. */
 static int
 fetch_layers (sw_registry *r, sw_state *st, sw_base_image *b, bool skeleton, char ***out, sw_error **err)
 {
   size_t n = b->manifest->n_layers;
   struct extract_job *jobs = sw_xcalloc (n + 1, sizeof *jobs);
-  pthread_t *threads = sw_xcalloc (n + 1, sizeof *threads);
-  bool *started = sw_xcalloc (n + 1, sizeof *started);
+  size_t width = (size_t) sw_registry_parallel (r);
   char **dirs = NULL;
   int ret = 0;
 
-  for (size_t i = 0; i < n; i++)
+  if (width > n)
+    width = n;
+  if (n > 0)
     {
-      jobs[i] = (struct extract_job){ r, st, b->repo, &b->manifest->layers[i], b->config->diff_ids[i], skeleton,
-                                      NULL, NULL };
-      started[i] = pthread_create (&threads[i], NULL, extract_thread, &jobs[i]) == 0;
-      if (!started[i])
-        extract_one (&jobs[i], &jobs[i].err);
-    }
-  for (size_t i = 0; i < n; i++)
-    {
-      if (started[i])
-        pthread_join (threads[i], NULL);
-      if (jobs[i].err)
+      sw_workers *pool = sw_workers_new (width, width);
+      for (size_t i = 0; i < n; i++)
         {
-          if (ret == 0)
-            sw_error_move (err, &jobs[i].err);
-          sw_error_free (jobs[i].err);
-          ret = -1;
+          jobs[i] = (struct extract_job){ r, st, b->repo, &b->manifest->layers[i], b->config->diff_ids[i], skeleton,
+                                          NULL, NULL };
+          sw_workers_submit (pool, extract_job_run, &jobs[i], NULL);
         }
+      sw_workers_wait (pool, NULL);
+      sw_workers_free (pool);
     }
+  for (size_t i = 0; i < n; i++)
+    if (jobs[i].err)
+      {
+        if (ret == 0)
+          sw_error_move (err, &jobs[i].err);
+        sw_error_free (jobs[i].err);
+        ret = -1;
+      }
   dirs = sw_xcalloc (n + 1, sizeof *dirs);
   for (size_t i = 0; i < n; i++)
     {
@@ -172,8 +176,6 @@ fetch_layers (sw_registry *r, sw_state *st, sw_base_image *b, bool skeleton, cha
       free (jobs[i].skel_dir);
     }
   free (jobs);
-  free (threads);
-  free (started);
   if (ret < 0)
     {
       for (size_t i = 0; i < n; i++)

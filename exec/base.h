@@ -5,7 +5,8 @@
  * reuses the base's blobs from the registry.  A stage that only COPYs onto its base
  * needs the tree's shape, not its contents: a skeleton.  Extracting downloads every layer straight
  * into the state's layer store (keyed by diffID, all or nothing, digests verified while
- * the bytes go by), in parallel, and reuses layers an earlier build extracted.
+ * the bytes go by), several at once on a bounded pool of threads (the registry session's
+ * parallelism), and reuses layers an earlier build extracted.
  */
 #ifndef SW_EXEC_BASE_H
 #define SW_EXEC_BASE_H

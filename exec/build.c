@@ -7,8 +7,25 @@
 #include "common/csv.h"
 #include "common/strconv.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "exec/build.h"
+
+/* The environment variables that give the knobs with no buildx flag their defaults: read
+ * once, here, so a build's settings do not change under it and an embedder can override
+ * each one per build. */
+static const struct
+{
+  sw_option opt;
+  const char *var;
+} env_defaults[] = {
+  { SW_OPT_CHUNK_SIZE, "SLIPWAY_CHUNK_SIZE" },
+  { SW_OPT_RETRY_ATTEMPTS, "SLIPWAY_RETRY_ATTEMPTS" },
+  { SW_OPT_RETRY_SECONDS, "SLIPWAY_RETRY_SECONDS" },
+  { SW_OPT_DAEMON_JSON, "SLIPWAY_DAEMON_JSON" },
+  { SW_OPT_QEMU_PATH, "SLIPWAY_QEMU_PATH" },
+  { SW_OPT_SOURCE_DATE_EPOCH, "SOURCE_DATE_EPOCH" },
+};
 
 sw_build *
 sw_build_new (void)
@@ -17,6 +34,23 @@ sw_build_new (void)
   b->context = sw_xstrdup (".");
   b->network = sw_xstrdup ("default");
   sw_sandbox_stop_init (&b->stop);
+  b->source_date_epoch = -1;
+  for (size_t i = 0; i < sizeof env_defaults / sizeof *env_defaults; i++)
+    {
+      const char *v = getenv (env_defaults[i].var);
+      sw_error *e = NULL;
+      if (v == NULL || *v == '\0' || sw_build_set (b, env_defaults[i].opt, v, &e) == 0)
+        continue;
+      /* sw_build_new cannot fail: the run reports it, unless the option replaces it */
+      if (b->env_error == NULL)
+        {
+          b->env_error = e;
+          sw_error_wrap (&b->env_error, "environment variable %s", env_defaults[i].var);
+          b->env_error_opt = env_defaults[i].opt;
+        }
+      else
+        sw_error_free (e);
+    }
   return b;
 }
 
@@ -46,6 +80,9 @@ sw_build_free (sw_build *b)
   free (b->iidfile);
   free (b->state_dir);
   free (b->network);
+  free (b->daemon_json);
+  free (b->qemu_path);
+  sw_error_free (b->env_error);
   sw_strv *lists[] = { &b->tags, &b->build_args, &b->platforms, &b->outputs, &b->labels,
                        &b->annotations, &b->secrets, &b->ssh, &b->add_hosts,
                        &b->build_contexts, &b->insecure_registries };
@@ -72,6 +109,56 @@ parse_bool (const char *name, const char *value, bool *out, sw_error **err)
   else if (sw_parse_bool (value, out) < 0)
     return sw_error_make (err, EINVAL, "invalid value %s for %s: use true or false", value, name);
   return 0;
+}
+
+/* A whole decimal number in [min, max]. */
+static int
+parse_number (const char *name, const char *what, const char *value, long long min, long long max,
+              long long *out, sw_error **err)
+{
+  char *end;
+  errno = 0;
+  long long v = strtoll (value, &end, 10);
+  if (*value == '\0' || *end != '\0' || errno == ERANGE || v < min || v > max)
+    return sw_error_make (err, EINVAL, "invalid value \"%s\" for %s: expected %s", value, name, what);
+  *out = v;
+  return 0;
+}
+
+static int
+set_knob (sw_build *b, sw_option opt, const char *value, sw_error **err)
+{
+  long long v;
+  switch (opt)
+    {
+    case SW_OPT_CHUNK_SIZE:
+      if (parse_number ("SW_OPT_CHUNK_SIZE (SLIPWAY_CHUNK_SIZE)", "a number of bytes from 1024 to 4294967296",
+                        value, 1024, 4LL << 30, &v, err) < 0)
+        return -1;
+      b->chunk_size = (size_t) v;
+      return 0;
+    case SW_OPT_RETRY_ATTEMPTS:
+      if (parse_number ("SW_OPT_RETRY_ATTEMPTS (SLIPWAY_RETRY_ATTEMPTS)", "a number of attempts from 1 to 100",
+                        value, 1, 100, &v, err) < 0)
+        return -1;
+      b->retry_attempts = (int) v;
+      return 0;
+    case SW_OPT_RETRY_SECONDS:
+      if (parse_number ("SW_OPT_RETRY_SECONDS (SLIPWAY_RETRY_SECONDS)", "a number of seconds from 1 to 86400",
+                        value, 1, 86400, &v, err) < 0)
+        return -1;
+      b->retry_seconds = (double) v;
+      return 0;
+    case SW_OPT_SOURCE_DATE_EPOCH:
+      if (parse_number ("SW_OPT_SOURCE_DATE_EPOCH (SOURCE_DATE_EPOCH)", "seconds since 1970", value, 0,
+                        253402300799LL /* 9999-12-31 */, &v, err) < 0)
+        return -1;
+      b->source_date_epoch = v;
+      return 0;
+    case SW_OPT_DAEMON_JSON: replace (&b->daemon_json, value); return 0;
+    case SW_OPT_QEMU_PATH: replace (&b->qemu_path, value); return 0;
+    default: return sw_error_make (err, EINVAL, "unknown build option %d", (int) opt);
+    }
 }
 
 /* "KEY=VALUE" with a non-empty key. */
@@ -162,6 +249,20 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_LOAD: return parse_bool ("--load", value, &b->load, err);
     case SW_OPT_NO_CACHE: return parse_bool ("--no-cache", value, &b->no_cache, err);
     case SW_OPT_PULL: return parse_bool ("--pull", value, &b->pull, err);
+    case SW_OPT_CHUNK_SIZE:
+    case SW_OPT_RETRY_ATTEMPTS:
+    case SW_OPT_RETRY_SECONDS:
+    case SW_OPT_DAEMON_JSON:
+    case SW_OPT_QEMU_PATH:
+    case SW_OPT_SOURCE_DATE_EPOCH:
+      if (set_knob (b, opt, value, err) < 0)
+        return -1;
+      if (b->env_error && b->env_error_opt == opt)
+        {
+          sw_error_free (b->env_error); /* the option replaces the variable's bad value */
+          b->env_error = NULL;
+        }
+      return 0;
     }
   return sw_error_make (err, EINVAL, "unknown build option %d", (int) opt);
 }
@@ -184,8 +285,31 @@ sw_build_set_event_callback (sw_build *b, sw_event_callback cb, void *userdata)
 void
 sw_build_emit (sw_build *b, const sw_event *ev)
 {
+  sw_log_route_drain (b->log_route);
   if (b->cb)
     b->cb (ev, b->cb_userdata);
+}
+
+static void
+log_to_event (sw_log_level level, const char *msg, void *userdata)
+{
+  sw_build *b = userdata;
+  sw_event ev = { .kind = SW_EVENT_LOG, .level = level, .text = msg };
+  b->cb (&ev, b->cb_userdata);
+}
+
+void
+sw_build_log_begin (sw_build *b)
+{
+  if (b->cb && b->log_route == NULL)
+    b->log_route = sw_log_route_open (log_to_event, b);
+}
+
+void
+sw_build_log_end (sw_build *b)
+{
+  sw_log_route_close (b->log_route);
+  b->log_route = NULL;
 }
 
 const char *

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/strv.h"
 #include "sandbox/sandbox.h"
@@ -25,9 +26,19 @@ struct sw_build
   sw_strv tags, build_args, platforms, outputs, labels, annotations, secrets, ssh,
       add_hosts, build_contexts, insecure_registries;
   bool push, load, no_cache, pull;
+  /* knobs with no buildx flag; sw_build_new() takes their defaults from the environment */
+  size_t chunk_size;       /* 0: the registry client's default */
+  int retry_attempts;      /* 0: default */
+  double retry_seconds;    /* 0: default */
+  char *daemon_json;       /* NULL: /etc/docker/daemon.json */
+  char *qemu_path;         /* NULL: the default search */
+  int64_t source_date_epoch; /* -1: none */
+  sw_error *env_error;     /* a bad value in one of those variables, reported by the run */
+  sw_option env_error_opt; /* the option it was for: setting the option clears it */
 
   sw_event_callback cb;
   void *cb_userdata;
+  struct sw_log_route *log_route; /* while running with a callback: the library's messages */
 
   char *digest;   /* results, after a successful run */
   char *image_id;
@@ -39,7 +50,12 @@ struct sw_build
  * The engine asks between steps and before it publishes anything. */
 int sw_build_check_cancelled (sw_build *b, sw_error **err);
 
-/* Emit an event to the build's callback, if any. */
+/* Emit an event to the build's callback, if any; on the build's thread only.  Messages
+ * other threads logged meanwhile go first, as SW_EVENT_LOG. */
 void sw_build_emit (sw_build *b, const sw_event *ev);
+/* Around a run: the library's messages become SW_EVENT_LOG events of this build (when it
+ * has a callback; else they take the process-wide path, common/log.h). */
+void sw_build_log_begin (sw_build *b);
+void sw_build_log_end (sw_build *b);
 
 #endif

@@ -111,6 +111,8 @@ int sw_engine_locate (sw_engine *e, const sw_df_node *node, sw_error **err);
 int sw_engine_vertex_start (sw_engine *e, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 void sw_engine_vertex_log (sw_engine *e, int id, int stream, const char *line);
 void sw_engine_vertex_done (sw_engine *e, int id, double started, const sw_error *err);
+/* A started vertex that was satisfied without running (a cache hit): ends it as CACHED. */
+void sw_engine_vertex_cached (sw_engine *e, int id);
 
 /* ---- stages ---- */
 /* Run stage (and, first, every stage it needs).  Returns 0 or -1. */

@@ -225,20 +225,20 @@ static int
 engine_open (sw_engine *e, sw_build *b, sw_error **err)
 {
   char *real;
-  const char *sde = getenv ("SOURCE_DATE_EPOCH");
 
   e->b = b;
   e->epoch = -1;
   e->compression = SW_COMPRESSION_GZIP;
   e->compression_level = -1;
-  if (sde && *sde)
+  if (b->env_error)
     {
-      char *end;
-      long long v = strtoll (sde, &end, 10);
-      if (*end || v < 0)
-        return sw_error_make (err, EINVAL, "invalid SOURCE_DATE_EPOCH \"%s\": expected seconds since 1970", sde);
-      e->epoch = v;
-      e->epoch_str = rfc3339 ((time_t) v);
+      sw_error_make (err, b->env_error->errnum, "%s", sw_error_message (b->env_error));
+      return -1;
+    }
+  if (b->source_date_epoch >= 0)
+    {
+      e->epoch = b->source_date_epoch;
+      e->epoch_str = rfc3339 ((time_t) b->source_date_epoch);
     }
   e->created = rfc3339 (time (NULL));
   if (strcmp (b->context, "-") == 0)
@@ -309,14 +309,19 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
         return sw_error_wrap (err, "--ssh");
       e->n_ssh++;
     }
-  sw_registry_options ro = { .insecure = (const char *const *) b->insecure_registries.v };
+  sw_registry_options ro = { .insecure = (const char *const *) b->insecure_registries.v,
+                             .chunk_size = b->chunk_size,
+                             .max_attempts = b->retry_attempts,
+                             .max_retry_seconds = b->retry_seconds,
+                             .daemon_json = b->daemon_json };
   e->reg = sw_registry_new (&ro);
   if (sw_state_open (b->state_dir, &e->state, err) < 0)
     return -1;
   /* Two workers: one layer compresses while another uploads; the queue bound keeps a
    * burst of small steps from piling up work. */
   e->workers = sw_workers_new (2, 8);
-  e->emu = sw_emu_set_new (NULL);
+  sw_emu_options eo = { .mode = SW_EMU_BINFMT_AUTO, .qemu_search = b->qemu_path };
+  e->emu = sw_emu_set_new (&eo);
   return 0;
 }
 
@@ -493,6 +498,7 @@ sw_build_run (sw_build *b, sw_error **err)
 
   if (sw_build_check_cancelled (b, err) < 0)
     return -1;
+  sw_build_log_begin (b);
   if (engine_open (&e, b, err) < 0 || plan_outputs (&e, &push, err) < 0)
     {
       sw_error_set_category (err, SW_ERR_INPUT); /* the options and the context */
@@ -608,6 +614,7 @@ out:
       sw_platform_clear (&results[i].platform);
     }
   free (results);
-  engine_close (&e);
+  engine_close (&e); /* joins every thread of the build: nothing logs for it after this */
+  sw_build_log_end (b);
   return r;
 }

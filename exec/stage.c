@@ -80,6 +80,13 @@ sw_engine_vertex_done (sw_engine *e, int id, double started, const sw_error *err
   sw_build_emit (e->b, &ev);
 }
 
+void
+sw_engine_vertex_cached (sw_engine *e, int id)
+{
+  sw_event ev = { .kind = SW_EVENT_STEP_CACHED, .id = id };
+  sw_build_emit (e->b, &ev);
+}
+
 /* "[build 2/5] " as BuildKit's prefixCommand: the stage name when it has one, the
  * index padded to the width of the total. */
 static char *

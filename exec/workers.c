@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "exec/workers.h"
 
@@ -23,6 +24,7 @@ struct sw_workers
   sw_error *first_error;
   pthread_t *threads;
   size_t n_threads;
+  sw_log_route *log_route; /* of the thread that made the pool: jobs log there */
 };
 
 static void *
@@ -30,6 +32,7 @@ worker_main (void *data)
 {
   sw_workers *w = data;
 
+  sw_log_route_adopt (w->log_route);
   pthread_mutex_lock (&w->lock);
   for (;;)
     {
@@ -76,6 +79,7 @@ sw_workers_new (size_t threads, size_t max_queued)
   pthread_mutex_init (&w->lock, NULL);
   pthread_cond_init (&w->changed, NULL);
   w->max_queued = max_queued ? max_queued : 1;
+  w->log_route = sw_log_route_current ();
   w->threads = sw_xcalloc (threads ? threads : 1, sizeof *w->threads);
   for (size_t i = 0; i < (threads ? threads : 1); i++)
     if (pthread_create (&w->threads[w->n_threads], NULL, worker_main, w) == 0)

@@ -4,7 +4,8 @@
  * function calls; the pool is bounded (a submit blocks while `max_queued` jobs wait), so a
  * fast producer cannot pile up unbounded work or memory.  The first job that fails keeps its
  * error; later jobs still run (their own cleanup matters), and sw_workers_wait() reports the
- * first error.  Jobs may check sw_workers_failed() to stop early.
+ * first error.  Jobs may check sw_workers_failed() to stop early.  Jobs log to the route of
+ * the thread that made the pool (common/log.h): a build's messages reach its own thread.
  */
 #ifndef SW_EXEC_WORKERS_H
 #define SW_EXEC_WORKERS_H

@@ -99,8 +99,15 @@ typedef enum sw_log_level
 } sw_log_level;
 
 /* Library-wide verbosity (default SW_LOG_WARN).  Messages reach a build's event
- * callback as SW_EVENT_LOG while that build runs, stderr otherwise. */
+ * callback as SW_EVENT_LOG while that build runs (on the thread that called
+ * sw_build_run(), whichever thread logged them), the process-wide callback below
+ * otherwise, or nowhere: the library never writes to stderr on its own. */
 SW_API void sw_set_log_level (sw_log_level level);
+
+/* The process-wide callback for messages outside a running build (imagetools, login,
+ * prune); NULL removes it.  Called on the thread that logged the message. */
+typedef void (*sw_log_callback) (sw_log_level level, const char *msg, void *userdata);
+SW_API void sw_set_log_callback (sw_log_callback cb, void *userdata);
 
 /* ---- builds ------------------------------------------------------------------- */
 
@@ -132,6 +139,17 @@ typedef enum sw_option
   SW_OPT_IIDFILE = 20,  /* write the image ID (config digest) here */
   SW_OPT_STATE_DIR = 21, /* slipway's state (snapshots, caches); default /var/lib/slipway */
   SW_OPT_INSECURE_REGISTRY = 22, /* (list) registry host[:port] reached over plain HTTP */
+  /* Knobs that have no buildx flag.  Each defaults to the environment variable named, read
+   * by sw_build_new(); setting the option overrides it. */
+  SW_OPT_CHUNK_SIZE = 100,        /* registry upload chunk, bytes ($SLIPWAY_CHUNK_SIZE; 16 MiB) */
+  SW_OPT_RETRY_ATTEMPTS = 101,    /* attempts per registry request ($SLIPWAY_RETRY_ATTEMPTS; 6) */
+  SW_OPT_RETRY_SECONDS = 102,     /* time bound of a request's retries ($SLIPWAY_RETRY_SECONDS; 120) */
+  SW_OPT_DAEMON_JSON = 103,       /* docker's daemon.json, for insecure-registries
+                                     ($SLIPWAY_DAEMON_JSON; /etc/docker/daemon.json) */
+  SW_OPT_QEMU_PATH = 104,         /* ":"-separated directories holding QEMU ($SLIPWAY_QEMU_PATH;
+                                     PATH, /usr/bin, /usr/libexec/qemu-binfmt) */
+  SW_OPT_SOURCE_DATE_EPOCH = 105, /* seconds since 1970 for reproducible timestamps
+                                     ($SOURCE_DATE_EPOCH; none) */
 } sw_option;
 
 SW_API sw_build *sw_build_new (void);

@@ -1,11 +1,11 @@
 /* registry/auth.c — see auth.h. */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -104,14 +104,32 @@ load_config (sw_error **err)
   return doc;
 }
 
+/* Give the helper host on its stdin: a socket, not a pipe, so that a helper that exits
+ * without reading gives EPIPE from send (MSG_NOSIGNAL) instead of a SIGPIPE, without
+ * touching the process's signal dispositions. */
+static void
+send_host (int fd, const char *host)
+{
+  size_t len = strlen (host), off = 0;
+  while (off < len)
+    {
+      ssize_t n = send (fd, host + off, len - off, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break; /* the helper went away: its exit status tells what happened */
+      off += (size_t) n;
+    }
+}
+
 /* Run docker-credential-NAME get with host on stdin. */
 static int
 helper_get (const char *helper, const char *host, sw_creds **out, sw_error **err)
 {
   cleanup_free char *prog = sw_xasprintf ("docker-credential-%s", helper);
   int in[2], outp[2];
-  if (pipe2 (in, O_CLOEXEC) < 0)
-    return sw_error_errno (err, "pipe");
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0)
+    return sw_error_errno (err, "socketpair");
   if (pipe2 (outp, O_CLOEXEC) < 0)
     {
       close (in[0]);
@@ -120,10 +138,18 @@ helper_get (const char *helper, const char *host, sw_creds **out, sw_error **err
     }
   pid_t pid = fork ();
   if (pid < 0)
-    return sw_error_errno (err, "fork");
+    {
+      int saved = errno;
+      close (in[0]);
+      close (in[1]);
+      close (outp[0]);
+      close (outp[1]);
+      errno = saved;
+      return sw_error_errno (err, "fork");
+    }
   if (pid == 0)
     {
-      dup2 (in[0], 0);
+      dup2 (in[1], 0);
       dup2 (outp[1], 1);
       int devnull = open ("/dev/null", O_WRONLY);
       if (devnull >= 0)
@@ -131,19 +157,17 @@ helper_get (const char *helper, const char *host, sw_creds **out, sw_error **err
       execlp (prog, prog, "get", (char *) NULL);
       _exit (127);
     }
-  close (in[0]);
-  close (outp[1]);
-  void (*old) (int) = signal (SIGPIPE, SIG_IGN);
-  ssize_t wr = write (in[1], host, strlen (host));
-  (void) wr;
   close (in[1]);
+  close (outp[1]);
+  send_host (in[0], host);
+  close (in[0]);
   sw_buf b = SW_BUF_INIT;
   char tmp[4096];
   ssize_t n;
-  while ((n = read (outp[0], tmp, sizeof tmp)) > 0 && b.len < (1 << 20))
-    sw_buf_append (&b, tmp, (size_t) n);
+  while (((n = read (outp[0], tmp, sizeof tmp)) > 0 || (n < 0 && errno == EINTR)) && b.len < (1 << 20))
+    if (n > 0)
+      sw_buf_append (&b, tmp, (size_t) n);
   close (outp[0]);
-  signal (SIGPIPE, old);
   int status = 0;
   while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;

@@ -90,14 +90,28 @@ share_unlock (CURL *h, curl_lock_data d, void *ud)
 }
 
 static long
-env_long (const char *name, long dflt)
+env_long (const char *name)
 {
   const char *v = getenv (name);
   if (v == NULL || *v == '\0')
-    return dflt;
+    return 0;
   char *end;
   long n = strtol (v, &end, 10);
-  return (*end == '\0' && n > 0) ? n : dflt;
+  return (*end == '\0' && n > 0) ? n : 0;
+}
+
+void
+sw_registry_options_from_env (sw_registry_options *o)
+{
+  const char *dj = getenv ("SLIPWAY_DAEMON_JSON");
+  if (o->chunk_size == 0)
+    o->chunk_size = (size_t) env_long ("SLIPWAY_CHUNK_SIZE");
+  if (o->max_attempts == 0)
+    o->max_attempts = (int) env_long ("SLIPWAY_RETRY_ATTEMPTS");
+  if (o->max_retry_seconds <= 0)
+    o->max_retry_seconds = (double) env_long ("SLIPWAY_RETRY_SECONDS");
+  if (o->daemon_json == NULL && dj && *dj)
+    o->daemon_json = dj;
 }
 
 sw_registry *
@@ -112,7 +126,7 @@ sw_registry_new (const sw_registry_options *o)
   for (size_t i = 0; i < n; i++)
     r->insecure[i] = sw_xstrdup (o->insecure[i]);
   /* and docker's daemon configuration: "insecure-registries": ["host:port", …] */
-  const char *dj = getenv ("SLIPWAY_DAEMON_JSON");
+  const char *dj = o ? o->daemon_json : NULL;
   json_t *daemon = json_load_file (dj && *dj ? dj : "/etc/docker/daemon.json", 0, NULL);
   json_t *list = json_object_get (daemon, "insecure-registries");
   for (size_t i = 0; i < json_array_size (list); i++)
@@ -129,9 +143,9 @@ sw_registry_new (const sw_registry_options *o)
       r->insecure[n] = NULL;
     }
   json_decref (daemon);
-  r->chunk_size = o && o->chunk_size ? o->chunk_size : (size_t) env_long ("SLIPWAY_CHUNK_SIZE", 16L << 20);
-  r->max_attempts = o && o->max_attempts ? o->max_attempts : (int) env_long ("SLIPWAY_RETRY_ATTEMPTS", 6);
-  r->max_seconds = o && o->max_retry_seconds > 0 ? o->max_retry_seconds : (double) env_long ("SLIPWAY_RETRY_SECONDS", 120);
+  r->chunk_size = o && o->chunk_size ? o->chunk_size : (size_t) 16 << 20;
+  r->max_attempts = o && o->max_attempts ? o->max_attempts : 6;
+  r->max_seconds = o && o->max_retry_seconds > 0 ? o->max_retry_seconds : 120;
   r->parallel = o && o->parallel ? o->parallel : 4;
   pthread_mutex_init (&r->mu, NULL);
   pthread_mutex_init (&r->probe_mu, NULL);

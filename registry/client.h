@@ -3,8 +3,8 @@
  * Guarantees:
  *  - HTTPS with the system CAs ($SSL_CERT_FILE, when set, replaces them; a registry's
  *    /etc/docker/certs.d/HOST/ca.crt is added); plain HTTP only for loopback hosts and hosts
- *    named insecure (options, or "insecure-registries" in docker's daemon.json:
- *    $SLIPWAY_DAEMON_JSON, else /etc/docker/daemon.json), and only after HTTPS failed to
+ *    named insecure (options, or "insecure-registries" in docker's daemon.json: the
+ *    options' daemon_json, else /etc/docker/daemon.json), and only after HTTPS failed to
  *    connect (as docker does).  A host named insecure also accepts an unverifiable
  *    certificate.  Proxies come from the environment (libcurl: http_proxy, https_proxy,
  *    no_proxy); loopback hosts are never proxied (as Go's net/http).
@@ -34,11 +34,19 @@
 typedef struct sw_registry_options
 {
   const char *const *insecure; /* NULL-terminated "host[:port]" list, may be NULL */
-  size_t chunk_size;           /* upload chunk; 0 → $SLIPWAY_CHUNK_SIZE or 16 MiB */
-  int max_attempts;            /* per request; 0 → $SLIPWAY_RETRY_ATTEMPTS or 6 */
-  double max_retry_seconds;    /* per request; 0 → $SLIPWAY_RETRY_SECONDS or 120 */
+  size_t chunk_size;           /* upload chunk; 0 → 16 MiB */
+  int max_attempts;            /* per request; 0 → 6 */
+  double max_retry_seconds;    /* per request; 0 → 120 */
   int parallel;                /* blobs in flight at once; 0 → 4 */
+  const char *daemon_json;     /* docker's daemon.json; NULL → /etc/docker/daemon.json */
 } sw_registry_options;
+
+/* The session reads no environment.  A public entry point with no options of its own
+ * (imagetools, login) takes these knobs from it here: fills the fields still 0/NULL from
+ * $SLIPWAY_CHUNK_SIZE, $SLIPWAY_RETRY_ATTEMPTS, $SLIPWAY_RETRY_SECONDS (positive
+ * integers; anything else is ignored) and $SLIPWAY_DAEMON_JSON.  A build takes them as
+ * build options instead (exec/build.c), with the same variables as defaults. */
+void sw_registry_options_from_env (sw_registry_options *o);
 
 typedef struct sw_registry sw_registry;
 

@@ -27,6 +27,7 @@ static sw_registry *
 new_registry (const char *const *insecure)
 {
   sw_registry_options o = { .insecure = insecure };
+  sw_registry_options_from_env (&o); /* these public calls have no options of their own */
   return sw_registry_new (&o);
 }
 

@@ -98,7 +98,11 @@ sw_debug_run (const sw_debug_run_options *o, const char *const *argv, int *exit_
       sw_platform target = SW_PLATFORM_INIT;
       int rc = sw_platform_parse (o->platform, &target, err);
       if (rc == 0)
-        rc = sw_emu_prepare (NULL, &target, NULL, &emu, err); /* NULL when native */
+        {
+          /* this debug entry point has no option for it: the variable builds default to */
+          sw_emu_options eo = { .qemu_search = getenv ("SLIPWAY_QEMU_PATH") };
+          rc = sw_emu_prepare (NULL, &target, &eo, &emu, err); /* NULL when native */
+        }
       sw_platform_clear (&target);
       if (rc < 0)
         goto out;

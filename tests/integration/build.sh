@@ -296,3 +296,19 @@ check "unpack the ADD-symlink image" unpack "$REGISTRY/t/addup:v1" "$dir/b16"
 check "the link is stored as written and a later RUN reads it" bash -c '[ "$(readlink '"$dir"'/b16/rootfs/link)" = "../tmp/'"$probe"'" ] && [ "$(cat '"$dir"'/b16/rootfs/seen)" = "../tmp/'"$probe"'" ]'
 check "writing through the link stayed in the image (/tmp/$probe/f)" bash -c '[ "$(cat '"$dir"'/b16/rootfs/tmp/'"$probe"'/f)" = inside ]'
 check "a .wh. name in an ADDed tar is an ordinary file" bash -c '[ "$(cat '"$dir"'/b16/rootfs/whseen)" = plain ]'
+
+# The library's messages reach a runner's callback as SW_EVENT_LOG, those of worker threads
+# too (a layer's pack job logs "sink thread: …" on a pool thread), and nothing reaches
+# stderr; `slipway build` prints the same messages through its own handler.
+ctx=$dir/ctx17; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nRUN echo runner > /r\n' "$REGISTRY" > "$ctx/Dockerfile"
+SLIPWAY_DEBUG=1 SLIPWAY_STATE_DIR=$state timeout 120 "$BUILD/examples/runner" "$ctx" "$REGISTRY/t/runner:v1" \
+  > "$dir/runner.out" 2> "$dir/runner.err"; rc=$?
+check "the runner builds and pushes" bash -c '[ '$rc' -eq 0 ] && grep -q "^image sha256:" "$1"' _ "$dir/runner.out"
+check "a worker thread's message reaches the runner as SW_EVENT_LOG" grep -q "^log 3: sink thread: " "$dir/runner.out"
+check "the library wrote nothing to the runner's stderr" test ! -s "$dir/runner.err"
+SLIPWAY_STATE_DIR=$state timeout 120 "$BUILD/examples/runner" "$ctx" > "$dir/runner2.out" 2> "$dir/runner2.err"
+check "a warning reaches the runner as SW_EVENT_LOG (level 1)" grep -q "^log 1: No output specified" "$dir/runner2.out"
+check "no stderr with the warning either" test ! -s "$dir/runner2.err"
+out=$(build --debug -t "$REGISTRY/t/runner:v2" --push "$ctx" 2>&1)
+check "slipway build shows the worker thread's messages" bash -c 'grep -q "^sink thread: " <<<"$1"' _ "$out"

@@ -157,6 +157,10 @@ run (xo x, const char *dest, ...)
   const char *srcs[8];
   size_t n = 0;
   va_list ap;
+  /* COPY gives every file an owner (0:0 by default): chown needs root.  Without it (make
+   * check-unit as a user) the copying tests are skipped, the rest still run. */
+  if (geteuid () != 0)
+    skip ();
   va_start (ap, dest);
   for (const char *s; (s = va_arg (ap, const char *)) && n < 8;)
     srcs[n++] = s;
@@ -596,6 +600,8 @@ start_server (const char *dir)
 static void
 add_urls (void **state)
 {
+  if (geteuid () != 0)
+    skip (); /* before the server starts: a skip later would leave it running */
   char *www = sw_xasprintf ("%s/www", top);
   put (www, "dl/tool.sh", "#!/bin/sh\necho hi\n", 0755);
   set_mtime (www, "dl/tool.sh", 1650000000);

@@ -131,6 +131,8 @@ caches_gc_and_prune (void **state)
   cleanup_error sw_error *err = NULL;
   cleanup_free char *c1 = NULL, *c2 = NULL;
   int l1 = -1, l2 = -1;
+  if (geteuid () != 0)
+    skip (); /* cache dirs are made with an owner (uid 0 here): chown needs root */
   assert_int_equal (sw_state_open (d, &st, &err), 0);
   assert_int_equal (sw_state_cache_dir (st, "one", SW_CACHE_SHARED, 0, 0, 0755, &c1, &l1, &err), 0);
   assert_int_equal (l1, -1);
