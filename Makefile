@@ -63,7 +63,13 @@ endif
 .PHONY: all deps test unit check-unit check-asan install clean demo bench fuzz FORCE bench-layers
 all: $(SLIPWAY_BIN) $(BUILD)/libslipway.a $(BUILD)/libslipway.so libslipway.a libslipway.so $(BUILD)/examples/runner
 
-$(BUILD)/%.o: %.c
+# Objects depend on the flags they were compiled with: a changed flag (a new warning,
+# -fvisibility, SANITIZE) rebuilds everything instead of linking stale objects.
+$(BUILD)/.cflags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(ALL_CFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS)' > $@
+
+$(BUILD)/%.o: %.c $(BUILD)/.cflags
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
