@@ -96,79 +96,6 @@ sw_df_is_instruction (const char *name)
 
 /* ---- Go's strconv.Quote ---------------------------------------------------------- */
 
-/* An approximation of Go's strconv.IsPrint for runes above ASCII: letters, marks,
- * numbers, punctuation, symbols and U+0020 are printable; the other spaces, controls,
- * format characters and unassigned planes' private use are not. */
-static bool
-go_isprint (int32_t r)
-{
-  if (r < 0x20 || r == 0x7f)
-    return false;
-  if (r < 0x7f)
-    return true;
-  if (r < 0xa1 || r == 0xad)
-    return false;
-  if (r == 0x1680 || (r >= 0x2000 && r <= 0x200f) || (r >= 0x2028 && r <= 0x202f)
-      || (r >= 0x205f && r <= 0x206f) || r == 0x3000 || r == 0xfeff || r == 0x061c
-      || r == 0x180e || (r >= 0xfff0 && r <= 0xfffb) || r == 0xfffe || r == 0xffff
-      || (r >= 0xe000 && r <= 0xf8ff) || r >= 0xf0000 || (r & 0xfffe) == 0xfffe
-      || (r >= 0xe0000 && r <= 0xe0fff) || (r >= 0x600 && r <= 0x605) || r == 0x6dd
-      || r == 0x70f || r == 0x8e2 || r == 0x110bd || r == 0x110cd
-      || (r >= 0x13430 && r <= 0x1343f) || (r >= 0x1bca0 && r <= 0x1bca3)
-      || (r >= 0x1d173 && r <= 0x1d17a) || (r >= 0xfdd0 && r <= 0xfdef))
-    return false;
-  return true;
-}
-
-void
-sw_df_go_quote (sw_buf *b, const char *str)
-{
-  sw_df_go_quoten (b, str, strlen (str));
-}
-
-void
-sw_df_go_quoten (sw_buf *b, const char *str, size_t n)
-{
-  const unsigned char *s = (const unsigned char *) str;
-  static const char hex[] = "0123456789abcdef";
-
-  sw_buf_putc (b, '"');
-  for (size_t i = 0; i < n;)
-    {
-      size_t w;
-      int32_t r = sw_df_utf8_decode (s + i, n - i, &w);
-      if (r < 0)
-        {
-          sw_buf_printf (b, "\\x%c%c", hex[s[i] >> 4], hex[s[i] & 15]);
-          i += w;
-          continue;
-        }
-      switch (r)
-        {
-        case '"': sw_buf_puts (b, "\\\""); break;
-        case '\\': sw_buf_puts (b, "\\\\"); break;
-        case '\a': sw_buf_puts (b, "\\a"); break;
-        case '\b': sw_buf_puts (b, "\\b"); break;
-        case '\f': sw_buf_puts (b, "\\f"); break;
-        case '\n': sw_buf_puts (b, "\\n"); break;
-        case '\r': sw_buf_puts (b, "\\r"); break;
-        case '\t': sw_buf_puts (b, "\\t"); break;
-        case '\v': sw_buf_puts (b, "\\v"); break;
-        default:
-          if (go_isprint (r))
-            sw_buf_append (b, s + i, w);
-          else if (r < 0x20 || r == 0x7f)
-            sw_buf_printf (b, "\\x%02x", (unsigned) r);
-          else if (r < 0x10000)
-            sw_buf_printf (b, "\\u%04x", (unsigned) r);
-          else
-            sw_buf_printf (b, "\\U%08x", (unsigned) r);
-        }
-      i += w;
-    }
-  sw_buf_putc (b, '"');
-}
-
 /* ---- Node.Dump ------------------------------------------------------------------- */
 
 /* strings.TrimSpace of the dump (which never holds a NUL: the quoting escapes it). */
@@ -194,7 +121,7 @@ dump (sw_buf *out, const sw_df_node *node)
         {
           if (i > 0)
             sw_buf_putc (&b, ' ');
-          sw_df_go_quote (&b, node->flags[i]);
+          sw_go_quote (&b, node->flags[i]);
         }
       sw_buf_putc (&b, ']');
     }
@@ -210,7 +137,7 @@ dump (sw_buf *out, const sw_df_node *node)
       if (n->n_children > 0)
         dump (&b, n);
       else
-        sw_df_go_quoten (&b, n->value, n->value_len);
+        sw_go_quoten (&b, n->value, n->value_len);
     }
   trim_space (&b);
   sw_buf_append (out, sw_buf_str (&b), b.len);

@@ -5,39 +5,6 @@
 #include "common/xalloc.h"
 #include "dockerfile/parser_int.h"
 
-int32_t
-sw_df_utf8_decode (const unsigned char *s, size_t n, size_t *width)
-{
-  unsigned c = s[0];
-  int32_t r;
-  size_t need;
-
-  *width = 1;
-  if (c < 0x80)
-    return (int32_t) c;
-  if (c >= 0xc2 && c <= 0xdf)
-    need = 1, r = c & 0x1f;
-  else if (c >= 0xe0 && c <= 0xef)
-    need = 2, r = c & 0x0f;
-  else if (c >= 0xf0 && c <= 0xf4)
-    need = 3, r = c & 0x07;
-  else
-    return -1;
-  if (n < need + 1)
-    return -1;
-  for (size_t i = 1; i <= need; i++)
-    {
-      if ((s[i] & 0xc0) != 0x80)
-        return -1;
-      r = (r << 6) | (s[i] & 0x3f);
-    }
-  if ((need == 2 && r < 0x800) || (need == 3 && (r < 0x10000 || r > 0x10ffff))
-      || (r >= 0xd800 && r <= 0xdfff))
-    return -1;
-  *width = need + 1;
-  return r;
-}
-
 void
 sw_df_put_rune (sw_buf *b, int32_t r)
 {
@@ -92,7 +59,7 @@ sw_df_skip_space (const char *s)
 {
   size_t n = strlen (s), i = 0, w;
 
-  while (i < n && sw_df_is_space (sw_df_utf8_decode ((const unsigned char *) s + i, n - i, &w)))
+  while (i < n && sw_df_is_space (sw_utf8_decode ((const unsigned char *) s + i, n - i, &w)))
     i += w;
   return s + i;
 }
@@ -106,7 +73,7 @@ sw_df_trim_space (const char *s)
   /* walk forward, remembering where the last non-space rune ended */
   while (i < n)
     {
-      int32_t r = sw_df_utf8_decode ((const unsigned char *) start + i, n - i, &w);
+      int32_t r = sw_utf8_decode ((const unsigned char *) start + i, n - i, &w);
       i += w;
       if (!sw_df_is_space (r))
         end = i;

@@ -60,7 +60,7 @@ add_string (lexer *lx, words *w, const char *s)
 {
   size_t n = strlen (s), wd;
   for (size_t i = 0; i < n; i += wd)
-    add_char (lx, w, sw_df_utf8_decode ((const unsigned char *) s + i, n - i, &wd));
+    add_char (lx, w, sw_utf8_decode ((const unsigned char *) s + i, n - i, &wd));
 }
 
 static void
@@ -371,7 +371,7 @@ process_words (const char *s, bool raw_quotes, bool raw_escapes, words *out, con
   lx.src = sw_xcalloc (n + 1, sizeof *lx.src);
   for (size_t i = 0; i < n; i += w)
     {
-      int32_t ch = sw_df_utf8_decode ((const unsigned char *) s + i, n - i, &w);
+      int32_t ch = sw_utf8_decode ((const unsigned char *) s + i, n - i, &w);
       lx.src[lx.n++] = ch < 0 ? SW_RUNE_ERROR : ch;
     }
   lx.raw_quotes = raw_quotes;
@@ -443,7 +443,7 @@ sw_df_parse_heredoc (const char *word, sw_df_heredoc *doc, char **msg)
 lex_error:
   {
     cleanup_buf sw_buf q = SW_BUF_INIT;
-    sw_df_go_quote (&q, rest);
+    sw_go_quote (&q, rest);
     *msg = sw_xasprintf ("failed to process %s: %s", sw_buf_str (&q), err ? err : "lexing error");
     ret = -1;
   }

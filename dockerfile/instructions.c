@@ -948,7 +948,7 @@ parse_from (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, sw_d
         {
           free (name);
           cleanup_buf sw_buf q = SW_BUF_INIT;
-          sw_df_go_quote (&q, args->v[2]);
+          sw_go_quote (&q, args->v[2]);
           return fail_at (df, node, args->v[2], err,
                           "invalid name for build stage: %s, name can't start with a number "
                           "or contain symbols", sw_buf_str (&q));
@@ -1049,14 +1049,14 @@ parse_run (const sw_dockerfile *df, const sw_df_node *node, sw_strv *args, sw_df
   if (strcmp (net, "default") != 0 && strcmp (net, "none") != 0 && strcmp (net, "host") != 0)
     {
       cleanup_buf sw_buf q = SW_BUF_INIT;
-      sw_df_go_quote (&q, net);
+      sw_go_quote (&q, net);
       fail_at (df, node, "--network", err, "invalid network mode %s", sw_buf_str (&q));
       goto out;
     }
   if (strcmp (sec, "sandbox") != 0 && strcmp (sec, "insecure") != 0)
     {
       cleanup_buf sw_buf q = SW_BUF_INIT;
-      sw_df_go_quote (&q, sec);
+      sw_go_quote (&q, sec);
       fail_at (df, node, "--security", err, "security %s is not valid", sw_buf_str (&q));
       goto out;
     }

@@ -121,7 +121,7 @@ string (jp *p, sw_buf *out)
           continue;
         }
       size_t w;
-      int32_t r = sw_df_utf8_decode (p->s + p->i, p->n - p->i, &w);
+      int32_t r = sw_utf8_decode (p->s + p->i, p->n - p->i, &w);
       if (out)
         sw_df_put_rune (out, r); /* -1 becomes U+FFFD */
       p->i += w;

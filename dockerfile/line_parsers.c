@@ -41,7 +41,7 @@ parse_words (const char *rest, char escape, sw_strv *words)
   for (size_t pos = 0; pos <= len; pos += w)
     {
       if (pos != len)
-        ch = sw_df_utf8_decode (s + pos, len - pos, &w);
+        ch = sw_utf8_decode (s + pos, len - pos, &w);
       if (phase == IN_SPACES)
         {
           if (pos == len)
@@ -79,7 +79,7 @@ parse_words (const char *rest, char escape, sw_strv *words)
                 continue;
               sw_df_put_rune (&b, ch);
               pos += w;
-              ch = sw_df_utf8_decode (s + pos, len - pos, &w);
+              ch = sw_utf8_decode (s + pos, len - pos, &w);
             }
           sw_df_put_rune (&b, ch);
           continue;
@@ -96,7 +96,7 @@ parse_words (const char *rest, char escape, sw_strv *words)
             }
           pos += w;
           sw_df_put_rune (&b, ch);
-          ch = sw_df_utf8_decode (s + pos, len - pos, &w);
+          ch = sw_utf8_decode (s + pos, len - pos, &w);
         }
       sw_df_put_rune (&b, ch);
     }
@@ -204,7 +204,7 @@ parse_name_val (const char *rest, char escape, const char *key, parsed *out)
       if (eq == NULL)
         {
           cleanup_buf sw_buf q = SW_BUF_INIT;
-          sw_df_go_quote (&q, words.v[i]);
+          sw_go_quote (&q, words.v[i]);
           out->msg = sw_xasprintf ("Syntax error - can't find = in %s. Must be of the form: name=value",
                                    sw_buf_str (&q));
           sw_df_node_free (out->next);

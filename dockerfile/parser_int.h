@@ -12,12 +12,11 @@
 
 #include "common/buf.h"
 #include "common/xalloc.h"
+#include "common/gofmt.h" /* sw_utf8_decode, sw_go_quote */
 #include "dockerfile/ast.h"
 
 #define SW_RUNE_ERROR 0xfffd
 
-/* utf8.DecodeRune: one rune and its width; an invalid sequence is -1 of width 1. */
-int32_t sw_df_utf8_decode (const unsigned char *s, size_t n, size_t *width);
 /* utf8.AppendRune: a negative or invalid rune is written as U+FFFD. */
 void sw_df_put_rune (sw_buf *b, int32_t r);
 /* unicode.IsSpace */
@@ -25,10 +24,6 @@ bool sw_df_is_space (int32_t r);
 /* strings.TrimSpace / TrimLeftFunc(IsSpace) on a C string: returns a new string. */
 char *sw_df_trim_space (const char *s);
 const char *sw_df_skip_space (const char *s);
-
-/* strconv.Quote */
-void sw_df_go_quote (sw_buf *b, const char *s);
-void sw_df_go_quoten (sw_buf *b, const char *s, size_t n);
 
 /* Make room for `need` elements in an array that grows one element at a time: the
  * capacity doubles, so a file of a million lines costs no quadratic copying. */

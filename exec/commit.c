@@ -11,7 +11,7 @@
 #include "common/xalloc.h"
 #include "dockerfile/location.h"
 #include "exec/commit.h"
-#include "exec/gofmt.h"
+#include "common/gofmt.h"
 
 void
 sw_commit_history (sw_commit_state *st, const char *created_by, bool with_layer)

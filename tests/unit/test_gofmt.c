@@ -1,4 +1,4 @@
-/* Unit tests for exec/gofmt: the outputs of Go's strconv.Quote, %q and %v of a []string,
+/* Unit tests for common/gofmt: the outputs of Go's strconv.Quote, %q and %v of a []string,
  * and time.Duration.String(), as Go 1.22 prints them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "exec/gofmt.h"
+#include "common/gofmt.h"
 
 static void
 expect_quote (const char *in, const char *want)

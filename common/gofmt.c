@@ -1,102 +1,114 @@
-/* exec/gofmt.c — see gofmt.h. */
+/* common/gofmt.c — see gofmt.h. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "exec/gofmt.h"
+#include "common/gofmt.h"
 
-/* Decode one UTF-8 sequence; -1 (and width 1) when invalid, as Go's utf8.DecodeRune. */
-static int32_t
-decode_rune (const unsigned char *s, size_t *width)
+int32_t
+sw_utf8_decode (const unsigned char *s, size_t n, size_t *width)
 {
-  unsigned char c = s[0];
+  unsigned c = s[0];
   int32_t r;
-  size_t n;
+  size_t need;
 
+  *width = 1;
   if (c < 0x80)
-    {
-      *width = 1;
-      return c;
-    }
-  if ((c & 0xe0) == 0xc0)
-    n = 2, r = c & 0x1f;
-  else if ((c & 0xf0) == 0xe0)
-    n = 3, r = c & 0x0f;
-  else if ((c & 0xf8) == 0xf0)
-    n = 4, r = c & 0x07;
+    return (int32_t) c;
+  if (c >= 0xc2 && c <= 0xdf)
+    need = 1, r = c & 0x1f;
+  else if (c >= 0xe0 && c <= 0xef)
+    need = 2, r = c & 0x0f;
+  else if (c >= 0xf0 && c <= 0xf4)
+    need = 3, r = c & 0x07;
   else
-    goto invalid;
-  for (size_t i = 1; i < n; i++)
+    return -1;
+  if (n < need + 1)
+    return -1;
+  for (size_t i = 1; i <= need; i++)
     {
       if ((s[i] & 0xc0) != 0x80)
-        goto invalid;
+        return -1;
       r = (r << 6) | (s[i] & 0x3f);
     }
-  /* Overlong forms and surrogates are invalid in Go too. */
-  if ((n == 2 && r < 0x80) || (n == 3 && r < 0x800) || (n == 4 && (r < 0x10000 || r > 0x10ffff))
+  if ((need == 2 && r < 0x800) || (need == 3 && (r < 0x10000 || r > 0x10ffff))
       || (r >= 0xd800 && r <= 0xdfff))
-    goto invalid;
-  *width = n;
+    return -1;
+  *width = need + 1;
   return r;
-invalid:
-  *width = 1;
-  return -1;
 }
 
-/* Go's strconv.IsPrint, close enough for what Dockerfiles hold: printable ASCII and
- * every non-control code point outside the C1 block and a few invisible formatters. */
+/* An approximation of Go's strconv.IsPrint for runes above ASCII: letters, marks,
+ * numbers, punctuation, symbols and U+0020 are printable; the other spaces, controls,
+ * format characters and unassigned planes' private use are not. */
 static bool
-is_print (int32_t r)
+go_is_print (int32_t r)
 {
   if (r < 0x20 || r == 0x7f)
     return false;
-  if (r >= 0x80 && r < 0xa0)
+  if (r < 0x7f)
+    return true;
+  if (r < 0xa1 || r == 0xad)
     return false;
-  if (r == 0xad || (r >= 0x200b && r <= 0x200f) || (r >= 0x2028 && r <= 0x202e) || r == 0xfeff)
+  if (r == 0x1680 || (r >= 0x2000 && r <= 0x200f) || (r >= 0x2028 && r <= 0x202f)
+      || (r >= 0x205f && r <= 0x206f) || r == 0x3000 || r == 0xfeff || r == 0x061c
+      || r == 0x180e || (r >= 0xfff0 && r <= 0xfffb) || r == 0xfffe || r == 0xffff
+      || (r >= 0xe000 && r <= 0xf8ff) || r >= 0xf0000 || (r & 0xfffe) == 0xfffe
+      || (r >= 0xe0000 && r <= 0xe0fff) || (r >= 0x600 && r <= 0x605) || r == 0x6dd
+      || r == 0x70f || r == 0x8e2 || r == 0x110bd || r == 0x110cd
+      || (r >= 0x13430 && r <= 0x1343f) || (r >= 0x1bca0 && r <= 0x1bca3)
+      || (r >= 0x1d173 && r <= 0x1d17a) || (r >= 0xfdd0 && r <= 0xfdef))
     return false;
   return true;
 }
 
 void
-sw_go_quote (sw_buf *out, const char *s)
+sw_go_quoten (sw_buf *out, const char *s, size_t n)
 {
   const unsigned char *p = (const unsigned char *) s;
+  static const char hex[] = "0123456789abcdef";
 
   sw_buf_putc (out, '"');
-  while (*p)
+  for (size_t i = 0; i < n;)
     {
       size_t w;
-      int32_t r = decode_rune (p, &w);
+      int32_t r = sw_utf8_decode (p + i, n - i, &w);
       if (r < 0)
-        sw_buf_printf (out, "\\x%02x", *p);
-      else if (r == '"' || r == '\\')
         {
-          sw_buf_putc (out, '\\');
-          sw_buf_putc (out, (char) r);
+          sw_buf_printf (out, "\\x%c%c", hex[p[i] >> 4], hex[p[i] & 15]);
+          i += w;
+          continue;
         }
-      else if (is_print (r))
-        sw_buf_append (out, p, w);
-      else
-        switch (r)
-          {
-          case '\a': sw_buf_puts (out, "\\a"); break;
-          case '\b': sw_buf_puts (out, "\\b"); break;
-          case '\f': sw_buf_puts (out, "\\f"); break;
-          case '\n': sw_buf_puts (out, "\\n"); break;
-          case '\r': sw_buf_puts (out, "\\r"); break;
-          case '\t': sw_buf_puts (out, "\\t"); break;
-          case '\v': sw_buf_puts (out, "\\v"); break;
-          default:
-            if (r < 0x20 || r == 0x7f)
-              sw_buf_printf (out, "\\x%02x", (unsigned) r);
-            else if (r < 0x10000)
-              sw_buf_printf (out, "\\u%04x", (unsigned) r);
-            else
-              sw_buf_printf (out, "\\U%08x", (unsigned) r);
-          }
-      p += w;
+      switch (r)
+        {
+        case '"': sw_buf_puts (out, "\\\""); break;
+        case '\\': sw_buf_puts (out, "\\\\"); break;
+        case '\a': sw_buf_puts (out, "\\a"); break;
+        case '\b': sw_buf_puts (out, "\\b"); break;
+        case '\f': sw_buf_puts (out, "\\f"); break;
+        case '\n': sw_buf_puts (out, "\\n"); break;
+        case '\r': sw_buf_puts (out, "\\r"); break;
+        case '\t': sw_buf_puts (out, "\\t"); break;
+        case '\v': sw_buf_puts (out, "\\v"); break;
+        default:
+          if (go_is_print (r))
+            sw_buf_append (out, p + i, w);
+          else if (r < 0x20 || r == 0x7f)
+            sw_buf_printf (out, "\\x%02x", (unsigned) r);
+          else if (r < 0x10000)
+            sw_buf_printf (out, "\\u%04x", (unsigned) r);
+          else
+            sw_buf_printf (out, "\\U%08x", (unsigned) r);
+        }
+      i += w;
     }
   sw_buf_putc (out, '"');
+}
+
+void
+sw_go_quote (sw_buf *out, const char *s)
+{
+  sw_go_quoten (out, s, strlen (s));
 }
 
 void
