@@ -38,6 +38,41 @@ sw_utf8_decode (const unsigned char *s, size_t n, size_t *width)
   return r;
 }
 
+void
+sw_utf8_append (sw_buf *b, int32_t r)
+{
+  char u[4];
+
+  if (r < 0 || r > 0x10ffff || (r >= 0xd800 && r <= 0xdfff))
+    r = 0xfffd;
+  if (r < 0x80)
+    {
+      sw_buf_putc (b, (char) r);
+      return;
+    }
+  if (r < 0x800)
+    {
+      u[0] = (char) (0xc0 | (r >> 6));
+      u[1] = (char) (0x80 | (r & 0x3f));
+      sw_buf_append (b, u, 2);
+    }
+  else if (r < 0x10000)
+    {
+      u[0] = (char) (0xe0 | (r >> 12));
+      u[1] = (char) (0x80 | ((r >> 6) & 0x3f));
+      u[2] = (char) (0x80 | (r & 0x3f));
+      sw_buf_append (b, u, 3);
+    }
+  else
+    {
+      u[0] = (char) (0xf0 | (r >> 18));
+      u[1] = (char) (0x80 | ((r >> 12) & 0x3f));
+      u[2] = (char) (0x80 | ((r >> 6) & 0x3f));
+      u[3] = (char) (0x80 | (r & 0x3f));
+      sw_buf_append (b, u, 4);
+    }
+}
+
 /* An approximation of Go's strconv.IsPrint for runes above ASCII: letters, marks,
  * numbers, punctuation, symbols and U+0020 are printable; the other spaces, controls,
  * format characters and unassigned planes' private use are not. */

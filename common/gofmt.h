@@ -15,6 +15,8 @@
 
 /* utf8.DecodeRune of s[0..n): the rune and its width; -1 (width 1) when invalid. */
 int32_t sw_utf8_decode (const unsigned char *s, size_t n, size_t *width);
+/* utf8.AppendRune: a negative or invalid rune is written as U+FFFD. */
+void sw_utf8_append (sw_buf *b, int32_t r);
 /* strconv.Quote: "…" with Go's escapes (\" \\ \n \t \x00 \u00ad …). */
 void sw_go_quote (sw_buf *out, const char *s);
 /* The same for n bytes that may hold NULs or invalid UTF-8 (\xff). */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/gofmt.h"
 #include "common/strv.h"
 #include "common/cleanup.h"
 #include "common/error.h"
@@ -31,65 +32,8 @@
 static int32_t
 utf8_decode (const unsigned char *s, size_t len, size_t *width)
 {
-  unsigned char c = s[0];
-  int32_t r;
-  size_t n;
-
-  *width = 1;
-  if (c < 0x80)
-    return c;
-  if (c >= 0xC2 && c <= 0xDF)
-    n = 2, r = c & 0x1F;
-  else if (c >= 0xE0 && c <= 0xEF)
-    n = 3, r = c & 0x0F;
-  else if (c >= 0xF0 && c <= 0xF4)
-    n = 4, r = c & 0x07;
-  else
-    return R_ERROR;
-  if (len < n)
-    return R_ERROR;
-  for (size_t i = 1; i < n; i++)
-    {
-      if ((s[i] & 0xC0) != 0x80)
-        return R_ERROR;
-      r = (r << 6) | (s[i] & 0x3F);
-    }
-  if ((n == 3 && r < 0x800) || (n == 4 && (r < 0x10000 || r > 0x10FFFF))
-      || (r >= 0xD800 && r <= 0xDFFF))
-    return R_ERROR;
-  *width = n;
-  return r;
-}
-
-static void
-put_rune (sw_buf *b, int32_t r)
-{
-  char s[4];
-  if (r < 0 || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF))
-    r = R_ERROR;
-  if (r < 0x80)
-    s[0] = (char) r, sw_buf_append (b, s, 1);
-  else if (r < 0x800)
-    {
-      s[0] = (char) (0xC0 | (r >> 6));
-      s[1] = (char) (0x80 | (r & 0x3F));
-      sw_buf_append (b, s, 2);
-    }
-  else if (r < 0x10000)
-    {
-      s[0] = (char) (0xE0 | (r >> 12));
-      s[1] = (char) (0x80 | ((r >> 6) & 0x3F));
-      s[2] = (char) (0x80 | (r & 0x3F));
-      sw_buf_append (b, s, 3);
-    }
-  else
-    {
-      s[0] = (char) (0xF0 | (r >> 18));
-      s[1] = (char) (0x80 | ((r >> 12) & 0x3F));
-      s[2] = (char) (0x80 | ((r >> 6) & 0x3F));
-      s[3] = (char) (0x80 | (r & 0x3F));
-      sw_buf_append (b, s, 4);
-    }
+  int32_t r = sw_utf8_decode (s, len, width);
+  return r < 0 ? R_ERROR : r;
 }
 
 /* A decoded string: runes and, for slicing the original bytes, their offsets
@@ -196,7 +140,7 @@ pattern_compile (const int32_t *src, size_t n, bool greedy, pattern *p, sw_error
           if (c != '*' && c != '?' && c != '\\')
             {
               sw_buf b = SW_BUF_INIT;
-              put_rune (&b, c);
+              sw_utf8_append (&b, c);
               free (p->tok);
               p->tok = NULL;
               sw_error_make (err, 0, "invalid escape '\\%s'", sw_buf_str (&b));
@@ -356,7 +300,7 @@ fields_push (lexer *lx, fields *f)
 static void
 fields_raw_char (lexer *lx, fields *f, int32_t c)
 {
-  put_rune (&lx->wbuf, c);
+  sw_utf8_append (&lx->wbuf, c);
   f->in_word = true;
 }
 
@@ -407,7 +351,7 @@ rune_str (sw_buf *b, int32_t c)
   if (c == R_EOF)
     sw_buf_puts (b, "end of word");
   else
-    put_rune (b, c);
+    sw_utf8_append (b, c);
 }
 
 static int
@@ -415,7 +359,7 @@ single_quote (lexer *lx, sw_buf *out, sw_error **err)
 {
   int32_t c = next (lx);
   if (lx->o.raw_quotes)
-    put_rune (out, c);
+    sw_utf8_append (out, c);
   for (;;)
     {
       c = next (lx);
@@ -425,10 +369,10 @@ single_quote (lexer *lx, sw_buf *out, sw_error **err)
       if (c == '\'')
         {
           if (lx->o.raw_quotes)
-            put_rune (out, c);
+            sw_utf8_append (out, c);
           return 0;
         }
-      put_rune (out, c);
+      sw_utf8_append (out, c);
     }
 }
 
@@ -437,7 +381,7 @@ double_quote (lexer *lx, sw_buf *out, sw_error **err)
 {
   int32_t c = next (lx);
   if (lx->o.raw_quotes)
-    put_rune (out, c);
+    sw_utf8_append (out, c);
   for (;;)
     {
       int32_t p = peek (lx);
@@ -448,7 +392,7 @@ double_quote (lexer *lx, sw_buf *out, sw_error **err)
         {
           c = next (lx);
           if (lx->o.raw_quotes)
-            put_rune (out, c);
+            sw_utf8_append (out, c);
           return 0;
         }
       if (p == '$')
@@ -461,14 +405,14 @@ double_quote (lexer *lx, sw_buf *out, sw_error **err)
       if (c == lx->o.escape)
         {
           if (lx->raw_escapes)
-            put_rune (out, c);
+            sw_utf8_append (out, c);
           p = peek (lx);
           if (p == R_EOF)
             continue; /* a lone escape at the very end: dropped, then the quote is open */
           if (p == '"' || p == '$' || p == lx->o.escape)
             c = next (lx);
         }
-      put_rune (out, c);
+      sw_utf8_append (out, c);
     }
 }
 
@@ -485,7 +429,7 @@ possible_heredoc (lexer *lx, sw_buf *out)
   next (lx);
   sw_buf_puts (out, "<<");
   while (peek (lx) == '\t' || peek (lx) == '\r' || peek (lx) == ' ')
-    put_rune (out, next (lx));
+    sw_utf8_append (out, next (lx));
 }
 
 /* Process up to stop (R_EOF: the end of the word) into result; the fields go to *out
@@ -545,7 +489,7 @@ stop_on (lexer *lx, int32_t stop, bool raw_escapes, sw_buf *result, fields *out,
           if (lx->raw_escapes)
             {
               fields_raw_char (lx, &f, c);
-              put_rune (result, c);
+              sw_utf8_append (result, c);
             }
           c = next (lx); /* the escape character quotes what follows, except the end */
           if (c == R_EOF)
@@ -554,7 +498,7 @@ stop_on (lexer *lx, int32_t stop, bool raw_escapes, sw_buf *result, fields *out,
         }
       else
         fields_char (lx, &f, c);
-      put_rune (result, c);
+      sw_utf8_append (result, c);
     }
   if (stop != R_EOF)
     {
@@ -595,17 +539,17 @@ process_name (lexer *lx, sw_buf *name)
       if (name->len == 0 && is_digit (c))
         {
           while (peek (lx) != R_EOF && is_digit (peek (lx)))
-            put_rune (name, next (lx));
+            sw_utf8_append (name, next (lx));
           return;
         }
       if (name->len == 0 && is_special_param (c))
         {
-          put_rune (name, next (lx));
+          sw_utf8_append (name, next (lx));
           return;
         }
       if (!is_letter (c) && !is_digit (c) && c != '_')
         break;
-      put_rune (name, next (lx));
+      sw_utf8_append (name, next (lx));
     }
 }
 
@@ -673,7 +617,7 @@ trim_suffix (const char *pat, const char *value, bool greedy, sw_buf *out, sw_er
   if (pattern_find (&p, &rv, 0, true, &ms, &me))
     keep = vt.n - me;
   for (size_t i = 0; i < keep; i++)
-    put_rune (out, vt.r[i]);
+    sw_utf8_append (out, vt.r[i]);
   free (rv.r);
   text_free (&vt);
   free (p.tok);

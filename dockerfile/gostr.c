@@ -5,41 +5,6 @@
 #include "common/xalloc.h"
 #include "dockerfile/parser_int.h"
 
-void
-sw_df_put_rune (sw_buf *b, int32_t r)
-{
-  char u[4];
-
-  if (r < 0 || r > 0x10ffff || (r >= 0xd800 && r <= 0xdfff))
-    r = SW_RUNE_ERROR;
-  if (r < 0x80)
-    {
-      sw_buf_putc (b, (char) r);
-      return;
-    }
-  if (r < 0x800)
-    {
-      u[0] = (char) (0xc0 | (r >> 6));
-      u[1] = (char) (0x80 | (r & 0x3f));
-      sw_buf_append (b, u, 2);
-    }
-  else if (r < 0x10000)
-    {
-      u[0] = (char) (0xe0 | (r >> 12));
-      u[1] = (char) (0x80 | ((r >> 6) & 0x3f));
-      u[2] = (char) (0x80 | (r & 0x3f));
-      sw_buf_append (b, u, 3);
-    }
-  else
-    {
-      u[0] = (char) (0xf0 | (r >> 18));
-      u[1] = (char) (0x80 | ((r >> 12) & 0x3f));
-      u[2] = (char) (0x80 | ((r >> 6) & 0x3f));
-      u[3] = (char) (0x80 | (r & 0x3f));
-      sw_buf_append (b, u, 4);
-    }
-}
-
 bool
 sw_df_is_space (int32_t r)
 {

@@ -35,7 +35,7 @@ typedef struct lexer
 static void
 add_raw_char (lexer *lx, words *w, int32_t ch)
 {
-  sw_df_put_rune (&lx->wbuf, ch);
+  sw_utf8_append (&lx->wbuf, ch);
   w->in_word = true;
 }
 
@@ -100,7 +100,7 @@ single_quote (lexer *lx, sw_buf *res)
 {
   int32_t ch = next (lx);
   if (lx->raw_quotes)
-    sw_df_put_rune (res, ch);
+    sw_utf8_append (res, ch);
   for (;;)
     {
       ch = next (lx);
@@ -112,10 +112,10 @@ single_quote (lexer *lx, sw_buf *res)
       if (ch == '\'')
         {
           if (lx->raw_quotes)
-            sw_df_put_rune (res, ch);
+            sw_utf8_append (res, ch);
           return 0;
         }
-      sw_df_put_rune (res, ch);
+      sw_utf8_append (res, ch);
     }
 }
 
@@ -126,7 +126,7 @@ double_quote (lexer *lx, sw_buf *res)
 {
   int32_t ch = next (lx);
   if (lx->raw_quotes)
-    sw_df_put_rune (res, ch);
+    sw_utf8_append (res, ch);
   for (;;)
     {
       switch (peek (lx))
@@ -137,7 +137,7 @@ double_quote (lexer *lx, sw_buf *res)
         case '"':
           ch = next (lx);
           if (lx->raw_quotes)
-            sw_df_put_rune (res, ch);
+            sw_utf8_append (res, ch);
           return 0;
         case '$':
           if (dollar (lx, res) < 0)
@@ -148,14 +148,14 @@ double_quote (lexer *lx, sw_buf *res)
           if (ch == '\\')
             {
               if (lx->raw_escapes)
-                sw_df_put_rune (res, ch);
+                sw_utf8_append (res, ch);
               int32_t p = peek (lx);
               if (p == LEX_EOF)
                 continue;
               if (p == '"' || p == '$' || p == '\\')
                 ch = next (lx);
             }
-          sw_df_put_rune (res, ch);
+          sw_utf8_append (res, ch);
         }
     }
 }
@@ -176,17 +176,17 @@ process_name (lexer *lx, sw_buf *name)
       if (name->len == 0 && ch >= '0' && ch <= '9')
         {
           while (peek (lx) >= '0' && peek (lx) <= '9')
-            sw_df_put_rune (name, next (lx));
+            sw_utf8_append (name, next (lx));
           return;
         }
       if (name->len == 0 && ch > 0 && ch < 0x80 && strchr ("@*#?-$!0", (int) ch))
         {
-          sw_df_put_rune (name, next (lx));
+          sw_utf8_append (name, next (lx));
           return;
         }
       if (!name_char (ch))
         break;
-      sw_df_put_rune (name, next (lx));
+      sw_utf8_append (name, next (lx));
     }
 }
 
@@ -220,7 +220,7 @@ dollar (lexer *lx, sw_buf *res)
   process_name (lx, &name);
   ch = next (lx);
   cleanup_buf sw_buf chs = SW_BUF_INIT;
-  sw_df_put_rune (&chs, ch);
+  sw_utf8_append (&chs, ch);
   bool null_is_unset = false;
   switch (ch)
     {
@@ -230,7 +230,7 @@ dollar (lexer *lx, sw_buf *res)
     case ':':
       null_is_unset = true;
       ch = next (lx);
-      sw_df_put_rune (&chs, ch);
+      sw_utf8_append (&chs, ch);
       /* fallthrough */
     case '+':
     case '-':
@@ -282,7 +282,7 @@ possible_heredoc (lexer *lx, sw_buf *res)
   next (lx);
   sw_buf_puts (res, "<<");
   while (peek (lx) == '\t' || peek (lx) == '\r' || peek (lx) == ' ')
-    sw_df_put_rune (res, next (lx));
+    sw_utf8_append (res, next (lx));
 }
 
 /* processStopOn.  out (the words) may be NULL when the caller drops them. */
@@ -332,7 +332,7 @@ stop_on (lexer *lx, int32_t stop, bool raw_escapes, sw_buf *result, words *out)
           if (lx->raw_escapes)
             {
               add_raw_char (lx, &w, ch);
-              sw_df_put_rune (result, ch);
+              sw_utf8_append (result, ch);
             }
           ch = next (lx);
           if (ch == LEX_EOF)
@@ -341,7 +341,7 @@ stop_on (lexer *lx, int32_t stop, bool raw_escapes, sw_buf *result, words *out)
         }
       else
         add_char (lx, &w, ch);
-      sw_df_put_rune (result, ch);
+      sw_utf8_append (result, ch);
     }
   if (stop != LEX_EOF)
     {

@@ -102,7 +102,7 @@ string (jp *p, sw_buf *out)
                       r = SW_RUNE_ERROR;
                   }
                 if (out)
-                  sw_df_put_rune (out, r);
+                  sw_utf8_append (out, r);
                 continue;
               }
             default:
@@ -123,7 +123,7 @@ string (jp *p, sw_buf *out)
       size_t w;
       int32_t r = sw_utf8_decode (p->s + p->i, p->n - p->i, &w);
       if (out)
-        sw_df_put_rune (out, r); /* -1 becomes U+FFFD */
+        sw_utf8_append (out, r); /* -1 becomes U+FFFD */
       p->i += w;
     }
   return false;

@@ -77,11 +77,11 @@ parse_words (const char *rest, char escape, sw_strv *words)
             {
               if (pos + w == len)
                 continue;
-              sw_df_put_rune (&b, ch);
+              sw_utf8_append (&b, ch);
               pos += w;
               ch = sw_utf8_decode (s + pos, len - pos, &w);
             }
-          sw_df_put_rune (&b, ch);
+          sw_utf8_append (&b, ch);
           continue;
         }
       /* IN_QUOTE */
@@ -95,10 +95,10 @@ parse_words (const char *rest, char escape, sw_strv *words)
               continue;
             }
           pos += w;
-          sw_df_put_rune (&b, ch);
+          sw_utf8_append (&b, ch);
           ch = sw_utf8_decode (s + pos, len - pos, &w);
         }
-      sw_df_put_rune (&b, ch);
+      sw_utf8_append (&b, ch);
     }
 }
 
@@ -396,7 +396,7 @@ extract_flags (const char *line, char escape, sw_strv *flags)
               pos++;
               ch = s[pos];
             }
-          sw_df_put_rune (&b, ch);
+          sw_utf8_append (&b, ch);
           continue;
         }
       /* IN_QUOTE */
@@ -415,7 +415,7 @@ extract_flags (const char *line, char escape, sw_strv *flags)
           pos++;
           ch = s[pos];
         }
-      sw_df_put_rune (&b, ch);
+      sw_utf8_append (&b, ch);
     }
   return line + len;
 }

@@ -17,8 +17,6 @@
 
 #define SW_RUNE_ERROR 0xfffd
 
-/* utf8.AppendRune: a negative or invalid rune is written as U+FFFD. */
-void sw_df_put_rune (sw_buf *b, int32_t r);
 /* unicode.IsSpace */
 bool sw_df_is_space (int32_t r);
 /* strings.TrimSpace / TrimLeftFunc(IsSpace) on a C string: returns a new string. */

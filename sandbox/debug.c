@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/xalloc.h"
 #include "emu/emu.h"
 #include "sandbox/sandbox.h"
@@ -19,10 +20,7 @@ sw_cancel (void)
 static size_t
 count (const char *const *v)
 {
-  size_t n = 0;
-  while (v && v[n])
-    n++;
-  return n;
+  return v ? sw_strlist_len ((char *const *) v) : 0;
 }
 
 int

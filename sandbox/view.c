@@ -10,6 +10,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/strv.h"
 #include "common/xalloc.h"
 #include "sandbox/view.h"
 
@@ -27,10 +28,7 @@ struct view
 static size_t
 count (const char *const *v)
 {
-  size_t n = 0;
-  while (v && v[n])
-    n++;
-  return n;
+  return v ? sw_strlist_len ((char *const *) v) : 0;
 }
 
 /* Open tree t as a directory fd, mounting an overlay when there is something to merge. */
