@@ -24,7 +24,7 @@ endif
 
 # The library is every .c file of the core modules; a module's files are found, not listed,
 # so adding a file never means editing this Makefile.
-MODULES  := common dockerfile image layers registry emu store sandbox copy exec
+MODULES  := common dockerfile image layers registry emu store sandbox copy attest exec
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 CLI_SRCS := $(wildcard cli/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
