@@ -32,6 +32,10 @@ struct sw_build
   sw_strv tags, build_args, platforms, outputs, labels, annotations, secrets, ssh,
       add_hosts, build_contexts, insecure_registries;
   bool push, load, no_cache, pull;
+  /* attestations: -1 not asked (buildx's default applies), 0 off, 1 on; with the spec
+   * ("mode=max,builder-id=…") of the last flag that turned it on */
+  int provenance, sbom;
+  char *provenance_spec, *sbom_spec;
 
   sw_event_callback cb;
   void *cb_userdata;

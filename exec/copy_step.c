@@ -74,8 +74,10 @@ from_lowers (sw_engine *e, sw_stage *s, const char *from, char ***lowers, sw_bas
       sw_strlist_push (lowers, abs);
       return 0;
     }
-  if (sw_base_resolve (e->reg, from, &s->platform, image, err) < 0
-      || sw_base_extract (e->reg, e->state, *image, err) < 0)
+  if (sw_base_resolve (e->reg, from, &s->platform, image, err) < 0)
+    return -1;
+  sw_engine_note_image (e, from, &s->platform, (*image)->top_digest);
+  if (sw_base_extract (e->reg, e->state, *image, err) < 0)
     return -1;
   *lowers = sw_strlist_dup ((*image)->lowers);
   if (*lowers == NULL)

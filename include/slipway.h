@@ -90,6 +90,11 @@ typedef enum sw_option
   SW_OPT_IIDFILE,       /* write the image ID (config digest) here */
   SW_OPT_STATE_DIR,     /* slipway's state (snapshots, caches); default /var/lib/slipway */
   SW_OPT_INSECURE_REGISTRY, /* (list) registry host[:port] reached over plain HTTP */
+  /* Attestations, attached as buildx attaches them.  Without any of these, a pushed image
+   * gets provenance mode=min, as buildx does, unless BUILDX_NO_DEFAULT_ATTESTATIONS=1. */
+  SW_OPT_PROVENANCE = 400, /* "true", "false", or "mode=min|max,builder-id=…,version=v1|v0.2" */
+  SW_OPT_SBOM = 401,       /* "true" or "false" (the SBOM is made natively: no generator image) */
+  SW_OPT_ATTEST = 402,     /* (list) "type=provenance,…" or "type=sbom,…"; disabled=true turns one off */
 } sw_option;
 
 sw_build *sw_build_new (void);
