@@ -364,21 +364,24 @@ uvarint (const unsigned char **p, const unsigned char *end, uint64_t *out)
   return false;
 }
 
-static char *
-go_string (const unsigned char **p, const unsigned char *end)
+/* A varint-prefixed string: its bytes (which may hold NULs) and length. */
+static bool
+go_string (const unsigned char **p, const unsigned char *end, const unsigned char **s, size_t *n)
 {
-  uint64_t n;
-  if (!uvarint (p, end, &n) || n > (uint64_t) (end - *p))
-    return NULL;
-  char *s = sw_xstrndup ((const char *) *p, (size_t) n);
-  *p += n;
-  return s;
+  uint64_t len;
+  if (!uvarint (p, end, &len) || len > (uint64_t) (end - *p))
+    return false;
+  *s = *p;
+  *n = (size_t) len;
+  *p += len;
+  return true;
 }
 
 int
 sw_sbom_go_buildinfo_blob (const unsigned char *data, size_t len, char **go_version, char **modinfo)
 {
-  const unsigned char *p, *end = data + len;
+  const unsigned char *p, *end = data + len, *vers, *mod;
+  size_t vn, mn;
   *go_version = *modinfo = NULL;
   if (len < GO_HEADER_LEN || memcmp (data, go_magic, GO_MAGIC_LEN) != 0)
     return 0;
@@ -387,22 +390,17 @@ sw_sbom_go_buildinfo_blob (const unsigned char *data, size_t len, char **go_vers
   if (!(data[GO_MAGIC_LEN + 1] & GO_FLAG_INLINE))
     return 0;
   p = data + GO_HEADER_LEN;
-  char *vers = go_string (&p, end);
-  char *mod = vers ? go_string (&p, end) : NULL;
-  if (mod == NULL)
+  if (!go_string (&p, end, &vers, &vn) || !go_string (&p, end, &mod, &mn))
+    return 0;
+  /* modinfo is wrapped in 16-byte sentinels (binary, NULs included), the last one
+   * preceded by a newline */
+  if (mn >= 33 && mod[mn - 17] == '\n')
     {
-      free (vers);
-      return 0;
+      mod += 16;
+      mn -= 32;
     }
-  /* modinfo is wrapped in 16-byte sentinels, the last preceded by a newline */
-  size_t n = strlen (mod);
-  if (n >= 33 && mod[n - 17] == '\n')
-    {
-      memmove (mod, mod + 16, n - 32);
-      mod[n - 32] = '\0';
-    }
-  *go_version = vers;
-  *modinfo = mod;
+  *go_version = sw_xstrndup ((const char *) vers, vn);
+  *modinfo = sw_xstrndup ((const char *) mod, mn);
   return 1;
 }
 
