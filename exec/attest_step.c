@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "exec/engine.h"
+#include "exec/outputs.h"
 #include "registry/ops.h"
 #include "sandbox/view.h"
 
@@ -72,6 +73,11 @@ sw_engine_attest_setup (sw_engine *e, bool push, sw_error **err)
     }
   if (!e->attest_provenance && !e->attest_sbom)
     return 0;
+  /* as buildx: asked-for attestations need an index, which a docker-archive cannot hold
+   * (the default provenance just stays out of it) */
+  if ((b->provenance == 1 || b->sbom == 1) && sw_outputs_has_docker (e))
+    return sw_error_make (err, ENOTSUP, "docker exporter does not support exporting manifest lists, use the oci "
+                                        "exporter instead (--output type=oci), or drop --provenance/--sbom/--attest");
 
   /* an invocation ID as BuildKit's: 25 characters of [0-9a-z] */
   unsigned char rnd[25];

@@ -203,3 +203,6 @@ check "local: provenance.json and sbom.spdx.json, statements about the output's 
 check "local without asking: no attestation file (the default provenance is for images)" bash -c '
   timeout 300 "$SLIPWAY" build -q --state-dir "$1/state" -o "type=local,dest=$1/local2" -f "$2/Dockerfile.multi" "$2" >/dev/null &&
   test -f "$1/local2/arch" && ! test -e "$1/local2/provenance.json"' _ "$dir" "$ctx"
+check "--sbom=true with -o type=docker is refused, as buildx refuses it" bash -c '
+  out=$(timeout 300 "$SLIPWAY" build -q --state-dir "$1/state" -o "type=docker,dest=$1/d.tar" --sbom=true -f "$2/Dockerfile.multi" "$2" 2>&1)
+  [ $? -ne 0 ] && grep -q "docker exporter does not support exporting manifest lists" <<<"$out" && ! test -e "$1/d.tar"' _ "$dir" "$ctx"
