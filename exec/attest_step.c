@@ -421,6 +421,15 @@ sw_engine_attest (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err)
   if (e->attest_provenance && make_provenance (e, s, &r->attestations[r->n_attestations++], err) < 0)
     goto out;
 
+  /* Only an image destination (the registry, an oci layout) gets the attestation
+   * manifest; local outputs need only the predicates, and the build's result stays the
+   * image manifest. */
+  if (e->push_repo == NULL && !sw_outputs_has_oci (e))
+    {
+      ret = 0;
+      goto out;
+    }
+
   /* subjects: each name of the image, for this platform, with its manifest's digest */
   sw_attest_subject *subjects = sw_xcalloc (e->n_tags + 1, sizeof *subjects);
   for (size_t i = 0; i < e->n_tags; i++)

@@ -257,6 +257,15 @@ sw_outputs_has_docker (const sw_engine *e)
 }
 
 bool
+sw_outputs_has_oci (const sw_engine *e)
+{
+  for (size_t i = 0; e->outputs && i < e->outputs->n; i++)
+    if (e->outputs->v[i].kind == OUT_OCI)
+      return true;
+  return false;
+}
+
+bool
 sw_outputs_docker_media_types (const sw_engine *e)
 {
   return e->outputs && e->outputs->docker_media_types;

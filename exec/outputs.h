@@ -36,8 +36,10 @@ int sw_outputs_add (sw_engine *e, const char *type, const char *spec, sw_error *
  * layer blobs, other media types, so other manifest digests), as BuildKit's exporters do. */
 bool sw_outputs_docker_media_types (const sw_engine *e);
 
-/* Whether there is a type=docker output (a docker-archive holds no attestation). */
+/* Whether there is a type=docker output (a docker-archive holds no attestation), a type=oci
+ * one (which stores them as the registry does). */
 bool sw_outputs_has_docker (const sw_engine *e);
+bool sw_outputs_has_oci (const sw_engine *e);
 
 /* After a platform's target stage is built and exported as r (platform index of
  * n_platforms): the local and tar outputs from the stage's rootfs (a subdir per platform,
