@@ -129,6 +129,20 @@ check "buildx reads v0.2: buildType, materials, invocation" jq -e --arg d "${bb#
   .SLSA.buildType == "https://mobyproject.org/buildkit@v1" and .SLSA.materials[0].digest.sha256 == $d and
   .SLSA.invocation.configSource.entryPoint == "Dockerfile" and .SLSA.invocation.environment.platform == "linux/amd64"' <<<"$prov"
 
+# ---- a Git checkout: its repository and commit, the credential in its URL left out -------
+git=$dir/git; mkdir -p "$git"
+printf 'FROM %s/base/busybox:latest\nRUN true\n' "$REGISTRY" > "$git/Dockerfile"
+(cd "$git" && git init -q && git -c user.name=t -c user.email=t@example.com commit -qm init --allow-empty &&
+  git add Dockerfile && git -c user.name=t -c user.email=t@example.com commit -qm df &&
+  git remote add origin https://ci-bot:tok3n-n0t-in-att@git.example/org/repo.git)
+commit=$(git -C "$git" rev-parse HEAD)
+check "a push from a Git checkout" build -t "$REGISTRY/t/git:v1" --push "$git"
+prov=$(inspect --format '{{json .Provenance}}' "$REGISTRY/t/git:v1" 2>&1)
+check "provenance names the repository and the commit, without the URL's credential" jq -e --arg c "$commit" '
+  .SLSA.buildDefinition.externalParameters.configSource == {"uri": "https://git.example/org/repo.git", "digest": {"sha1": $c}, "path": "Dockerfile"} and
+  .SLSA.runDetails.metadata.buildkit_metadata.vcs == {"revision": $c, "source": "https://git.example/org/repo.git"}' <<<"$prov"
+check "the Git credential is in no attestation blob" bash -c 'b=$(attestation_blobs "$1"); [ -n "$b" ] && ! grep -q tok3n <<<"$b"' _ "$REGISTRY/t/git:v1"
+
 # ---- SBOM ---------------------------------------------------------------------------------
 check "--sbom=true push of an image without package metadata" build -t "$REGISTRY/t/sbom0:v1" --push --sbom=true \
   --secret id=tok,env=SECRET_TOKEN "$ctx"

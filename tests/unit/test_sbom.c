@@ -208,6 +208,8 @@ go_buildinfo (void **state)
   sw_sbom_free (s);
 
   /* pre-1.18 (pointers, not inline strings), truncated blobs, no magic: not Go, no crash */
+  free (steal_pointer (&vers));
+  free (steal_pointer (&mi));
   blob[15] = 0;
   assert_int_equal (sw_sbom_go_buildinfo_blob (blob, n, &vers, &mi), 0);
   blob[15] = 2;
