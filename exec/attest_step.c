@@ -404,6 +404,22 @@ make_sbom (sw_engine *e, sw_stage *s, const sw_image_result *r, sw_attestation *
 
 /* ---- the attestation manifest ----------------------------------------------------------- */
 
+struct put_job
+{
+  sw_engine *e;
+  const sw_buf *data;
+};
+
+static int
+put_job (void *arg, sw_error **err)
+{
+  struct put_job *j = arg;
+  char got[SW_DIGEST_BUFSZ];
+  if (sw_blob_put_small (j->e->reg, j->e->push_repo, j->data->data, j->data->len, got, err) < 0)
+    return sw_error_wrap (err, "pushing an attestation");
+  return 0;
+}
+
 int
 sw_engine_attest (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err)
 {
@@ -458,16 +474,22 @@ sw_engine_attest (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err)
 
   if (e->push_repo)
     {
+      /* The statements on the workers and the config here, at the same time: each upload
+       * is a few round trips the registry takes its time over, and they add up on the
+       * push's critical path.  Then the manifest, once they are all in. */
       char got[SW_DIGEST_BUFSZ];
       for (size_t i = 0; i < r->attest.n_blobs; i++)
-        if (sw_blob_put_small (e->reg, e->push_repo, r->attest.blobs[i].data.data, r->attest.blobs[i].data.len, got,
-                               err)
-            < 0)
-          goto out;
-      if (sw_blob_put_small (e->reg, e->push_repo, r->attest.config.data, r->attest.config.len, got, err) < 0
-          || sw_manifest_put (e->reg, e->push_repo, r->attest.digest, r->attest.media_type, r->attest.manifest.data,
-                              r->attest.manifest.len, err)
-                 < 0)
+        {
+          struct put_job *j = sw_xzalloc (sizeof *j);
+          *j = (struct put_job){ e, &r->attest.blobs[i].data };
+          sw_workers_submit (e->workers, put_job, j, free);
+        }
+      int cr = sw_blob_put_small (e->reg, e->push_repo, r->attest.config.data, r->attest.config.len, got, err);
+      if (sw_workers_wait (e->workers, cr < 0 ? NULL : err) < 0 || cr < 0)
+        goto out;
+      if (sw_manifest_put (e->reg, e->push_repo, r->attest.digest, r->attest.media_type, r->attest.manifest.data,
+                           r->attest.manifest.len, err)
+          < 0)
         goto out;
     }
   ret = 0;
