@@ -141,8 +141,9 @@ void sw_build_set_event_callback (sw_build *b, sw_event_callback cb, void *userd
  * publishes no tag. */
 int sw_build_run (sw_build *b, sw_error **err);
 
-/* After a successful run: the digest of the image's manifest (or index for several
- * platforms), and of its config (the image ID).  NULL before. */
+/* After a successful run: the digest of the image's manifest (or index: for several
+ * platforms, or when attestations are attached), and of its config (the image ID).  NULL
+ * before. */
 const char *sw_build_digest (const sw_build *b);
 const char *sw_build_image_id (const sw_build *b);
 
