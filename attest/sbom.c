@@ -176,6 +176,96 @@ sw_sbom_parse_dpkg (sw_sbom *s, const char *text, size_t len, const char *source
   dpkg_flush (s, &st, source);
 }
 
+/* Licenses from a machine-readable debian/copyright (DEP-5): every "License:" field's short
+ * names, mapped to SPDX identifiers where there is one (LicenseRef-… otherwise), sorted,
+ * joined with AND.  NULL when the file names none (a free-form copyright file). */
+static const struct
+{
+  const char *debian, *spdx;
+} deb_license_names[] = {
+  { "gpl-1", "GPL-1.0-only" },         { "gpl-1+", "GPL-1.0-or-later" },    { "gpl-2", "GPL-2.0-only" },
+  { "gpl-2+", "GPL-2.0-or-later" },    { "gpl-3", "GPL-3.0-only" },         { "gpl-3+", "GPL-3.0-or-later" },
+  { "lgpl-2", "LGPL-2.0-only" },       { "lgpl-2+", "LGPL-2.0-or-later" },  { "lgpl-2.1", "LGPL-2.1-only" },
+  { "lgpl-2.1+", "LGPL-2.1-or-later" }, { "lgpl-3", "LGPL-3.0-only" },      { "lgpl-3+", "LGPL-3.0-or-later" },
+  { "agpl-3", "AGPL-3.0-only" },       { "agpl-3+", "AGPL-3.0-or-later" },  { "gfdl-1.2", "GFDL-1.2-only" },
+  { "gfdl-1.2+", "GFDL-1.2-or-later" }, { "gfdl-1.3", "GFDL-1.3-only" },    { "gfdl-1.3+", "GFDL-1.3-or-later" },
+  { "expat", "MIT" },                  { "mit", "MIT" },                    { "bsd-2-clause", "BSD-2-Clause" },
+  { "bsd-3-clause", "BSD-3-Clause" },  { "bsd-4-clause", "BSD-4-Clause" },  { "apache-2.0", "Apache-2.0" },
+  { "artistic", "Artistic-1.0-Perl" }, { "artistic-2.0", "Artistic-2.0" },  { "zlib", "Zlib" },
+  { "isc", "ISC" },                    { "mpl-1.1", "MPL-1.1" },            { "mpl-2.0", "MPL-2.0" },
+  { "cc0-1.0", "CC0-1.0" },            { "psf-2", "Python-2.0" },           { "curl", "curl" },
+  { "openssl", "OpenSSL" },            { "ssleay", "OpenSSL" },             { "x11", "X11" },
+  { "unicode", "Unicode-DFS-2016" },   { "bzip2-1.0.6", "bzip2-1.0.6" },    { "ftl", "FTL" },
+};
+
+static char *
+deb_copyright_licenses (const char *text, size_t len)
+{
+  const char *cur = text, *end = text + len, *line;
+  size_t n;
+  char **names = NULL;
+  size_t count = 0;
+  char *v;
+
+  while (next_line (&cur, end, &line, &n))
+    {
+      if ((v = header_value (line, n, "License")) == NULL)
+        continue;
+      char *save = NULL;
+      for (char *t = strtok_r (v, " \t,|()", &save); t; t = strtok_r (NULL, " \t,|()", &save))
+        {
+          if (strcasecmp (t, "or") == 0 || strcasecmp (t, "and") == 0 || strcasecmp (t, "with") == 0
+              || strcasecmp (t, "public-domain") == 0 || strchr (t, '/') || strlen (t) > 64)
+            continue;
+          const char *spdx = NULL;
+          for (size_t i = 0; i < sizeof deb_license_names / sizeof *deb_license_names && !spdx; i++)
+            if (strcasecmp (t, deb_license_names[i].debian) == 0)
+              spdx = deb_license_names[i].spdx;
+          sw_buf id = SW_BUF_INIT;
+          if (spdx)
+            sw_buf_puts (&id, spdx);
+          else
+            {
+              size_t tn = strlen (t);
+              bool later = tn > 1 && t[tn - 1] == '+';
+              sw_buf_puts (&id, "LicenseRef-");
+              for (size_t c = 0; c < tn - later; c++)
+                sw_buf_putc (&id, isalnum ((unsigned char) t[c]) || t[c] == '.' || t[c] == '-' ? t[c] : '-');
+              if (later)
+                sw_buf_puts (&id, "-or-later");
+            }
+          bool seen = false;
+          for (size_t i = 0; i < count && !seen; i++)
+            seen = strcmp (names[i], sw_buf_str (&id)) == 0;
+          if (seen || count >= 64)
+            {
+              sw_buf_free (&id);
+              continue;
+            }
+          names = sw_xreallocarray (names, count + 1, sizeof *names);
+          names[count++] = sw_buf_steal (&id);
+        }
+      free (v);
+    }
+  if (count == 0)
+    return NULL;
+  for (size_t i = 1; i < count; i++) /* sorted: the same file, the same expression */
+    for (size_t j = i; j > 0 && strcmp (names[j - 1], names[j]) > 0; j--)
+      {
+        char *t = names[j];
+        names[j] = names[j - 1];
+        names[j - 1] = t;
+      }
+  sw_buf out = SW_BUF_INIT;
+  for (size_t i = 0; i < count; i++)
+    {
+      sw_buf_printf (&out, "%s%s", i ? " AND " : "", names[i]);
+      free (names[i]);
+    }
+  free (names);
+  return sw_buf_steal (&out);
+}
+
 /* ---- apk ------------------------------------------------------------------------------ */
 
 static void
@@ -860,6 +950,17 @@ sw_sbom_scan (int rootfd, sw_sbom **out, sw_error **err)
           cleanup_free char *path = sw_xasprintf ("/var/lib/dpkg/status.d/%s", de->d_name);
           parse_file_at (s, sd, de->d_name, path, sw_sbom_parse_dpkg);
         }
+    }
+  /* Debian packages' licenses: their copyright files */
+  for (size_t i = 0; i < s->n; i++)
+    {
+      if (s->pkgs[i].kind != SW_SBOM_DEB || strchr (s->pkgs[i].name, '/'))
+        continue;
+      cleanup_free char *path = sw_xasprintf ("/usr/share/doc/%s/copyright", s->pkgs[i].name);
+      size_t clen = 0;
+      cleanup_free char *text = slurp_in_root (rootfd, path, &clen);
+      if (text)
+        s->pkgs[i].license = deb_copyright_licenses (text, clen);
     }
   cleanup_free char *apk = slurp_in_root (rootfd, "/lib/apk/db/installed", &len);
   if (apk)

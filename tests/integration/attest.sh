@@ -182,6 +182,8 @@ if curl -sf -o /dev/null "http://127.0.0.1:5001/v2/debian/manifests/bookworm" -H
   check "--sbom=true of debian:bookworm" build -t "$REGISTRY/t/bookworm:v1" --push --sbom=true -o "type=local,dest=$dir/real-out" "$real"
   check "its SBOM lists exactly what dpkg-query -W printed inside it" bash -c '
     [ "$(jq -r ".predicate.packages[] | select(.externalRefs[0].referenceLocator | startswith(\"pkg:deb/\")) | \"\(.name)\t\(.versionInfo)\"" "$1/sbom.spdx.json" | sort)" = "$(sort "$1/dpkg-query.txt")" ]' _ "$dir/real-out"
+  check "licenses from the packages' copyright files (bash: GPL-3.0-or-later)" jq -e '
+    .predicate.packages[] | select(.name == "bash") | .licenseDeclared | contains("GPL-3.0-or-later")' "$dir/real-out/sbom.spdx.json"
 fi
 
 # ---- several platforms ------------------------------------------------------------------------

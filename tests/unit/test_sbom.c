@@ -271,6 +271,11 @@ scan_tree (void **state)
   put (d, "var/lib/dpkg/status", dpkg_status);
   put (d, "var/lib/dpkg/status.d/base-files", "Package: base-files\nVersion: 12.4+deb12u5\nArchitecture: amd64\n");
   put (d, "var/lib/dpkg/status.d/base-files.md5sums", "d41d8cd98f00b204e9800998ecf8427e  etc/x\n");
+  put (d, "usr/share/doc/libc6/copyright",
+       "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n"
+       "Files: *\nCopyright: 1991-2023 Free Software Foundation\nLicense: LGPL-2.1+\n text\n\n"
+       "Files: x/*\nLicense: GPL-2+ or Expat\n\nFiles: y/*\nLicense: Custom-Thing+\n");
+  put (d, "usr/share/doc/half-gone/copyright", "This package was debianized by someone.\nIt is GPL.\n");
   put (d, "srv/app/node_modules/express/package.json", "{\"name\":\"express\",\"version\":\"4.18.2\"}");
   put (d, "srv/app/node_modules/@scope/x/package.json", "{\"name\":\"@scope/x\",\"version\":\"0.0.1\"}");
   put (d, "srv/app/package.json", "{\"name\":\"app\",\"version\":\"1.0.0\"}"); /* the project: not a dependency */
@@ -288,6 +293,10 @@ scan_tree (void **state)
   close (fd);
   assert_non_null (find (s, "libc6"));
   assert_non_null (find (s, "half-gone"));
+  /* licenses from a DEP-5 copyright file, as SPDX identifiers; none from a free-form one */
+  assert_string_equal (find (s, "libc6")->license,
+                       "GPL-2.0-or-later AND LGPL-2.1-or-later AND LicenseRef-Custom-Thing-or-later AND MIT");
+  assert_null (find (s, "half-gone")->license);
   assert_non_null (find (s, "base-files"));
   assert_string_equal (find (s, "base-files")->source, "/var/lib/dpkg/status.d/base-files");
   assert_non_null (find (s, "express"));
