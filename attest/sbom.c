@@ -994,6 +994,21 @@ spdx_expression_like (const char *l)
   return strstr (l, "  ") == NULL && l[0] != ' ';
 }
 
+/* A JSON string from what an image's metadata says: bytes that are not UTF-8 become '?'
+ * (jansson refuses them, and a package must not lose its name for a stray byte). */
+static json_t *
+jstr (const char *v)
+{
+  json_t *j = json_string (v);
+  if (j)
+    return j;
+  cleanup_free char *copy = sw_xstrdup (v);
+  for (char *c = copy; *c; c++)
+    if ((unsigned char) *c >= 0x80)
+      *c = '?';
+  return json_string (copy);
+}
+
 static json_t *
 spdx_package (const sw_sbom_pkg *p, size_t index)
 {
@@ -1004,28 +1019,28 @@ spdx_package (const sw_sbom_pkg *p, size_t index)
   sw_buf_printf (&id, "SPDXRef-Package-%s-", kind_names[p->kind]);
   spdx_id_part (&id, p->name);
   sw_buf_printf (&id, "-%zu", index);
-  json_object_set_new (o, "name", json_string (p->name));
+  json_object_set_new (o, "name", jstr (p->name));
   json_object_set_new (o, "SPDXID", json_string (sw_buf_str (&id)));
   if (*p->version)
-    json_object_set_new (o, "versionInfo", json_string (p->version));
+    json_object_set_new (o, "versionInfo", jstr (p->version));
   json_object_set_new (o, "downloadLocation", json_string ("NOASSERTION"));
   json_object_set_new (o, "filesAnalyzed", json_false ());
   json_object_set_new (o, "licenseConcluded", json_string ("NOASSERTION"));
   if (p->license && spdx_expression_like (p->license))
-    json_object_set_new (o, "licenseDeclared", json_string (p->license));
+    json_object_set_new (o, "licenseDeclared", jstr (p->license));
   else
     {
       json_object_set_new (o, "licenseDeclared", json_string ("NOASSERTION"));
       if (p->license)
-        json_object_set_new (o, "licenseComments", json_string (p->license));
+        json_object_set_new (o, "licenseComments", jstr (p->license));
     }
   json_object_set_new (o, "copyrightText", json_string ("NOASSERTION"));
   cleanup_free char *info = sw_xasprintf ("acquired package info from %s: %s", source_of[p->kind], p->source);
-  json_object_set_new (o, "sourceInfo", json_string (info));
+  json_object_set_new (o, "sourceInfo", jstr (info));
   json_t *ref = json_object ();
   json_object_set_new (ref, "referenceCategory", json_string ("PACKAGE-MANAGER"));
   json_object_set_new (ref, "referenceType", json_string ("purl"));
-  json_object_set_new (ref, "referenceLocator", json_string (p->purl));
+  json_object_set_new (ref, "referenceLocator", jstr (p->purl));
   json_t *refs = json_array ();
   json_array_append_new (refs, ref);
   json_object_set_new (o, "externalRefs", refs);
@@ -1046,7 +1061,7 @@ sw_sbom_spdx (const sw_sbom *s, const char *name, const char *created, const cha
   json_object_set_new (doc, "spdxVersion", json_string ("SPDX-2.3"));
   json_object_set_new (doc, "dataLicense", json_string ("CC0-1.0"));
   json_object_set_new (doc, "SPDXID", json_string ("SPDXRef-DOCUMENT"));
-  json_object_set_new (doc, "name", json_string (name));
+  json_object_set_new (doc, "name", jstr (name));
   json_object_set_new (doc, "documentNamespace", json_string (sw_buf_str (&ns)));
   json_t *ci = json_object ();
   json_t *creators = json_array ();

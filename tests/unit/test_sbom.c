@@ -80,6 +80,17 @@ dpkg_status_parsed_as_dpkg_query_lists (void **state)
   assert_null (find (s, "purged-one"));
   assert_null (find (s, "not-a-field"));
   sw_sbom_free (s);
+
+  /* bytes that are not UTF-8 do not cost a package its name in the SPDX document */
+  s = new_sbom ();
+  static const char latin1[] = "Package: caf\xe9\nVersion: 1.0\nArchitecture: all\n";
+  sw_sbom_parse_dpkg (s, latin1, strlen (latin1), "/var/lib/dpkg/status");
+  sw_sbom_finish (s);
+  cleanup_buf sw_buf out = SW_BUF_INIT;
+  sw_sbom_spdx (s, "x", "2024-01-02T03:04:05Z", "seed", &out);
+  assert_non_null (strstr (out.data, "\"name\":\"caf?\""));
+  assert_non_null (strstr (out.data, "pkg:deb/debian/caf%E9@1.0?arch=all"));
+  sw_sbom_free (s);
 }
 
 /* ---- apk --------------------------------------------------------------------------- */
