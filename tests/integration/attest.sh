@@ -222,3 +222,14 @@ check "local without asking: no attestation file (the default provenance is for 
 check "--sbom=true with -o type=docker is refused, as buildx refuses it" bash -c '
   out=$(timeout 300 "$SLIPWAY" build -q --state-dir "$1/state" -o "type=docker,dest=$1/d.tar" --sbom=true -f "$2/Dockerfile.multi" "$2" 2>&1)
   [ $? -ne 0 ] && grep -q "docker exporter does not support exporting manifest lists" <<<"$out" && ! test -e "$1/d.tar"' _ "$dir" "$ctx"
+check "two platforms into a local output: each platform's directory gets its attestation files" bash -c '
+  timeout 300 "$SLIPWAY" build -q --state-dir "$1/state" --platform linux/amd64,linux/arm64 -o "type=local,dest=$1/local3" --sbom=true --provenance=true -f "$2/Dockerfile.multi" "$2" >/dev/null &&
+  for p in linux_amd64 linux_arm64; do
+    jq -e ".predicateType == \"https://spdx.dev/Document\"" "$1/local3/$p/sbom.spdx.json" >/dev/null &&
+    jq -e "[.subject[].name] | index(\"arch\") != null" "$1/local3/$p/provenance.json" >/dev/null || exit 1
+  done
+  grep -q aarch64 "$1/local3/linux_arm64/arch" &&
+  jq -e ".predicate.buildDefinition.resolvedDependencies[0].uri | endswith(\"platform=linux%2Farm64\")" "$1/local3/linux_arm64/provenance.json" >/dev/null' _ "$dir" "$ctx"
+printf 'FROM %s/t/def:v1\nRUN test -s /toklen\n' "$REGISTRY" > "$ctx/Dockerfile.from"
+check "FROM an attested image takes its runnable manifest, not the attestation" \
+  build -t "$REGISTRY/t/from:v1" --push --provenance=false -f "$ctx/Dockerfile.from" "$ctx"
