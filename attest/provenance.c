@@ -193,7 +193,8 @@ resolved_dependencies (const sw_prov_input *in, const char *uri_key)
       json_t *m = json_object ();
       cleanup_free char *u = sw_redact_url (in->urls[i].url);
       json_object_set_new (m, uri_key, json_string (u));
-      json_object_set_new (m, "digest", digest_set (in->urls[i].digest));
+      if (in->urls[i].digest && *in->urls[i].digest)
+        json_object_set_new (m, "digest", digest_set (in->urls[i].digest));
       json_array_append_new (a, m);
     }
   return a;

@@ -105,8 +105,25 @@ sw_engine_note_image (sw_engine *e, const char *ref, const sw_platform *p, const
 }
 
 void
+sw_engine_note_url (sw_engine *e, const char *url, const char *digest)
+{
+  for (size_t i = 0; i < e->n_urls; i++)
+    if (strcmp (e->urls[i].url, url) == 0 && strcmp (e->urls[i].digest, digest) == 0)
+      return;
+  e->urls = sw_xreallocarray (e->urls, e->n_urls + 1, sizeof *e->urls);
+  e->urls[e->n_urls].url = sw_xstrdup (url);
+  snprintf (e->urls[e->n_urls].digest, sizeof e->urls[e->n_urls].digest, "%s", digest);
+  e->n_urls++;
+}
+
+void
 sw_engine_forget_images (sw_engine *e)
 {
+  for (size_t i = 0; i < e->n_urls; i++)
+    free (e->urls[i].url);
+  free (e->urls);
+  e->urls = NULL;
+  e->n_urls = 0;
   for (size_t i = 0; i < e->n_sources; i++)
     {
       free (e->sources[i].ref);
@@ -321,6 +338,9 @@ make_provenance (sw_engine *e, sw_stage *s, sw_attestation *out, sw_error **err)
     sw_strlist_push (&ssh_ids, e->ssh[i].id);
   for (size_t i = 0; i < e->n_sources; i++)
     images[i] = (sw_prov_image){ e->sources[i].ref, &e->sources[i].platform, e->sources[i].digest };
+  sw_prov_url *urls = sw_xcalloc (e->n_urls + 1, sizeof *urls);
+  for (size_t i = 0; i < e->n_urls; i++)
+    urls[i] = (sw_prov_url){ e->urls[i].url, e->urls[i].digest };
   git_info (e->context, &vcs_source, &vcs_revision);
   if (b->dockerfile == NULL || strcmp (b->dockerfile, "-") == 0)
     df_name = sw_xstrdup ("Dockerfile");
@@ -342,6 +362,8 @@ make_provenance (sw_engine *e, sw_stage *s, sw_attestation *out, sw_error **err)
     .builder_platform = builder_platform,
     .images = images,
     .n_images = e->n_sources,
+    .urls = urls,
+    .n_urls = e->n_urls,
     .invocation_id = e->invocation_id,
     .started_on = e->started_on,
     .finished_on = finished,
@@ -351,6 +373,7 @@ make_provenance (sw_engine *e, sw_stage *s, sw_attestation *out, sw_error **err)
   out->filename = "provenance.json";
   out->inline_only = e->attest_prov_inline_only;
   free (images);
+  free (urls);
   return 0;
 }
 

@@ -37,6 +37,13 @@
 
 typedef struct sw_engine sw_engine;
 
+/* A URL a platform's ADD downloaded, with the digest of what came (none when unpacked). */
+typedef struct sw_url_source
+{
+  char *url;
+  char digest[SW_DIGEST_BUFSZ];
+} sw_url_source;
+
 /* An image a platform's build used (FROM, COPY --from), for provenance. */
 typedef struct sw_image_source
 {
@@ -122,6 +129,8 @@ struct sw_engine
   char *started_on;
   sw_image_source *sources;   /* the platform being built's images */
   size_t n_sources;
+  sw_url_source *urls;        /* and its ADD URLs */
+  size_t n_urls;
 };
 
 /* Put *err at node's place in the Dockerfile ("Dockerfile:12:5: …" and a caret). -1. */
@@ -196,6 +205,8 @@ int sw_engine_attest_setup (sw_engine *e, bool push, sw_error **err);
 /* Remember an image the platform being built used. */
 void sw_engine_note_image (sw_engine *e, const char *ref, const sw_platform *p, const char *digest);
 void sw_engine_forget_images (sw_engine *e);
+/* And a URL an ADD fetched ("" digest when unknown). */
+void sw_engine_note_url (sw_engine *e, const char *url, const char *digest);
 /* After export: r's predicates, statements and attestation manifest (pushed by digest when
  * pushing).  Nothing when the build makes no attestation. */
 int sw_engine_attest (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err);

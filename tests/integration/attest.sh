@@ -233,3 +233,16 @@ check "two platforms into a local output: each platform's directory gets its att
 printf 'FROM %s/t/def:v1\nRUN test -s /toklen\n' "$REGISTRY" > "$ctx/Dockerfile.from"
 check "FROM an attested image takes its runnable manifest, not the attestation" \
   build -t "$REGISTRY/t/from:v1" --push --provenance=false -f "$ctx/Dockerfile.from" "$ctx"
+
+# ADD URLs are resolved dependencies too, with the digest of what was downloaded
+web=$dir/web; mkdir -p "$web"; printf 'downloaded payload\n' > "$web/payload.txt"
+wport=$(free_port)
+(cd "$web" && exec python3 -m http.server --bind 127.0.0.1 "$wport" >/dev/null 2>&1) &
+wpid=$!
+on_exit "kill $wpid 2>/dev/null; wait $wpid 2>/dev/null"
+for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$wport/payload.txt" && break; sleep 0.05; done
+printf 'FROM %s/base/busybox:latest\nADD http://127.0.0.1:%s/payload.txt /opt/\n' "$REGISTRY" "$wport" > "$ctx/Dockerfile.add"
+check "an ADD URL build with provenance" build -o "type=local,dest=$dir/local-add" --provenance=true -f "$ctx/Dockerfile.add" "$ctx"
+check "the URL is a resolved dependency with the digest of what it gave" jq -e \
+  --arg u "http://127.0.0.1:$wport/payload.txt" --arg d "$(sha256sum < "$web/payload.txt" | cut -d' ' -f1)" '
+  .predicate.buildDefinition.resolvedDependencies | any(. == {"uri": $u, "digest": {"sha256": $d}})' "$dir/local-add/provenance.json"
