@@ -341,7 +341,10 @@ make_provenance (sw_engine *e, sw_stage *s, sw_attestation *out, sw_error **err)
   sw_prov_url *urls = sw_xcalloc (e->n_urls + 1, sizeof *urls);
   for (size_t i = 0; i < e->n_urls; i++)
     urls[i] = (sw_prov_url){ e->urls[i].url, e->urls[i].digest };
-  git_info (e->context, &vcs_source, &vcs_revision);
+  /* BUILDX_GIT_INFO=0 keeps the repository out, as with buildx */
+  const char *gi = getenv ("BUILDX_GIT_INFO");
+  if (!(gi && (strcmp (gi, "0") == 0 || strcasecmp (gi, "false") == 0)))
+    git_info (e->context, &vcs_source, &vcs_revision);
   if (b->dockerfile == NULL || strcmp (b->dockerfile, "-") == 0)
     df_name = sw_xstrdup ("Dockerfile");
   else

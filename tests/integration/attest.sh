@@ -246,3 +246,8 @@ check "an ADD URL build with provenance" build -o "type=local,dest=$dir/local-ad
 check "the URL is a resolved dependency with the digest of what it gave" jq -e \
   --arg u "http://127.0.0.1:$wport/payload.txt" --arg d "$(sha256sum < "$web/payload.txt" | cut -d' ' -f1)" '
   .predicate.buildDefinition.resolvedDependencies | any(. == {"uri": $u, "digest": {"sha256": $d}})' "$dir/local-add/provenance.json"
+check "BUILDX_GIT_INFO=0 leaves the repository out" bash -c '
+  BUILDX_GIT_INFO=0 timeout 300 "$SLIPWAY" build -q --state-dir "$1/state" -o "type=local,dest=$1/local-nogit" --provenance=true "$2" >/dev/null &&
+  jq -e "(.predicate.buildDefinition.externalParameters.configSource | has(\"uri\") | not) and (.predicate.runDetails.metadata.buildkit_metadata | has(\"vcs\") | not)" "$1/local-nogit/provenance.json" >/dev/null &&
+  timeout 300 "$SLIPWAY" build -q --state-dir "$1/state" -o "type=local,dest=$1/local-git" --provenance=true "$2" >/dev/null &&
+  jq -e ".predicate.runDetails.metadata.buildkit_metadata.vcs.revision == \"$3\"" "$1/local-git/provenance.json" >/dev/null' _ "$dir" "$git" "$commit"
