@@ -395,7 +395,7 @@ scan_in_view (int rootfd, void *arg, sw_error **err)
 }
 
 static int
-make_sbom (sw_engine *e, sw_stage *s, const sw_image_result *r, sw_attestation *out, sw_error **err)
+make_sbom (sw_engine *e, sw_stage *s, sw_attestation *out, sw_error **err)
 {
   cleanup_strv char **lowers = NULL;
   cleanup_free char *empty = NULL, *mnt = NULL;
@@ -421,7 +421,9 @@ make_sbom (sw_engine *e, sw_stage *s, const sw_image_result *r, sw_attestation *
     return sw_error_wrap (err, "SBOM: scanning the image");
   cleanup_free char *name = e->n_tags ? sw_ref_string (e->tags[0]) : sw_xstrdup ("image");
   /* SPDX wants seconds: the build's own time (or SOURCE_DATE_EPOCH) */
-  sw_sbom_spdx (c.sbom, name, e->epoch_str ? e->epoch_str : e->created, r->manifest_digest, &out->predicate);
+  cleanup_free char *plat = sw_platform_format (&s->platform);
+  cleanup_free char *seed = sw_xasprintf ("%s-%s", e->invocation_id, plat);
+  sw_sbom_spdx (c.sbom, name, e->epoch_str ? e->epoch_str : e->created, seed, &out->predicate);
   sw_sbom_free (c.sbom);
   out->predicate_type = SW_PREDICATE_SPDX;
   out->filename = "sbom.spdx.json";
@@ -447,9 +449,8 @@ put_job (void *arg, sw_error **err)
 }
 
 int
-sw_engine_attest (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err)
+sw_engine_attest_predicates (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err)
 {
-  cleanup_strv char **names = NULL;
   double t0;
   int id, ret = -1;
 
@@ -458,10 +459,28 @@ sw_engine_attest (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err)
   t0 = sw_engine_now ();
   id = sw_engine_vertex_start (e, "generating attestations");
   r->attestations = sw_xcalloc (2, sizeof *r->attestations);
-  if (e->attest_sbom && make_sbom (e, s, r, &r->attestations[r->n_attestations++], err) < 0)
+  if (e->attest_sbom && make_sbom (e, s, &r->attestations[r->n_attestations++], err) < 0)
     goto out;
   if (e->attest_provenance && make_provenance (e, s, &r->attestations[r->n_attestations++], err) < 0)
     goto out;
+  ret = 0;
+out:
+  sw_engine_vertex_done (e, id, t0, ret < 0 ? *err : NULL);
+  return ret;
+}
+
+int
+sw_engine_attest (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err)
+{
+  cleanup_strv char **names = NULL;
+  double t0;
+  int id, ret = -1;
+
+  if (r->n_attestations == 0)
+    return 0;
+  (void) s;
+  t0 = sw_engine_now ();
+  id = sw_engine_vertex_start (e, "exporting attestation manifest");
 
   /* Only an image destination (the registry, an oci layout) gets the attestation
    * manifest; local outputs need only the predicates, and the build's result stays the

@@ -207,8 +207,11 @@ void sw_engine_note_image (sw_engine *e, const char *ref, const sw_platform *p, 
 void sw_engine_forget_images (sw_engine *e);
 /* And a URL an ADD fetched ("" digest when unknown). */
 void sw_engine_note_url (sw_engine *e, const char *url, const char *digest);
-/* After export: r's predicates, statements and attestation manifest (pushed by digest when
- * pushing).  Nothing when the build makes no attestation. */
+/* Before export (so that the SBOM's scan of the stage's tree runs while the workers still
+ * pack and upload its layers): r's predicates.  After export: their statements about r's
+ * manifest and the attestation manifest (pushed by digest when pushing).  Both do nothing
+ * when the build makes no attestation. */
+int sw_engine_attest_predicates (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err);
 int sw_engine_attest (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err);
 void sw_image_result_attest_clear (sw_image_result *r);
 void sw_engine_attest_free (sw_engine *e);

@@ -425,7 +425,8 @@ build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platf
   for (size_t i = 0; i < e->plan->n_order; i++)
     if (sw_engine_run_stage (e, e->plan->order[i], err) < 0)
       return -1;
-  if (sw_engine_export_image (e, &e->stages[e->plan->target], out, err) < 0
+  if (sw_engine_attest_predicates (e, &e->stages[e->plan->target], out, err) < 0
+      || sw_engine_export_image (e, &e->stages[e->plan->target], out, err) < 0
       || sw_engine_attest (e, &e->stages[e->plan->target], out, err) < 0)
     return -1;
   return sw_outputs_write_platform (e, &e->stages[e->plan->target], out, index, n_platforms, err);
