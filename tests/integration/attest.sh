@@ -241,10 +241,15 @@ wport=$(free_port)
 wpid=$!
 on_exit "kill $wpid 2>/dev/null; wait $wpid 2>/dev/null"
 for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$wport/payload.txt" && break; sleep 0.05; done
-printf 'FROM %s/base/busybox:latest\nADD http://127.0.0.1:%s/payload.txt /opt/\n' "$REGISTRY" "$wport" > "$ctx/Dockerfile.add"
+printf 'FROM %s/base/busybox:latest\nADD http://127.0.0.1:%s/payload.txt /opt/\nCOPY --from=%s/base/busybox:latest-amd64 /bin/busybox /bb\n' \
+  "$REGISTRY" "$wport" "$REGISTRY" > "$ctx/Dockerfile.add"
 check "an ADD URL build with provenance" build -o "type=local,dest=$dir/local-add" --provenance=true -f "$ctx/Dockerfile.add" "$ctx"
 check "the URL is a resolved dependency with the digest of what it gave" jq -e \
   --arg u "http://127.0.0.1:$wport/payload.txt" --arg d "$(sha256sum < "$web/payload.txt" | cut -d' ' -f1)" '
+  .predicate.buildDefinition.resolvedDependencies | any(. == {"uri": $u, "digest": {"sha256": $d}})' "$dir/local-add/provenance.json"
+check "a COPY --from image is a resolved dependency, with its digest" jq -e \
+  --arg u "pkg:docker/$REGISTRY/base/busybox@latest-amd64?platform=linux%2Famd64" \
+  --arg d "$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/base/busybox:latest-amd64" | sha256sum | cut -d' ' -f1)" '
   .predicate.buildDefinition.resolvedDependencies | any(. == {"uri": $u, "digest": {"sha256": $d}})' "$dir/local-add/provenance.json"
 check "BUILDX_GIT_INFO=0 leaves the repository out" bash -c '
   BUILDX_GIT_INFO=0 timeout 300 "$SLIPWAY" build -q --state-dir "$1/state" -o "type=local,dest=$1/local-nogit" --provenance=true "$2" >/dev/null &&
