@@ -20,7 +20,6 @@ enum flag_kind
   FLAG_PROGRESS,    /* handled by the CLI's display */
   FLAG_QUIET,
   FLAG_DEBUG,
-  FLAG_ATTESTATION, /* --provenance / --sbom: only "false" (no attestation) is supported */
   FLAG_UNSUPPORTED,
 };
 
@@ -42,7 +41,7 @@ static const struct flag flags[] = {
   OPT ("add-host", 0, SW_OPT_ADD_HOST, "Add a custom host-to-IP mapping (HOST:IP)"),
   TODO ("allow", true, "Allow extra privileged entitlement"),
   OPT ("annotation", 0, SW_OPT_ANNOTATION, "Add annotation to the image"),
-  TODO ("attest", true, "Attestation parameters"),
+  OPT ("attest", 0, SW_OPT_ATTEST, "Attestation parameters (type=provenance,… or type=sbom,…)"),
   OPT ("build-arg", 0, SW_OPT_BUILD_ARG, "Set build-time variables"),
   OPT ("build-context", 0, SW_OPT_BUILD_CONTEXT, "Additional build contexts (NAME=PATH)"),
   TODO ("builder", true, "Override the configured builder instance"),
@@ -63,11 +62,11 @@ static const struct flag flags[] = {
   OPT ("output", 'o', SW_OPT_OUTPUT, "Output destination (type=registry, type=oci,dest=…, …)"),
   OPT ("platform", 0, SW_OPT_PLATFORM, "Set target platform for build"),
   { "progress", 0, true, FLAG_PROGRESS, 0, "Progress output: auto, plain, tty, quiet, rawjson" },
-  { "provenance", 0, true, FLAG_ATTESTATION, 0, "Provenance attestation (only \"false\" for now)" },
+  OPT ("provenance", 0, SW_OPT_PROVENANCE, "Shorthand for --attest=type=provenance (true, false, mode=min|max,…)"),
   BOOL_OPT ("pull", SW_OPT_PULL, "Always attempt to pull all referenced images"),
   BOOL_OPT ("push", SW_OPT_PUSH, "Shorthand for --output=type=registry"),
   { "quiet", 'q', false, FLAG_QUIET, 0, "Suppress the build output and print image ID on success" },
-  { "sbom", 0, true, FLAG_ATTESTATION, 0, "SBOM attestation (only \"false\" for now)" },
+  OPT ("sbom", 0, SW_OPT_SBOM, "Shorthand for --attest=type=sbom"),
   OPT ("secret", 0, SW_OPT_SECRET, "Secret to expose to the build (id=ID,src=PATH|env=VAR)"),
   TODO ("shm-size", true, "Shared memory size for build containers"),
   OPT ("ssh", 0, SW_OPT_SSH, "SSH agent socket or keys to expose to the build"),
@@ -218,14 +217,6 @@ cli_build (int argc, char **argv)
           break;
         case FLAG_DEBUG:
           sw_set_log_level (SW_LOG_DEBUG);
-          break;
-        case FLAG_ATTESTATION:
-          if (strcmp (optarg, "false") != 0 && strcmp (optarg, "0") != 0)
-            {
-              cli_fail ("not supported yet: --%s=%s (only --%s=false)", f->name, optarg, f->name);
-              sw_build_free (b);
-              return 2;
-            }
           break;
         case FLAG_UNSUPPORTED:
           cli_fail ("not supported yet: --%s", f->name);

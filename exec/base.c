@@ -27,7 +27,7 @@ sw_base_resolve (sw_registry *r, const char *image, const sw_platform *want, sw_
   b->name = sw_xstrdup (image);
   if (sw_ref_parse (image, &b->repo, err) < 0)
     goto out;
-  if (sw_resolve_image (r, b->repo, want, &f, NULL, err) < 0)
+  if (sw_resolve_image (r, b->repo, want, &f, b->top_digest, err) < 0)
     goto out;
   /* From here on the repository is named by the manifest's digest. */
   free (b->repo->digest);

@@ -24,6 +24,7 @@ typedef struct sw_base_image
   char *name;             /* as written in FROM, expanded */
   sw_ref *repo;           /* where its blobs live */
   char manifest_digest[SW_DIGEST_BUFSZ];
+  char top_digest[SW_DIGEST_BUFSZ]; /* what the reference resolved to (its index, if any) */
   char *manifest_media_type;
   sw_manifest *manifest;
   sw_image_config *config;

@@ -9,6 +9,8 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "attest/provenance.h"
+#include "common/csv.h"
 #include "exec/build.h"
 
 /* The environment variables that give the knobs with no buildx flag their defaults: read
@@ -51,6 +53,7 @@ sw_build_new (void)
       else
         sw_error_free (e);
     }
+  b->provenance = b->sbom = -1;
   return b;
 }
 
@@ -83,6 +86,8 @@ sw_build_free (sw_build *b)
   free (b->daemon_json);
   free (b->qemu_path);
   sw_error_free (b->env_error);
+  free (b->provenance_spec);
+  free (b->sbom_spec);
   sw_strv *lists[] = { &b->tags, &b->build_args, &b->platforms, &b->outputs, &b->labels,
                        &b->annotations, &b->secrets, &b->ssh, &b->add_hosts,
                        &b->build_contexts, &b->insecure_registries };
@@ -182,6 +187,65 @@ check_csv (const char *name, const char *value, sw_error **err)
   return 0;
 }
 
+/* One attestation request, as buildx canonicalizes --provenance/--sbom/--attest: "true",
+ * "false", or key=value fields (type=… already known; disabled=true turns it off). */
+static int
+set_attestation (sw_build *b, const char *type, const char *value, sw_error **err)
+{
+  bool prov = strcmp (type, "provenance") == 0;
+  int *state = prov ? &b->provenance : &b->sbom;
+  char **spec = prov ? &b->provenance_spec : &b->sbom_spec;
+  bool on = true;
+
+  if (strcmp (value, "true") == 0 || strcmp (value, "1") == 0 || *value == '\0')
+    value = "";
+  else if (strcmp (value, "false") == 0 || strcmp (value, "0") == 0)
+    on = false;
+  else
+    {
+      cleanup_free char *disabled = sw_csv_get (value, "disabled");
+      if (disabled && strcmp (disabled, "true") == 0)
+        on = false;
+      else if (disabled && strcmp (disabled, "false") != 0)
+        return sw_error_make (err, EINVAL, "invalid %s attestation \"%s\": disabled=%s (use true or false)", type,
+                              value, disabled);
+    }
+  if (on && prov)
+    {
+      /* checked now, so that a typo fails before the build */
+      sw_prov_opts o;
+      cleanup_free char *keep = NULL;
+      if (sw_prov_opts_parse (value, &o, &keep, err) < 0)
+        return -1;
+    }
+  else if (on)
+    {
+      cleanup_strvec sw_strv fields = SW_STRV_INIT;
+      const char *why;
+      if (sw_csv_split (value, &fields, &why) < 0)
+        return sw_error_make (err, EINVAL, "invalid sbom attestation \"%s\": %s", value, why);
+      for (size_t i = 0; i < fields.n; i++)
+        {
+          char *f = fields.v[i];
+          char *eq = strchr (f, '=');
+          if (eq)
+            *eq = '\0';
+          if (strcmp (f, "type") == 0 || strcmp (f, "disabled") == 0)
+            continue;
+          if (strcmp (f, "generator") == 0)
+            return sw_error_make (err, ENOTSUP,
+                                  "not supported: sbom generator=%s — slipway makes the SBOM itself, with no scanner "
+                                  "image; drop generator=",
+                                  eq ? eq + 1 : "");
+          return sw_error_make (err, ENOTSUP, "not supported yet: sbom option \"%s\" (in \"%s\")", f, value);
+        }
+    }
+  *state = on;
+  free (*spec);
+  *spec = sw_xstrdup (value);
+  return 0;
+}
+
 static int
 build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
 {
@@ -263,6 +327,15 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
           b->env_error = NULL;
         }
       return 0;
+    case SW_OPT_PROVENANCE: return set_attestation (b, "provenance", value, err);
+    case SW_OPT_SBOM: return set_attestation (b, "sbom", value, err);
+    case SW_OPT_ATTEST:
+      {
+        cleanup_free char *type = sw_csv_get (value, "type");
+        if (type == NULL || (strcmp (type, "provenance") != 0 && strcmp (type, "sbom") != 0))
+          return sw_error_make (err, EINVAL, "invalid --attest \"%s\": type=provenance or type=sbom is needed", value);
+        return set_attestation (b, type, value, err);
+      }
     }
   return sw_error_make (err, EINVAL, "unknown build option %d", (int) opt);
 }

@@ -35,6 +35,10 @@ struct sw_build
   int64_t source_date_epoch; /* -1: none */
   sw_error *env_error;     /* a bad value in one of those variables, reported by the run */
   sw_option env_error_opt; /* the option it was for: setting the option clears it */
+  /* attestations: -1 not asked (buildx's default applies), 0 off, 1 on; with the spec
+   * ("mode=max,builder-id=…") of the last flag that turned it on */
+  int provenance, sbom;
+  char *provenance_spec, *sbom_spec;
 
   sw_event_callback cb;
   void *cb_userdata;

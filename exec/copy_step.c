@@ -10,9 +10,13 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fsutil.h"
 #include "common/xalloc.h"
+#include "copy/add.h"
 #include "copy/copy.h"
 #include "copy/context.h"
 #include "exec/engine.h"
@@ -74,13 +78,60 @@ from_lowers (sw_engine *e, sw_stage *s, const char *from, char ***lowers, sw_bas
       sw_strlist_push (lowers, abs);
       return 0;
     }
-  if (sw_base_resolve (e->reg, from, &s->platform, image, err) < 0
-      || sw_base_extract (e->reg, e->state, *image, err) < 0)
+  if (sw_base_resolve (e->reg, from, &s->platform, image, err) < 0)
+    return -1;
+  sw_engine_note_image (e, from, &s->platform, (*image)->top_digest);
+  if (sw_base_extract (e->reg, e->state, *image, err) < 0)
     return -1;
   *lowers = sw_strlist_dup ((*image)->lowers);
   if (*lowers == NULL)
     *lowers = sw_xcalloc (1, sizeof **lowers);
   return 0;
+}
+
+/* ADD's URLs, for provenance, with the digest of what each download gave: the file the
+ * step left in its new layer (dest/NAME when dest is a directory, else dest).  An unpacked
+ * download has no one file to name: its URL is listed without a digest. */
+static void
+note_urls (sw_engine *e, const sw_copy_opts *o, const char *upper)
+{
+  cleanup_close int ufd = -1;
+  for (size_t i = 0; i < o->n_srcs; i++)
+    {
+      const char *url = o->srcs[i];
+      char digest[SW_DIGEST_BUFSZ] = "";
+      if (!sw_add_is_http (url))
+        continue;
+      if (o->unpack != 1)
+        {
+          cleanup_free char *name = sw_add_url_filename (url);
+          size_t dn = strlen (o->dest);
+          bool dir_dest = (dn && o->dest[dn - 1] == '/') || o->n_srcs + o->n_heredocs > 1;
+          cleanup_free char *dest = o->dest[0] == '/' ? sw_xstrdup (o->dest)
+                                                      : sw_xasprintf ("%s/%s", o->workdir ? o->workdir : "",
+                                                                      o->dest);
+          if (ufd < 0)
+            ufd = open (upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+          struct stat st;
+          cleanup_close int dfd = ufd < 0 ? -1 : sw_open_in_root (ufd, dest, O_RDONLY | O_NOFOLLOW | O_PATH, 0);
+          if (dfd >= 0 && fstat (dfd, &st) == 0 && S_ISDIR (st.st_mode))
+            dir_dest = true;
+          cleanup_free char *path = dir_dest ? sw_xasprintf ("%s/%s", dest, name) : sw_xstrdup (dest);
+          cleanup_close int fd = ufd < 0 ? -1 : sw_open_in_root (ufd, path, O_RDONLY | O_NOFOLLOW, 0);
+          if (fd >= 0 && fstat (fd, &st) == 0 && S_ISREG (st.st_mode))
+            {
+              sw_sha256 *h = sw_sha256_new ();
+              char buf[65536];
+              ssize_t n;
+              while ((n = read (fd, buf, sizeof buf)) > 0)
+                sw_sha256_update (h, buf, (size_t) n);
+              if (n == 0)
+                sw_sha256_final (h, digest);
+              sw_sha256_free (h);
+            }
+        }
+      sw_engine_note_url (e, url, digest);
+    }
 }
 
 int
@@ -160,6 +211,8 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
     r = sw_view_run ((const char *const *) lowers, upper, work, mnt, copy_in_view1, &call, err);
   if (r < 0)
     goto out;
+  if (add)
+    note_urls (e, &o, upper);
 
   {
     cleanup_free char *hist = sw_copy_history (&o);

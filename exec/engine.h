@@ -19,6 +19,8 @@
 
 #include "dockerfile/ast.h"
 #include "dockerfile/plan.h"
+#include "attest/attest.h"
+#include "attest/provenance.h"
 #include "exec/base.h"
 #include "exec/build.h"
 #include "exec/commit.h"
@@ -34,6 +36,21 @@
 #include "registry/ref.h"
 
 typedef struct sw_engine sw_engine;
+
+/* A URL a platform's ADD downloaded, with the digest of what came (none when unpacked). */
+typedef struct sw_url_source
+{
+  char *url;
+  char digest[SW_DIGEST_BUFSZ];
+} sw_url_source;
+
+/* An image a platform's build used (FROM, COPY --from), for provenance. */
+typedef struct sw_image_source
+{
+  char *ref;
+  sw_platform platform;
+  char digest[SW_DIGEST_BUFSZ];
+} sw_image_source;
 
 typedef struct sw_layer
 {
@@ -102,6 +119,18 @@ struct sw_engine
   sw_compression compression; /* of new layers: --output compression= (default gzip) */
   int compression_level;      /* -1: the compressor's default */
   bool compression_set;
+  char *dockerfile_text;      /* as read (provenance mode=max carries it) */
+  /* attestations (exec/attest_step.c) */
+  bool attest_provenance, attest_sbom;
+  bool attest_prov_inline_only; /* buildx's default provenance: image outputs only */
+  sw_prov_opts prov;
+  char *prov_keep;
+  char invocation_id[32];
+  char *started_on;
+  sw_image_source *sources;   /* the platform being built's images */
+  size_t n_sources;
+  sw_url_source *urls;        /* and its ADD URLs */
+  size_t n_urls;
 };
 
 /* Put *err at node's place in the Dockerfile ("Dockerfile:12:5: …" and a caret). -1. */
@@ -153,10 +182,41 @@ typedef struct sw_image_result
   sw_buf config_json;         /* the config's bytes */
   sw_layer **layers;          /* the image's layers, bottom first (owned by the engine) */
   size_t n_layers;
+  /* attestations: the predicates (for local outputs, which get them as files) and the
+   * attestation manifest over them (pushed beside the image when pushing) */
+  struct sw_attestation *attestations;
+  size_t n_attestations;
+  sw_attest_manifest attest;
+  bool attested;
 } sw_image_result;
+
+typedef struct sw_attestation
+{
+  const char *predicate_type;
+  const char *filename;       /* in a local output: provenance.json, sbom.spdx.json */
+  bool inline_only;           /* not for local outputs (buildx's default provenance) */
+  sw_buf predicate;
+} sw_attestation;
 int sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_error **err);
 
 double sw_engine_now (void);
+
+/* ---- attestations (exec/attest_step.c) ---- */
+/* Decide which attestations this build makes (the options, buildx's default for a push). */
+int sw_engine_attest_setup (sw_engine *e, bool push, sw_error **err);
+/* Remember an image the platform being built used. */
+void sw_engine_note_image (sw_engine *e, const char *ref, const sw_platform *p, const char *digest);
+void sw_engine_forget_images (sw_engine *e);
+/* And a URL an ADD fetched ("" digest when unknown). */
+void sw_engine_note_url (sw_engine *e, const char *url, const char *digest);
+/* Before export (so that the SBOM's scan of the stage's tree runs while the workers still
+ * pack and upload its layers): r's predicates.  After export: their statements about r's
+ * manifest and the attestation manifest (pushed by digest when pushing).  Both do nothing
+ * when the build makes no attestation. */
+int sw_engine_attest_predicates (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err);
+int sw_engine_attest (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err);
+void sw_image_result_attest_clear (sw_image_result *r);
+void sw_engine_attest_free (sw_engine *e);
 
 /* The --build-context value for name ("docker-image://REF" or a directory), or NULL. */
 const char *sw_engine_build_context (sw_engine *e, const char *name);

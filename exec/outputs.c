@@ -245,6 +245,24 @@ fail:
 }
 
 bool
+sw_outputs_has_docker (const sw_engine *e)
+{
+  for (size_t i = 0; e->outputs && i < e->outputs->n; i++)
+    if (e->outputs->v[i].kind == OUT_DOCKER)
+      return true;
+  return false;
+}
+
+bool
+sw_outputs_has_oci (const sw_engine *e)
+{
+  for (size_t i = 0; e->outputs && i < e->outputs->n; i++)
+    if (e->outputs->v[i].kind == OUT_OCI)
+      return true;
+  return false;
+}
+
+bool
 sw_outputs_docker_media_types (const sw_engine *e)
 {
   return e->outputs && e->outputs->docker_media_types;
@@ -302,8 +320,11 @@ rootfs_in_view (int rootfd, void *arg, sw_error **err)
   return sw_layer_pack (rootfd, &po, &sink, &info, err);
 }
 
+static int write_attestation_files (const sw_image_result *r, int destfd, sw_error **err);
+
 static int
-write_rootfs (sw_engine *e, output *o, const char *const *lowers, const char *mnt, const char *subdir, sw_error **err)
+write_rootfs (sw_engine *e, output *o, const sw_image_result *res, const char *const *lowers, const char *mnt,
+              const char *subdir, sw_error **err)
 {
   struct rootfs_call c = { o, subdir, -1 };
   int r;
@@ -320,13 +341,16 @@ write_rootfs (sw_engine *e, output *o, const char *const *lowers, const char *mn
     }
   (void) e;
   r = sw_view_run (lowers, NULL, NULL, mnt, rootfs_in_view, &c, err);
+  if (r == 0 && c.destfd >= 0)
+    r = write_attestation_files (res, c.destfd, err);
   if (c.destfd >= 0)
     close (c.destfd);
   return r;
 }
 
 static int
-write_rootfs_outputs (sw_engine *e, sw_stage *s, size_t platform_index, size_t n_platforms, sw_error **err)
+write_rootfs_outputs (sw_engine *e, sw_stage *s, const sw_image_result *res, size_t platform_index,
+                      size_t n_platforms, sw_error **err)
 {
   sw_outputs *os = e->outputs;
   cleanup_strv char **lowers = NULL;
@@ -345,6 +369,11 @@ write_rootfs_outputs (sw_engine *e, sw_stage *s, size_t platform_index, size_t n
     if (os->v[i].kind == OUT_TAR && n_platforms > 1)
       return sw_error_make (err, ENOTSUP, "not supported yet: --output type=tar with several platforms "
                                           "(use type=local, which writes one directory per platform)");
+  for (size_t i = 0; i < os->n; i++)
+    for (size_t k = 0; os->v[i].kind == OUT_TAR && k < res->n_attestations; k++)
+      if (!res->attestations[k].inline_only)
+        return sw_error_make (err, ENOTSUP, "not supported yet: attestations in a --output type=tar "
+                                            "(use type=local, which gets them as files, or type=oci)");
   if (n_platforms > 1)
     {
       subdir = sw_platform_format (&s->platform);
@@ -383,7 +412,7 @@ write_rootfs_outputs (sw_engine *e, sw_stage *s, size_t platform_index, size_t n
       output *o = &os->v[i];
       if (o->kind != OUT_LOCAL && o->kind != OUT_TAR)
         continue;
-      if (write_rootfs (e, o, (const char *const *) lowers, mnt, subdir, err) < 0)
+      if (write_rootfs (e, o, res, (const char *const *) lowers, mnt, subdir, err) < 0)
         {
           sw_error_wrap (err, "--output type=%s,dest=%s", type_names[o->kind], o->dest);
           goto out;
@@ -395,6 +424,107 @@ out:
   r = -1;
   sw_engine_vertex_done (e, id, t0, *err);
   return r;
+}
+
+/* ---- attestations as files in a local output ---------------------------------------- */
+
+/* Every regular file of the tree under dirfd, with its sha256: the statements' subjects,
+ * as BuildKit's local exporter names them (paths relative to the output). */
+static int
+hash_tree (int dirfd, const char *prefix, sw_strv *names, sw_strv *digests, int depth, sw_error **err)
+{
+  int fd = dup (dirfd);
+  DIR *d = fd >= 0 ? fdopendir (fd) : NULL;
+  struct dirent *de;
+  int r = 0;
+
+  if (d == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      return sw_error_errno (err, "reading the output directory");
+    }
+  rewinddir (d);
+  while (r == 0 && (de = readdir (d)))
+    {
+      struct stat st;
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0
+          || fstatat (dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        continue;
+      cleanup_free char *path = *prefix ? sw_xasprintf ("%s/%s", prefix, de->d_name) : sw_xstrdup (de->d_name);
+      if (S_ISDIR (st.st_mode) && depth < 256)
+        {
+          cleanup_close int sub = openat (dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+          if (sub >= 0)
+            r = hash_tree (sub, path, names, digests, depth + 1, err);
+        }
+      else if (S_ISREG (st.st_mode))
+        {
+          cleanup_close int f = openat (dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+          char buf[65536], dg[SW_DIGEST_BUFSZ];
+          ssize_t n;
+          if (f < 0)
+            continue; /* a file the build made unreadable to root is not one we can name */
+          sw_sha256 *h = sw_sha256_new ();
+          while ((n = read (f, buf, sizeof buf)) > 0)
+            sw_sha256_update (h, buf, (size_t) n);
+          sw_sha256_final (h, dg);
+          sw_sha256_free (h);
+          if (n < 0)
+            {
+              r = sw_error_errno (err, "reading %s in the output", path);
+              break;
+            }
+          sw_strv_push (names, path);
+          sw_strv_push (digests, dg);
+        }
+    }
+  closedir (d);
+  return r;
+}
+
+/* provenance.json, sbom.spdx.json: the statements, their subjects the output's files. */
+static int
+write_attestation_files (const sw_image_result *r, int destfd, sw_error **err)
+{
+  sw_strv names = { 0 }, digests = { 0 };
+  size_t n_files = 0;
+  int ret = -1;
+
+  for (size_t i = 0; i < r->n_attestations; i++)
+    n_files += !r->attestations[i].inline_only;
+  if (n_files == 0)
+    return 0;
+  if (hash_tree (destfd, "", &names, &digests, 0, err) < 0)
+    goto out;
+  sw_attest_subject *subjects = sw_xcalloc (names.n + 1, sizeof *subjects);
+  for (size_t i = 0; i < names.n; i++)
+    subjects[i] = (sw_attest_subject){ names.v[i], digests.v[i] };
+  for (size_t i = 0; i < r->n_attestations; i++)
+    {
+      const sw_attestation *a = &r->attestations[i];
+      cleanup_buf sw_buf st = SW_BUF_INIT;
+      if (a->inline_only)
+        continue;
+      if (sw_attest_statement (a->predicate_type, sw_buf_str (&a->predicate), subjects, names.n, true, &st, err) < 0)
+        {
+          free (subjects);
+          goto out;
+        }
+      cleanup_close int fd = openat (destfd, a->filename, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (fd < 0 || write (fd, st.data, st.len) != (ssize_t) st.len)
+        {
+          free (subjects);
+          sw_error_errno (err, "writing %s", a->filename);
+          goto out;
+        }
+    }
+  free (subjects);
+  ret = 0;
+out:
+  sw_strv_free (&names);
+  sw_strv_free (&digests);
+  return ret;
 }
 
 /* ---- the image: oci and docker ------------------------------------------------------ */
@@ -500,6 +630,18 @@ image_platform (sw_engine *e, output *o, const sw_image_result *r, size_t index,
       || sw_oci_layout_add_blob_bytes (o->w, manifest->data, manifest->len, o->manifests[index].digest, err) < 0)
     return -1;
   o->manifests[index].size = (int64_t) manifest->len;
+  /* the attestation manifest, as BuildKit's oci exporter stores it (a docker-archive has
+   * no place for it) */
+  if (r->attested && o->kind == OUT_OCI)
+    {
+      for (size_t i = 0; i < r->attest.n_blobs; i++)
+        if (sw_oci_layout_add_blob_bytes (o->w, r->attest.blobs[i].data.data, r->attest.blobs[i].data.len, NULL, err)
+            < 0)
+          return -1;
+      if (sw_oci_layout_add_blob_bytes (o->w, r->attest.config.data, r->attest.config.len, NULL, err) < 0
+          || sw_oci_layout_add_blob_bytes (o->w, r->attest.manifest.data, r->attest.manifest.len, NULL, err) < 0)
+        return -1;
+    }
   return 0;
 }
 
@@ -508,7 +650,7 @@ sw_outputs_write_platform (sw_engine *e, sw_stage *s, const sw_image_result *r, 
                            sw_error **err)
 {
   sw_outputs *os = e->outputs;
-  if (write_rootfs_outputs (e, s, index, n_platforms, err) < 0)
+  if (write_rootfs_outputs (e, s, r, index, n_platforms, err) < 0)
     return -1;
   for (size_t i = 0; os && i < os->n; i++)
     {
@@ -543,9 +685,18 @@ finish_image (sw_engine *e, output *o, const sw_image_result *results, size_t n_
 
   if (o->w == NULL)
     return sw_error_make (err, EINVAL, "internal error: no image was written to the output");
-  if (o->docker_types != e->docker_media_types)
+  bool is_index = strcmp (final_type, SW_MT_OCI_INDEX) == 0 || strcmp (final_type, SW_MT_DOCKER_LIST) == 0;
+  if (is_index && o->kind == OUT_DOCKER)
     {
-      if (n_results == 1)
+      /* a docker-archive holds one image: its manifest, without the attestations */
+      is_index = false;
+      final_type = o->docker_types ? SW_MT_DOCKER_MANIFEST : SW_MT_OCI_MANIFEST;
+      final_digest = o->manifests[0].digest;
+      final_size = o->manifests[0].size;
+    }
+  else if (o->docker_types != e->docker_media_types)
+    {
+      if (!is_index)
         {
           final_type = o->docker_types ? SW_MT_DOCKER_MANIFEST : SW_MT_OCI_MANIFEST;
           final_digest = o->manifests[0].digest;
@@ -567,6 +718,17 @@ finish_image (sw_engine *e, output *o, const sw_image_result *results, size_t n_
               ix->manifests[i].digest = sw_xstrdup (o->manifests[i].digest);
               ix->manifests[i].size = o->manifests[i].size;
             }
+          /* attestation manifests keep their bytes; their reference follows the image */
+          for (size_t i = n_results; i < ix->n_manifests; i++)
+            for (size_t k = 0; k < ix->manifests[i].n_annotations; k++)
+              for (size_t j = 0; j < n_results; j++)
+                if (strcmp (ix->manifests[i].annotations[k].key, "vnd.docker.reference.digest") == 0
+                    && strcmp (ix->manifests[i].annotations[k].value, results[j].manifest_digest) == 0)
+                  {
+                    free (ix->manifests[i].annotations[k].value);
+                    ix->manifests[i].annotations[k].value = sw_xstrdup (o->manifests[j].digest);
+                    break;
+                  }
           sw_index_serialize (ix, &index);
           final_type = o->docker_types ? SW_MT_DOCKER_LIST : SW_MT_OCI_INDEX;
           sw_index_free (ix);
@@ -574,7 +736,7 @@ finish_image (sw_engine *e, output *o, const sw_image_result *results, size_t n_
           final_size = (int64_t) index.len;
         }
     }
-  if (n_results > 1)
+  if (is_index)
     {
       if (sw_oci_layout_add_blob_bytes (o->w, final->data, final->len, index_digest, err) < 0)
         return -1;

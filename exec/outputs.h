@@ -40,6 +40,11 @@ int sw_output_spec_bool (const char *spec, const char *key, bool dflt, bool *out
  * layer blobs, other media types, so other manifest digests), as BuildKit's exporters do. */
 bool sw_outputs_docker_media_types (const sw_engine *e);
 
+/* Whether there is a type=docker output (a docker-archive holds no attestation), a type=oci
+ * one (which stores them as the registry does). */
+bool sw_outputs_has_docker (const sw_engine *e);
+bool sw_outputs_has_oci (const sw_engine *e);
+
 /* After a platform's target stage is built and exported as r (platform index of
  * n_platforms): the local and tar outputs from the stage's rootfs (a subdir per platform,
  * "linux_amd64", when there are several, as buildx does), and this platform's blobs into

@@ -204,6 +204,7 @@ load_dockerfile (sw_engine *e, sw_error **err)
     }
   int id = sw_engine_vertex_start (e, "[internal] load build definition from %s", display);
   double t0 = sw_engine_now ();
+  e->dockerfile_text = sw_xstrdup (text.data ? text.data : "");
   int r = sw_dockerfile_parse (text.data ? text.data : "", text.len, display, &e->df, err);
   sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
   return r;
@@ -381,6 +382,8 @@ engine_close (sw_engine *e)
   free (e->context);
   sw_context_free (e->ctx);
   free (e->dockerfile_path);
+  free (e->dockerfile_text);
+  sw_engine_attest_free (e);
   free (e->created);
   free (e->epoch_str);
 }
@@ -421,10 +424,13 @@ build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platf
       sw_build_emit (b, &ev);
     }
   e->stages = sw_xcalloc (e->plan->n_stages + 1, sizeof *e->stages);
+  sw_engine_forget_images (e); /* provenance lists this platform's images */
   for (size_t i = 0; i < e->plan->n_order; i++)
     if (sw_engine_run_stage (e, e->plan->order[i], err) < 0)
       return -1;
-  if (sw_engine_export_image (e, &e->stages[e->plan->target], out, err) < 0)
+  if (sw_engine_attest_predicates (e, &e->stages[e->plan->target], out, err) < 0
+      || sw_engine_export_image (e, &e->stages[e->plan->target], out, err) < 0
+      || sw_engine_attest (e, &e->stages[e->plan->target], out, err) < 0)
     return -1;
   return sw_outputs_write_platform (e, &e->stages[e->plan->target], out, index, n_platforms, err);
 }
@@ -499,7 +505,7 @@ sw_build_run (sw_build *b, sw_error **err)
   if (sw_build_check_cancelled (b, err) < 0)
     return -1;
   sw_build_log_begin (b);
-  if (engine_open (&e, b, err) < 0 || plan_outputs (&e, &push, err) < 0)
+  if (engine_open (&e, b, err) < 0 || plan_outputs (&e, &push, err) < 0 || sw_engine_attest_setup (&e, push, err) < 0)
     {
       sw_error_set_category (err, SW_ERR_INPUT); /* the options and the context */
       goto out;
@@ -533,7 +539,10 @@ sw_build_run (sw_build *b, sw_error **err)
         goto out;
     }
 
-  if (n_platforms == 1)
+  /* An index with several platforms, or with attestations (as buildx: a single-platform
+   * image without attestations stays a plain manifest, which some runtimes need). */
+  bool attested = results[0].attested;
+  if (n_platforms == 1 && !attested)
     {
       snprintf (final_digest, sizeof final_digest, "%s", results[0].manifest_digest);
       final_type = results[0].manifest_media_type;
@@ -544,7 +553,7 @@ sw_build_run (sw_build *b, sw_error **err)
       sw_index ix = { 0 };
       ix.media_type = e.docker_media_types ? SW_MT_DOCKER_LIST : SW_MT_OCI_INDEX;
       ix.n_manifests = n_platforms;
-      ix.manifests = sw_xcalloc (n_platforms, sizeof *ix.manifests);
+      ix.manifests = sw_xcalloc (2 * n_platforms, sizeof *ix.manifests);
       sw_desc_platform *plats = sw_xcalloc (n_platforms, sizeof *plats);
       for (size_t i = 0; i < n_platforms; i++)
         {
@@ -556,6 +565,10 @@ sw_build_run (sw_build *b, sw_error **err)
           plats[i].variant = *results[i].platform.variant ? results[i].platform.variant : NULL;
           ix.manifests[i].platform = &plats[i];
         }
+      /* the attestation manifests, after every runnable one */
+      for (size_t i = 0; i < n_platforms; i++)
+        if (results[i].attested)
+          sw_attest_descriptor (&results[i].attest, &ix.manifests[ix.n_manifests++]);
       for (size_t i = 0; i < b->annotations.n; i++)
         if (strncmp (b->annotations.v[i], "index:", 6) == 0)
           {
@@ -565,6 +578,8 @@ sw_build_run (sw_build *b, sw_error **err)
             sw_kv_set (&ix.annotations, &ix.n_annotations, k, eq + 1);
           }
       sw_index_serialize (&ix, &final);
+      for (size_t i = n_platforms; i < ix.n_manifests; i++)
+        sw_attest_descriptor_clear (&ix.manifests[i]);
       for (size_t i = 0; i < ix.n_annotations; i++)
         {
           free (ix.annotations[i].key);
@@ -596,7 +611,8 @@ sw_build_run (sw_build *b, sw_error **err)
       if (pr < 0)
         goto out;
     }
-  if (write_metadata (&e, final_digest, final_type, n_platforms == 1 ? results[0].manifest_size : (int64_t) final.len,
+  if (write_metadata (&e, final_digest, final_type,
+                      n_platforms == 1 && !attested ? results[0].manifest_size : (int64_t) final.len,
                       results[0].config_digest, err) < 0)
     goto out;
   free (b->digest);
@@ -611,6 +627,7 @@ out:
       sw_buf_free (&results[i].manifest_json);
       sw_buf_free (&results[i].config_json);
       free (results[i].layers);
+      sw_image_result_attest_clear (&results[i]);
       sw_platform_clear (&results[i].platform);
     }
   free (results);

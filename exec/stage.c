@@ -265,6 +265,7 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
       return sw_engine_locate (e, ps->from->node, err);
     }
   sw_engine_vertex_done (e, id, t0, NULL);
+  sw_engine_note_image (e, base_ref, &s->platform, s->base->top_digest);
 
   s->config = config_copy (s->base->config);
   /* The image takes the platform the build asked for, as BuildKit records it. */

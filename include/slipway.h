@@ -150,6 +150,11 @@ typedef enum sw_option
                                      PATH, /usr/bin, /usr/libexec/qemu-binfmt) */
   SW_OPT_SOURCE_DATE_EPOCH = 105, /* seconds since 1970 for reproducible timestamps
                                      ($SOURCE_DATE_EPOCH; none) */
+  /* Attestations, attached as buildx attaches them.  Without any of these, a pushed image
+   * gets provenance mode=min, as buildx does, unless BUILDX_NO_DEFAULT_ATTESTATIONS=1. */
+  SW_OPT_PROVENANCE = 400, /* "true", "false", or "mode=min|max,builder-id=…,version=v1|v0.2" */
+  SW_OPT_SBOM = 401,       /* "true" or "false" (the SBOM is made natively: no generator image) */
+  SW_OPT_ATTEST = 402,     /* (list) "type=provenance,…" or "type=sbom,…"; disabled=true turns one off */
 } sw_option;
 
 SW_API sw_build *sw_build_new (void);
@@ -204,8 +209,9 @@ SW_API int sw_build_run (sw_build *b, sw_error **err);
  * sw_build_run() on the same handle fails at once.  Call it only while b is not freed. */
 SW_API void sw_build_cancel (sw_build *b);
 
-/* After a successful run: the digest of the image's manifest (or index for several
- * platforms), and of its config (the image ID).  NULL before. */
+/* After a successful run: the digest of the image's manifest (or index: for several
+ * platforms, or when attestations are attached), and of its config (the image ID).  NULL
+ * before. */
 SW_API const char *sw_build_digest (const sw_build *b);
 SW_API const char *sw_build_image_id (const sw_build *b);
 

@@ -31,3 +31,9 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   dpkg --add-architecture arm64
   DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
 fi
+# buildx 0.29 (unpacked under /opt/docker-sid, nothing of Debian 12's docker replaced) reads
+# attestations back in tests/integration/attest.sh; the bench's script installs it, idempotent.
+top=$(cd "$(dirname "$0")/.." && pwd)
+for s in "${SHARED:-$top/../shared}/bench/setup-buildx.sh" "$top/../../shared/bench/setup-buildx.sh"; do
+  [ -x /opt/docker-sid/usr/libexec/docker/cli-plugins/docker-buildx ] || { [ -f "$s" ] && bash "$s" >/dev/null; } || true
+done

@@ -9,6 +9,9 @@
 export SLIPWAY
 TOP=${TOP:-$PWD}
 SHARED=${SHARED:-$TOP/../shared}
+# Tests read pushed images' manifests directly; buildx's default provenance (which would
+# make each push an index) is tested where it is meant: tests/integration/attest.sh.
+export BUILDX_NO_DEFAULT_ATTESTATIONS=1
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1${2:+: $2}"; }
