@@ -529,7 +529,8 @@ add_bind (sw_sandbox_run_state *r, const sw_df_run_mount *m, const char *rel, co
 
 /* A cache mount.  With from=, BuildKit's cache starts as a copy of that tree (a cache per
  * id and tree): here the tree is the overlay's lower and the cache keeps only what the
- * steps change, in its upper and work dirs; source= is then a path in that merged tree. */
+ * steps change, in its upper and work dirs; source= is then a path in that merged tree.  As
+ * in BuildKit, uid, gid and mode shape only a cache that starts empty (no from=). */
 static int
 add_cache (sw_sandbox_run_state *r, const sw_df_run_mount *m, const char *rel, const char *const *tree,
            sw_error **err)
@@ -549,7 +550,12 @@ add_cache (sw_sandbox_run_state *r, const sw_df_run_mount *m, const char *rel, c
         sw_buf_printf (&b, "%s\n", tree[k]);
       key = sw_buf_steal (&b);
     }
-  if (sw_state_cache_dir (s->state, key ? key : m->id, cache_sharing (m->sharing), tree ? 0 : (uid_t) m->uid,
+  /* a seeded cache is an overlay's upper and work dirs, which two mounts at once would
+   * corrupt (overlayfs resets the work dir when it mounts): shared steps take turns */
+  sw_cache_sharing sharing = cache_sharing (m->sharing);
+  if (tree && n > 0 && sharing == SW_CACHE_SHARED)
+    sharing = SW_CACHE_LOCKED;
+  if (sw_state_cache_dir (s->state, key ? key : m->id, sharing, tree ? 0 : (uid_t) m->uid,
                           tree ? 0 : (gid_t) m->gid, tree ? 0755 : (mode_t) m->mode, &path, &lockfd, err) < 0)
     return sw_error_wrap (err, "--mount type=cache,id=%s", m->id);
   if (lockfd >= 0)
