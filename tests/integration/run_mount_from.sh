@@ -28,7 +28,7 @@ mkdir -p "$dir/ctx" "$dir/named/d"
 echo named-context > "$dir/named/d/g"
 cat > "$dir/ctx/Dockerfile" <<DF
 FROM $REGISTRY/base/busybox:latest AS src
-RUN mkdir -p /out/sub && echo stage > /out/sub/f && echo top > /out/file && rm /bin/vi
+RUN mkdir -p /out/sub && echo stage > /out/sub/f && echo top > /out/file && rm /bin/vi && chmod 750 /out
 
 FROM $REGISTRY/base/busybox:latest
 RUN --mount=type=bind,from=src,target=/s \\
@@ -44,7 +44,7 @@ RUN --mount=type=bind,from=src,target=/s \\
            echo ro >> /result; \\
            echo w > /rw/new && cat /rw/new >> /result'
 RUN --mount=type=bind,from=src,source=/out,target=/rw,rw sh -c 'test ! -e /rw/new && echo discarded > /discard'
-RUN --mount=type=cache,id=seeded,from=src,source=/out,target=/cache sh -c 'cat /cache/file > /cache1; echo more >> /cache/file'
+RUN --mount=type=cache,id=seeded,from=src,source=/out,target=/cache,uid=1000,mode=0777 sh -c 'cat /cache/file > /cache1; stat -c "%a %u" /cache > /cachestat; echo more >> /cache/file'
 RUN --mount=type=cache,id=seeded,from=src,source=/out,target=/cache sh -c 'cat /cache/file > /cache2'
 RUN --mount=type=cache,id=img,from=img,target=/ic sh -c 'cat /ic/data/f > /icache; echo again >> /ic/data/f'
 DF
@@ -62,6 +62,7 @@ check "bind from= rw writes are discarded" grep -qx discarded "$r/discard"
 check "nothing of the mounts lands in the layers" bash -c 'for p in s sub onefile img byref ctxd rw cache ic out data; do [ ! -e "'"$r"'/$p" ] || { echo "/$p"; exit 1; }; done'
 check "the named context dir is untouched" bash -c '[ "$(ls "'"$dir"'/named/d")" = g ]'
 check "a cache from= a stage starts as the stage's source dir" grep -qx top "$r/cache1"
+check "a cache from= has the tree's owner and mode (uid, mode shape only an empty cache)" bash -c '[ "$(cat "'"$r"'/cachestat")" = "750 0" ]'
 check "a cache from= keeps what a step wrote" bash -c '[ "$(cat "'"$r"'/cache2")" = "$(printf "top\nmore")" ]'
 check "a cache from= an image starts as the image's tree" bash -c '[ "$(cat "'"$r"'/icache")" = image ]'
 
