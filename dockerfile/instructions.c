@@ -612,9 +612,12 @@ sw_df_run_mount_finish (sw_df_run_mount *m, unsigned ssh_index, const char *work
         m->source = sw_xstrdup (".");
       if (m->type == SW_DF_MOUNT_CACHE)
         {
-          if (m->from || m->source)
+          /* with from=, the cache is seeded from that tree and source= is a path in it */
+          if (m->source && !m->from)
             return sw_error_make (err, ENOTSUP,
-                                  "mount type=cache: not supported yet: from/source for a cache mount");
+                                  "mount type=cache: not supported yet: source without from for a cache mount");
+          if (m->from && !m->source)
+            m->source = sw_xstrdup (".");
           if (!m->id || !*m->id)
             set_str (&m->id, m->target);
           if (m->sharing == SW_DF_SHARING_UNSET)

@@ -221,7 +221,8 @@ void sw_df_run_mount_copy (sw_df_run_mount *dst, const sw_df_run_mount *src);
 /* Fill in what BuildKit's dispatcher derives for what a parsed --mount leaves out, so that
  * the engine and the sandbox read one typed mount:
  *   bind    target required; source "." (of from=, or of the build context)
- *   cache   target required; id = target; sharing shared; mode 0755; no from/source yet
+ *   cache   target required; id = target; sharing shared; mode 0755; source "." of from=
+ *           (a cache seeded from that tree); no source without from yet
  *   tmpfs   target required
  *   secret  id = id, else source, else the target's basename; target /run/secrets/ID
  *           unless env= alone is given (then the secret is only that variable); mode 0400

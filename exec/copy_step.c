@@ -57,9 +57,8 @@ copy_in_view1 (int dst_fd, void *arg, sw_error **err)
   return copy_in_view (dst_fd, -1, arg, err);
 }
 
-/* The source tree's lowers for --from: a stage of this build or an image. */
-static int
-from_lowers (sw_engine *e, sw_stage *s, const char *from, char ***lowers, sw_base_image **image,
+int
+sw_engine_from_tree (sw_engine *e, sw_stage *s, const char *from, char ***lowers, sw_base_image **image,
              sw_error **err)
 {
   long idx = sw_plan_find_stage (e->plan, from);
@@ -181,7 +180,7 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
   id = sw_engine_vertex_start (e, "%s%s", prefix, in->original);
   if (in->from)
     {
-      if (from_lowers (e, s, in->from, &src_lowers, &image, err) < 0)
+      if (sw_engine_from_tree (e, s, in->from, &src_lowers, &image, err) < 0)
         goto out;
       src_desc = sw_xasprintf ("stage %s", in->from);
       o.src_desc = src_desc;

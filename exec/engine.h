@@ -165,6 +165,13 @@ void sw_engine_queue_pack (sw_engine *e, sw_layer *l);
 struct sw_pack_opts;
 void sw_engine_pack_opts (const sw_engine *e, struct sw_pack_opts *o);
 
+/* The tree a COPY --from or a RUN --mount from= names, as snapshot dirs bottom first (a
+ * new NULL-terminated list): a stage of this build (run already), a --build-context (a
+ * directory, or docker-image://), else an image for s's platform, extracted (*image: free
+ * it with sw_base_free once the tree is no longer used; NULL for the others). */
+int sw_engine_from_tree (sw_engine *e, sw_stage *s, const char *from, char ***lowers, sw_base_image **image,
+                         sw_error **err);
+
 /* COPY and ADD (exec/copy_step.c). */
 int sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix, sw_error **err);
 

@@ -393,6 +393,20 @@ net_of (sw_engine *e, const sw_df_instr *in)
   return e->b->network;
 }
 
+/* The trees of the mounts with from= (a stage, a named context, an image), for the
+ * sandbox: trees[i] is mounts[i]'s, NULL without from=; images[i] the image it holds. */
+static int
+run_mount_trees (sw_engine *e, sw_stage *s, const sw_df_run_mount *mounts, size_t n, char ****trees,
+                 sw_base_image ***images, sw_error **err)
+{
+  *trees = sw_xcalloc (n + 1, sizeof **trees);
+  *images = sw_xcalloc (n + 1, sizeof **images);
+  for (size_t i = 0; i < n; i++)
+    if (mounts[i].from && sw_engine_from_tree (e, s, mounts[i].from, &(*trees)[i], &(*images)[i], err) < 0)
+      return sw_error_wrap (err, "--mount from=%s", mounts[i].from);
+  return 0;
+}
+
 static int
 stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix, sw_error **err)
 {
@@ -404,6 +418,8 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   cleanup_free char *desc = NULL;
   sw_df_run_mount *mounts = NULL;
   size_t n_mounts = 0;
+  char ***trees = NULL;
+  sw_base_image **images = NULL;
   sw_sandbox_spec spec = { 0 };
   sw_net_mode net;
   int code = -1, id, r = -1;
@@ -439,6 +455,11 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
       if (mounts[n_mounts].type == SW_DF_MOUNT_SSH)
         n_ssh++;
     }
+  if (run_mount_trees (e, s, mounts, n_mounts, &trees, &images, err) < 0)
+    {
+      sw_engine_locate (e, in->node, err);
+      goto out;
+    }
   env = sw_plan_env_list (s->env);
   /* Only here, at a RUN of a foreign stage, does emulation get looked at at all. */
   if (sw_emu_set_for_stage (e->emu, s->ps->platform, true, &spec.emu, err) < 0)
@@ -457,6 +478,7 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   spec.mounts = mounts;
   spec.n_mounts = n_mounts;
   spec.context_dir = e->context;
+  spec.from_trees = (const char *const *const *) trees;
   spec.secrets = e->secrets;
   spec.n_secrets = e->n_secrets;
   spec.ssh = e->ssh;
@@ -490,7 +512,13 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   }
 out:
   for (size_t i = 0; i < n_mounts; i++)
-    sw_df_run_mount_clear (&mounts[i]);
+    {
+      sw_strlist_free (trees ? trees[i] : NULL);
+      sw_base_free (images ? images[i] : NULL);
+      sw_df_run_mount_clear (&mounts[i]);
+    }
+  free (trees);
+  free (images);
   free (mounts);
   sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
   return r;

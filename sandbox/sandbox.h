@@ -104,10 +104,13 @@ typedef struct sw_sandbox_spec
   const char *const *extra_hosts; /* "HOST:IP" or "HOST=IP" */
   const sw_df_run_mount *mounts; /* finished (sw_df_run_mount_finish) */
   size_t n_mounts;
-  /* Where bind mounts read from: from_dir(from) for a mount with from=, else context_dir.
-   * Sources are resolved inside that directory (never outside it). */
+  /* Where bind mounts read from: context_dir for a mount without from=; for mounts[i]
+   * with from= (a stage, an image, a named context), from_trees[i]: that tree's snapshot
+   * dirs, bottom first, NULL-terminated (empty: an empty tree).  The step sees the tree
+   * the snapshots make (an overlay of them, read-only; rw writes are discarded).  Sources
+   * are resolved inside their tree or directory (never outside it). */
   const char *context_dir;
-  const char *(*from_dir) (const char *from, void *userdata);
+  const char *const *const *from_trees;
   const sw_secret_src *secrets;
   size_t n_secrets;
   const sw_ssh_src *ssh;

@@ -266,6 +266,92 @@ open_src (const sw_sandbox_plan *p, const sw_op *op)
   return fd;
 }
 
+/* The tree of a mount with from= (op->src_lowers, top first), merged on the staging tmpfs
+ * under a name of its own: read-only, or, for a cache seeded from the tree, over the
+ * cache's persistent upper and work dirs (op->src_base).  No snapshots: an empty,
+ * read-only tmpfs.  Returns an O_PATH fd of op->src_rel inside it. */
+static int
+open_tree_src (const sw_sandbox_plan *p, int stage, const sw_op *op, size_t i)
+{
+  char name[32], path[32], opts[4096];
+  char tname[40] = "t";
+  size_t len = 0;
+  fd_path (name, (int) i);
+  const char *idx = strrchr (name, '/') + 1;
+  memcpy (tname + 1, idx, strlen (idx) + 1);
+  if (mkdirat (stage, tname, 0755) < 0)
+    die (p, "creating the mountpoint of the tree for /", op->target);
+  int t = openat (stage, tname, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (t < 0)
+    die (p, "opening the mountpoint of the tree for /", op->target);
+  fd_path (path, t);
+  if (!op->src_lowers[0])
+    {
+      if (mount ("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=755") < 0)
+        die (p, "mounting the empty tree for /", op->target);
+    }
+  else
+    {
+      int fds[2 + 512];
+      size_t nfd = 0;
+      bool ok = add_str (opts, &len, sizeof opts, "lowerdir=");
+      for (size_t k = 0; op->src_lowers[k]; k++)
+        {
+          if (nfd >= sizeof fds / sizeof *fds - 2)
+            {
+              errno = E2BIG;
+              die (p, "too many snapshots in the tree for /", op->target);
+            }
+          fds[nfd] = open (op->src_lowers[k], O_PATH | O_DIRECTORY | O_CLOEXEC);
+          if (fds[nfd] < 0)
+            die (p, "opening snapshot ", op->src_lowers[k]);
+          ok = ok && (k == 0 || add_str (opts, &len, sizeof opts, ":")) && add_int (opts, &len, sizeof opts, fds[nfd]);
+          nfd++;
+        }
+      if (op->src_base)
+        {
+          int c = open (op->src_base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+          if (c < 0)
+            die (p, "opening the cache ", op->src_base);
+          fds[nfd] = openat (c, "upper", O_PATH | O_DIRECTORY | O_CLOEXEC);
+          fds[nfd + 1] = openat (c, "work", O_PATH | O_DIRECTORY | O_CLOEXEC);
+          close (c);
+          if (fds[nfd] < 0 || fds[nfd + 1] < 0)
+            die (p, "opening the upper and work dirs of the cache ", op->src_base);
+          ok = ok && add_str (opts, &len, sizeof opts, ",upperdir=") && add_int (opts, &len, sizeof opts, fds[nfd])
+               && add_str (opts, &len, sizeof opts, ",workdir=") && add_int (opts, &len, sizeof opts, fds[nfd + 1])
+               && add_str (opts, &len, sizeof opts, ",index=off,metacopy=off,redirect_dir=off");
+          nfd += 2;
+        }
+      if (!ok)
+        {
+          errno = E2BIG;
+          die (p, "too many snapshots in the tree for /", op->target);
+        }
+      unsigned long flags = MS_NOSUID | MS_NODEV | (op->src_base ? 0 : MS_RDONLY);
+      int here = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (here < 0 || chdir ("/proc/self/fd") < 0)
+        die (p, "chdir /proc/self/fd", NULL);
+      if (mount ("overlay", path, "overlay", flags, opts) < 0)
+        die (p, "mounting the tree for /", op->target);
+      if (fchdir (here) < 0)
+        die (p, "returning to the working directory", NULL);
+      close (here);
+      for (size_t k = 0; k < nfd; k++)
+        close (fds[k]);
+    }
+  close (t);
+  /* the name again: it now crosses into the mount */
+  int root = openat (stage, tname, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    die (p, "opening the tree for /", op->target);
+  int fd = open_in (root, op->src_rel ? op->src_rel : ".", O_PATH);
+  if (fd < 0)
+    die (p, "opening mount source ", op->src_rel);
+  close (root);
+  return fd;
+}
+
 static void
 bind_at (const sw_sandbox_plan *p, int rootfd, const char *rel, bool is_dir, int srcfd, bool ro)
 {
@@ -745,7 +831,14 @@ sw_sandbox_child (const sw_sandbox_plan *p)
         {
         case SW_OP_BIND:
           {
-            int src = open_src (p, op);
+            int src;
+            if (op->src_lowers)
+              {
+                STAGE ();
+                src = open_tree_src (p, stage, op, i);
+              }
+            else
+              src = open_src (p, op);
             if (op->discard_writes)
               {
                 STAGE ();

@@ -37,6 +37,10 @@ typedef struct sw_op
    * own mount namespace): src_base, and src_rel resolved inside it when not NULL */
   const char *src_base;
   const char *src_rel;
+  /* SW_OP_BIND from a tree of snapshots (RUN --mount from=) when not NULL: the child merges
+   * these dirs (top first, NULL-terminated; none: an empty tree) read-only on the staging
+   * tmpfs, and resolves src_rel inside that; src_base is unused */
+  const char *const *src_lowers;
   const char *content;/* SW_OP_FILE */
   size_t content_len;
   mode_t mode;        /* SW_OP_FILE, SW_OP_TMPFS */

@@ -20,6 +20,7 @@
 #include "sandbox/sandbox_int.h"
 #include "sandbox/seccomp.h"
 #include "sandbox/user.h"
+#include "sandbox/view.h"
 
 #define SW_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SW_DEFAULT_HOSTNAME "buildkitsandbox"
@@ -409,6 +410,201 @@ cache_sharing (sw_df_mount_sharing s)
     }
 }
 
+static size_t
+count_dirs (const char *const *v)
+{
+  size_t n = 0;
+  while (v && v[n])
+    n++;
+  return n;
+}
+
+/* The snapshot dirs of a tree, top first (as overlayfs lists them), owned by r. */
+static const char *const *
+keep_tree_top_first (sw_sandbox_run_state *r, const char *const *tree)
+{
+  size_t n = count_dirs (tree);
+  const char **v = sw_xcalloc (n + 1, sizeof *v);
+  for (size_t k = 0; k < n; k++)
+    v[k] = keep_str (r, sw_xstrdup (tree[n - 1 - k]));
+  keep_str (r, (char *) v);
+  return v;
+}
+
+struct source_stat
+{
+  const char *rel;
+  struct stat st;
+};
+
+static int
+stat_source_in_view (int rootfd, void *arg, sw_error **err)
+{
+  struct source_stat *a = arg;
+  cleanup_close int fd = sw_openat2 (rootfd, *a->rel ? a->rel : ".", O_PATH,
+                                     RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  if (fd < 0 || fstat (fd, &a->st) < 0)
+    return sw_error_errno (err, "%s", a->rel);
+  return 0;
+}
+
+/* stat source (clean, relative) in the tree its snapshots make, through a read-only
+ * view of them (sandbox/view.h): the child merges them only once it runs. */
+static int
+stat_source_in_tree (sw_sandbox_run_state *r, const char *const *tree, const char *source,
+                     struct stat *st, sw_error **err)
+{
+  if (count_dirs (tree) == 0)
+    {
+      /* an empty tree: only its root exists */
+      if (*source)
+        {
+          errno = ENOENT;
+          return sw_error_errno (err, "%s", source);
+        }
+      memset (st, 0, sizeof *st);
+      st->st_mode = S_IFDIR | 0755;
+      return 0;
+    }
+  const char *merged, *staging;
+  if (sw_state_mountdirs (r->spec->state, &merged, &staging, err) < 0)
+    return -1;
+  struct source_stat a = { source, { 0 } };
+  if (sw_view_run (tree, NULL, NULL, merged, stat_source_in_view, &a, err) < 0)
+    return -1;
+  *st = a.st;
+  return 0;
+}
+
+/* A bind mount: source= inside the build context, or inside the tree of from= (tree: its
+ * snapshot dirs, bottom first).  A tree of one dir is that dir, bound as the context is;
+ * a tree of several (or none) is merged by the child (sw_op.src_lowers). */
+static int
+add_bind (sw_sandbox_run_state *r, const sw_df_run_mount *m, const char *rel, const char *const *tree,
+          sw_error **err)
+{
+  const sw_sandbox_spec *s = r->spec;
+  cleanup_free char *srel = clean_rel (m->source ? m->source : ".");
+  const char *where = m->from ? m->from : "the build context";
+  const char *base = NULL;
+  struct stat st;
+
+  if (!tree)
+    base = s->context_dir ? s->context_dir : ".";
+  else if (count_dirs (tree) == 1)
+    base = tree[0];
+  if (base)
+    {
+      cleanup_close int bfd = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+      if (bfd < 0)
+        return sw_error_errno (err, "--mount type=bind: opening %s", base);
+      int fd = sw_openat2 (bfd, *srel ? srel : ".", O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+      if (fd < 0)
+        return sw_error_errno (err, "--mount type=bind,source=%s: not found in %s", m->source, where);
+      keep_fd (r, fd);
+      if (fstat (fd, &st) < 0)
+        return sw_error_errno (err, "--mount type=bind,source=%s", m->source);
+    }
+  else if (stat_source_in_tree (r, tree, srel, &st, err) < 0)
+    {
+      if ((*err)->errnum == ENOENT)
+        {
+          sw_error_free (*err);
+          *err = NULL;
+          errno = ENOENT;
+          return sw_error_errno (err, "--mount type=bind,source=%s: not found in %s", m->source, where);
+        }
+      return sw_error_wrap (err, "--mount type=bind,from=%s,source=%s", m->from, m->source);
+    }
+  sw_op *op = add_op (r, SW_OP_BIND, rel, S_ISDIR (st.st_mode));
+  if (base)
+    op->src_base = keep_str (r, realpath (base, NULL) ?: sw_xstrdup (base));
+  else
+    op->src_lowers = keep_tree_top_first (r, tree);
+  op->src_rel = keep_str (r, *srel ? sw_xstrdup (srel) : sw_xstrdup ("."));
+  op->readonly = m->readonly;
+  op->discard_writes = !m->readonly; /* BuildKit: rw bind writes are discarded */
+  return 0;
+}
+
+/* A cache mount.  With from=, BuildKit's cache starts as a copy of that tree (a cache per
+ * id and tree): here the tree is the overlay's lower and the cache keeps only what the
+ * steps change, in its upper and work dirs; source= is then a path in that merged tree.  As
+ * in BuildKit, uid, gid and mode shape only a cache that starts empty (no from=). */
+static int
+add_cache (sw_sandbox_run_state *r, const sw_df_run_mount *m, const char *rel, const char *const *tree,
+           sw_error **err)
+{
+  const sw_sandbox_spec *s = r->spec;
+  cleanup_free char *path = NULL;
+  cleanup_free char *key = NULL;
+  int lockfd = -1;
+  size_t n = count_dirs (tree);
+
+  if (tree)
+    {
+      /* the tree's snapshot dirs name it: the same stage result or image, the same cache */
+      cleanup_buf sw_buf b = SW_BUF_INIT;
+      sw_buf_printf (&b, "%s\n", m->id);
+      for (size_t k = 0; k < n; k++)
+        sw_buf_printf (&b, "%s\n", tree[k]);
+      key = sw_buf_steal (&b);
+    }
+  /* a seeded cache is an overlay's upper and work dirs, which two mounts at once would
+   * corrupt (overlayfs resets the work dir when it mounts): shared steps take turns */
+  sw_cache_sharing sharing = cache_sharing (m->sharing);
+  if (tree && n > 0 && sharing == SW_CACHE_SHARED)
+    sharing = SW_CACHE_LOCKED;
+  if (sw_state_cache_dir (s->state, key ? key : m->id, sharing, tree ? 0 : (uid_t) m->uid,
+                          tree ? 0 : (gid_t) m->gid, tree ? 0755 : (mode_t) m->mode, &path, &lockfd, err) < 0)
+    return sw_error_wrap (err, "--mount type=cache,id=%s", m->id);
+  if (lockfd >= 0)
+    keep_fd (r, lockfd);
+  if (!tree)
+    {
+      sw_op *op = add_op (r, SW_OP_BIND, rel, true);
+      op->src_base = keep_str (r, steal_pointer (&path));
+      op->readonly = m->readonly;
+      return 0;
+    }
+  cleanup_free char *srel = clean_rel (m->source ? m->source : ".");
+  if (n == 0)
+    {
+      /* seeded from an empty tree: a plain cache, where only the root exists at first */
+      if (*srel)
+        return sw_error_make (err, ENOENT, "--mount type=cache,from=%s,source=%s: not found", m->from,
+                              m->source);
+      sw_op *op = add_op (r, SW_OP_BIND, rel, true);
+      op->src_base = keep_str (r, steal_pointer (&path));
+      op->src_rel = keep_str (r, *srel ? sw_xstrdup (srel) : sw_xstrdup ("."));
+      op->readonly = m->readonly;
+      return 0;
+    }
+  struct stat st, top;
+  if (stat_source_in_tree (r, tree, srel, &st, err) < 0)
+    return sw_error_wrap (err, "--mount type=cache,from=%s,source=%s: not found", m->from, m->source);
+  if (stat (tree[n - 1], &top) < 0)
+    return sw_error_errno (err, "--mount type=cache,from=%s: %s", m->from, tree[n - 1]);
+  cleanup_free char *upper = sw_xasprintf ("%s/upper", path);
+  cleanup_free char *work = sw_xasprintf ("%s/work", path);
+  if (mkdir (upper, 0755) == 0)
+    {
+      /* the merged root looks like the upper dir's: like the tree's root, as a copy would */
+      if (chmod (upper, top.st_mode & 07777) < 0 || chown (upper, top.st_uid, top.st_gid) < 0)
+        return sw_error_errno (err, "--mount type=cache,id=%s: %s", m->id, upper);
+    }
+  else if (errno != EEXIST)
+    return sw_error_errno (err, "--mount type=cache,id=%s: %s", m->id, upper);
+  if (mkdir (work, 0700) < 0 && errno != EEXIST)
+    return sw_error_errno (err, "--mount type=cache,id=%s: %s", m->id, work);
+  sw_op *op = add_op (r, SW_OP_BIND, rel, S_ISDIR (st.st_mode));
+  op->src_lowers = keep_tree_top_first (r, tree);
+  op->src_base = keep_str (r, steal_pointer (&path));
+  op->src_rel = keep_str (r, *srel ? sw_xstrdup (srel) : sw_xstrdup ("."));
+  op->readonly = m->readonly;
+  return 0;
+}
+
 static int
 add_mounts (sw_sandbox_run_state *r, sw_error **err)
 {
@@ -424,43 +620,17 @@ add_mounts (sw_sandbox_run_state *r, sw_error **err)
       switch (m->type)
         {
         case SW_DF_MOUNT_BIND:
-          {
-            const char *base = m->from && s->from_dir ? s->from_dir (m->from, s->userdata) : NULL;
-            if (m->from && !base)
-              return sw_error_make (err, ENOENT, "--mount from=%s: no such stage or context", m->from);
-            if (!base)
-              base = s->context_dir ? s->context_dir : ".";
-            cleanup_close int bfd = open (base, O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (bfd < 0)
-              return sw_error_errno (err, "--mount type=bind: opening %s", base);
-            cleanup_free char *srel = clean_rel (m->source);
-            int fd = sw_openat2 (bfd, *srel ? srel : ".", O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-            if (fd < 0)
-              return sw_error_errno (err, "--mount type=bind,source=%s: not found in %s", m->source,
-                                     m->from ? m->from : "the build context");
-            keep_fd (r, fd);
-            struct stat st;
-            if (fstat (fd, &st) < 0)
-              return sw_error_errno (err, "--mount type=bind,source=%s", m->source);
-            sw_op *op = add_op (r, SW_OP_BIND, rel, S_ISDIR (st.st_mode));
-            op->src_base = keep_str (r, realpath (base, NULL) ?: sw_xstrdup (base));
-            op->src_rel = keep_str (r, *srel ? sw_xstrdup (srel) : sw_xstrdup ("."));
-            op->readonly = m->readonly;
-            op->discard_writes = !m->readonly; /* BuildKit: rw bind writes are discarded */
-            break;
-          }
         case SW_DF_MOUNT_CACHE:
           {
-            cleanup_free char *path = NULL;
-            int lockfd = -1;
-            if (sw_state_cache_dir (s->state, m->id, cache_sharing (m->sharing), (uid_t) m->uid,
-                                    (gid_t) m->gid, (mode_t) m->mode, &path, &lockfd, err) < 0)
-              return sw_error_wrap (err, "--mount type=cache,id=%s", m->id);
-            if (lockfd >= 0)
-              keep_fd (r, lockfd);
-            sw_op *op = add_op (r, SW_OP_BIND, rel, true);
-            op->src_base = keep_str (r, steal_pointer (&path));
-            op->readonly = m->readonly;
+            const char *const *tree = NULL;
+            if (m->from)
+              {
+                tree = s->from_trees ? s->from_trees[i] : NULL;
+                if (!tree)
+                  return sw_error_make (err, ENOENT, "--mount from=%s: no such stage or context", m->from);
+              }
+            if ((m->type == SW_DF_MOUNT_BIND ? add_bind (r, m, rel, tree, err) : add_cache (r, m, rel, tree, err)) < 0)
+              return -1;
             break;
           }
         case SW_DF_MOUNT_TMPFS:

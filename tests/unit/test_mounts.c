@@ -77,6 +77,15 @@ cache_defaults_and_options (void **state)
   assert_int_equal (m.gid, 1001);
   assert_int_equal (m.mode, 0700);
   sw_df_run_mount_clear (&m);
+  /* from=: the cache is seeded from that tree; source= is a path in it ("." by default) */
+  assert_int_equal (mount ("type=cache,from=deps,target=/c", 0, NULL, &m, NULL), 0);
+  assert_string_equal (m.from, "deps");
+  assert_string_equal (m.source, ".");
+  assert_string_equal (m.id, "/c");
+  sw_df_run_mount_clear (&m);
+  assert_int_equal (mount ("type=cache,from=deps,source=/out,target=/c", 0, NULL, &m, NULL), 0);
+  assert_string_equal (m.source, "/out");
+  sw_df_run_mount_clear (&m);
 }
 
 static void
