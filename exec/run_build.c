@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "exec/outputs.h"
 #include "sandbox/sandbox.h"
 #include "image/mediatype.h"
+#include "registry/auth.h"
 #include "registry/ops.h"
 
 /* ---- outputs -------------------------------------------------------------------- */
@@ -440,6 +442,25 @@ write_file (const char *path, const char *content, sw_error **err)
   return 0;
 }
 
+/* buildx's build reference, BUILDER/NODE/ID: slipway is the one builder, slipway0 its node
+ * (what `docker buildx ls` shows through the plugin); ID is random, 25 characters of
+ * [a-z0-9] as BuildKit's. */
+static void
+build_ref (char *out, size_t size)
+{
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  unsigned char rnd[25];
+  char id[sizeof rnd + 1];
+
+  if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
+    for (size_t i = 0; i < sizeof rnd; i++) /* no entropy yet: still unique enough per build */
+      rnd[i] = (unsigned char) (rand () ^ (int) getpid () ^ (int) time (NULL));
+  for (size_t i = 0; i < sizeof rnd; i++)
+    id[i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
+  id[sizeof rnd] = '\0';
+  snprintf (out, size, "slipway/slipway0/%s", id);
+}
+
 static int
 write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_t size, const char *config_digest,
                 sw_error **err)
@@ -447,6 +468,7 @@ write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_
   sw_build *b = e->b;
   cleanup_buf sw_buf names = SW_BUF_INIT;
   cleanup_buf sw_buf json = SW_BUF_INIT;
+  char ref[64];
 
   if (b->iidfile && write_file (b->iidfile, config_digest, err) < 0)
     return -1;
@@ -464,7 +486,15 @@ write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_
                  config_digest, media_type, digest, (long long) size, digest);
   if (names.len)
     sw_buf_printf (&json, ",\n  \"image.name\": \"%s\"", names.data);
-  sw_buf_puts (&json, "\n}\n");
+  build_ref (ref, sizeof ref);
+  sw_buf_printf (&json, ",\n  \"buildx.build.ref\": \"%s\",\n  \"buildx.build.warnings\": [", ref);
+  /* buildx's VertexWarning: level 1 (warning), the message base64-encoded in "short" */
+  for (size_t i = 0; e->plan && i < e->plan->n_warnings; i++)
+    {
+      cleanup_free char *b64 = sw_base64_encode (e->plan->warnings[i], strlen (e->plan->warnings[i]));
+      sw_buf_printf (&json, "%s\n    { \"level\": 1, \"short\": \"%s\" }", i ? "," : "", b64);
+    }
+  sw_buf_puts (&json, e->plan && e->plan->n_warnings ? "\n  ]\n}\n" : "]\n}\n");
   return write_file (b->metadata_file, json.data, err);
 }
 

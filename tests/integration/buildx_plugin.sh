@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The `docker buildx` face through the real docker CLI: slipway linked as the CLI plugin
+# docker-buildx in $DOCKER_CONFIG/cli-plugins (as `make install-buildx-plugin` does), no
+# daemon anywhere.  `docker buildx build --push` must run slipway and push; version, ls and
+# inspect answer what docker/build-push-action parses.
+. tests/lib.sh
+DOCKER=${DOCKER:-/opt/docker-sid/usr/bin/docker}
+# the docker 28 CLI is unpacked by ../shared/bench/setup-buildx.sh; wait a while for it
+for _ in $(seq 1 60); do [ -x "$DOCKER" ] && break; sleep 5; done
+[ -x "$DOCKER" ] || { fail "docker CLI at $DOCKER (run ../shared/bench/setup-buildx.sh)"; exit 0; }
+dir=$(scratch_dir)
+export DOCKER_CONFIG=$dir/docker
+# nothing listens there: a command that needed a daemon would fail
+export DOCKER_HOST=unix://$dir/no-daemon.sock
+mkdir -p "$DOCKER_CONFIG/cli-plugins"
+make -s install-buildx-plugin BUILDX_PLUGIN_TARGET="$SLIPWAY" DOCKER_CLI_PLUGINS="$DOCKER_CONFIG/cli-plugins" >/dev/null ||
+  { fail "make install-buildx-plugin"; exit 0; }
+check "make install-buildx-plugin links docker-buildx to slipway" test "$(readlink -f "$DOCKER_CONFIG/cli-plugins/docker-buildx")" = "$(readlink -f "$SLIPWAY")"
+dk() { timeout 120 "$DOCKER" "$@"; }
+
+check "plugin metadata: SchemaVersion 0.1.0, Vendor, Version" bash -c '
+  m=$("$DOCKER_CONFIG/cli-plugins/docker-buildx" docker-cli-plugin-metadata) &&
+  jq -e ".SchemaVersion == \"0.1.0\" and .Vendor == \"slipway\" and (.Version | startswith(\"v0.29\")) and (.ShortDescription | length > 0)" <<<"$m" >/dev/null'
+check "docker lists the plugin as buildx" bash -c '
+  timeout 60 "'"$DOCKER"'" info --format "{{json .ClientInfo.Plugins}}" 2>/dev/null | jq -e ".[] | select(.Name == \"buildx\" and .Vendor == \"slipway\")" >/dev/null'
+check "docker buildx (no command) succeeds, as build-push-action's availability check needs" dk buildx
+ver=$(dk buildx version)
+# build-push-action's parseVersion: the first /\sv?([0-9a-f]{7}|[0-9.]+)/
+check "docker buildx version parses as buildx 0.29.0" bash -c '
+  v=$(python3 -c "import re,sys; print(re.search(r\"\\sv?([0-9a-f]{7}|[0-9.]+)\", sys.argv[1]).group(1))" "$1") && [ "$v" = 0.29.0 ] &&
+  grep -q "slipway" <<<"$1"' _ "$ver"
+check "docker buildx ls: one builder, slipway, current" bash -c '
+  out=$(timeout 60 "'"$DOCKER"'" buildx ls) && grep -q "^slipway\*" <<<"$out" && grep -q "slipway0.*running" <<<"$out" &&
+  timeout 60 "'"$DOCKER"'" buildx ls --format json | jq -e ".Name == \"slipway\" and .Current" >/dev/null'
+check "docker buildx inspect: Name, Driver, node with status and platforms" bash -c '
+  out=$(timeout 60 "'"$DOCKER"'" buildx inspect --bootstrap) && grep -qx "Name: *slipway" <<<"$out" &&
+  grep -qx "Driver: *slipway" <<<"$out" && grep -qx "Name: *slipway0" <<<"$out" && grep -q "^Platforms: *linux/" <<<"$out"'
+check "docker buildx inspect OTHER fails naming it" bash -c '
+  out=$(timeout 60 "'"$DOCKER"'" buildx inspect mybuilder 2>&1); [ $? -ne 0 ] && grep -q "mybuilder" <<<"$out"'
+check "docker buildx bake: refused, naming it" bash -c '
+  out=$(timeout 60 "'"$DOCKER"'" buildx bake 2>&1); [ $? -ne 0 ] && grep -q "not supported by slipway: docker buildx bake" <<<"$out"'
+check "docker buildx du answers with a total" bash -c '
+  timeout 60 "'"$DOCKER"'" buildx du --state-dir "'"$dir"'/state" | grep -q "^Total:"'
+
+start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
+tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+ctx=$dir/ctx; mkdir -p "$ctx"
+printf 'FROM %s/base/busybox:latest\nRUN echo built-by-plugin > /hello\n' "$REGISTRY" > "$ctx/Dockerfile"
+out=$(cd "$ctx" && dk buildx build --progress=plain --push --builder slipway -t "$REGISTRY/x:1" \
+        --metadata-file "$dir/md.json" --iidfile "$dir/iid" . 2>&1); rc=$?
+check "docker buildx build --push runs slipway and pushes" bash -c '[ '"$rc"' -eq 0 ] && grep -q "RUN echo built-by-plugin" <<<"$1"' _ "$out"
+[ "$rc" -eq 0 ] || echo "$out" | tail -5
+check "the pushed tag names the digest in the metadata file" bash -c '
+  d=$(skopeo inspect --raw --tls-verify=false docker://'"$REGISTRY"'/x:1 | sha256sum | sed "s/^/sha256:/; s/ .*//") &&
+  [ "$d" = "$(jq -r ".[\"containerimage.digest\"]" "'"$dir"'/md.json")" ] &&
+  [ "$(cat "'"$dir"'/iid")" = "$(jq -r ".[\"containerimage.config.digest\"]" "'"$dir"'/md.json")" ]'
+check "the image has the RUN's file" bash -c '
+  skopeo copy -q --src-tls-verify=false docker://'"$REGISTRY"'/x:1 oci:'"$dir"'/oci:x && umoci unpack --image '"$dir"'/oci:x '"$dir"'/b >/dev/null &&
+  grep -qx built-by-plugin '"$dir"'/b/rootfs/hello'
+check "docker buildx imagetools inspect reads it back" bash -c '
+  timeout 60 "'"$DOCKER"'" buildx imagetools inspect '"$REGISTRY"'/x:1 | grep -q "^Digest:"'
+check "docker buildx build --builder OTHER fails naming it, nothing pushed" bash -c '
+  out=$(cd "'"$ctx"'" && timeout 60 "'"$DOCKER"'" buildx build --builder mybuilder --push -t '"$REGISTRY"'/x:2 . 2>&1)
+  [ $? -ne 0 ] && grep -q "mybuilder" <<<"$out" && ! skopeo inspect --raw --tls-verify=false docker://'"$REGISTRY"'/x:2 >/dev/null 2>&1'
+out=$(cd "$ctx" && dk build --progress=plain --push -t "$REGISTRY/x:legacy" . 2>&1); rc=$?
+check "docker build (the buildx alias) runs slipway too" bash -c '[ '"$rc"' -eq 0 ] && skopeo inspect --raw --tls-verify=false docker://'"$REGISTRY"'/x:legacy >/dev/null'
+[ "$rc" -eq 0 ] || echo "$out" | tail -5
