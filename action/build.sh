@@ -100,6 +100,26 @@ bool() {
   esac
 }
 
+# steps_table LOG: the steps from the plain progress: "#N NAME" opens step N, "#N DONE 1.2s",
+# "#N CACHED" and "#N ERROR: …" close it.
+steps_table() {
+  awk '
+    /^#[0-9]+ / {
+      id = $1; rest = substr($0, length($1) + 2)
+      if (!(id in name)) { name[id] = rest; order[++n] = id; next }
+      if (rest ~ /^DONE [0-9.]+s$/) { split(rest, a, " "); state[id] = a[2] }
+      else if (rest == "CACHED") state[id] = "CACHED"
+      else if (rest ~ /^ERROR/) state[id] = "ERROR"
+    }
+    END {
+      for (i = 1; i <= n; i++) {
+        id = order[i]; s = (id in state) ? state[id] : ""
+        gsub(/\|/, "\\|", name[id])
+        printf "| %s | `%s` | %s |\n", substr(id, 2), name[id], s
+      }
+    }' "$1"
+}
+
 # sourced (tests/action/lists.sh): the functions only
 if [[ ${BASH_SOURCE[0]} != "$0" ]]; then return 0; fi
 
@@ -242,26 +262,6 @@ echo "imageid=$imageid" >> "${GITHUB_OUTPUT:-/dev/null}"
 echo "digest=$digest" >> "${GITHUB_OUTPUT:-/dev/null}"
 
 # ---- the summary -------------------------------------------------------------------------
-# Steps from the plain progress: "#N NAME" opens step N, "#N DONE 1.2s", "#N CACHED" and
-# "#N ERROR: …" close it.
-steps_table() {
-  awk '
-    /^#[0-9]+ / {
-      id = $1; rest = substr($0, length($1) + 2)
-      if (!(id in name)) { name[id] = rest; order[++n] = id; next }
-      if (rest ~ /^DONE [0-9.]+s$/) { split(rest, a, " "); state[id] = a[2] }
-      else if (rest == "CACHED") state[id] = "CACHED"
-      else if (rest ~ /^ERROR/) state[id] = "ERROR"
-    }
-    END {
-      for (i = 1; i <= n; i++) {
-        id = order[i]; s = (id in state) ? state[id] : ""
-        gsub(/\|/, "\\|", name[id])
-        printf "| %s | `%s` | %s |\n", substr(id, 2), name[id], s
-      }
-    }' "$work/build.log"
-}
-
 # size of one manifest: config + layers (compressed, as pushed)
 manifest_size() { jq '[.config.size] + [.layers[].size] | add'; }
 
@@ -297,7 +297,7 @@ summary() {
   fi
   echo "| # | Step | Time |"
   echo "|---|---|---|"
-  steps_table
+  steps_table "$work/build.log"
 }
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
   if [ $rc -eq 0 ]; then summary succeeded; else summary failed; fi >> "$GITHUB_STEP_SUMMARY"
