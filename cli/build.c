@@ -3,6 +3,10 @@
  * Every flag buildx has is known here.  A flag slipway does not implement yet is an error
  * that says so; it is never accepted and ignored, because a CI job that asks for
  * something and silently does not get it is worse than one that stops.
+ *
+ * Exit status: 0 the build succeeded; 1 the build failed (the Dockerfile, a step, the
+ * registry…); 2 usage: an unknown or unsupported flag, a flag value with the wrong
+ * syntax, a missing context.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -99,7 +103,8 @@ static void
 build_usage (FILE *out)
 {
   fprintf (out, "Usage: slipway build [OPTIONS] PATH | -\n\n"
-                "Start a build: the same flags and Dockerfiles as docker buildx build.\n\n"
+                "Start a build: the same flags and Dockerfiles as docker buildx build.\n"
+                "Exit status: 0 built, 1 the build failed, 2 usage (a flag or its value).\n\n"
                 "Options:\n");
   for (size_t i = 0; i < N_FLAGS; i++)
     {
@@ -202,8 +207,10 @@ cli_build (int argc, char **argv)
             stdout_taken = true;
           if (sw_build_set (b, f->option, f->takes_value ? optarg : "true", &err) < 0)
             {
+              /* a flag's value with the wrong syntax is a usage error, as an unknown flag */
               sw_build_free (b);
-              return cli_report (err);
+              cli_report (err);
+              return 2;
             }
           break;
         case FLAG_PROGRESS:

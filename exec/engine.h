@@ -102,6 +102,8 @@ struct sw_engine
   sw_compression compression; /* of new layers: --output compression= (default gzip) */
   int compression_level;      /* -1: the compressor's default */
   bool compression_set;
+  bool push_by_digest;        /* --output …,push-by-digest=true: manifests by digest, no tag */
+  bool name_canonical;        /* --output …,name-canonical=true: image.name as NAME@DIGEST */
 };
 
 /* Put *err at node's place in the Dockerfile ("Dockerfile:12:5: …" and a caret). -1. */

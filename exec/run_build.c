@@ -45,7 +45,7 @@ static int
 check_output_keys (const char *spec, sw_error **err)
 {
   static const char *const known[] = { "type", "dest", "name", "push", "tar", "oci-mediatypes", "compression",
-                                       "compression-level" };
+                                       "compression-level", "push-by-digest", "name-canonical" };
   cleanup_free char *copy = sw_xstrdup (spec);
   char *save = NULL;
 
@@ -59,7 +59,8 @@ check_output_keys (const char *spec, sw_error **err)
         ok |= strcmp (p, known[i]) == 0;
       if (!ok)
         return sw_error_make (err, ENOTSUP, "not supported yet: --output %s=… (in \"%s\"); slipway knows %s", p, spec,
-                              "type, dest, name, push, tar, oci-mediatypes, compression and compression-level");
+                              "type, dest, name, push, push-by-digest, name-canonical, tar, oci-mediatypes, "
+                              "compression and compression-level");
     }
   return 0;
 }
@@ -138,6 +139,10 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
             return sw_error_make (err, ENOTSUP, "not supported yet: --output type=%s", type);
           continue;
         }
+      /* push-by-digest: what a matrix job per platform pushes, for imagetools create to
+       * combine; the name only says which repository */
+      e->push_by_digest |= csv_true (spec, "push-by-digest");
+      e->name_canonical |= csv_true (spec, "name-canonical");
       cleanup_free char *name = sw_csv_get (spec, "name");
       if (name)
         {
@@ -477,6 +482,18 @@ write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_
   for (size_t i = 0; i < e->n_tags; i++)
     {
       cleanup_free char *s = sw_ref_string (e->tags[i]);
+      if (e->name_canonical)
+        {
+          /* REPO@DIGEST: the tag, if any, dropped */
+          sw_ref *r = sw_ref_dup (e->tags[i]);
+          free (r->tag);
+          r->tag = NULL;
+          free (r->digest);
+          r->digest = sw_xstrdup (digest);
+          free (s);
+          s = sw_ref_string (r);
+          sw_ref_free (r);
+        }
       sw_buf_printf (&names, "%s%s", i ? "," : "", s);
     }
   sw_buf_printf (&json,
@@ -606,7 +623,14 @@ sw_build_run (sw_build *b, sw_error **err)
     goto out;
 
   /* Last: the names.  Everything they point at is in the registry by now. */
-  if (push)
+  if (push && e.push_by_digest)
+    {
+      /* no name: the manifest by its digest (an index already is) */
+      if (n_platforms == 1
+          && sw_manifest_put (e.reg, e.push_repo, final_digest, final_type, final.data, final.len, err) < 0)
+        goto out;
+    }
+  else if (push)
     {
       int id = sw_engine_vertex_start (&e, "pushing tags");
       double t0 = sw_engine_now ();

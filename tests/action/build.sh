@@ -134,7 +134,28 @@ check "two platforms: metadata image.name lists both tags" bash -c '
 check "two platforms: summary has a size for each platform" bash -c '
   grep -qE "^\| linux/amd64 \| [0-9.]+[kM]?B \|" "$1" && grep -qE "^\| linux/arm64 \| [0-9.]+[kM]?B \|" "$1"' _ "$dir/multi/summary"
 
-# ---- 3. inputs slipway cannot honour -----------------------------------------------------
+# ---- 3. a matrix split per platform, pushed by digest, merged with imagetools create ------
+ws=$dir/ws5; mkdir -p "$ws"
+printf 'FROM %s/base/busybox:latest\nRUN uname -m > /arch\n' "$P" > "$ws/Dockerfile"
+digests=()
+for plat in linux/amd64 linux/arm64; do
+  run_action "matrix-${plat#*/}" "$ws" "$(jq -n --arg p "$plat" --arg o "type=image,name=$T/app/matrix,push-by-digest=true,name-canonical=true,push=true" \
+    '{platforms: $p, outputs: $o}')" || tail -5 "$dir/matrix-${plat#*/}/log"
+  digests+=("$(output "matrix-${plat#*/}" digest)")
+done
+check "matrix: each platform's job gives a digest, and pushes no tag" bash -c '
+  [ -n "$1" ] && [ -n "$2" ] && [ "$1" != "$2" ] &&
+  # the registry answers 404 for a repository without tags
+  n=$(sk list-tags docker://$3 2>/dev/null | jq ".Tags | length") ; [ "${n:-0}" = 0 ] &&
+  sk inspect --raw docker://$3@$1 >/dev/null && sk inspect --raw docker://$3@$2 >/dev/null' _ "${digests[@]}" "$T/app/matrix"
+check "matrix: metadata image.name is NAME@DIGEST (name-canonical)" bash -c '
+  [ "$(jq -r ".[\"image.name\"]" <<<"$1")" = "$2@$3" ]' _ "$(output matrix-arm64 metadata)" "$T/app/matrix" "${digests[1]}"
+"$SLIPWAY" imagetools create -t "$T/app/matrix:1" "$T/app/matrix@${digests[0]}" "$T/app/matrix@${digests[1]}" >/dev/null 2>&1
+check "matrix: imagetools create merges the digests into one index" bash -c '
+  sk inspect --raw docker://$1 | jq -e "[.manifests[].digest] == [\"$2\", \"$3\"] and [.manifests[].platform.architecture] == [\"amd64\",\"arm64\"]" >/dev/null' \
+  _ "$T/app/matrix:1" "${digests[@]}"
+
+# ---- 4. inputs slipway cannot honour -----------------------------------------------------
 ws=$dir/ws3; mkdir -p "$ws"; printf 'FROM %s/base/busybox:latest\n' "$P" > "$ws/Dockerfile"
 run_action unsupported "$ws" "$(jq -n --arg t "$T/app/no:1" \
   '{tags: $t, push: "true", "cache-from": "type=gha", "cache-to": "type=gha,mode=max"}')"; rc=$?
@@ -145,7 +166,7 @@ check "ulimit: the step fails naming the input" bash -c '[ "$1" -ne 0 ] && grep 
 run_action badbool "$ws" "$(jq -n --arg t "$T/app/no:1" '{tags: $t, push: "yes"}')"; rc=$?
 check "push: yes is no boolean: fails naming the input" bash -c '[ "$1" -ne 0 ] && grep -q "input push" "$2"' _ "$rc" "$dir/badbool/log"
 
-# ---- 4. a failing build --------------------------------------------------------------------
+# ---- 5. a failing build --------------------------------------------------------------------
 ws=$dir/ws4; mkdir -p "$ws"; printf 'FROM %s/base/busybox:latest\nRUN exit 3\n' "$P" > "$ws/Dockerfile"
 run_action failing "$ws" "$(jq -n --arg t "$T/app/fail:1" '{tags: $t, push: "true"}')"; rc=$?
 check "a failing build fails the step with an error line, pushes nothing" bash -c '
