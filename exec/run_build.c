@@ -301,6 +301,10 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
       if (colon && colon < eq && strncmp (a, "manifest:", 9) != 0 && strncmp (a, "index:", 6) != 0)
         return sw_error_make (err, ENOTSUP, "not supported yet: --annotation %s (only manifest: and index: annotations)",
                               a);
+      /* as BuildKit: one platform makes no index to put it on, and dropping it would be silent */
+      if (strncmp (a, "index:", 6) == 0 && b->platforms.n < 2)
+        return sw_error_make (err, EINVAL, "--annotation %s: index annotations not supported for single platform export "
+                                           "(an index is made only for several --platform values)", a);
     }
   for (size_t i = 0; i < b->secrets.n; i++)
     {

@@ -61,3 +61,9 @@ build 2>/dev/null; rc=$?
 check "exit 2 without a context" test "$rc" -eq 2
 build --cache-to type=inline "$ctx" 2>/dev/null; rc=$?
 check "exit 2 for a flag slipway does not implement" test "$rc" -eq 2
+
+# metadata-action's index: annotations on a one-platform build: an error, as BuildKit's, not a silent drop
+out=$(build --push -t "$REGISTRY/ci/idx:1" --annotation "index:org.opencontainers.image.title=t" "$ctx" 2>&1); rc=$?
+check "index: annotation with one platform fails naming it, nothing pushed" bash -c '
+  [ "$1" -ne 0 ] && grep -q "index:org.opencontainers.image.title=t: index annotations not supported for single platform" <<<"$2" &&
+  ! skopeo inspect --raw --tls-verify=false docker://$3 >/dev/null 2>&1' _ "$rc" "$out" "$REGISTRY/ci/idx:1"
