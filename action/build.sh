@@ -250,7 +250,7 @@ echo "::endgroup::"
 # ---- outputs ----------------------------------------------------------------------------
 out_multiline() { # NAME FILE
   local delim; delim="ghadelimiter_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-  { echo "$1<<$delim"; cat "$2"; echo; echo "$delim"; } >> "${GITHUB_OUTPUT:-/dev/null}"
+  { echo "$1<<$delim"; cat "$2"; [ -z "$(tail -c1 "$2")" ] || echo; echo "$delim"; } >> "${GITHUB_OUTPUT:-/dev/null}"
 }
 imageid="" digest=""
 [ -s "$work/iid" ] && imageid=$(cat "$work/iid")
@@ -274,7 +274,7 @@ summary() {
     echo
   fi
   [ -n "$digest" ] && { echo "**Digest:** \`$digest\`"; echo; }
-  [ -n "$imageid" ] && { echo "**Image ID:** \`$imageid\`"; echo; }
+  [ -n "$imageid" ] && [ "$imageid" != "$digest" ] && { echo "**Image ID:** \`$imageid\`"; echo; }
   # sizes per platform, read back from the registry when the image was pushed
   if [ -n "$digest" ] && [ ${#tags[@]} -gt 0 ] && bool push; then
     local repo=${tags[0]%@*} raw

@@ -479,7 +479,9 @@ write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_
   cleanup_buf sw_buf json = SW_BUF_INIT;
   char ref[64];
 
-  if (b->iidfile && write_file (b->iidfile, config_digest, err) < 0)
+  /* config_digest is NULL for several platforms: there is no one config, and buildx then
+   * writes the index's digest as the image ID and no containerimage.config.digest */
+  if (b->iidfile && write_file (b->iidfile, config_digest ? config_digest : digest, err) < 0)
     return -1;
   if (b->metadata_file == NULL)
     return 0;
@@ -500,11 +502,13 @@ write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_
         }
       sw_buf_printf (&names, "%s%s", i ? "," : "", s);
     }
+  sw_buf_puts (&json, "{\n");
+  if (config_digest)
+    sw_buf_printf (&json, "  \"containerimage.config.digest\": \"%s\",\n", config_digest);
   sw_buf_printf (&json,
-                 "{\n  \"containerimage.config.digest\": \"%s\",\n"
                  "  \"containerimage.descriptor\": {\n    \"mediaType\": \"%s\",\n    \"digest\": \"%s\",\n"
                  "    \"size\": %lld\n  },\n  \"containerimage.digest\": \"%s\"",
-                 config_digest, media_type, digest, (long long) size, digest);
+                 media_type, digest, (long long) size, digest);
   if (names.len)
     sw_buf_printf (&json, ",\n  \"image.name\": \"%s\"", names.data);
   build_ref (ref, sizeof ref);
@@ -644,7 +648,7 @@ sw_build_run (sw_build *b, sw_error **err)
         goto out;
     }
   if (write_metadata (&e, final_digest, final_type, n_platforms == 1 ? results[0].manifest_size : (int64_t) final.len,
-                      results[0].config_digest, err) < 0)
+                      n_platforms == 1 ? results[0].config_digest : NULL, err) < 0)
     goto out;
   free (b->digest);
   b->digest = sw_xstrdup (final_digest);

@@ -36,10 +36,13 @@ script -qec "timeout 600 '$SLIPWAY' build --state-dir '$dir/state' --push -t '$R
 check "--progress=auto on a terminal: the live display" bash -c 'grep -q "\[+\] Building" "$1" && grep -q $'"'"'\x1b\['"'"' "$1"' _ "$dir/tty.out"
 
 # two platforms: the index's descriptor
-build --push -t "$REGISTRY/ci/multi:1" --platform linux/amd64,linux/arm64 --metadata-file "$dir/md2.json" "$ctx" 2>/dev/null
+build --push -t "$REGISTRY/ci/multi:1" --platform linux/amd64,linux/arm64 --metadata-file "$dir/md2.json" --iidfile "$dir/iid2" "$ctx" 2>/dev/null
 check "two platforms: containerimage.digest and descriptor name the index" bash -c '
   d=$(raw_digest "$2") && jq -e --arg d "$d" ".[\"containerimage.digest\"] == \$d and .[\"containerimage.descriptor\"].mediaType == \"application/vnd.oci.image.index.v1+json\"" "$1" >/dev/null' \
   _ "$dir/md2.json" "$REGISTRY/ci/multi:1"
+check "two platforms: no one config digest; --iidfile gets the index digest (as buildx)" bash -c '
+  jq -e "has(\"containerimage.config.digest\") | not" "$1" >/dev/null && [ "$(cat "$2")" = "$(jq -r ".[\"containerimage.digest\"]" "$1")" ]' \
+  _ "$dir/md2.json" "$dir/iid2"
 
 # push-by-digest: no tag, the manifest by digest, image.name canonical
 build --platform linux/amd64 -o "type=image,name=$REGISTRY/ci/bydigest,push-by-digest=true,name-canonical=true,push=true" \
