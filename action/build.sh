@@ -7,7 +7,8 @@
 # outputs imageid, digest and metadata to $GITHUB_OUTPUT, a Markdown summary to
 # $GITHUB_STEP_SUMMARY.  Lists follow build-push-action's syntax (see parse_list).
 #
-# SLIPWAY names the binary (default: slipway on PATH).  When not root, slipway runs under
+# SLIPWAY names the binary (default: slipway on PATH); SLIPWAY_STATE_DIR, when set, is
+# passed as --state-dir.  When not root, slipway runs under
 # sudo -E (it needs namespaces and mounts), with DOCKER_CONFIG pinned to the caller's so
 # that docker/login-action's credentials are the ones used.
 set -euo pipefail

@@ -46,7 +46,7 @@ start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
 tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
 ctx=$dir/ctx; mkdir -p "$ctx"
 printf 'FROM %s/base/busybox:latest\nRUN echo built-by-plugin > /hello\n' "$REGISTRY" > "$ctx/Dockerfile"
-out=$(cd "$ctx" && dk buildx build --progress=plain --push --builder slipway -t "$REGISTRY/x:1" \
+out=$(cd "$ctx" && dk buildx build --progress=plain --push --builder slipway -t "$REGISTRY/x:1" --state-dir "$dir/state" \
         --metadata-file "$dir/md.json" --iidfile "$dir/iid" . 2>&1); rc=$?
 check "docker buildx build --push runs slipway and pushes" bash -c '[ '"$rc"' -eq 0 ] && grep -q "RUN echo built-by-plugin" <<<"$1"' _ "$out"
 [ "$rc" -eq 0 ] || echo "$out" | tail -5
@@ -62,6 +62,11 @@ check "docker buildx imagetools inspect reads it back" bash -c '
 check "docker buildx build --builder OTHER fails naming it, nothing pushed" bash -c '
   out=$(cd "'"$ctx"'" && timeout 60 "'"$DOCKER"'" buildx build --builder mybuilder --push -t '"$REGISTRY"'/x:2 . 2>&1)
   [ $? -ne 0 ] && grep -q "mybuilder" <<<"$out" && ! skopeo inspect --raw --tls-verify=false docker://'"$REGISTRY"'/x:2 >/dev/null 2>&1'
+check "docker buildx du: the state dir the build used is not empty" bash -c '
+  timeout 60 "'"$DOCKER"'" buildx du --state-dir "'"$dir"'/state" | grep -qE "^Total:[[:space:]]+[0-9.]+[kMG]B"' 
+check "docker buildx prune -f empties it" bash -c '
+  timeout 60 "'"$DOCKER"'" buildx prune -f --state-dir "'"$dir"'/state" | grep -q "^Total:" &&
+  timeout 60 "'"$DOCKER"'" buildx du --state-dir "'"$dir"'/state" | grep -qE "^Total:[[:space:]]+[0-9.]+(B|kB)$"'
 out=$(cd "$ctx" && dk build --progress=plain --push -t "$REGISTRY/x:legacy" . 2>&1); rc=$?
 check "docker build (the buildx alias) runs slipway too" bash -c '[ '"$rc"' -eq 0 ] && skopeo inspect --raw --tls-verify=false docker://'"$REGISTRY"'/x:legacy >/dev/null'
 [ "$rc" -eq 0 ] || echo "$out" | tail -5
