@@ -67,8 +67,11 @@ install() {
     echo "slipway $ver already in $prefix"
   else
     echo "::group::build slipway $ver into $prefix"
-    make -j"$(nproc)" all
-    make install PREFIX="$prefix"
+    # the workflow's environment must not steer the build (BUILD=, CFLAGS=… are common names):
+    # the version key says what was built
+    local clean=(env -u BUILD -u SANITIZE -u CFLAGS -u LDFLAGS -u MAKEFLAGS -u MFLAGS)
+    "${clean[@]}" make -j"$(nproc)" all
+    "${clean[@]}" make install PREFIX="$prefix"
     echo "$ver" > "$prefix/.slipway-version"
     echo "::endgroup::"
   fi
