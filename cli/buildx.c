@@ -7,14 +7,16 @@
  * face without the plugin.
  *
  * What each command does, as buildx users (and docker/build-push-action) expect:
- *   build, b     slipway build (the same flags); --builder names a builder slipway does
- *                not have: accepted for "slipway" and "default", refused otherwise
+ *   build, b     slipway build (the same flags)
  *   imagetools   slipway imagetools
  *   version      "github.com/docker/buildx v0.29.0-slipway 0.1.0": the buildx release
  *                whose flags slipway build follows, then slipway's own version
  *   inspect, ls  one builder, "slipway", with one node, "slipway0"
  *   du, prune    the state dir's size; slipway prune
- * Everything else (bake, create, history, …) fails saying slipway does not have it.
+ *   create, use, rm, stop   nothing to do (what docker/setup-buildx-action runs succeeds)
+ * Any builder name (--builder, BUILDX_BUILDER, create --name) stands for the one builder,
+ * with a notice on stderr.  Everything else (bake, history, …) fails saying slipway does
+ * not have it.
  *
  * The BuildKit version shown is "slipway-VERSION", which is no semantic version: tools that
  * switch BuildKit features on by version (build-push-action's default provenance
@@ -45,7 +47,7 @@ buildx_usage (FILE *out)
            "Usage:  docker buildx [OPTIONS] COMMAND\n\n"
            "Extended build capabilities, provided by slipway (native builds, no daemon)\n\n"
            "Options:\n"
-           "      --builder string   Override the configured builder instance (slipway has one: \"slipway\")\n"
+           "      --builder string   Override the configured builder instance (any name means slipway's one)\n"
            "  -D, --debug            Enable debug logging\n\n"
            "Commands:\n"
            "  build       Start a build (slipway build)\n"
@@ -58,20 +60,22 @@ buildx_usage (FILE *out)
            "Run 'docker buildx COMMAND --help' for more information on a command.\n");
 }
 
-/* A --builder value slipway answers to: its own name, or buildx's "default". */
-static int
-check_builder (const char *name)
+/* Any builder name stands for slipway's one builder: docker/setup-buildx-action creates one
+ * with a generated name and build-push-action then passes --builder NAME, and a workflow
+ * that uses both must build unchanged.  The substitution is said once on stderr, never
+ * silent. */
+static void
+note_builder (const char *name)
 {
-  if (name == NULL || *name == '\0' || strcmp (name, BUILDER_NAME) == 0 || strcmp (name, "default") == 0)
-    return 0;
-  cli_fail ("no builder \"%s\" found: slipway is the only builder here (use --builder %s, or none)", name,
-            BUILDER_NAME);
-  return -1;
+  static bool said;
+  if (name == NULL || *name == '\0' || strcmp (name, BUILDER_NAME) == 0 || strcmp (name, "default") == 0 || said)
+    return;
+  said = true;
+  fprintf (stderr, "slipway: builder \"%s\" stands for slipway's only builder, \"%s\" (it builds in this process)\n",
+           name, BUILDER_NAME);
 }
 
-/* Removes --builder NAME / --builder=NAME (and the global -D/--debug, passed on as the
- * subcommand's own flag where it has one) from argv in place; returns the new argc, or -1
- * when the builder is not ours. */
+/* Removes --builder NAME / --builder=NAME from argv in place; returns the new argc. */
 static int
 strip_builder (int argc, char **argv)
 {
@@ -94,8 +98,7 @@ strip_builder (int argc, char **argv)
           argv[out++] = argv[i];
           continue;
         }
-      if (check_builder (name) < 0)
-        return -1;
+      note_builder (name);
     }
   argv[out] = NULL;
   return out;
@@ -195,8 +198,7 @@ buildx_inspect (int argc, char **argv)
           cli_fail ("unknown flag: %s", argv[i]);
           return 2;
         }
-      if (check_builder (argv[i]) < 0)
-        return 1;
+      note_builder (argv[i]);
     }
   printf ("Name:          %s\n"
           "Driver:        slipway\n\n"
@@ -412,12 +414,50 @@ buildx_prune (int argc, char **argv)
   return 0;
 }
 
+/* create, use, rm, stop: there is one builder, always running, so nothing to do; what
+ * docker/setup-buildx-action runs before and after a build succeeds. */
 static int
-buildx_use (int argc, char **argv)
+buildx_builder_noop (int argc, char **argv)
 {
+  static const char *const valued[] = { "--name", "--driver", "--driver-opt", "--buildkitd-flags",
+                                        "--buildkitd-config", "--config", "--platform", "--node",
+                                        "--timeout", "--builder" };
+  const char *name = NULL;
+  bool create = strcmp (argv[0], "create") == 0;
+
   for (int i = 1; i < argc; i++)
-    if (argv[i][0] != '-' && check_builder (argv[i]) < 0)
-      return 1;
+    {
+      bool takes_value = false;
+      if (strcmp (argv[i], "-h") == 0 || strcmp (argv[i], "--help") == 0)
+        {
+          printf ("Usage:  docker buildx %s [OPTIONS] [NAME]\n\n"
+                  "slipway has one builder, \"%s\", always running: nothing to do.\n",
+                  argv[0], BUILDER_NAME);
+          return 0;
+        }
+      for (size_t v = 0; v < sizeof valued / sizeof *valued; v++)
+        if (strcmp (argv[i], valued[v]) == 0)
+          takes_value = true;
+      if (takes_value && i + 1 < argc)
+        {
+          if (strcmp (argv[i], "--name") == 0)
+            name = argv[i + 1];
+          i++;
+        }
+      else if (strncmp (argv[i], "--name=", 7) == 0)
+        name = argv[i] + 7;
+      else if (argv[i][0] != '-' && !create)
+        name = argv[i]; /* use/rm/stop NAME; create's positional is an endpoint */
+    }
+  if (create)
+    {
+      fprintf (stderr, "slipway: docker buildx create: nothing to create, slipway builds in this process; "
+                       "%s%s%s stands for its builder (driver, options and endpoint are not used)\n",
+               name ? "\"" : "", name ? name : "the name", name ? "\"" : "");
+      printf ("%s\n", name ? name : BUILDER_NAME);
+    }
+  else
+    note_builder (name);
   return 0;
 }
 
@@ -430,7 +470,8 @@ struct subcommand
 static const struct subcommand subcommands[] = {
   { "build", cli_build },        { "b", cli_build },         { "imagetools", cli_imagetools },
   { "version", buildx_version }, { "inspect", buildx_inspect }, { "ls", buildx_ls },
-  { "du", buildx_du },           { "prune", buildx_prune },  { "use", buildx_use },
+  { "du", buildx_du },           { "prune", buildx_prune },  { "use", buildx_builder_noop },
+  { "create", buildx_builder_noop }, { "rm", buildx_builder_noop }, { "stop", buildx_builder_noop },
 };
 
 /* argv[0] is "buildx". */
@@ -450,23 +491,16 @@ cli_buildx (int argc, char **argv)
       if (strcmp (argv[i], "-D") == 0 || strcmp (argv[i], "--debug") == 0)
         sw_set_log_level (SW_LOG_DEBUG);
       else if (strcmp (argv[i], "--builder") == 0 && i + 1 < argc)
-        {
-          if (check_builder (argv[++i]) < 0)
-            return 1;
-        }
+        note_builder (argv[++i]);
       else if (strncmp (argv[i], "--builder=", 10) == 0)
-        {
-          if (check_builder (argv[i] + 10) < 0)
-            return 1;
-        }
+        note_builder (argv[i] + 10);
       else
         {
           cli_fail ("unknown flag: %s", argv[i]);
           return 2;
         }
     }
-  if (check_builder (getenv ("BUILDX_BUILDER")) < 0)
-    return 1;
+  note_builder (getenv ("BUILDX_BUILDER"));
   if (i == argc)
     {
       /* `docker buildx` alone prints the usage and succeeds: that is how tools check that
@@ -478,14 +512,12 @@ cli_buildx (int argc, char **argv)
     if (strcmp (argv[i], subcommands[c].name) == 0)
       {
         int n = strip_builder (argc - i, argv + i);
-        if (n < 0)
-          return 1;
         if (subcommands[c].run == cli_build)
           argv[i] = (char *) "build";
         return subcommands[c].run (n, argv + i);
       }
   cli_fail ("not supported by slipway: docker buildx %s (slipway answers build, imagetools, version, inspect, ls, "
-            "du and prune)",
+            "du, prune, and create/use/rm/stop as no-ops)",
             argv[i]);
   return 1;
 }
