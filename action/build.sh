@@ -189,12 +189,14 @@ bool push && args+=(--push)
 parse_list secrets ignore-comma no-trim
 n=0
 for v in "${LIST[@]}"; do
-  [[ $v == *=* ]] || err "input secrets: \"${v%%=*}\" has no value: expected KEY=VALUE"
+  n=$((n + 1))
+  # the entry itself is never shown: without its "=" it may be the secret
+  [[ $v == *=* ]] || err "input secrets: entry $n has no \"=\": expected KEY=VALUE"
   key=$(trim "${v%%=*}"); val=${v#*=}
-  [ -n "$key" ] || err "input secrets: an entry has no key: expected KEY=VALUE"
-  # the value reaches the log only masked
-  while IFS= read -r line; do [ -n "$line" ] && echo "::add-mask::$line"; done <<<"$val"
-  n=$((n + 1)); f=$work/secret-$n
+  [ -n "$key" ] || err "input secrets: entry $n has no key: expected KEY=VALUE"
+  # the value reaches the log only masked (a command's data escapes % as %25)
+  while IFS= read -r line; do [ -n "$line" ] && echo "::add-mask::${line//%/%25}"; done <<<"$val"
+  f=$work/secret-$n
   (umask 077; printf '%s' "$val" > "$f")
   args+=(--secret "id=$key,src=$f")
 done

@@ -166,6 +166,9 @@ check "ulimit: the step fails naming the input" bash -c '[ "$1" -ne 0 ] && grep 
 run_action badbool "$ws" "$(jq -n --arg t "$T/app/no:1" '{tags: $t, push: "yes"}')"; rc=$?
 check "push: yes is no boolean: fails naming the input" bash -c '[ "$1" -ne 0 ] && grep -q "input push" "$2"' _ "$rc" "$dir/badbool/log"
 
+run_action badsecret "$ws" "$(jq -n --arg t "$T/app/no:1" '{tags: $t, secrets: "no-equals-sign-s3cr3t"}')"; rc=$?
+check "secrets: an entry without = fails without showing it" bash -c '[ "$1" -ne 0 ] && grep -q "input secrets: entry 1 has no" "$2" && ! grep -q s3cr3t "$2"' _ "$rc" "$dir/badsecret/log"
+
 # ---- 5. a failing build --------------------------------------------------------------------
 ws=$dir/ws4; mkdir -p "$ws"; printf 'FROM %s/base/busybox:latest\nRUN exit 3\n' "$P" > "$ws/Dockerfile"
 run_action failing "$ws" "$(jq -n --arg t "$T/app/fail:1" '{tags: $t, push: "true"}')"; rc=$?
