@@ -219,17 +219,25 @@ target=$(trim "$(input target)")
 [ -n "$target" ] && args+=(--target "$target")
 parse_list ulimit ignore-comma;          [ ${#LIST[@]} -gt 0 ] && refuse_if_unsupported ulimit ulimit
 for v in "${LIST[@]}"; do args+=(--ulimit "$v"); done
-# github-token: build-push-action uses it only to fetch a Git context; slipway builds a directory
-
 # context: the workspace by default (build-push-action's default is the repository's Git
 # URL; slipway builds the checked-out directory).  "{{defaultContext}}:sub" is the subdir.
+# A Git URL is fetched by slipway.
 context=$(trim "$(input context)")
 case $context in
   "") context=$ws ;;
   "{{defaultContext}}") context=$ws ;;
   "{{defaultContext}}:"*) context=$ws/${context#"{{defaultContext}}:"} ;;
-  *://* | git@*) err "input context: \"$context\" is a URL; slipway builds a directory: check the repository out (actions/checkout) and give its path" ;;
 esac
+
+# github-token: as build-push-action, the token for a Git context on this GitHub server
+# (unless the secrets already give one), through a file of $work
+token=$(input github-token)
+server=${GITHUB_SERVER_URL:-https://github.com}; server=${server#*://}; server=${server%%/*}
+if [ -n "$token" ] && [[ $context == *://$server/* ]] && [[ $(input secrets) != *GIT_AUTH_TOKEN* ]]; then
+  echo "::add-mask::${token//%/%25}"
+  (umask 077; printf '%s' "$token" > "$work/git-token")
+  args+=(--secret "id=GIT_AUTH_TOKEN.$server,src=$work/git-token")
+fi
 
 args+=(--metadata-file "$work/metadata.json" --iidfile "$work/iid" --progress plain)
 [ -n "${SLIPWAY_STATE_DIR:-}" ] && args+=(--state-dir "$SLIPWAY_STATE_DIR")

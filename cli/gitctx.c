@@ -37,17 +37,18 @@ cli_git_is_url (const char *s)
   return end - s > 4 && memcmp (end - 4, ".git", 4) == 0;
 }
 
-/* The host of URL: "github.com" for https://github.com/x.git and git@github.com:x. */
+/* The host of URL as the GIT_AUTH_TOKEN.HOST secret names it: "github.com" for
+ * https://github.com/x.git and git@github.com:x, "127.0.0.1:8080" with a port (a URL's
+ * host, as BuildKit and build-push-action take it). */
 static char *
 url_host (const char *url)
 {
-  const char *p = strstr (url, "://");
-  size_t n;
-  p = p ? p + 3 : strncmp (url, "git@", 4) == 0 ? url + 4 : url;
-  if (strchr (p, '@') && strchr (p, '@') < p + strcspn (p, "/:"))
-    p = strchr (p, '@') + 1;
-  n = strcspn (p, "/:#?");
-  return strndup (p, n);
+  const char *scheme = strstr (url, "://");
+  const char *p = scheme ? scheme + 3 : url;
+  const char *at = strchr (p, '@');
+  if (at && at < p + strcspn (p, "/"))
+    p = at + 1; /* user@ */
+  return strndup (p, strcspn (p, scheme ? "/#?" : ":/#?"));
 }
 
 /* A query value: "ref" from "?ref=x&subdir=y". */

@@ -155,6 +155,27 @@ check "matrix: imagetools create merges the digests into one index" bash -c '
   sk inspect --raw docker://$1 | jq -e "[.manifests[].digest] == [\"$2\", \"$3\"] and [.manifests[].platform.architecture] == [\"amd64\",\"arm64\"]" >/dev/null' \
   _ "$T/app/matrix:1" "${digests[@]}"
 
+# ---- 3b. a Git context on "the GitHub server", fetched with the github-token input -------
+repo=$dir/gitrepo
+git init -q -b main "$repo"
+printf 'from git\n' > "$repo/hello"
+printf 'FROM %s/base/busybox:latest\nCOPY hello /hello\n' "$P" > "$repo/Dockerfile"
+git -C "$repo" add -A && git -C "$repo" -c user.email=t@example.com -c user.name=t commit -qm one
+mkdir -p "$dir/gitsrv/o" && git clone -q --bare "$repo" "$dir/gitsrv/o/r.git" && git -C "$dir/gitsrv/o/r.git" update-server-info
+gport=$(free_port)
+python3 tests/helpers/git-http-server.py "$dir/gitsrv" "$gport" ghs_tok3n >/dev/null 2>&1 &
+gpid=$!
+on_exit "kill $gpid 2>/dev/null; wait $gpid 2>/dev/null"
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$gport/" && break; sleep 0.1; done
+ws=$dir/ws-empty; mkdir -p "$ws"
+GITHUB_SERVER_URL=http://127.0.0.1:$gport run_action git "$ws" "$(jq -n --arg t "$T/app/git:1" --arg c "http://127.0.0.1:$gport/o/r.git#$(git -C "$repo" rev-parse HEAD)" \
+  '{tags: $t, push: "true", context: $c, "github-token": "ghs_tok3n"}')"; rc=$?
+check "Git context: fetched with github-token (as GIT_AUTH_TOKEN.HOST), built, pushed" bash -c '
+  [ "$1" -eq 0 ] && [ "$2" = "$(raw_digest "$3")" ]' _ "$rc" "$(output git digest)" "$T/app/git:1"
+[ "$rc" -eq 0 ] || tail -5 "$dir/git/log"
+check "Git context: the token is masked and nowhere in the log" bash -c '
+  grep -qx "::add-mask::ghs_tok3n" "$1" && [ "$(grep -c ghs_tok3n "$1")" = 1 ]' _ "$dir/git/log"
+
 # ---- 4. inputs slipway cannot honour -----------------------------------------------------
 ws=$dir/ws3; mkdir -p "$ws"; printf 'FROM %s/base/busybox:latest\n' "$P" > "$ws/Dockerfile"
 run_action unsupported "$ws" "$(jq -n --arg t "$T/app/no:1" \

@@ -59,25 +59,14 @@ check "#main:../x is refused" bash -c '! timeout 600 "$SLIPWAY" build --state-di
 
 # HTTP that wants a token (dumb HTTP: no shallow fetch, so the whole history is fetched)
 hport=$(free_port)
-python3 - "$dir/srv" "$hport" <<'PY' >"$dir/http.log" 2>&1 &
-import base64, http.server, os, sys
-root, port = sys.argv[1], int(sys.argv[2])
-want = "basic " + base64.b64encode(b"x-access-token:tok-123").decode()
-class H(http.server.SimpleHTTPRequestHandler):
-    def __init__(self, *a, **k): super().__init__(*a, directory=root, **k)
-    def do_GET(self):
-        if self.headers.get("Authorization", "").lower() != want.lower():
-            self.send_response(401); self.send_header("WWW-Authenticate", 'Basic realm="git"'); self.end_headers(); return
-        super().do_GET()
-http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
-PY
+python3 tests/helpers/git-http-server.py "$dir/srv" "$hport" tok-123 >"$dir/http.log" 2>&1 &
 hpid=$!
 on_exit "kill $hpid 2>/dev/null; wait $hpid 2>/dev/null"
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$hport/" && break; sleep 0.1; done
 printf 'tok-123\n' > "$dir/token"
 out=$(build "http://127.0.0.1:$hport/repo.git#main" 2>&1); rc=$?
 check "HTTP without the token: fails, pointing at GIT_AUTH_TOKEN" bash -c '[ "$1" -ne 0 ] && grep -q "GIT_AUTH_TOKEN" <<<"$2"' _ "$rc" "$out"
-out=$(build --push -t "$REGISTRY/g/h:1" --secret "id=GIT_AUTH_TOKEN.127.0.0.1,src=$dir/token" "http://127.0.0.1:$hport/repo.git#main" 2>&1); rc=$?
+out=$(build --push -t "$REGISTRY/g/h:1" --secret "id=GIT_AUTH_TOKEN.127.0.0.1:$hport,src=$dir/token" "http://127.0.0.1:$hport/repo.git#main" 2>&1); rc=$?
 check "HTTP with --secret id=GIT_AUTH_TOKEN.HOST (as build-push-action passes github-token)" test "$rc" -eq 0
 check "  … builds the repository" bash -c '[ "$(content hello "$1")" = second ]' _ "$REGISTRY/g/h:1"
 check "the token is not in the build's output" bash -c '! grep -q tok-123 <<<"$1"' _ "$out"
