@@ -60,8 +60,8 @@ install() {
   ver=$(version)
   prefix=${PREFIX:-${RUNNER_TOOL_CACHE:-/opt/hostedtoolcache}/slipway/$ver}
   # the build's libraries are the runtime's too: a prefix restored from the cache on a fresh
-  # runner still needs them (and jq for the build step)
-  apt_install $(build_deps) jq
+  # runner still needs them (and jq for the build step, git for Git contexts)
+  apt_install $(build_deps) jq git
   if foreign_platforms; then apt_install qemu-user-static; fi
   if [ -x "$prefix/bin/slipway" ] && [ "$(cat "$prefix/.slipway-version" 2>/dev/null)" = "$ver" ]; then
     echo "slipway $ver already in $prefix"
