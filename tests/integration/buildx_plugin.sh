@@ -76,3 +76,25 @@ check "docker buildx prune -f empties it" bash -c '
 out=$(cd "$ctx" && dk build --progress=plain --push -t "$REGISTRY/x:legacy" . 2>&1); rc=$?
 check "docker build (the buildx alias) runs slipway too" bash -c '[ '"$rc"' -eq 0 ] && skopeo inspect --raw --tls-verify=false docker://'"$REGISTRY"'/x:legacy >/dev/null'
 [ "$rc" -eq 0 ] || echo "$out" | tail -5
+
+# exactly what docker/build-push-action runs for a workflow that gives no context: its
+# default Git context (the repository at the event's commit) with github-token as the
+# GIT_AUTH_TOKEN.HOST secret, --iidfile and --metadata-file
+repo=$dir/repo
+git init -q -b main "$repo"
+printf 'FROM %s/base/busybox:latest\nRUN echo from-git > /hello\n' "$REGISTRY" > "$repo/Dockerfile"
+git -C "$repo" add -A && git -C "$repo" -c user.email=t@example.com -c user.name=t commit -qm one
+mkdir -p "$dir/gitsrv/owner" && git clone -q --bare "$repo" "$dir/gitsrv/owner/repo.git" && git -C "$dir/gitsrv/owner/repo.git" update-server-info
+gport=$(free_port)
+python3 tests/helpers/git-http-server.py "$dir/gitsrv" "$gport" ghs_abc >/dev/null 2>&1 &
+gpid=$!
+on_exit "kill $gpid 2>/dev/null; wait $gpid 2>/dev/null"
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$gport/" && break; sleep 0.1; done
+printf 'ghs_abc' > "$dir/gh-token"
+out=$(cd "$dir" && dk buildx build --iidfile "$dir/iid2" --secret "id=GIT_AUTH_TOKEN.127.0.0.1:$gport,src=$dir/gh-token" \
+        --tag "$REGISTRY/x:git" --metadata-file "$dir/md2.json" --push \
+        "http://127.0.0.1:$gport/owner/repo.git#$(git -C "$repo" rev-parse HEAD)" 2>&1); rc=$?
+check "build-push-action's default Git context through docker buildx build: fetched, built, pushed" bash -c '
+  [ "$1" -eq 0 ] && d=$(skopeo inspect --raw --tls-verify=false docker://$2 | sha256sum | sed "s/^/sha256:/; s/ .*//") &&
+  [ "$d" = "$(jq -r ".[\"containerimage.digest\"]" "$3")" ]' _ "$rc" "$REGISTRY/x:git" "$dir/md2.json"
+[ "$rc" -eq 0 ] || echo "$out" | tail -5
