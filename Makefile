@@ -144,3 +144,15 @@ clean:
 	rm -rf build build-asan slipway libslipway.a libslipway.so slipway.pc
 
 -include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
+
+# Opt-in: slipway as the docker CLI plugin docker-buildx, so that `docker buildx build` (and
+# docker/build-push-action) run slipway.  A link to the installed binary (make install
+# first); DOCKER_CLI_PLUGINS=/usr/local/lib/docker/cli-plugins installs it for every user.
+DOCKER_CLI_PLUGINS   ?= $(HOME)/.docker/cli-plugins
+BUILDX_PLUGIN_TARGET ?= $(PREFIX)/bin/slipway
+.PHONY: install-buildx-plugin
+install-buildx-plugin:
+	@test -x "$(DESTDIR)$(BUILDX_PLUGIN_TARGET)" || { echo "install-buildx-plugin: no $(DESTDIR)$(BUILDX_PLUGIN_TARGET): run make install PREFIX=$(PREFIX) first" >&2; exit 1; }
+	install -d $(DESTDIR)$(DOCKER_CLI_PLUGINS)
+	@if [ -e $(DESTDIR)$(DOCKER_CLI_PLUGINS)/docker-buildx ] && [ ! -L $(DESTDIR)$(DOCKER_CLI_PLUGINS)/docker-buildx ]; then echo "install-buildx-plugin: replacing $(DESTDIR)$(DOCKER_CLI_PLUGINS)/docker-buildx"; fi
+	ln -sfn $(BUILDX_PLUGIN_TARGET) $(DESTDIR)$(DOCKER_CLI_PLUGINS)/docker-buildx

@@ -3,6 +3,10 @@
  * Every flag buildx has is known here.  A flag slipway does not implement yet is an error
  * that says so; it is never accepted and ignored, because a CI job that asks for
  * something and silently does not get it is worse than one that stops.
+ *
+ * Exit status: 0 the build succeeded; 1 the build failed (the Dockerfile, a step, the
+ * registry…); 2 usage: an unknown or unsupported flag, a flag value with the wrong
+ * syntax, a missing context.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -12,6 +16,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/gitctx.h"
 #include "cli/progress.h"
 
 enum flag_kind
@@ -98,7 +103,8 @@ static void
 build_usage (FILE *out)
 {
   fprintf (out, "Usage: slipway build [OPTIONS] PATH | -\n\n"
-                "Start a build: the same flags and Dockerfiles as docker buildx build.\n\n"
+                "Start a build: the same flags and Dockerfiles as docker buildx build.\n"
+                "Exit status: 0 built, 1 the build failed, 2 usage (a flag or its value).\n\n"
                 "Options:\n");
   for (size_t i = 0; i < N_FLAGS; i++)
     {
@@ -146,6 +152,10 @@ cli_build (int argc, char **argv)
   sw_error *err = NULL;
   sw_build *b;
   int rc;
+  const char *secrets[64]; /* --secret specs, for a Git context's token */
+  size_t n_secrets = 0;
+  const char *dockerfile = NULL;
+  char *git_dir = NULL, *context = NULL;
 
   if (cli_wants_help (argc, argv))
     {
@@ -203,10 +213,16 @@ cli_build (int argc, char **argv)
         case FLAG_OPTION:
           if (f->option == SW_OPT_OUTPUT && output_to_stdout (optarg))
             stdout_taken = true;
+          if (f->option == SW_OPT_SECRET && n_secrets + 1 < sizeof secrets / sizeof *secrets)
+            secrets[n_secrets++] = optarg;
+          if (f->option == SW_OPT_DOCKERFILE)
+            dockerfile = optarg;
           if (sw_build_set (b, f->option, f->takes_value ? optarg : "true", &err) < 0)
             {
+              /* a flag's value with the wrong syntax is a usage error, as an unknown flag */
               sw_build_free (b);
-              return cli_report (err);
+              cli_report (err);
+              return 2;
             }
           break;
         case FLAG_PROGRESS:
@@ -232,18 +248,32 @@ cli_build (int argc, char **argv)
       sw_build_free (b);
       return 2;
     }
-  if (sw_build_set (b, SW_OPT_CONTEXT, argv[optind], &err) < 0)
+  secrets[n_secrets] = NULL;
+  if (cli_git_is_url (argv[optind]))
     {
-      sw_build_free (b);
-      return cli_report (err);
+      if (cli_git_fetch (argv[optind], secrets, &git_dir, &context) < 0)
+        {
+          sw_build_free (b);
+          return 1;
+        }
+      /* buildx reads -f inside a remote context */
+      if (dockerfile && *dockerfile != '/' && strcmp (dockerfile, "-") != 0)
+        {
+          char *path = NULL;
+          if (asprintf (&path, "%s/%s", context, dockerfile) < 0)
+            abort ();
+          rc = sw_build_set (b, SW_OPT_DOCKERFILE, path, &err);
+          free (path);
+          if (rc < 0)
+            goto failed;
+        }
     }
+  if (sw_build_set (b, SW_OPT_CONTEXT, context ? context : argv[optind], &err) < 0)
+    goto failed;
 
   struct cli_progress *display = cli_progress_new (quiet ? "quiet" : progress, &err);
   if (display == NULL)
-    {
-      sw_build_free (b);
-      return cli_report (err);
-    }
+    goto failed;
   sw_build_set_event_callback (b, cli_progress_event, display);
   running_build = b;
   struct sigaction sa = { .sa_handler = on_signal };
@@ -258,13 +288,20 @@ cli_build (int argc, char **argv)
   sigaction (SIGTERM, &sa, NULL);
   cli_progress_free (display);
   if (rc < 0)
-    {
-      sw_build_free (b);
-      return cli_report (err);
-    }
+    goto failed;
   if (quiet && sw_build_image_id (b))
     /* stdout may be carrying a tar output (dest=-): the ID must not land in it */
     fprintf (stdout_taken ? stderr : stdout, "%s\n", sw_build_image_id (b));
   sw_build_free (b);
+  cli_git_cleanup (git_dir);
+  free (git_dir);
+  free (context);
   return 0;
+
+failed:
+  sw_build_free (b);
+  cli_git_cleanup (git_dir);
+  free (git_dir);
+  free (context);
+  return cli_report (err);
 }

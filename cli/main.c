@@ -14,6 +14,7 @@ struct command
 
 static const struct command commands[] = {
   { "build", cli_build, "Build an image from a Dockerfile (flags as docker buildx build)" },
+  { "buildx", cli_buildx, "The docker buildx commands (what the docker-buildx plugin runs)" },
   { "debug", cli_debug, "Inspect how slipway reads its input (debug ast FILE)" },
   { "imagetools", cli_imagetools, "Commands to work on images in registries (inspect, create)" },
   { "login", cli_login, "Log in to a registry" },
@@ -79,6 +80,12 @@ int
 main (int argc, char **argv)
 {
   sw_set_log_callback (print_log, NULL);
+  const char *self = argc > 0 ? strrchr (argv[0], '/') : NULL;
+
+  /* installed as the docker CLI plugin docker-buildx (a link to this binary) */
+  self = self ? self + 1 : argc > 0 ? argv[0] : "";
+  if (strcmp (self, "docker-buildx") == 0)
+    return cli_buildx_plugin (argc, argv);
   if (argc < 2)
     {
       usage (stderr);

@@ -131,6 +131,8 @@ struct sw_engine
   size_t n_sources;
   sw_url_source *urls;        /* and its ADD URLs */
   size_t n_urls;
+  bool push_by_digest;        /* --output …,push-by-digest=true: manifests by digest, no tag */
+  bool name_canonical;        /* --output …,name-canonical=true: image.name as NAME@DIGEST */
 };
 
 /* Put *err at node's place in the Dockerfile ("Dockerfile:12:5: …" and a caret). -1. */

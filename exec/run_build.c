@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include "exec/outputs.h"
 #include "sandbox/sandbox.h"
 #include "image/mediatype.h"
+#include "registry/auth.h"
 #include "registry/ops.h"
 
 /* ---- outputs -------------------------------------------------------------------- */
@@ -37,7 +39,7 @@ static int
 check_output_keys (const char *spec, sw_error **err)
 {
   static const char *const known[] = { "type", "dest", "name", "push", "tar", "oci-mediatypes", "compression",
-                                       "compression-level" };
+                                       "compression-level", "push-by-digest", "name-canonical" };
   cleanup_strvec sw_strv fields = SW_STRV_INIT;
   const char *why;
 
@@ -56,7 +58,8 @@ check_output_keys (const char *spec, sw_error **err)
         ok |= strcmp (p, known[i]) == 0;
       if (!ok)
         return sw_error_make (err, ENOTSUP, "not supported yet: --output %s=… (in \"%s\"); slipway knows %s", p, spec,
-                              "type, dest, name, push, tar, oci-mediatypes, compression and compression-level");
+                              "type, dest, name, push, push-by-digest, name-canonical, tar, oci-mediatypes, "
+                              "compression and compression-level");
     }
   return 0;
 }
@@ -131,13 +134,19 @@ plan_outputs (sw_engine *e, bool *push, sw_error **err)
             return sw_error_make (err, ENOTSUP, "not supported yet: --output type=%s", type);
           continue;
         }
-      bool push_key, oci_types;
+      bool push_key, oci_types, by_digest, canonical;
       if (sw_output_spec_bool (spec, "push", false, &push_key, err) < 0
-          || sw_output_spec_bool (spec, "oci-mediatypes", true, &oci_types, err) < 0)
+          || sw_output_spec_bool (spec, "oci-mediatypes", true, &oci_types, err) < 0
+          || sw_output_spec_bool (spec, "push-by-digest", false, &by_digest, err) < 0
+          || sw_output_spec_bool (spec, "name-canonical", false, &canonical, err) < 0)
         return -1;
       image_output = true;
       if (strcmp (type, "registry") == 0 || push_key)
         *push = true;
+      /* push-by-digest: what a matrix job per platform pushes, for imagetools create to
+       * combine; the name only says which repository */
+      e->push_by_digest |= by_digest;
+      e->name_canonical |= canonical;
       cleanup_free char *name = sw_csv_get (spec, "name");
       if (name)
         {
@@ -293,6 +302,10 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
       if (colon && colon < eq && strncmp (a, "manifest:", 9) != 0 && strncmp (a, "index:", 6) != 0)
         return sw_error_make (err, ENOTSUP, "not supported yet: --annotation %s (only manifest: and index: annotations)",
                               a);
+      /* as BuildKit: one platform makes no index to put it on, and dropping it would be silent */
+      if (strncmp (a, "index:", 6) == 0 && b->platforms.n < 2)
+        return sw_error_make (err, EINVAL, "--annotation %s: index annotations not supported for single platform export "
+                                           "(an index is made only for several --platform values)", a);
     }
   for (size_t i = 0; i < b->secrets.n; i++)
     {
@@ -449,6 +462,25 @@ write_file (const char *path, const char *content, sw_error **err)
   return 0;
 }
 
+/* buildx's build reference, BUILDER/NODE/ID: slipway is the one builder, slipway0 its node
+ * (what `docker buildx ls` shows through the plugin); ID is random, 25 characters of
+ * [a-z0-9] as BuildKit's. */
+static void
+build_ref (char *out, size_t size)
+{
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  unsigned char rnd[25];
+  char id[sizeof rnd + 1];
+
+  if (getrandom (rnd, sizeof rnd, 0) != (ssize_t) sizeof rnd)
+    for (size_t i = 0; i < sizeof rnd; i++) /* no entropy yet: still unique enough per build */
+      rnd[i] = (unsigned char) (rand () ^ (int) getpid () ^ (int) time (NULL));
+  for (size_t i = 0; i < sizeof rnd; i++)
+    id[i] = alphabet[rnd[i] % (sizeof alphabet - 1)];
+  id[sizeof rnd] = '\0';
+  snprintf (out, size, "slipway/slipway0/%s", id);
+}
+
 static int
 write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_t size, const char *config_digest,
                 sw_error **err)
@@ -456,24 +488,49 @@ write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_
   sw_build *b = e->b;
   cleanup_buf sw_buf names = SW_BUF_INIT;
   cleanup_buf sw_buf json = SW_BUF_INIT;
+  char ref[64];
 
-  if (b->iidfile && write_file (b->iidfile, config_digest, err) < 0)
+  /* config_digest is NULL for several platforms: there is no one config, and buildx then
+   * writes the index's digest as the image ID and no containerimage.config.digest */
+  if (b->iidfile && write_file (b->iidfile, config_digest ? config_digest : digest, err) < 0)
     return -1;
   if (b->metadata_file == NULL)
     return 0;
   for (size_t i = 0; i < e->n_tags; i++)
     {
       cleanup_free char *s = sw_ref_string (e->tags[i]);
+      if (e->name_canonical)
+        {
+          /* REPO@DIGEST: the tag, if any, dropped */
+          sw_ref *r = sw_ref_dup (e->tags[i]);
+          free (r->tag);
+          r->tag = NULL;
+          free (r->digest);
+          r->digest = sw_xstrdup (digest);
+          free (s);
+          s = sw_ref_string (r);
+          sw_ref_free (r);
+        }
       sw_buf_printf (&names, "%s%s", i ? "," : "", s);
     }
+  sw_buf_puts (&json, "{\n");
+  if (config_digest)
+    sw_buf_printf (&json, "  \"containerimage.config.digest\": \"%s\",\n", config_digest);
   sw_buf_printf (&json,
-                 "{\n  \"containerimage.config.digest\": \"%s\",\n"
                  "  \"containerimage.descriptor\": {\n    \"mediaType\": \"%s\",\n    \"digest\": \"%s\",\n"
                  "    \"size\": %lld\n  },\n  \"containerimage.digest\": \"%s\"",
-                 config_digest, media_type, digest, (long long) size, digest);
+                 media_type, digest, (long long) size, digest);
   if (names.len)
     sw_buf_printf (&json, ",\n  \"image.name\": \"%s\"", names.data);
-  sw_buf_puts (&json, "\n}\n");
+  build_ref (ref, sizeof ref);
+  sw_buf_printf (&json, ",\n  \"buildx.build.ref\": \"%s\",\n  \"buildx.build.warnings\": [", ref);
+  /* buildx's VertexWarning: level 1 (warning), the message base64-encoded in "short" */
+  for (size_t i = 0; e->plan && i < e->plan->warnings.n; i++)
+    {
+      cleanup_free char *b64 = sw_base64_encode (e->plan->warnings.v[i], strlen (e->plan->warnings.v[i]));
+      sw_buf_printf (&json, "%s\n    { \"level\": 1, \"short\": \"%s\" }", i ? "," : "", b64);
+    }
+  sw_buf_puts (&json, e->plan && e->plan->warnings.n ? "\n  ]\n}\n" : "]\n}\n");
   return write_file (b->metadata_file, json.data, err);
 }
 
@@ -602,7 +659,14 @@ sw_build_run (sw_build *b, sw_error **err)
     goto out;
 
   /* Last: the names.  Everything they point at is in the registry by now. */
-  if (push)
+  if (push && e.push_by_digest)
+    {
+      /* no name: the manifest by its digest (an index already is) */
+      if (n_platforms == 1
+          && sw_manifest_put (e.reg, e.push_repo, final_digest, final_type, final.data, final.len, err) < 0)
+        goto out;
+    }
+  else if (push)
     {
       int id = sw_engine_vertex_start (&e, "pushing tags");
       double t0 = sw_engine_now ();
@@ -613,7 +677,7 @@ sw_build_run (sw_build *b, sw_error **err)
     }
   if (write_metadata (&e, final_digest, final_type,
                       n_platforms == 1 && !attested ? results[0].manifest_size : (int64_t) final.len,
-                      results[0].config_digest, err) < 0)
+                      n_platforms == 1 ? results[0].config_digest : NULL, err) < 0)
     goto out;
   free (b->digest);
   b->digest = sw_xstrdup (final_digest);

@@ -9,7 +9,7 @@ pkgs=(
   libseccomp-dev libcmocka-dev
   # tests: a real registry, independent validators, base-image material, emulation
   docker-registry skopeo umoci busybox-static qemu-user-static
-  jq openssl apache2-utils ca-certificates python3 curl iproute2 util-linux
+  jq openssl apache2-utils ca-certificates python3 python3-yaml curl iproute2 util-linux git
   strace
   bzip2 xz-utils  # ADD archive tests (exec/add)
   # fuzzing and comparisons
