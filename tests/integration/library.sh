@@ -10,7 +10,6 @@ tool=$TOP/$BUILD/tools/cancel_build
 dir=$(scratch_dir)
 start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
 tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
-mounts_before=$(grep -c slipway /proc/self/mountinfo)
 
 mkdir -p "$dir/a" "$dir/b"
 printf 'FROM %s/base/busybox:latest\nRUN echo started; sleep 30 # cancel-marker-a\nRUN touch /never\n' "$REGISTRY" > "$dir/a/Dockerfile"
@@ -20,7 +19,7 @@ echo "$out" | grep -E '^(A|B) '
 check "sw_build_cancel from a signal handler: that build fails as cancelled within seconds, the other succeeds" test $rc -eq 0
 check "the cancelled build's error is ECANCELED and says cancelled" bash -c 'grep -q "^A rc=-1 category=5 errno=125 .*cancelled" <<<"$1"' _ "$out"
 check "no step process left" test "$(count_procs cancel-marker)" = 0
-check "no mount left" test "$(grep -c slipway /proc/self/mountinfo)" = "$mounts_before"
+check "no mount left" test "$(grep -c "$dir" /proc/self/mountinfo)" = 0
 check "the cancelled build published no tag" bash -c '! skopeo inspect --tls-verify=false "docker://'"$REGISTRY"'/t/cancelled:v1" >/dev/null 2>&1'
 check "the cancelled build left no scratch" bash -c '[ -z "$(ls -A "'"$dir"'/state-a/runs" 2>/dev/null)" ]'
 
