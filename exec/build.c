@@ -145,6 +145,23 @@ sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
       sw_strv_push (&b->build_contexts, value);
       return 0;
     case SW_OPT_INSECURE_REGISTRY: sw_strv_push (&b->insecure_registries, value); return 0;
+    case SW_OPT_ALLOW:
+      {
+        cleanup_free char *copy = sw_xstrdup (value);
+        char *save = NULL;
+        for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
+          if (strcmp (p, "network.host") == 0)
+            b->allow_network_host = true;
+          else if (strcmp (p, "security.insecure") == 0)
+            b->allow_security_insecure = true;
+          else
+            return sw_error_make (err, EINVAL, "invalid --allow \"%s\": entitlements are network.host and "
+                                  "security.insecure", p);
+        if (!*value)
+          return sw_error_make (err, EINVAL, "invalid --allow \"\": entitlements are network.host and "
+                                "security.insecure");
+        return 0;
+      }
     case SW_OPT_PUSH: return parse_bool ("--push", value, &b->push, err);
     case SW_OPT_LOAD: return parse_bool ("--load", value, &b->load, err);
     case SW_OPT_NO_CACHE: return parse_bool ("--no-cache", value, &b->no_cache, err);

@@ -32,6 +32,7 @@ struct sw_build
   sw_strv tags, build_args, platforms, outputs, labels, annotations, secrets, ssh,
       add_hosts, build_contexts, insecure_registries;
   bool push, load, no_cache, pull;
+  bool allow_network_host, allow_security_insecure; /* --allow entitlements */
 
   sw_event_callback cb;
   void *cb_userdata;

@@ -493,6 +493,9 @@ sw_build_run (sw_build *b, sw_error **err)
   bool push;
   int r = -1;
 
+  /* BuildKit's entitlement, checked before any work (RUN --network=host: at the step) */
+  if (b->network && strcmp (b->network, "host") == 0 && !b->allow_network_host)
+    return sw_error_make (err, EPERM, "network.host is not allowed: --network host needs --allow network.host");
   if (engine_open (&e, b, err) < 0 || plan_outputs (&e, &push, err) < 0)
     goto out;
   if (push)

@@ -375,7 +375,8 @@ run_args (sw_stage *s, const sw_df_instr *in, char ***out, sw_error **err)
 static const char *
 net_of (sw_engine *e, const sw_df_instr *in)
 {
-  if (in->network && *in->network)
+  /* RUN --network=default (the parser's default too) means the build's --network */
+  if (in->network && *in->network && strcmp (in->network, "default") != 0)
     return in->network;
   return e->b->network;
 }
@@ -401,6 +402,25 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   id = sw_engine_vertex_start (e, "%s%s", prefix, in->original);
   if (sw_net_mode_parse (net_of (e, in), &net, err) < 0)
     goto out;
+  /* BuildKit's entitlements: the host's network and an unconfined step are opt-in */
+  if (net == SW_NET_HOST && !e->b->allow_network_host)
+    {
+      sw_error_make (err, EPERM, "network.host is not allowed: RUN with the host's network (%s) needs "
+                     "--allow network.host", in->network && *in->network ? "RUN --network=host" : "--network host");
+      sw_engine_locate (e, in->node, err);
+      goto out;
+    }
+  if (in->security && strcmp (in->security, "insecure") == 0)
+    {
+      if (!e->b->allow_security_insecure)
+        {
+          sw_error_make (err, EPERM, "security.insecure is not allowed: RUN --security=insecure needs "
+                         "--allow security.insecure");
+          sw_engine_locate (e, in->node, err);
+          goto out;
+        }
+      spec.insecure = true;
+    }
   if (sw_engine_stage_lowers (e, s, &lowers, err) < 0)
     goto out;
   if (sw_state_mkscratch (e->state, "upper", &upper, err) < 0)

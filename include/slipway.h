@@ -90,6 +90,10 @@ typedef enum sw_option
   SW_OPT_IIDFILE,       /* write the image ID (config digest) here */
   SW_OPT_STATE_DIR,     /* slipway's state (snapshots, caches); default /var/lib/slipway */
   SW_OPT_INSECURE_REGISTRY, /* (list) registry host[:port] reached over plain HTTP */
+  /* (list) an entitlement, as buildx's --allow: "network.host" (RUN may share the host's
+   * network: --network host, RUN --network=host), "security.insecure" (RUN
+   * --security=insecure runs unconfined); comma-separated lists too */
+  SW_OPT_ALLOW = 200,
 } sw_option;
 
 sw_build *sw_build_new (void);

@@ -11,6 +11,7 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
@@ -552,7 +553,7 @@ exec_command (const sw_sandbox_plan *p)
     die (p, "setting the user id", NULL);
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     die (p, "setting no_new_privs", NULL);
-  if (prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, p->seccomp, 0, 0) < 0)
+  if (p->seccomp && prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, p->seccomp, 0, 0) < 0)
     die (p, "loading the seccomp profile", NULL);
 
   const char *cmd = p->argv[0];
@@ -604,6 +605,9 @@ sw_sandbox_child (const sw_sandbox_plan *p)
 
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   umask (0);
+  /* the own network first: the sysfs mounted below shows the namespace's interfaces */
+  if (p->net_fd >= 0 && setns (p->net_fd, CLONE_NEWNET) < 0)
+    die (p, "joining the steps' network namespace", NULL);
   int cwd = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (cwd < 0)
     die (p, "opening the working directory", NULL);
@@ -661,8 +665,9 @@ sw_sandbox_child (const sw_sandbox_plan *p)
   if (rootfd < 0)
     die (p, "opening the rootfs", NULL);
 
-  mount_at (p, rootfd, "proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL);
-  mount_at (p, rootfd, "sys", true, "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL);
+  unsigned long ro = p->insecure ? 0 : MS_RDONLY;
+  mount_at (p, rootfd, "proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL);
+  mount_at (p, rootfd, "sys", true, "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL);
   setup_dev (p, rootfd);
 
   int stage = -1;
