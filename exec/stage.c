@@ -421,6 +421,8 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
         }
       spec.insecure = true;
     }
+  /* pasta comes up while the base layers are extracted */
+  sw_sandbox_network_warm (net);
   if (sw_engine_stage_lowers (e, s, &lowers, err) < 0)
     goto out;
   if (sw_state_mkscratch (e->state, "upper", &upper, err) < 0)
@@ -661,6 +663,19 @@ sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
     return 0;
   s->ps = &e->plan->stages[index];
   s->index = index;
+  /* a RUN on the own network ahead: pasta comes up while the base is resolved */
+  for (size_t i = 0; i < s->ps->n_instrs; i++)
+    {
+      sw_net_mode m;
+      sw_error *ignored = NULL;
+      const sw_df_instr *in = s->ps->instrs[i];
+      if (in->kind == SW_DF_RUN && sw_net_mode_parse (net_of (e, in), &m, &ignored) == 0)
+        {
+          sw_sandbox_network_warm (m);
+          break;
+        }
+      sw_error_free (ignored);
+    }
   if (stage_from (e, s, err) < 0)
     return -1;
   s->commit.config = s->config;

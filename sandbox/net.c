@@ -553,3 +553,27 @@ sw_sandbox_net_fd (int *fd, sw_error **err)
   pthread_mutex_unlock (&net_lock);
   return rc;
 }
+
+static void *
+warm_thread (void *arg)
+{
+  (void) arg;
+  int fd;
+  sw_error *e = NULL;
+  if (sw_sandbox_net_fd (&fd, &e) < 0)
+    sw_error_free (e); /* the step's own call makes it again and reports it */
+  return NULL;
+}
+
+void
+sw_sandbox_network_warm (sw_net_mode mode)
+{
+  if (mode != SW_NET_DEFAULT)
+    return;
+  pthread_mutex_lock (&net_lock);
+  bool ready = net_fd >= 0;
+  pthread_mutex_unlock (&net_lock);
+  pthread_t t;
+  if (!ready && pthread_create (&t, NULL, warm_thread, NULL) == 0)
+    pthread_detach (t);
+}

@@ -71,6 +71,11 @@ typedef enum sw_net_mode
 /* Parse "default" | "none" | "host". */
 int sw_net_mode_parse (const char *s, sw_net_mode *out, sw_error **err);
 
+/* Start making the own network (sandbox/net.h) in the background, for a caller that knows
+ * a step will need it and has other work first (a base image to extract): pasta takes a
+ * few hundred milliseconds to come up, once per process.  Nothing for other modes. */
+void sw_sandbox_network_warm (sw_net_mode mode);
+
 /* One line of output; stream 1 = stdout, 2 = stderr. */
 typedef void (*sw_sandbox_output) (int stream, const char *line, size_t len, void *userdata);
 
