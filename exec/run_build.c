@@ -201,9 +201,15 @@ load_dockerfile (sw_engine *e, sw_error **err)
     {
       e->dockerfile_path = b->dockerfile ? sw_xstrdup (b->dockerfile) : sw_xasprintf ("%s/Dockerfile", e->context);
       display = b->dockerfile ? b->dockerfile : "Dockerfile";
-      fd = open (e->dockerfile_path, O_RDONLY | O_CLOEXEC);
+      /* the context's Dockerfile must be a file (a FIFO there must not hang the build);
+       * an explicit -f may be a pipe (-f <(…)), as with buildx */
+      fd = open (e->dockerfile_path, O_RDONLY | O_CLOEXEC | (b->dockerfile ? 0 : O_NONBLOCK | O_NOCTTY));
       if (fd < 0)
         return sw_error_errno (err, "failed to read dockerfile: open %s", e->dockerfile_path);
+      struct stat st;
+      if (!b->dockerfile && (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode)))
+        return sw_error_make (err, EINVAL, "failed to read dockerfile: %s is not a regular file",
+                              e->dockerfile_path);
       if (read_all (fd, &text, err) < 0)
         return -1;
     }

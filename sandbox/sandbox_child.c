@@ -127,6 +127,51 @@ ensure (int rootfd, const char *rel, bool is_dir)
       /* a dangling symlink (/etc/resolv.conf → ../run/…): create its target, inside the
        * root, as runc does */
       fd = open_in (rootfd, rel, O_WRONLY | O_CREAT);
+      if (fd < 0 && errno == ENOENT && n < sizeof buf)
+        {
+          /* …and the missing directories on the way to it (systemd's
+           * ../run/systemd/resolve/stub-resolv.conf in an image without /run/systemd).
+           * The link is read here; the path is made through ensure() — every component
+           * opened RESOLVE_IN_ROOT, so ".." and further links stay inside the root. */
+          char target[4096];
+          memcpy (buf, rel, n + 1);
+          char *slash = strrchr (buf, '/');
+          const char *name = slash ? slash + 1 : buf;
+          if (slash)
+            *slash = 0;
+          int pfd = open_in (rootfd, slash ? buf : ".", O_PATH | O_DIRECTORY);
+          ssize_t tl = pfd >= 0 ? readlinkat (pfd, name, target, sizeof target - 1) : -1;
+          if (pfd >= 0)
+            close (pfd);
+          size_t dl = slash ? strlen (buf) : 0;
+          if (tl > 0 && dl + 1 + (size_t) tl + 1 <= sizeof buf)
+            {
+              target[tl] = 0;
+              /* the target, rootfs-relative: absolute → from the root; relative → from
+               * the link's directory */
+              const char *t = target;
+              size_t len = 0;
+              if (*t == '/')
+                while (*t == '/')
+                  t++;
+              else if (slash)
+                buf[dl] = '/', len = dl + 1;
+              memcpy (buf + len, t, strlen (t) + 1);
+              char *tslash = strrchr (buf, '/');
+              if (tslash && tslash != buf)
+                {
+                  *tslash = 0;
+                  int d = ensure (rootfd, buf, true);
+                  if (d >= 0)
+                    {
+                      close (d);
+                      fd = open_in (rootfd, rel, O_WRONLY | O_CREAT);
+                    }
+                }
+            }
+          if (fd < 0)
+            errno = ENOENT;
+        }
       if (fd >= 0)
         {
           close (fd);
@@ -262,7 +307,21 @@ discard_bind (const sw_sandbox_plan *p, int rootfd, int stage, const sw_op *op, 
   if (!op->target_is_dir)
     {
       fd_path (path, src);
-      int in = open (path, O_RDONLY | O_CLOEXEC);
+      /* O_NONBLOCK: a FIFO (or a device) from the context must not block the step forever
+       * in open; only a regular file can be copied */
+      struct stat sst;
+      if (fstat (src, &sst) == 0 && !S_ISREG (sst.st_mode))
+        {
+          errno = EINVAL;
+          die (p, "the rw bind source is not a regular file or a directory (a FIFO, socket or device cannot be "
+                  "copied) for /", op->target);
+        }
+      int in = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+      if (in >= 0 && (fstat (in, &sst) < 0 || !S_ISREG (sst.st_mode)))
+        {
+          errno = EINVAL;
+          die (p, "the rw bind source is not a regular file or a directory for /", op->target);
+        }
       int out = openat (stage, uname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
       if (in < 0 || out < 0)
         die (p, "copying the rw bind source for /", op->target);

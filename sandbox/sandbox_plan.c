@@ -291,9 +291,51 @@ hosts_content (const sw_sandbox_spec *s, const char *hostname, sw_error **err)
   return sw_buf_steal (&b);
 }
 
+/* When the rootfs's REL is a symlink (the top snapshot that has it decides), the child
+ * creates its target to mount on (sandbox_child.c, ensure()): that file and the
+ * directories made for it are stubs too, removed from the upper dir after the step. */
+static void
+link_target_stub (sw_sandbox_run_state *r, const char *rel)
+{
+  const sw_sandbox_spec *s = r->spec;
+  size_t nl = 0;
+  while (s->lowers && s->lowers[nl])
+    nl++;
+  for (size_t i = nl; i-- > 0;)
+    {
+      char target[4096];
+      cleanup_close int lfd = open (s->lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+      struct stat st;
+      if (lfd < 0 || fstatat (lfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        continue;
+      if (!S_ISLNK (st.st_mode))
+        return;
+      ssize_t n = readlinkat (lfd, rel, target, sizeof target - 1);
+      if (n <= 0)
+        return;
+      target[n] = 0;
+      cleanup_free char *dir = sw_xstrdup (rel);
+      char *slash = strrchr (dir, '/');
+      if (slash)
+        *slash = 0;
+      cleanup_free char *joined = target[0] == '/' ? sw_xstrdup (target)
+                                                   : sw_xasprintf ("%s/%s", slash ? dir : "", target);
+      char *clean = clean_rel (joined);
+      if (*clean)
+        {
+          r->stub_targets = sw_xreallocarray (r->stub_targets, r->n_stub_targets + 1, sizeof (char *));
+          r->stub_targets[r->n_stub_targets++] = clean;
+        }
+      else
+        free (clean);
+      return;
+    }
+}
+
 static void
 file_op (sw_sandbox_run_state *r, const char *rel, char *content, mode_t mode, uid_t uid, gid_t gid, bool ro)
 {
+  link_target_stub (r, rel);
   sw_op *op = add_op (r, SW_OP_FILE, keep_str (r, sw_xstrdup (rel)), false);
   op->content = keep_str (r, content);
   op->content_len = strlen (content);
