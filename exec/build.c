@@ -2,11 +2,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/cleanup.h"
 #include "common/error.h"
 #include "common/xalloc.h"
+#include "common/csv.h"
 #include "exec/build.h"
+#include "registry/ref.h"
 
 void
 sw_strv_push (sw_strv *s, const char *value)
@@ -86,6 +89,86 @@ check_key_value (const char *name, const char *value, sw_error **err)
   return 0;
 }
 
+/* A tag, as buildx checks it before any work: the reference grammar, and a registry port
+ * that exists (the grammar takes any digits; the error would otherwise come from curl). */
+static int
+check_tag (const char *value, sw_error **err)
+{
+  sw_ref *ref = NULL;
+  sw_error *e = NULL;
+  if (sw_ref_parse (value, &ref, &e) < 0)
+    {
+      sw_error_move (err, &e);
+      return sw_error_wrap (err, "invalid tag \"%s\"", value);
+    }
+  const char *colon = strrchr (ref->domain, ':');
+  const char *bracket = strrchr (ref->domain, ']');
+  int rc = 0;
+  if (colon && (!bracket || colon > bracket))
+    {
+      char *end = NULL;
+      long port = strtol (colon + 1, &end, 10);
+      if (!*(colon + 1) || *end || port < 1 || port > 65535)
+        rc = sw_error_make (err, EINVAL, "invalid tag \"%s\": invalid reference format: port %s is out of range "
+                            "(1-65535)", value, colon + 1);
+    }
+  sw_ref_free (ref);
+  return rc;
+}
+
+/* Go's strconv.ParseBool, which buildx uses for an exporter's boolean attributes. */
+static bool
+go_bool (const char *v)
+{
+  static const char *const ok[] = { "1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False" };
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+    if (strcmp (v, ok[i]) == 0)
+      return true;
+  return false;
+}
+
+static int
+check_output (const char *value, sw_error **err)
+{
+  static const char *const bools[] = { "push", "push-by-digest", "insecure", "registry.insecure", "oci-mediatypes",
+                                       "force-compression", "store", "unpack", "rewrite-timestamp",
+                                       "name-canonical", "tar", "oci-artifact" };
+  if (strcmp (value, "-") == 0 || strchr (value, '=') == NULL)
+    return 0; /* "-o -", "-o DIR": buildx's shorthands */
+  cleanup_free char *type = sw_csv_get (value, "type");
+  if (type && !*type)
+    return sw_error_make (err, EINVAL, "invalid output \"%s\": type is empty", value);
+  for (size_t i = 0; i < sizeof bools / sizeof *bools; i++)
+    {
+      cleanup_free char *v = sw_csv_get (value, bools[i]);
+      if (v && *v && !go_bool (v))
+        return sw_error_make (err, EINVAL, "invalid output \"%s\": %s=%s is not a boolean (true or false)", value,
+                              bools[i], v);
+    }
+  return 0;
+}
+
+/* A secret whose file is missing fails now, as buildx does, not when (or if) a step asks. */
+static int
+check_secret (const char *value, sw_error **err)
+{
+  cleanup_free char *src = sw_csv_get (value, "src");
+  cleanup_free char *source = src ? NULL : sw_csv_get (value, "source");
+  cleanup_free char *type = sw_csv_get (value, "type");
+  const char *file = src ? src : source;
+  if (type && strcmp (type, "file") && strcmp (type, "env"))
+    return sw_error_make (err, EINVAL, "invalid --secret \"%s\": unsupported secret type %s", value, type);
+  if (file && (!type || strcmp (type, "file") == 0))
+    {
+      struct stat st;
+      if (!*file)
+        return sw_error_make (err, EINVAL, "invalid --secret \"%s\": src is empty", value);
+      if (stat (file, &st) < 0)
+        return sw_error_errno (err, "invalid --secret \"%s\": failed to stat %s", value, file);
+    }
+  return 0;
+}
+
 int
 sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
 {
@@ -100,13 +183,21 @@ sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_TARGET: replace (&b->target, value); return 0;
     case SW_OPT_METADATA_FILE: replace (&b->metadata_file, value); return 0;
     case SW_OPT_IIDFILE: replace (&b->iidfile, value); return 0;
-    case SW_OPT_STATE_DIR: replace (&b->state_dir, value); return 0;
+    case SW_OPT_STATE_DIR:
+      if (!*value)
+        return sw_error_make (err, EINVAL, "invalid --state-dir \"\": a directory is needed");
+      replace (&b->state_dir, value);
+      return 0;
     case SW_OPT_NETWORK:
       if (strcmp (value, "default") && strcmp (value, "none") && strcmp (value, "host"))
         return sw_error_make (err, EINVAL, "invalid network mode \"%s\": use default, none or host", value);
       replace (&b->network, value);
       return 0;
-    case SW_OPT_TAG: sw_strv_push (&b->tags, value); return 0;
+    case SW_OPT_TAG:
+      if (check_tag (value, err) < 0)
+        return -1;
+      sw_strv_push (&b->tags, value);
+      return 0;
     case SW_OPT_BUILD_ARG:
       if (*value == '\0' || *value == '=')
         return sw_error_make (err, EINVAL, "invalid build arg \"%s\": expected KEY=VALUE or KEY", value);
@@ -115,13 +206,30 @@ sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_PLATFORM:
       {
         /* "a,b" is the same as two options. */
+        /* an empty element ("linux/amd64,,") is an error, as in buildx, not skipped */
         cleanup_free char *copy = sw_xstrdup (value);
+        for (char *p = copy;;)
+          {
+            char *comma = strchr (p, ',');
+            if (comma)
+              *comma = 0;
+            if (!*p)
+              return sw_error_make (err, EINVAL, "invalid --platform \"%s\": an empty platform in the list", value);
+            if (!comma)
+              break;
+            p = comma + 1;
+          }
+        copy = (free (copy), sw_xstrdup (value));
         char *save = NULL;
         for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
           sw_strv_push (&b->platforms, p);
         return 0;
       }
-    case SW_OPT_OUTPUT: sw_strv_push (&b->outputs, value); return 0;
+    case SW_OPT_OUTPUT:
+      if (check_output (value, err) < 0)
+        return -1;
+      sw_strv_push (&b->outputs, value);
+      return 0;
     case SW_OPT_LABEL:
       if (check_key_value ("--label", value, err) < 0)
         return -1;
@@ -132,7 +240,11 @@ sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
         return -1;
       sw_strv_push (&b->annotations, value);
       return 0;
-    case SW_OPT_SECRET: sw_strv_push (&b->secrets, value); return 0;
+    case SW_OPT_SECRET:
+      if (check_secret (value, err) < 0)
+        return -1;
+      sw_strv_push (&b->secrets, value);
+      return 0;
     case SW_OPT_SSH: sw_strv_push (&b->ssh, value); return 0;
     case SW_OPT_ADD_HOST:
       if (strchr (value, ':') == NULL && strchr (value, '=') == NULL)
