@@ -93,6 +93,34 @@ else
   fail "io_uring helper builds" "$(tail -2 "$T/gcc.log")"
 fi
 
+# -- hostile base images: unknown or foreign layer types, a layer whose size lies ----------------
+mkdir -p "$T/img"
+for m in ok unknown-type foreign bad-size; do
+  python3 tests/helpers/push-crafted-image.py "$REGISTRY" "h/crafted:$m" "$m" >/dev/null || fail "crafted image $m pushed"
+done
+for m in unknown-type foreign; do
+  printf 'FROM %s/h/crafted:%s\nLABEL x=y\n' "$REGISTRY" "$m" > "$T/img/Dockerfile"
+  out=$(build -t "$REGISTRY/h/from-$m:1" --push "$T/img" 2>&1); rc=$?
+  want='unknown media type "application/vnd.example.unknown"'; [ $m = foreign ] && want='foreign (non-distributable) layers are not supported'
+  if [ $rc -ne 0 ] && grep -qF "$want" <<<"$out" && grep -q "h/crafted:$m: layer 1 (sha256:" <<<"$out" \
+     && [ "$(tag_of h/from-$m 1)" = 404 ]; then
+    pass "base image with a $m layer: refused, naming the image and the layer; nothing pushed"
+  else fail "base image with a $m layer is refused" "rc=$rc $(tail -2 <<<"$out")"; fi
+done
+printf 'FROM %s/h/crafted:bad-size\nRUN true\n' "$REGISTRY" > "$T/img/Dockerfile"
+out=$(timeout 120 "$SLIPWAY" build --state-dir "$T/state-size" --progress plain "$T/img" 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q 'the descriptor says' <<<"$out"; then
+  pass "a base layer whose download is not its declared size is refused"
+else fail "base layer size checked on download" "rc=$rc $(tail -2 <<<"$out")"; fi
+printf 'FROM %s/h/crafted:bad-size\nLABEL x=y\n' "$REGISTRY" > "$T/img/Dockerfile"
+out=$(build -t "$REGISTRY/h/from-size:1" --push "$T/img" 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q 'the descriptor says' <<<"$out" && [ "$(tag_of h/from-size 1)" = 404 ]; then
+  pass "a base layer whose declared size lies is refused when copied to the target (mount), no tag"
+else fail "base layer size checked on copy" "rc=$rc $(tail -2 <<<"$out")"; fi
+printf 'FROM %s/h/crafted:ok\nLABEL x=y\n' "$REGISTRY" > "$T/img/Dockerfile"
+out=$(build -t "$REGISTRY/h/from-ok:1" --push "$T/img" 2>&1); rc=$?
+[ $rc -eq 0 ] && pass "control: the same image with honest descriptors builds" || fail "control: crafted ok image" "$(tail -2 <<<"$out")"
+
 # -- the context and the image's symlinks lead nowhere outside ------------------------------------
 mkdir -p "$T/links"
 ln -s "$outside" "$T/links/out-dir"; ln -s "$outside/victim" "$T/links/out-file"
