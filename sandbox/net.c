@@ -438,8 +438,6 @@ net_setup (sw_error **err)
   if (!mkdtemp (dir))
     return sw_error_errno (err, "creating a directory for pasta's pid file");
   cleanup_free char *pidfile = sw_xasprintf ("%s/pid", dir);
-  /* pasta may write its pid file after dropping to nobody */
-  chmod (dir, 0733);
   const char *argv[32];
   int n = 0;
   argv[n++] = pasta;
@@ -459,6 +457,8 @@ net_setup (sw_error **err)
   struct stat tun;
   if (stat ("/dev/net/tun", &tun) == 0 && (tun.st_mode & 0006) != 0006)
     argv[n++] = "--runas", argv[n++] = "0";
+  else
+    chmod (dir, 0733); /* nobody's pasta writes its pid file there (no listing, no reading) */
   argv[n++] = "--userns", argv[n++] = "/proc/self/fd/3";
   argv[n++] = "--netns", argv[n++] = "/proc/self/fd/4";
   argv[n] = NULL;
