@@ -245,6 +245,7 @@ typedef struct keeper_args
 {
   const char *const *argv; /* pasta's */
   const char *pidfile;
+  const char *piddir; /* the pid file's own directory, removed with it */
   int ctl;   /* read end: EOF when slipway is gone */
   int ready; /* write end: the keeper_report */
   int errw;  /* write end: pasta's stderr */
@@ -356,6 +357,9 @@ keeper (const keeper_args *a)
     int pf = open (a->pidfile, O_RDONLY | O_CLOEXEC);
     if (pf >= 0)
       r = read (pf, buf, sizeof buf - 1), close (pf);
+    /* here, not in slipway: slipway may be gone by now (a build that ended early) */
+    unlink (a->pidfile);
+    rmdir (a->piddir);
     pid_t p = 0;
     for (ssize_t i = 0; i < r && buf[i] >= '0' && buf[i] <= '9'; i++)
       p = p * 10 + (buf[i] - '0');
@@ -472,7 +476,7 @@ net_setup (sw_error **err)
       rmdir (dir);
       return e;
     }
-  keeper_args ka = { argv, pidfile, ctl[0], ready[1], errp[1] };
+  keeper_args ka = { argv, pidfile, dir, ctl[0], ready[1], errp[1] };
   pid_t k = fork ();
   if (k == 0)
     keeper (&ka);

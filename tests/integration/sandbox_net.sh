@@ -126,6 +126,8 @@ else fail "RUN --security=insecure with --allow" "rc=$rc $(grep -E 'CapEff|error
 # (pasta daemonizes: counted by its command line, before, during and after)
 left=$(pgrep -a -f '^/usr/bin/pasta .*--netns /proc/self/fd/4' | wc -l)
 pre=$left
+piddirs() { find /tmp -maxdepth 1 -name 'slipway-pasta-*' -mmin -10 | wc -l; }
+dirs_pre=$(piddirs)
 printf 'FROM %s/base/busybox:latest\nRUN echo running-$((40+2)); sleep 300\n' "$REGISTRY" > "$T/ctx/Dockerfile"
 "$SLIPWAY" build --state-dir "$T/bstate" --insecure-registry "$REGISTRY" --progress plain "$T/ctx" > "$T/out" 2>&1 &
 pid=$!
@@ -139,3 +141,6 @@ done
 if grep -q running-42 "$T/out" && [ "$during" -gt "$pre" ] && [ "$left" -le "$pre" ]; then
   pass "SIGKILL mid-RUN: the build's pasta is gone after it"
 else fail "SIGKILL mid-RUN: the build's pasta is gone" "before=$pre during=$during after=$left"; fi
+sleep 0.5
+[ "$(piddirs)" -le "$dirs_pre" ] && pass "no pid-file directory of pasta left behind" \
+  || fail "pasta pid-file directories left" "$(find /tmp -maxdepth 1 -name 'slipway-pasta-*' -mmin -10)"
