@@ -44,7 +44,7 @@ struct flag
 
 static const struct flag flags[] = {
   OPT ("add-host", 0, SW_OPT_ADD_HOST, "Add a custom host-to-IP mapping (HOST:IP)"),
-  TODO ("allow", true, "Allow extra privileged entitlement"),
+  OPT ("allow", 0, SW_OPT_ALLOW, "Allow extra privileged entitlement (network.host, security.insecure)"),
   OPT ("annotation", 0, SW_OPT_ANNOTATION, "Add annotation to the image"),
   OPT ("attest", 0, SW_OPT_ATTEST, "Attestation parameters (type=provenance,… or type=sbom,…)"),
   OPT ("build-arg", 0, SW_OPT_BUILD_ARG, "Set build-time variables"),
@@ -61,7 +61,7 @@ static const struct flag flags[] = {
   OPT ("label", 0, SW_OPT_LABEL, "Set metadata for an image"),
   BOOL_OPT ("load", SW_OPT_LOAD, "Shorthand for --output=type=docker"),
   OPT ("metadata-file", 0, SW_OPT_METADATA_FILE, "Write build result metadata to a file"),
-  OPT ("network", 0, SW_OPT_NETWORK, "Networking mode for RUN: default, none, host"),
+  OPT ("network", 0, SW_OPT_NETWORK, "Networking mode for RUN: default (own), none, host (needs --allow network.host)"),
   BOOL_OPT ("no-cache", SW_OPT_NO_CACHE, "Do not use cache when building the image"),
   TODO ("no-cache-filter", true, "Do not cache specified stages"),
   OPT ("output", 'o', SW_OPT_OUTPUT, "Output destination (type=registry, type=oci,dest=…, …)"),

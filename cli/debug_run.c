@@ -14,7 +14,7 @@ static const char run_usage[] =
   "  --lower DIR        a snapshot below the step, bottom first (repeatable)\n"
   "  --upper DIR        empty dir that receives the step's changes (default: discarded)\n"
   "  --state-dir DIR    slipway's state (default /var/lib/slipway)\n"
-  "  --network MODE     default (the host's), none or host\n"
+  "  --network MODE     default (an own network through pasta), none or host\n"
   "  --user USER        name or uid[:gid], resolved in the rootfs\n"
   "  --workdir DIR      working directory (created if missing)\n"
   "  --hostname NAME    (default buildkitsandbox)\n"

@@ -746,7 +746,8 @@ sw_dockerignore_parse (const char *text, size_t len, const char *name, sw_patter
 static int
 read_small_file (const char *path, char **data, size_t *len, sw_error **err)
 {
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  /* O_NONBLOCK: a FIFO in the context must not hang the build in open */
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0)
     {
       if (errno == ENOENT)
@@ -759,6 +760,9 @@ read_small_file (const char *path, char **data, size_t *len, sw_error **err)
   if (S_ISDIR (st.st_mode))
     return sw_error_make (err, EISDIR, "cannot read %s: it is a directory (remove it or make it a file)",
                           path);
+  if (!S_ISREG (st.st_mode))
+    return sw_error_make (err, EINVAL, "cannot read %s: it is not a regular file (a FIFO, socket or device; "
+                          "remove it or make it a file)", path);
   cleanup_buf sw_buf b = SW_BUF_INIT;
   if (sw_read_all (fd, 64u << 20, &b) < 0)
     {

@@ -397,6 +397,10 @@ sw_binfmt_private_enter (int procfd, const char *mountpoint, const char *registe
   errno = e;
   if (n < 0)
     return fail_at (what, "registering QEMU in the private binfmt_misc instance");
+  /* read-only from now on: the step is root in this user namespace, and binfmt_misc
+   * checks no capability for writes to status or an entry — but it cannot remount */
+  if (mount (NULL, mountpoint, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    return fail_at (what, "making the private binfmt_misc instance read-only");
   return 0;
 }
 

@@ -75,10 +75,13 @@ prepare_private (sw_emu *e, const sw_platform *target, const char *search, sw_er
   if (sw_emu_find_qemu (target, search, &e->interpreter, err) < 0)
     return -1;
   /* The child registers after pivot_root, where QEMU's path is gone: it names the file
-   * through this descriptor instead.  O_CLOEXEC, so the step's program never holds it. */
-  e->qemu_fd = open (e->interpreter, O_PATH | O_CLOEXEC);
+   * through this descriptor instead.  Not the host's file but a sealed copy: for an
+   * emulated process /proc/self/exe is the interpreter, and a step that could reach the
+   * host's QEMU through it could rewrite what every later foreign build runs (runc's
+   * CVE-2019-5736, the same way).  O_CLOEXEC, so the step's program never holds it. */
+  e->qemu_fd = sw_emu_sealed_copy (e->interpreter, err);
   if (e->qemu_fd < 0)
-    return sw_error_errno (err, "open %s", e->interpreter);
+    return -1;
   cleanup_free char *via_fd = sw_xasprintf ("/proc/self/fd/%d", e->qemu_fd);
   cleanup_free char *name = sw_xasprintf ("slipway-%s", e->arch->qemu);
   e->child_line = sw_emu_register_line (e->arch, name, via_fd);

@@ -97,6 +97,11 @@ char *sw_emu_register_line (const sw_emu_arch *a, const char *name, const char *
  * NULL ($PATH:/usr/bin:/usr/libexec/qemu-binfmt).  No environment variable is read here. */
 int sw_emu_find_qemu (const sw_platform *platform, const char *search, char **path, sw_error **err);
 
+/* A sealed copy of the file at PATH: a memfd (close-on-exec) with its content and the
+ * seals F_SEAL_WRITE|GROW|SHRINK|SEAL, so neither whoever runs it nor anyone holding it
+ * can change it.  What PRIVATE mode registers instead of the host's QEMU.  -1 on error. */
+int sw_emu_sealed_copy (const char *path, sw_error **err);
+
 /* ---- binfmt_misc (only reached for emulated stages) ------------------------------ */
 
 typedef enum sw_emu_binfmt_mode
@@ -151,8 +156,11 @@ const char *sw_emu_entry_name (const sw_emu *e);
  *     files, written by a helper child through procfd (the build's /proc is read-only);
  *   - a new mount namespace owned by it, a fresh binfmt_misc on /proc/sys/fs/binfmt_misc
  *     (works on a read-only /proc), QEMU registered there with the F flag through
- *     /proc/self/fd/N, an O_PATH O_CLOEXEC fd the handle holds (so QEMU need not be in
- *     the build's root, and the step's program never holds it).
+ *     /proc/self/fd/N, a sealed memfd copy of QEMU the handle holds (sw_emu_sealed_copy:
+ *     QEMU need not be in the build's root, the step's program never holds the fd, and
+ *     the interpreter it reaches through /proc/self/exe cannot be written), then that
+ *     binfmt_misc mount made read-only, so the step (root in that user namespace, but
+ *     without CAP_SYS_ADMIN) can neither unregister the entry nor register its own.
  * Consequences for the step, all documented behaviour of user namespaces: the bounding
  * set is full again (drop capabilities after this call); mounts made before are locked
  * (a step cannot unmount them); mknod of devices and trusted.* xattrs fail with EPERM;

@@ -44,6 +44,32 @@ sw_base_resolve (sw_registry *r, const char *image, const sw_platform *want, sw_
       sw_error_wrap (err, "%s: image config", image);
       goto out;
     }
+  /* every layer a kind slipway can unpack and may copy: a foreign (non-distributable)
+   * layer must not be fetched or pushed elsewhere, and an unknown one would be carried
+   * into the pushed manifest unread */
+  for (size_t i = 0; i < b->manifest->n_layers; i++)
+    {
+      const sw_descriptor *l = &b->manifest->layers[i];
+      const char *mt = l->media_type ? l->media_type : "";
+      if (strstr (mt, "foreign") || strstr (mt, "nondistributable"))
+        {
+          sw_error_make (err, ENOTSUP, "%s: layer %zu (%s) has media type %s: foreign (non-distributable) layers "
+                         "are not supported", image, i + 1, l->digest, mt);
+          goto out;
+        }
+      if (strcmp (mt, SW_MT_OCI_LAYER) && strcmp (mt, SW_MT_OCI_LAYER_GZIP) && strcmp (mt, SW_MT_OCI_LAYER_ZSTD)
+          && strcmp (mt, SW_MT_DOCKER_LAYER_GZIP))
+        {
+          sw_error_make (err, ENOTSUP, "%s: layer %zu (%s) has an unknown media type \"%s\" (want a tar, tar+gzip "
+                         "or tar+zstd image layer)", image, i + 1, l->digest, mt);
+          goto out;
+        }
+      if (l->size < 0)
+        {
+          sw_error_make (err, EINVAL, "%s: layer %zu (%s) has no valid size", image, i + 1, l->digest);
+          goto out;
+        }
+    }
   if (sw_strlist_len (b->config->diff_ids) != b->manifest->n_layers)
     {
       sw_error_make (err, EINVAL, "%s: the config lists %zu diffIDs for %zu layers", image,

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/cleanup.h"
 #include "common/csv.h"
@@ -12,6 +13,7 @@
 #include "attest/provenance.h"
 #include "common/csv.h"
 #include "exec/build.h"
+#include "registry/ref.h"
 
 /* The environment variables that give the knobs with no buildx flag their defaults: read
  * once, here, so a build's settings do not change under it and an embedder can override
@@ -246,6 +248,76 @@ set_attestation (sw_build *b, const char *type, const char *value, sw_error **er
   return 0;
 }
 
+/* A tag, as buildx checks it before any work: the reference grammar, and a registry port
+ * that exists (the grammar takes any digits; the error would otherwise come from curl). */
+static int
+check_tag (const char *value, sw_error **err)
+{
+  sw_ref *ref = NULL;
+  sw_error *e = NULL;
+  if (sw_ref_parse (value, &ref, &e) < 0)
+    {
+      sw_error_move (err, &e);
+      return sw_error_wrap (err, "invalid tag \"%s\"", value);
+    }
+  const char *colon = strrchr (ref->domain, ':');
+  const char *bracket = strrchr (ref->domain, ']');
+  int rc = 0;
+  if (colon && (!bracket || colon > bracket))
+    {
+      char *end = NULL;
+      long port = strtol (colon + 1, &end, 10);
+      if (!*(colon + 1) || *end || port < 1 || port > 65535)
+        rc = sw_error_make (err, EINVAL, "invalid tag \"%s\": invalid reference format: port %s is out of range "
+                            "(1-65535)", value, colon + 1);
+    }
+  sw_ref_free (ref);
+  return rc;
+}
+
+static int
+check_output (const char *value, sw_error **err)
+{
+  static const char *const bools[] = { "push", "push-by-digest", "insecure", "registry.insecure", "oci-mediatypes",
+                                       "force-compression", "store", "unpack", "rewrite-timestamp",
+                                       "name-canonical", "tar", "oci-artifact" };
+  if (strcmp (value, "-") == 0 || strchr (value, '=') == NULL)
+    return 0; /* "-o -", "-o DIR": buildx's shorthands */
+  cleanup_free char *type = sw_csv_get (value, "type");
+  if (type && !*type)
+    return sw_error_make (err, EINVAL, "invalid output \"%s\": type is empty", value);
+  for (size_t i = 0; i < sizeof bools / sizeof *bools; i++)
+    {
+      cleanup_free char *v = sw_csv_get (value, bools[i]);
+      bool ignored;
+      if (v && *v && sw_parse_bool (v, &ignored) < 0)
+        return sw_error_make (err, EINVAL, "invalid output \"%s\": %s=%s is not a boolean (true or false)", value,
+                              bools[i], v);
+    }
+  return 0;
+}
+
+/* A secret whose file is missing fails now, as buildx does, not when (or if) a step asks. */
+static int
+check_secret (const char *value, sw_error **err)
+{
+  cleanup_free char *src = sw_csv_get (value, "src");
+  cleanup_free char *source = src ? NULL : sw_csv_get (value, "source");
+  cleanup_free char *type = sw_csv_get (value, "type");
+  const char *file = src ? src : source;
+  if (type && strcmp (type, "file") && strcmp (type, "env"))
+    return sw_error_make (err, EINVAL, "invalid --secret \"%s\": unsupported secret type %s", value, type);
+  if (file && (!type || strcmp (type, "file") == 0))
+    {
+      struct stat st;
+      if (!*file)
+        return sw_error_make (err, EINVAL, "invalid --secret \"%s\": src is empty", value);
+      if (stat (file, &st) < 0)
+        return sw_error_errno (err, "invalid --secret \"%s\": failed to stat %s", value, file);
+    }
+  return 0;
+}
+
 static int
 build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
 {
@@ -260,13 +332,21 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_TARGET: replace (&b->target, value); return 0;
     case SW_OPT_METADATA_FILE: replace (&b->metadata_file, value); return 0;
     case SW_OPT_IIDFILE: replace (&b->iidfile, value); return 0;
-    case SW_OPT_STATE_DIR: replace (&b->state_dir, value); return 0;
+    case SW_OPT_STATE_DIR:
+      if (!*value)
+        return sw_error_make (err, EINVAL, "invalid --state-dir \"\": a directory is needed");
+      replace (&b->state_dir, value);
+      return 0;
     case SW_OPT_NETWORK:
       if (strcmp (value, "default") && strcmp (value, "none") && strcmp (value, "host"))
         return sw_error_make (err, EINVAL, "invalid network mode \"%s\": use default, none or host", value);
       replace (&b->network, value);
       return 0;
-    case SW_OPT_TAG: sw_strv_push (&b->tags, value); return 0;
+    case SW_OPT_TAG:
+      if (check_tag (value, err) < 0)
+        return -1;
+      sw_strv_push (&b->tags, value);
+      return 0;
     case SW_OPT_BUILD_ARG:
       if (*value == '\0' || *value == '=')
         return sw_error_make (err, EINVAL, "invalid build arg \"%s\": expected KEY=VALUE or KEY", value);
@@ -275,14 +355,27 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_PLATFORM:
       {
         /* "a,b" is the same as two options. */
+        /* an empty element ("linux/amd64,,") is an error, as in buildx, not skipped */
         cleanup_free char *copy = sw_xstrdup (value);
+        for (char *p = copy;;)
+          {
+            char *comma = strchr (p, ',');
+            if (comma)
+              *comma = 0;
+            if (!*p)
+              return sw_error_make (err, EINVAL, "invalid --platform \"%s\": an empty platform in the list", value);
+            if (!comma)
+              break;
+            p = comma + 1;
+          }
+        copy = (free (copy), sw_xstrdup (value));
         char *save = NULL;
         for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
           sw_strv_push (&b->platforms, p);
         return 0;
       }
     case SW_OPT_OUTPUT:
-      if (check_csv ("--output", value, err) < 0)
+      if (check_csv ("--output", value, err) < 0 || check_output (value, err) < 0)
         return -1;
       sw_strv_push (&b->outputs, value);
       return 0;
@@ -296,7 +389,11 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
         return -1;
       sw_strv_push (&b->annotations, value);
       return 0;
-    case SW_OPT_SECRET: sw_strv_push (&b->secrets, value); return 0;
+    case SW_OPT_SECRET:
+      if (check_secret (value, err) < 0)
+        return -1;
+      sw_strv_push (&b->secrets, value);
+      return 0;
     case SW_OPT_SSH: sw_strv_push (&b->ssh, value); return 0;
     case SW_OPT_ADD_HOST:
       if (strchr (value, ':') == NULL && strchr (value, '=') == NULL)
@@ -309,6 +406,23 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
       sw_strv_push (&b->build_contexts, value);
       return 0;
     case SW_OPT_INSECURE_REGISTRY: sw_strv_push (&b->insecure_registries, value); return 0;
+    case SW_OPT_ALLOW:
+      {
+        cleanup_free char *copy = sw_xstrdup (value);
+        char *save = NULL;
+        for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
+          if (strcmp (p, "network.host") == 0)
+            b->allow_network_host = true;
+          else if (strcmp (p, "security.insecure") == 0)
+            b->allow_security_insecure = true;
+          else
+            return sw_error_make (err, EINVAL, "invalid --allow \"%s\": entitlements are network.host and "
+                                  "security.insecure", p);
+        if (!*value)
+          return sw_error_make (err, EINVAL, "invalid --allow \"\": entitlements are network.host and "
+                                "security.insecure");
+        return 0;
+      }
     case SW_OPT_PUSH: return parse_bool ("--push", value, &b->push, err);
     case SW_OPT_LOAD: return parse_bool ("--load", value, &b->load, err);
     case SW_OPT_NO_CACHE: return parse_bool ("--no-cache", value, &b->no_cache, err);

@@ -39,6 +39,7 @@ struct sw_build
    * ("mode=max,builder-id=…") of the last flag that turned it on */
   int provenance, sbom;
   char *provenance_spec, *sbom_spec;
+  bool allow_network_host, allow_security_insecure; /* --allow entitlements */
 
   sw_event_callback cb;
   void *cb_userdata;

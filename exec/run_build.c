@@ -202,10 +202,18 @@ load_dockerfile (sw_engine *e, sw_error **err)
     {
       e->dockerfile_path = b->dockerfile ? sw_xstrdup (b->dockerfile) : sw_xasprintf ("%s/Dockerfile", e->context);
       display = b->dockerfile ? b->dockerfile : "Dockerfile";
-      fd = open (e->dockerfile_path, O_RDONLY | O_CLOEXEC);
+      /* the context's Dockerfile must be a file (a FIFO there must not hang the build);
+       * an explicit -f may be a pipe (-f <(…)), as with buildx */
+      fd = open (e->dockerfile_path, O_RDONLY | O_CLOEXEC | (b->dockerfile ? 0 : O_NONBLOCK | O_NOCTTY));
       if (fd < 0)
         {
           sw_error_make (err, errno, "failed to read dockerfile: open %s: %s", e->dockerfile_path, strerror (errno));
+          return sw_error_set_category (err, SW_ERR_INPUT);
+        }
+      struct stat st;
+      if (!b->dockerfile && (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode)))
+        {
+          sw_error_make (err, EINVAL, "failed to read dockerfile: %s is not a regular file", e->dockerfile_path);
           return sw_error_set_category (err, SW_ERR_INPUT);
         }
       if (read_all (fd, &text, err) < 0)
@@ -561,6 +569,12 @@ sw_build_run (sw_build *b, sw_error **err)
 
   if (sw_build_check_cancelled (b, err) < 0)
     return -1;
+  /* BuildKit's entitlement, checked before any work (RUN --network=host: at the step) */
+  if (b->network && strcmp (b->network, "host") == 0 && !b->allow_network_host)
+    {
+      sw_error_make (err, EPERM, "network.host is not allowed: --network host needs --allow network.host");
+      return sw_error_set_category (err, SW_ERR_INPUT);
+    }
   sw_build_log_begin (b);
   if (engine_open (&e, b, err) < 0 || plan_outputs (&e, &push, err) < 0 || sw_engine_attest_setup (&e, push, err) < 0)
     {

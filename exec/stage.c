@@ -388,7 +388,8 @@ run_args (sw_stage *s, const sw_df_instr *in, char ***out, sw_error **err)
 static const char *
 net_of (sw_engine *e, const sw_df_instr *in)
 {
-  if (in->network && *in->network)
+  /* RUN --network=default (the parser's default too) means the build's --network */
+  if (in->network && *in->network && strcmp (in->network, "default") != 0)
     return in->network;
   return e->b->network;
 }
@@ -430,6 +431,27 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   id = sw_engine_vertex_start (e, "%s%s", prefix, in->original);
   if (sw_net_mode_parse (net_of (e, in), &net, err) < 0)
     goto out;
+  /* BuildKit's entitlements: the host's network and an unconfined step are opt-in */
+  if (net == SW_NET_HOST && !e->b->allow_network_host)
+    {
+      sw_error_make (err, EPERM, "network.host is not allowed: RUN with the host's network (%s) needs "
+                     "--allow network.host", in->network && *in->network ? "RUN --network=host" : "--network host");
+      sw_engine_locate (e, in->node, err);
+      goto out;
+    }
+  if (in->security && strcmp (in->security, "insecure") == 0)
+    {
+      if (!e->b->allow_security_insecure)
+        {
+          sw_error_make (err, EPERM, "security.insecure is not allowed: RUN --security=insecure needs "
+                         "--allow security.insecure");
+          sw_engine_locate (e, in->node, err);
+          goto out;
+        }
+      spec.insecure = true;
+    }
+  /* pasta comes up while the base layers are extracted */
+  sw_sandbox_network_warm (net);
   if (sw_engine_stage_lowers (e, s, &lowers, err) < 0)
     goto out;
   if (sw_state_mkscratch (e->state, "upper", &upper, err) < 0)
@@ -697,6 +719,19 @@ sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
     return 0;
   s->ps = &e->plan->stages[index];
   s->index = index;
+  /* a RUN on the own network ahead: pasta comes up while the base is resolved */
+  for (size_t i = 0; i < s->ps->n_instrs; i++)
+    {
+      sw_net_mode m;
+      sw_error *ignored = NULL;
+      const sw_df_instr *in = s->ps->instrs[i];
+      if (in->kind == SW_DF_RUN && sw_net_mode_parse (net_of (e, in), &m, &ignored) == 0)
+        {
+          sw_sandbox_network_warm (m);
+          break;
+        }
+      sw_error_free (ignored);
+    }
   if (stage_from (e, s, err) < 0)
     return -1;
   s->commit.config = s->config;

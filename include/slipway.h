@@ -150,6 +150,10 @@ typedef enum sw_option
                                      PATH, /usr/bin, /usr/libexec/qemu-binfmt) */
   SW_OPT_SOURCE_DATE_EPOCH = 105, /* seconds since 1970 for reproducible timestamps
                                      ($SOURCE_DATE_EPOCH; none) */
+  /* (list) an entitlement, as buildx's --allow: "network.host" (RUN may share the host's
+   * network: --network host, RUN --network=host), "security.insecure" (RUN
+   * --security=insecure runs unconfined); comma-separated lists too */
+  SW_OPT_ALLOW = 200,
   /* Attestations, attached as buildx attaches them.  Without any of these, a pushed image
    * gets provenance mode=min, as buildx does, unless BUILDX_NO_DEFAULT_ATTESTATIONS=1. */
   SW_OPT_PROVENANCE = 400, /* "true", "false", or "mode=min|max,builder-id=…,version=v1|v0.2" */

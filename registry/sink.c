@@ -87,8 +87,13 @@ sw_blob_copy (sw_registry *r, const sw_ref *dst, const sw_ref *src, const char *
   int e = sw_blob_exists (r, dst, digest, &have, err);
   if (e < 0)
     return -1;
+  /* a blob that is there already, or mounted, is not read: its size is checked against
+   * the descriptor instead (a download checks size and digest as it goes) */
   if (e == 1)
     {
+      if (size >= 0 && have >= 0 && have != size)
+        return sw_error_make (err, EIO, "blob %s in %s/%s is %lld bytes, the descriptor says %lld", digest,
+                              dst->domain, dst->path, (long long) have, (long long) size);
       sw_debug ("blob %s already in %s/%s", digest, dst->domain, dst->path);
       return 0;
     }
@@ -100,6 +105,12 @@ sw_blob_copy (sw_registry *r, const sw_ref *dst, const sw_ref *src, const char *
       if (m == 1)
         {
           sw_debug ("blob %s mounted from %s", digest, src->path);
+          int x = size >= 0 ? sw_blob_exists (r, dst, digest, &have, err) : 0;
+          if (x < 0)
+            return -1;
+          if (x == 1 && have >= 0 && have != size)
+            return sw_error_make (err, EIO, "blob %s from %s/%s is %lld bytes, the descriptor says %lld", digest,
+                                  src->domain, src->path, (long long) have, (long long) size);
           return 0;
         }
     }

@@ -348,6 +348,7 @@ sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
   memset (&ca, 0, sizeof ca);
   ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD
              | (spec->network == SW_NET_NONE ? CLONE_NEWNET : 0);
+  /* SW_NET_DEFAULT: the child joins the own network (r.plan.net_fd) */
   ca.pidfd = (uint64_t) (uintptr_t) &r.pidfd;
   ca.exit_signal = SIGCHLD;
   long pid = syscall (SYS_clone3, &ca, sizeof ca);

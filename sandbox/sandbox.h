@@ -1,7 +1,7 @@
 /* sandbox/sandbox.h — run one process over overlay snapshots, the way a RUN step runs.
  *
- * sw_sandbox_run() runs spec->argv in new mount, PID, IPC and UTS namespaces (and a new
- * network namespace for SW_NET_NONE) whose root is an overlayfs of spec->lowers (bottom
+ * sw_sandbox_run() runs spec->argv in new mount, PID, IPC and UTS namespaces, in a network
+ * namespace of its own unless spec->network is SW_NET_HOST (sandbox/net.h), whose root is an overlayfs of spec->lowers (bottom
  * first) under spec->upper (an empty directory).  Guarantees:
  *  - After it returns, spec->upper holds exactly the step's changes, in overlayfs form:
  *    new and changed files, char 0:0 whiteouts for deletions, trusted.overlay.opaque=y
@@ -19,7 +19,7 @@
  *    (null zero full random urandom tty bound from the host, ptmx over its own devpts, shm,
  *    mqueue, fd links); every mount the step can write to is nodev, since the step holds
  *    CAP_MKNOD and there is no device cgroup;
- *    /etc/hosts (localhost, the hostname and extra hosts), /etc/resolv.conf (the host's),
+ *    /etc/hosts (localhost, the hostname and extra hosts), /etc/resolv.conf (sw_sandbox_net_resolv()),
  *    /etc/hostname; PID 1 is a small non-dumpable init that reaps and exits with the
  *    command's status; the command runs with docker's default capabilities (none for a
  *    non-root user), no_new_privs, docker's default seccomp profile, RLIMIT_NOFILE
@@ -65,9 +65,10 @@
 
 typedef enum sw_net_mode
 {
-  SW_NET_DEFAULT = 0, /* the host's network, as buildx with --network host */
+  SW_NET_DEFAULT = 0, /* an own network namespace with outbound connectivity through pasta,
+                       * no path to the host's loopback (sandbox/net.h) */
   SW_NET_NONE,        /* a new network namespace with only lo (up) */
-  SW_NET_HOST,
+  SW_NET_HOST,        /* the host's network (the engine asks for --allow network.host) */
 } sw_net_mode;
 
 /* Parse "default" | "none" | "host". */
@@ -86,6 +87,10 @@ void sw_sandbox_stop_init (sw_sandbox_stop *s);
 void sw_sandbox_stop_request (sw_sandbox_stop *s);
 bool sw_sandbox_stop_requested (const sw_sandbox_stop *s); /* s may be NULL */
 void sw_sandbox_stop_destroy (sw_sandbox_stop *s);
+/* Start making the own network (sandbox/net.h) in the background, for a caller that knows
+ * a step will need it and has other work first (a base image to extract): pasta takes a
+ * few hundred milliseconds to come up, once per process.  Nothing for other modes. */
+void sw_sandbox_network_warm (sw_net_mode mode);
 
 /* One line of output; stream 1 = stdout, 2 = stderr. */
 typedef void (*sw_sandbox_output) (int stream, const char *line, size_t len, void *userdata);
@@ -101,6 +106,9 @@ typedef struct sw_sandbox_spec
   const char *workdir;       /* absolute; NULL = "/" */
   const char *hostname;      /* NULL = "buildkitsandbox" */
   sw_net_mode network;
+  /* RUN --security=insecure (the engine asks for --allow security.insecure): every
+   * capability, no seccomp, no masked paths, /proc and /sys writable — BuildKit's */
+  bool insecure;
   const char *const *extra_hosts; /* "HOST:IP" or "HOST=IP" */
   const sw_df_run_mount *mounts; /* finished (sw_df_run_mount_finish) */
   size_t n_mounts;

@@ -11,6 +11,7 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
@@ -127,6 +128,51 @@ ensure (int rootfd, const char *rel, bool is_dir)
       /* a dangling symlink (/etc/resolv.conf → ../run/…): create its target, inside the
        * root, as runc does */
       fd = open_in (rootfd, rel, O_WRONLY | O_CREAT);
+      if (fd < 0 && errno == ENOENT && n < sizeof buf)
+        {
+          /* …and the missing directories on the way to it (systemd's
+           * ../run/systemd/resolve/stub-resolv.conf in an image without /run/systemd).
+           * The link is read here; the path is made through ensure() — every component
+           * opened RESOLVE_IN_ROOT, so ".." and further links stay inside the root. */
+          char target[4096];
+          memcpy (buf, rel, n + 1);
+          char *slash = strrchr (buf, '/');
+          const char *name = slash ? slash + 1 : buf;
+          if (slash)
+            *slash = 0;
+          int pfd = open_in (rootfd, slash ? buf : ".", O_PATH | O_DIRECTORY);
+          ssize_t tl = pfd >= 0 ? readlinkat (pfd, name, target, sizeof target - 1) : -1;
+          if (pfd >= 0)
+            close (pfd);
+          size_t dl = slash ? strlen (buf) : 0;
+          if (tl > 0 && dl + 1 + (size_t) tl + 1 <= sizeof buf)
+            {
+              target[tl] = 0;
+              /* the target, rootfs-relative: absolute → from the root; relative → from
+               * the link's directory */
+              const char *t = target;
+              size_t len = 0;
+              if (*t == '/')
+                while (*t == '/')
+                  t++;
+              else if (slash)
+                buf[dl] = '/', len = dl + 1;
+              memcpy (buf + len, t, strlen (t) + 1);
+              char *tslash = strrchr (buf, '/');
+              if (tslash && tslash != buf)
+                {
+                  *tslash = 0;
+                  int d = ensure (rootfd, buf, true);
+                  if (d >= 0)
+                    {
+                      close (d);
+                      fd = open_in (rootfd, rel, O_WRONLY | O_CREAT);
+                    }
+                }
+            }
+          if (fd < 0)
+            errno = ENOENT;
+        }
       if (fd >= 0)
         {
           close (fd);
@@ -227,9 +273,9 @@ setgroups_denied (void)
  * itself run in one, as `debug emu run` is in tests) sysfs cannot be mounted: the host's
  * /sys is bound read-only instead, as rootless container runtimes do. */
 static void
-mount_sys (const sw_sandbox_plan *p, int rootfd)
+mount_sys (const sw_sandbox_plan *p, int rootfd, unsigned long ro)
 {
-  const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
+  const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | ro;
   char path[32];
   int fd = ensure (rootfd, "sys", true);
   if (fd < 0)
@@ -245,7 +291,7 @@ mount_sys (const sw_sandbox_plan *p, int rootfd)
       if (fd < 0)
         die (p, "opening /", "sys");
       fd_path (path, fd);
-      if (mount (NULL, path, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
+      if (ro && mount (NULL, path, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
         die (p, "making /sys read-only", NULL);
     }
   close (fd);
@@ -391,7 +437,21 @@ discard_bind (const sw_sandbox_plan *p, int rootfd, int stage, const sw_op *op, 
   if (!op->target_is_dir)
     {
       fd_path (path, src);
-      int in = open (path, O_RDONLY | O_CLOEXEC);
+      /* O_NONBLOCK: a FIFO (or a device) from the context must not block the step forever
+       * in open; only a regular file can be copied */
+      struct stat sst;
+      if (fstat (src, &sst) == 0 && !S_ISREG (sst.st_mode))
+        {
+          errno = EINVAL;
+          die (p, "the rw bind source is not a regular file or a directory (a FIFO, socket or device cannot be "
+                  "copied) for /", op->target);
+        }
+      int in = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+      if (in >= 0 && (fstat (in, &sst) < 0 || !S_ISREG (sst.st_mode)))
+        {
+          errno = EINVAL;
+          die (p, "the rw bind source is not a regular file or a directory for /", op->target);
+        }
       int out = openat (stage, uname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
       if (in < 0 || out < 0)
         die (p, "copying the rw bind source for /", op->target);
@@ -687,7 +747,7 @@ exec_command (const sw_sandbox_plan *p)
     die (p, "setting the user id", NULL);
   if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     die (p, "setting no_new_privs", NULL);
-  if (prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, p->seccomp, 0, 0) < 0)
+  if (p->seccomp && prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, p->seccomp, 0, 0) < 0)
     die (p, "loading the seccomp profile", NULL);
 
   const char *cmd = p->argv[0];
@@ -739,6 +799,9 @@ sw_sandbox_child (const sw_sandbox_plan *p)
 
   prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   umask (0);
+  /* the own network first: the sysfs mounted below shows the namespace's interfaces */
+  if (p->net_fd >= 0 && setns (p->net_fd, CLONE_NEWNET) < 0)
+    die (p, "joining the steps' network namespace", NULL);
   int cwd = open (".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (cwd < 0)
     die (p, "opening the working directory", NULL);
@@ -808,8 +871,10 @@ sw_sandbox_child (const sw_sandbox_plan *p)
   if (rootfd < 0)
     die (p, "opening the rootfs", NULL);
 
-  mount_at (p, rootfd, "proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL);
-  mount_sys (p, rootfd);
+  /* read-write only for RUN --security=insecure (with --allow security.insecure) */
+  unsigned long ro = p->insecure ? 0 : MS_RDONLY;
+  mount_at (p, rootfd, "proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, NULL);
+  mount_sys (p, rootfd, ro);
   setup_dev (p, rootfd);
 
   int stage = -1;

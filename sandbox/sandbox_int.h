@@ -63,6 +63,8 @@ typedef struct sw_sandbox_plan
   const char *merged;       /* the mountpoint */
   const char *staging;      /* a dir for the staging tmpfs (SW_OP_FILE contents) */
   bool net_none;
+  int net_fd;     /* the own network namespace to join (sandbox/net.h), or -1 */
+  bool insecure;  /* RUN --security=insecure: /proc and /sys writable, no masked paths */
   const char *hostname;
   const sw_op *ops;
   size_t n_ops;

@@ -9,13 +9,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
 #include "common/io.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "sandbox/net.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_int.h"
 #include "sandbox/seccomp.h"
@@ -283,28 +286,51 @@ hosts_content (const sw_sandbox_spec *s, const char *hostname, sw_error **err)
   return sw_buf_steal (&b);
 }
 
-static char *
-resolv_content (void)
+/* When the rootfs's REL is a symlink (the top snapshot that has it decides), the child
+ * creates its target to mount on (sandbox_child.c, ensure()): that file and the
+ * directories made for it are stubs too, removed from the upper dir after the step. */
+static void
+link_target_stub (sw_sandbox_run_state *r, const char *rel)
 {
-  cleanup_free char *c = NULL;
-  cleanup_file FILE *f = fopen ("/etc/resolv.conf", "re");
-  if (f)
+  const sw_sandbox_spec *s = r->spec;
+  size_t nl = 0;
+  while (s->lowers && s->lowers[nl])
+    nl++;
+  for (size_t i = nl; i-- > 0;)
     {
-      sw_buf b = SW_BUF_INIT;
-      char chunk[4096];
-      size_t n;
-      while ((n = fread (chunk, 1, sizeof chunk, f)) > 0 && b.len < (1 << 20))
-        sw_buf_append (&b, chunk, n);
-      return sw_buf_steal (&b);
+      char target[4096];
+      cleanup_close int lfd = open (s->lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+      struct stat st;
+      if (lfd < 0 || fstatat (lfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        continue;
+      if (!S_ISLNK (st.st_mode))
+        return;
+      ssize_t n = readlinkat (lfd, rel, target, sizeof target - 1);
+      if (n <= 0)
+        return;
+      target[n] = 0;
+      cleanup_free char *dir = sw_xstrdup (rel);
+      char *slash = strrchr (dir, '/');
+      if (slash)
+        *slash = 0;
+      cleanup_free char *joined = target[0] == '/' ? sw_xstrdup (target)
+                                                   : sw_xasprintf ("%s/%s", slash ? dir : "", target);
+      char *clean = clean_rel (joined);
+      if (*clean)
+        {
+          r->stub_targets = sw_xreallocarray (r->stub_targets, r->n_stub_targets + 1, sizeof (char *));
+          r->stub_targets[r->n_stub_targets++] = clean;
+        }
+      else
+        free (clean);
+      return;
     }
-  /* BuildKit's fallback when the host has none */
-  return sw_xstrdup ("nameserver 8.8.8.8\nnameserver 8.8.4.4\nnameserver 2001:4860:4860::8888\n"
-                     "nameserver 2001:4860:4860::8844\n");
 }
 
 static void
 file_op (sw_sandbox_run_state *r, const char *rel, char *content, mode_t mode, uid_t uid, gid_t gid, bool ro)
 {
+  link_target_stub (r, rel);
   sw_op *op = add_op (r, SW_OP_FILE, keep_str (r, sw_xstrdup (rel)), false);
   op->content = keep_str (r, content);
   op->content_len = strlen (content);
@@ -767,8 +793,12 @@ sw_sandbox_run_prepare (sw_sandbox_run_state *r, sw_error **err)
   p->workdir = keep_str (r, sw_xasprintf ("/%s", r->workdir));
   p->hostname = s->hostname && *s->hostname ? s->hostname : SW_DEFAULT_HOSTNAME;
   p->net_none = s->network == SW_NET_NONE;
+  p->net_fd = -1;
+  if (s->network == SW_NET_DEFAULT && sw_sandbox_net_fd (&p->net_fd, err) < 0)
+    return -1;
   p->argv = s->argv;
   p->emu = s->emu;
+  p->insecure = s->insecure;
   p->keep_caps = default_caps;
   p->masked_files = masked;
   {
@@ -777,13 +807,26 @@ sw_sandbox_run_prepare (sw_sandbox_run_state *r, sw_error **err)
     if (!f || fscanf (f, "%d", &p->last_cap) != 1)
       p->last_cap = 40;
   }
+  if (s->insecure)
+    {
+      /* BuildKit's security.insecure: a privileged container — every capability the
+       * kernel knows, no seccomp, nothing masked */
+      p->seccomp = NULL;
+      p->masked_files = NULL;
+      p->keep_caps = p->last_cap >= 63 ? ~0ULL : (1ULL << (p->last_cap + 1)) - 1;
+      /* …that slipway itself holds (a container may run it with fewer) */
+      struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+      struct __user_cap_data_struct d[2];
+      if (syscall (SYS_capget, &hdr, d) == 0)
+        p->keep_caps &= (uint64_t) d[0].permitted | (uint64_t) d[1].permitted << 32;
+    }
 
   /* /etc files first, then the step's mounts (which may sit under them) */
   char *hosts = hosts_content (s, p->hostname, err);
   if (!hosts)
     return -1;
   file_op (r, "etc/hosts", hosts, 0644, 0, 0, false);
-  file_op (r, "etc/resolv.conf", resolv_content (), 0644, 0, 0, false);
+  file_op (r, "etc/resolv.conf", sw_sandbox_net_resolv (s->network), 0644, 0, 0, false);
   file_op (r, "etc/hostname", sw_xasprintf ("%s\n", p->hostname), 0644, 0, 0, false);
   size_t n_default_ops = r->n_ops;
   if (add_mounts (r, err) < 0)

@@ -1,5 +1,10 @@
 /* sandbox/seccomp.c — moby's default seccomp profile through libseccomp.
  *
+ * Profile followed: moby v28 (profiles/seccomp/default.json as of docker 28.x), which
+ * since moby 25 no longer allows io_uring_setup, io_uring_enter and io_uring_register
+ * (io_uring has been a steady source of kernel exploits; they now fail with EPERM).
+ * Bump SW_SECCOMP_PROFILE_VERSION with any change here: it names the cached BPF.
+ *
  * The tables below restate the profile for a container holding Docker's default
  * capabilities (CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP
  * SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE): the capability-gated entries
@@ -48,7 +53,7 @@ static const char *const allow_all[] = {
   "gettimeofday", "getuid", "getuid32", "getxattr", "inotify_add_watch", "inotify_init",
   "inotify_init1", "inotify_rm_watch", "io_cancel", "ioctl", "io_destroy", "io_getevents",
   "io_pgetevents", "io_pgetevents_time64", "ioprio_get", "ioprio_set", "io_setup",
-  "io_submit", "io_uring_enter", "io_uring_register", "io_uring_setup", "ipc", "kill",
+  "io_submit", "ipc", "kill",
   "landlock_add_rule", "landlock_create_ruleset", "landlock_restrict_self", "lchown",
   "lchown32", "lgetxattr", "link", "linkat", "listen", "listxattr", "llistxattr", "_llseek",
   "lremovexattr", "lseek", "lsetxattr", "lstat", "lstat64", "madvise", "membarrier",
@@ -116,7 +121,7 @@ static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool compile_done;
 
 /* Bump when the tables above change: it is part of the cache file's name. */
-#define SW_SECCOMP_PROFILE_VERSION 1
+#define SW_SECCOMP_PROFILE_VERSION 2 /* 2: moby v28 (no io_uring) */
 
 static void
 add_names (scmp_filter_ctx ctx, const char *const *names)

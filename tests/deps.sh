@@ -11,6 +11,7 @@ pkgs=(
   docker-registry skopeo umoci busybox-static qemu-user-static
   jq openssl apache2-utils ca-certificates python3 python3-yaml curl iproute2 util-linux git
   strace
+  passt  # pasta: the own network of RUN steps
   bzip2 xz-utils  # ADD archive tests (exec/add)
   # fuzzing and comparisons
   clang libclang-rt-14-dev isal pigz zstd

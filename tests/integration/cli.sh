@@ -38,3 +38,22 @@ check "make install gives a usable library, header and slipway.pc" bash -c '
   cc $san $d/t.c $(pkg-config --cflags --libs slipway) -o $d/t &&
   [ "$(LD_LIBRARY_PATH=$d/prefix/lib $d/t)" = "$("$SLIPWAY" version | cut -d" " -f2)" ] &&
   [ -x $d/prefix/bin/slipway ]'
+
+# option values are checked before any work (no registry, no state dir touched), as buildx does
+T=$(scratch_dir)
+mkdir -p "$T/ctx"; echo 'FROM scratch' > "$T/ctx/Dockerfile"
+bad_value() { # NAME WANT FLAGS…
+  local name=$1 want=$2; shift 2
+  local out rc
+  out=$(cd "$T" && timeout 20 "$SLIPWAY" build --state-dir "$T/state" "$@" "$T/ctx" 2>&1); rc=$?
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -qF -- "$want" <<<"$out" && [ ! -e "$T/state" ]; then pass "$name"
+  else fail "$name" "rc=$rc $(tail -2 <<<"$out")"; fi
+}
+out=$(timeout 20 "$SLIPWAY" build --state-dir '' "$T/ctx" 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q 'invalid --state-dir ""' <<<"$out" && pass "--state-dir '' is an error" \
+  || fail "--state-dir '' is an error" "rc=$rc $out"
+bad_value "-o type=registry,push=maybe is an error naming push=maybe" "push=maybe is not a boolean" -o type=registry,push=maybe
+bad_value "--platform linux/amd64,, is an error" 'invalid --platform "linux/amd64,,"' --platform linux/amd64,,
+bad_value "--secret id=x,src=/nonexistent is an error naming the file" "failed to stat /nonexistent" --secret id=x,src=/nonexistent
+bad_value "-t 127.0.0.1:99999/x: the port is out of range, before any work" "port 99999 is out of range" -t 127.0.0.1:99999/x
+bad_value "-t with an invalid reference is an error" 'invalid tag "x//y:1"' -t x//y:1

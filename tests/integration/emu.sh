@@ -226,6 +226,50 @@ else
   skip "emulated RUN in the sandbox" "slipway debug run has no --platform"
 fi
 
+# -- the QEMU a step reaches is a sealed copy (private instance) ------------------------------
+# The exploit: an emulated step opens another emulated process's /proc/PID/exe (QEMU itself:
+# QEMU only hides its own /proc/self/exe), unregisters the entry through its binfmt_misc
+# instance, then — as a native binary, so that no process runs QEMU any more — reopens that
+# fd for writing and appends.  Each step must fail and the host's QEMU stay byte for byte.
+if [ -n "$private_ok" ] && [ "$foreign" = linux/arm64 ]; then
+  qdir=$work/qemu; mkdir -p "$qdir"
+  cp /usr/bin/qemu-aarch64-static "$qdir/"   # a copy: a failure must not break the machine
+  sum=$(sha256sum < "$qdir/qemu-aarch64-static")
+  xroot=$work/xroot; cp -a "$arm" "$xroot"
+  gcc -static -O2 -o "$xroot/writer" -x c - <<'C' 2>"$work/gcc.log"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main (int argc, char **argv)
+{
+  int fd = open (argv[1], O_WRONLY | O_APPEND);
+  if (fd < 0) { printf ("reopen=%s\n", strerror (errno)); return 1; }
+  ssize_t n = write (fd, "x", 1);
+  printf ("write=%s\n", n == 1 ? "ok" : strerror (errno));
+  return n == 1 ? 0 : 1;
+}
+C
+  out=$(SLIPWAY_QEMU_PATH=$qdir timeout 60 "$SLIPWAY" debug run --state-dir "$work/xstate" --platform linux/arm64 --rootfs "$xroot" -- \
+    sh -c 'sleep 30 & p=$!; sleep 0.3; echo "exe=$(readlink /proc/$p/exe)"; exec 3</proc/$p/exe; kill $p; wait
+           echo -1 > /proc/sys/fs/binfmt_misc/status; echo "unregister=$?"
+           echo ":evil:M::abc::/bin/sh:" > /proc/sys/fs/binfmt_misc/register; echo "register=$?"
+           exec /writer /proc/self/fd/3' 2>&1)
+  if grep -q 'exe=/memfd:' <<<"$out"; then pass "sealed QEMU: an emulated process's exe is a memfd, not the host's file"
+  else fail "sealed QEMU: the exe is a memfd" "$out"; fi
+  if grep -q 'unregister=[1-9]' <<<"$out" && grep -q 'register=[1-9]' <<<"$out"; then
+    pass "sealed QEMU: the step can neither unregister nor register in its binfmt_misc (read-only)"
+  else fail "sealed QEMU: binfmt_misc is read-only for the step" "$out"; fi
+  if grep -qE '^(reopen|write)=' <<<"$out" && ! grep -q 'write=ok' <<<"$out"; then
+    pass "sealed QEMU: reopening the interpreter for writing fails ($(grep -E '^(reopen|write)=' <<<"$out"))"
+  else fail "sealed QEMU: reopening the interpreter for writing fails" "$out"; fi
+  [ "$(sha256sum < "$qdir/qemu-aarch64-static")" = "$sum" ] && pass "sealed QEMU: the host's QEMU file is unchanged (sha256)" \
+    || fail "sealed QEMU: the host's QEMU file is unchanged" "digest changed"
+else
+  skip "sealed QEMU" "no private binfmt_misc (kernel $kver) or host not amd64"
+fi
+
 # -- no QEMU (private; host: in host_section) -------------------------------------------------
 if [ -n "$private_ok" ]; then
   before=$(binfmt_state)
