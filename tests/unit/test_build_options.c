@@ -127,7 +127,7 @@ lists_append_and_check (void **state)
   expect_bad (b, SW_OPT_BUILD_CONTEXT, "base", "--build-context", NULL);
 
   expect_ok (b, SW_OPT_OUTPUT, "type=registry");
-  expect_ok (b, SW_OPT_SECRET, "id=a,src=/f");
+  expect_ok (b, SW_OPT_SECRET, "id=a,src=/dev/null");
   expect_ok (b, SW_OPT_SSH, "default");
   expect_ok (b, SW_OPT_INSECURE_REGISTRY, "r:5000");
   assert_int_equal (b->outputs.n + b->secrets.n + b->ssh.n + b->insecure_registries.n, 4);
