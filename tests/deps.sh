@@ -31,3 +31,9 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   dpkg --add-architecture arm64
   DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
 fi
+# The differential suite's reference (tests/integration/diff.sh): a current docker + buildx,
+# unpacked under /opt/docker-sid by the bench's setup script when the shared folder is there.
+top=$(cd "$(dirname "$0")/.." && pwd)
+if [ -x "$top/../shared/bench/setup-buildx.sh" ] && [ ! -x /opt/docker-sid/usr/sbin/dockerd ]; then
+  "$top/../shared/bench/setup-buildx.sh" >/dev/null
+fi
