@@ -134,10 +134,10 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
       src_desc = sw_xasprintf ("stage %s", in->from);
       o.src_desc = src_desc;
     }
-  else
-    {
-      sw_context_as_source (e->ctx, &o);
-    }
+  else if (e->ctx != NULL)
+    sw_context_as_source (e->ctx, &o);
+  /* else: only heredoc sources (`COPY <<EOF /x`) — nothing is read from the context, which
+   * stays unopened; src_root_fd stays -1 */
   if ((!link && sw_engine_stage_shape (e, s, &lowers, err) < 0)
       || sw_state_mkscratch (e->state, "upper", &upper, err) < 0
       || sw_state_mkscratch (e->state, "work", &work, err) < 0

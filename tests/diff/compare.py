@@ -2,6 +2,11 @@
 """Compare two images in a registry the way a user of either would see them.
 
   compare.py REGISTRY REF_A REF_B [PLATFORM]
+  compare.py REGISTRY --batch LIST OUTDIR
+
+The batch form reads lines "NAME PLATFORM REF_A REF_B" from LIST and writes each case's
+differences to OUTDIR/NAME.diff (empty when the images match); one process and one cache of
+layer blobs (the shared base) for the whole suite.
 
 REF_A and REF_B are repository:tag in REGISTRY (plain HTTP, no auth), PLATFORM os/arch[/variant]
 picks the image from an index (default linux/amd64).  Everything is read straight from the
@@ -47,6 +52,23 @@ def split_ref(ref):
     return repo, tag
 
 
+_blob_cache = {}
+
+
+def layer_blob(registry, repo, desc):
+    """A layer's uncompressed tar, cached by digest (every case shares the base's)."""
+    d = desc["digest"]
+    if d not in _blob_cache:
+        data = get(registry, "%s/blobs/%s" % (repo, d))[0]
+        mt = desc.get("mediaType", "")
+        if "zstd" in mt:
+            data = subprocess.run(["zstd", "-dc"], input=data, capture_output=True, check=True).stdout
+        elif "gzip" in mt or data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        _blob_cache[d] = data
+    return _blob_cache[d]
+
+
 def load_image(registry, ref, platform):
     repo, tag = split_ref(ref)
     body, ctype = get(registry, "%s/manifests/%s" % (repo, tag), ACCEPT)
@@ -66,15 +88,7 @@ def load_image(registry, ref, platform):
         body, ctype = get(registry, "%s/manifests/%s" % (repo, chosen["digest"]), ACCEPT)
         man = json.loads(body)
     cfg = json.loads(get(registry, "%s/blobs/%s" % (repo, man["config"]["digest"]))[0])
-    layers = []
-    for l in man["layers"]:
-        data = get(registry, "%s/blobs/%s" % (repo, l["digest"]))[0]
-        mt = l.get("mediaType", "")
-        if "zstd" in mt:
-            data = subprocess.run(["zstd", "-dc"], input=data, capture_output=True, check=True).stdout
-        elif "gzip" in mt or data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        layers.append(data)
+    layers = [layer_blob(registry, repo, l) for l in man["layers"]]
     return cfg, layers
 
 
@@ -136,6 +150,8 @@ def build_tree(layers):
                 next_inode[0] += 1
                 e.update(type="file", size=len(content), sha256=hashlib.sha256(content).hexdigest(),
                          inode=next_inode[0])
+                if len(content) <= 2048:
+                    e["_text"] = content  # shown when the contents differ, never compared
             elif m.ischr() or m.isblk():
                 e.update(type="chr" if m.ischr() else "blk", dev="%d:%d" % (m.devmajor, m.devminor))
             elif m.isfifo():
@@ -192,6 +208,8 @@ def compare(a_name, a, b_name, b):
     ta, tb = build_tree(layers_a), build_tree(layers_b)
     for p in sorted(set(ta) | set(tb)):
         x, y = ta.get(p), tb.get(p)
+        tx = x.pop("_text", None) if x else None
+        ty = y.pop("_text", None) if y else None
         if x == y:
             continue
         if (x is None or y is None) and p in STUBS:
@@ -206,6 +224,9 @@ def compare(a_name, a, b_name, b):
             fields = [k for k in sorted(set(x) | set(y)) if x.get(k) != y.get(k)]
             diffs.append("/%s: %s" % (p, ", ".join("%s %s=%s %s=%s" % (k, a_name, x.get(k), b_name, y.get(k))
                                                    for k in fields)))
+            if "sha256" in fields and tx is not None and ty is not None:
+                diffs.append("    %s: %r" % (a_name, tx.decode(errors="replace")))
+                diffs.append("    %s: %r" % (b_name, ty.decode(errors="replace")))
     return diffs
 
 
@@ -221,10 +242,24 @@ def describe(e):
 def main():
     if len(sys.argv) < 4:
         raise SystemExit(__doc__)
-    registry, ref_a, ref_b = sys.argv[1:4]
-    platform = sys.argv[4] if len(sys.argv) > 4 else "linux/amd64"
     name_a = os.environ.get("NAME_A", "A")
     name_b = os.environ.get("NAME_B", "B")
+    if sys.argv[2] == "--batch":
+        registry, lst, outdir = sys.argv[1], sys.argv[3], sys.argv[4]
+        for line in open(lst):
+            if not line.strip():
+                continue
+            name, platform, ref_a, ref_b = line.split()
+            try:
+                out = compare(name_a, load_image(registry, ref_a, platform),
+                              name_b, load_image(registry, ref_b, platform))
+            except Exception as ex:  # one broken case must not hide the others
+                out = ["comparison failed: %r" % ex]
+            with open(os.path.join(outdir, name + ".diff"), "w") as f:
+                f.write("".join(d + "\n" for d in out))
+        return
+    registry, ref_a, ref_b = sys.argv[1:4]
+    platform = sys.argv[4] if len(sys.argv) > 4 else "linux/amd64"
     a = load_image(registry, ref_a, platform)
     b = load_image(registry, ref_b, platform)
     diffs = compare(name_a, a, name_b, b)

@@ -11,7 +11,9 @@
 #   xfail     a known, reported difference: its first line is the reason.  The case then
 #             passes while it differs and fails once it matches (so the file gets removed)
 # These three files are removed from the context before building.  In the Dockerfile,
-# @BASE@ stands for a busybox image (amd64 + arm64) this script builds and pushes.
+# @BASE@ (in any context file and in args) stands for a busybox image (amd64 + arm64) this
+# script builds and pushes; @CTX@ in args for the case's context directory.  The secret
+# DIFF_SECRET is in the environment for `--secret id=…,env=DIFF_SECRET`.
 #
 # DIFF_CASES="a b" limits the run to those cases; DIFF_JOBS sets the parallel builds.
 . tests/lib.sh
@@ -66,7 +68,7 @@ for c in "$cases_dir"/*/; do
   if [ -n "${DIFF_CASES:-}" ] && ! grep -qw -- "$name" <<<"$DIFF_CASES"; then continue; fi
   ctx=$dir/ctx/$name
   cp -a "$c" "$ctx"
-  sed -i "s|@BASE@|$base|g" "$ctx/Dockerfile"
+  grep -rlZ --exclude=args @BASE@ "$ctx" | xargs -0 -r sed -i "s|@BASE@|$base|g"
   if [ -f "$ctx/setup.sh" ]; then
     (cd "$ctx" && BASE=$base bash ./setup.sh) >"$dir/logs/$name.setup" 2>&1 || { fail "$name: setup.sh" "$(tail -3 "$dir/logs/$name.setup")"; continue; }
   fi
@@ -78,7 +80,7 @@ done
 build_case() {
   local tool=$1 name=$2 rc
   local ctx=$dir/ctx/$name args=()
-  [ -f "$cases_dir/$name/args" ] && read -r -a args <<<"$(sed "s|@BASE@|$base|g" "$cases_dir/$name/args")"
+  [ -f "$cases_dir/$name/args" ] && read -r -a args <<<"$(sed "s|@BASE@|$base|g; s|@CTX@|$ctx|g" "$cases_dir/$name/args")"
   case $tool in
   buildx)
     timeout 600 $O/usr/bin/docker buildx build --progress=plain --provenance=false --sbom=false \
@@ -93,7 +95,7 @@ build_case() {
   return 0
 }
 export -f build_case
-export dir cases_dir base REGISTRY O SLIPWAY
+export dir cases_dir base REGISTRY O SLIPWAY DIFF_SECRET="a secret value"
 jobs=${DIFF_JOBS:-3}
 start=$(date +%s)
 # both tools at once: buildx's daemon and slipway's sandboxes do not share anything
@@ -103,19 +105,33 @@ printf '%s\n' "${names[@]}" | xargs -P 2 -I{} bash -c 'build_case slipway {}'
 wait $bx
 echo "built ${#names[@]} cases with both tools in $(( $(date +%s) - start ))s"
 
+# compare every case that both tools built, in one process
+: > "$dir/compare.list"
+for name in "${names[@]}"; do
+  plat=linux/amd64
+  if [ -f "$cases_dir/$name/args" ]; then
+    p=$(grep -oE -- '--platform[= ][^ ]+' "$cases_dir/$name/args" | head -1 | sed 's/--platform[= ]//')
+    [ -n "$p" ] && plat=$p
+  fi
+  [ "$(cat "$dir/logs/$name.buildx.rc")" = 0 ] && [ "$(cat "$dir/logs/$name.slipway.rc")" = 0 ] &&
+    echo "$name $plat diff/$name:buildx diff/$name:slipway" >> "$dir/compare.list"
+done
+mkdir -p "$dir/diffs"
+NAME_A=buildx NAME_B=slipway timeout 600 python3 "$cases_dir/compare.py" "$REGISTRY" --batch \
+  "$dir/compare.list" "$dir/diffs" || fail "compare.py ran" "exit $?"
+
 npass=0 nfail=0 nxfail=0
 for name in "${names[@]}"; do
   rcb=$(cat "$dir/logs/$name.buildx.rc" 2>/dev/null || echo ?)
   rcs=$(cat "$dir/logs/$name.slipway.rc" 2>/dev/null || echo ?)
-  plat=linux/amd64
-  [ -f "$cases_dir/$name/args" ] && p=$(grep -oE -- '--platform[= ][^ ]+' "$cases_dir/$name/args" | head -1 | sed 's/--platform[= ]//') && [ -n "$p" ] && plat=$p
   if [ "$rcb" != 0 ]; then
     out="buildx failed (the case itself is wrong):"$'\n'"$(tail -15 "$dir/logs/$name.buildx")"
   elif [ "$rcs" != 0 ]; then
     out="slipway failed, buildx built it:"$'\n'"$(tail -15 "$dir/logs/$name.slipway")"
+  elif [ ! -f "$dir/diffs/$name.diff" ]; then
+    out="not compared"
   else
-    out=$(NAME_A=buildx NAME_B=slipway timeout 300 python3 "$cases_dir/compare.py" "$REGISTRY" \
-      "diff/$name:buildx" "diff/$name:slipway" "$plat" 2>&1) && out=
+    out=$(cat "$dir/diffs/$name.diff")
   fi
   if [ -f "$cases_dir/$name/xfail" ]; then
     reason=$(head -1 "$cases_dir/$name/xfail")

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Behaviours where slipway must do what a current BuildKit does (each was a difference found
+# by comparing the two): heredoc COPY sources, WORKDIR under USER, proxy build args, RUN's
+# groups, #! heredoc scripts, error locations, and the RUN resource flags.
+. tests/lib.sh
+dir=$(scratch_dir)
+start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
+tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+base=$REGISTRY/base/busybox:latest
+state=$dir/state
+build() { timeout 300 "$SLIPWAY" build --progress=plain --state-dir "$state" "$@"; }
+# unpack REF DIR: pull with skopeo and unpack with umoci (independent of slipway)
+unpack() {
+  rm -rf "$dir/oci" "$2"
+  skopeo copy -q --src-tls-verify=false "docker://$1" "oci:$dir/oci:x" && umoci unpack --image "$dir/oci:x" "$2" >/dev/null
+}
+# df NAME: a fresh context dir $dir/NAME whose Dockerfile is stdin (@BASE@ replaced)
+df() { mkdir -p "$dir/$1"; sed "s|@BASE@|$base|g" > "$dir/$1/Dockerfile"; }
+
+# 1. COPY heredocs in any position, the context never read
+df heredoc <<'DF'
+FROM scratch
+COPY <<EOF /hello
+hi there
+EOF
+COPY --chmod=751 --chown=7:8 <<A <<"B" /dir/
+a $X
+A
+b $X
+B
+COPY <<-EOF /dash
+	tabbed
+	EOF
+DF
+check "COPY heredoc from scratch, several, --chmod/--chown, <<- (no crash)" \
+  build -t "$REGISTRY/t/heredoc:1" --push "$dir/heredoc"
+if unpack "$REGISTRY/t/heredoc:1" "$dir/u1"; then
+  r=$dir/u1/rootfs
+  check "heredoc: content" bash -c '[ "$(cat '"$r"'/hello)" = "hi there" ] && [ "$(cat '"$r"'/dir/A)" = "a " ] && [ "$(cat '"$r"'/dir/B)" = "b \$X" ] && [ "$(cat '"$r"'/dash)" = tabbed ]'
+  check "heredoc: mode and owner" bash -c '[ "$(stat -c %a:%u:%g '"$r"'/dir/A)" = 751:7:8 ]'
+else
+  fail "heredoc image unpacks"
+fi
