@@ -481,13 +481,14 @@ workdir_join (const char *base, const char *rel)
 struct mkdir_args
 {
   const char *path;
+  const char *user; /* the stage's USER: BuildKit makes WORKDIR's directories its own */
 };
 
 static int
 mkdir_in_view (int rootfd, void *arg, sw_error **err)
 {
   struct mkdir_args *a = arg;
-  if (sw_copy_mkdir_in_root (rootfd, a->path, err) < 0)
+  if (sw_copy_mkdir_in_root (rootfd, a->path, a->user, err) < 0)
     return sw_error_wrap (err, "WORKDIR %s", a->path);
   return 0;
 }
@@ -511,7 +512,7 @@ stage_workdir (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pre
   cleanup_free char *upper = NULL, *work = NULL, *mnt = NULL;
   double t0 = sw_engine_now ();
   int id = sw_engine_vertex_start (e, "%sWORKDIR %s", prefix, wd);
-  struct mkdir_args a = { wd };
+  struct mkdir_args a = { wd, s->config->user };
   int r = -1;
 
   if (sw_engine_stage_shape (e, s, &lowers, err) < 0 || sw_state_mkscratch (e->state, "upper", &upper, err) < 0

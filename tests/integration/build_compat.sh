@@ -41,3 +41,22 @@ if unpack "$REGISTRY/t/heredoc:1" "$dir/u1"; then
 else
   fail "heredoc image unpacks"
 fi
+
+# 3. WORKDIR after USER: the directories it makes are the user's
+df workdir <<'DF'
+FROM @BASE@
+RUN echo 'app:x:1000:1001::/home/app:/bin/sh' >> /etc/passwd && echo 'app:x:1001:' >> /etc/group
+USER app
+WORKDIR /home/app/work
+RUN touch x
+USER 1500:1600
+WORKDIR /srv/deep
+WORKDIR /tmp
+DF
+if check "WORKDIR after USER app, then RUN touch as app" build -t "$REGISTRY/t/workdir:1" --push "$dir/workdir" &&
+   unpack "$REGISTRY/t/workdir:1" "$dir/u3"; then
+  r=$dir/u3/rootfs
+  check "WORKDIR: made directories owned by the user (name: its primary group)" bash -c '[ "$(stat -c %u:%g '"$r"'/home/app '"$r"'/home/app/work | sort -u)" = 1000:1001 ] && [ "$(stat -c %u:%g '"$r"'/home/app/work/x)" = 1000:1001 ]'
+  check "WORKDIR: uid:gid user, every missing parent" bash -c '[ "$(stat -c %u:%g '"$r"'/srv '"$r"'/srv/deep | sort -u)" = 1500:1600 ]'
+  check "WORKDIR: an existing directory keeps its owner" bash -c '[ "$(stat -c %u:%g:%a '"$r"'/tmp)" = 0:0:1777 ]'
+fi
