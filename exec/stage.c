@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -380,6 +381,49 @@ net_of (sw_engine *e, const sw_df_instr *in)
   return e->b->network;
 }
 
+/* Set KEY=value in a NULL-terminated "K=V" list, replacing an entry with that key. */
+static void
+env_put (char ***env, const char *key, const char *value)
+{
+  size_t klen = strlen (key);
+  char *kv = sw_xasprintf ("%s=%s", key, value);
+  for (size_t i = 0; *env && (*env)[i]; i++)
+    if (strncmp ((*env)[i], key, klen) == 0 && (*env)[i][klen] == '=')
+      {
+        free ((*env)[i]);
+        (*env)[i] = kv;
+        return;
+      }
+  sw_strlist_push (env, kv);
+  free (kv);
+}
+
+/* The predefined proxy args: a --build-arg http_proxy (any case; of several spellings the
+ * last in byte order wins, as BuildKit sorts them) reaches every RUN as both HTTP_PROXY
+ * and http_proxy without an ARG, and — not being an ARG — stays out of the image config
+ * and the history. */
+static void
+add_proxy_env (char ***env, char *const *build_args)
+{
+  static const char *const names[][2] = { { "HTTP_PROXY", "http_proxy" }, { "HTTPS_PROXY", "https_proxy" },
+                                          { "FTP_PROXY", "ftp_proxy" },   { "NO_PROXY", "no_proxy" },
+                                          { "ALL_PROXY", "all_proxy" } };
+  for (size_t n = 0; n < sizeof names / sizeof names[0]; n++)
+    {
+      const char *best = NULL;
+      size_t klen = strlen (names[n][0]);
+      for (size_t i = 0; build_args && build_args[i]; i++)
+        if (strncasecmp (build_args[i], names[n][0], klen) == 0 && build_args[i][klen] == '='
+            && (best == NULL || strncmp (build_args[i], best, klen) >= 0))
+          best = build_args[i];
+      if (best && best[klen + 1])
+        {
+          env_put (env, names[n][0], best + klen + 1);
+          env_put (env, names[n][1], best + klen + 1);
+        }
+    }
+}
+
 static int
 stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix, sw_error **err)
 {
@@ -413,6 +457,7 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
         goto out;
       }
   env = sw_plan_env_list (s->env);
+  add_proxy_env (&env, e->build_args);
   /* Only here, at a RUN of a foreign stage, does emulation get looked at at all. */
   if (sw_emu_set_for_stage (e->emu, s->ps->platform, true, &spec.emu, err) < 0)
     goto out;
