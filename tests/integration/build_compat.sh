@@ -60,3 +60,33 @@ if check "WORKDIR after USER app, then RUN touch as app" build -t "$REGISTRY/t/w
   check "WORKDIR: uid:gid user, every missing parent" bash -c '[ "$(stat -c %u:%g '"$r"'/srv '"$r"'/srv/deep | sort -u)" = 1500:1600 ]'
   check "WORKDIR: an existing directory keeps its owner" bash -c '[ "$(stat -c %u:%g:%a '"$r"'/tmp)" = 0:0:1777 ]'
 fi
+
+# 4. the predefined proxy args reach RUN without an ARG, and stay out of config and history
+df proxy <<'DF'
+FROM @BASE@
+RUN echo "$HTTP_PROXY|$http_proxy|$HTTPS_PROXY|$https_proxy|$NO_PROXY|$no_proxy|$ALL_PROXY" > /p
+DF
+if check "build with proxy build args" build -t "$REGISTRY/t/proxy:1" --push --build-arg HTTP_PROXY=http://p.invalid:3128 \
+     --build-arg https_proxy=http://s.invalid:1 --build-arg NO_PROXY=localhost "$dir/proxy" &&
+   unpack "$REGISTRY/t/proxy:1" "$dir/u4"; then
+  check "proxy args in RUN's environment, both spellings" bash -c '[ "$(cat '"$dir"'/u4/rootfs/p)" = "http://p.invalid:3128|http://p.invalid:3128|http://s.invalid:1|http://s.invalid:1|localhost|localhost|" ]'
+  check "proxy args not in the config or the history" bash -c '! skopeo inspect --tls-verify=false --raw --config "docker://'"$REGISTRY"'/t/proxy:1" | grep -qi "invalid"'
+fi
+
+# 5. RUN's supplementary groups: the primary gid first, then those /etc/group lists
+df groups <<'DF'
+FROM @BASE@
+RUN echo 'wheel:x:10:root' >> /etc/group
+RUN id -G > /root-groups
+USER 1042:1043
+RUN id -G > /tmp/numeric-groups
+USER nobody
+RUN id -G > /tmp/nobody-groups
+DF
+if check "build with USER changes" build -t "$REGISTRY/t/groups:1" --push "$dir/groups" &&
+   unpack "$REGISTRY/t/groups:1" "$dir/u5"; then
+  r=$dir/u5/rootfs
+  check "groups: root gets 0 and wheel" test "$(cat "$r/root-groups")" = "0 10"
+  check "groups: USER uid:gid gets the gid" test "$(cat "$r/tmp/numeric-groups")" = "1043"
+  check "groups: a named user gets its primary gid" test "$(cat "$r/tmp/nobody-groups")" = "65534"
+fi
