@@ -317,10 +317,18 @@ sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const c
 
 /* ---- RUN ------------------------------------------------------------------------ */
 
+struct run_script
+{
+  const char *name; /* the heredoc's delimiter */
+  char *data;       /* the script, chomped as written; NULL: no script */
+  char *dir;        /* the directory mounted at /dev/pipes */
+};
+
 struct run_output
 {
   sw_engine *e;
   int id;
+  struct run_script *script;
 };
 
 static void
@@ -331,9 +339,47 @@ on_output (int stream, const char *line, size_t len, void *userdata)
   sw_engine_vertex_log (o->e, o->id, stream, s);
 }
 
-/* BuildKit's RUN arguments: the shell form through SHELL, heredocs as BuildKit runs them. */
+/* A RUN heredoc that starts with "#!" is a script BuildKit writes (0755, named after its
+ * delimiter) into a read-only directory mounted at /dev/pipes/ and runs through the shell
+ * as "/dev/pipes/NAME", so the kernel starts the interpreter its #! line names. */
+#define HEREDOC_PIPES "/dev/pipes"
+#define HEREDOC_FROM "\001run-heredoc" /* a from= no Dockerfile can write */
+
+
+static const char *
+run_from_dir (const char *from, void *userdata)
+{
+  struct run_output *o = userdata;
+  return o->script && o->script->dir && strcmp (from, HEREDOC_FROM) == 0 ? o->script->dir : NULL;
+}
+
+/* Write the script and add its mount to the step's. */
 static int
-run_args (sw_stage *s, const sw_df_instr *in, char ***out, sw_error **err)
+run_script_prepare (sw_engine *e, struct run_script *rs, sw_mount **mounts, size_t *n_mounts,
+                    sw_error **err)
+{
+  if (sw_state_mkscratch (e->state, "heredoc", &rs->dir, err) < 0)
+    return -1;
+  cleanup_free char *path = sw_xasprintf ("%s/%s", rs->dir, rs->name);
+  cleanup_close int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0755);
+  size_t len = strlen (rs->data);
+  if (fd < 0 || write (fd, rs->data, len) != (ssize_t) len || fchmod (fd, 0755) < 0)
+    return sw_error_errno (err, "writing the RUN heredoc script %s", rs->name);
+  *mounts = sw_xreallocarray (*mounts, *n_mounts + 1, sizeof **mounts);
+  sw_mount *m = &(*mounts)[(*n_mounts)++];
+  memset (m, 0, sizeof *m);
+  m->type = SW_MOUNT_BIND;
+  m->target = sw_xstrdup (HEREDOC_PIPES);
+  m->source = sw_xstrdup (".");
+  m->from = sw_xstrdup (HEREDOC_FROM);
+  m->readonly = true;
+  return 0;
+}
+
+/* BuildKit's RUN arguments: the shell form through SHELL, heredocs as BuildKit runs them.
+ * A #! heredoc fills *script (run_script_prepare makes the file). */
+static int
+run_args (sw_stage *s, const sw_df_instr *in, char ***out, struct run_script *script, sw_error **err)
 {
   cleanup_buf sw_buf line = SW_BUF_INIT;
 
@@ -360,7 +406,13 @@ run_args (sw_stage *s, const sw_df_instr *in, char ***out, sw_error **err)
         {
           cleanup_free char *data = f->chomp ? sw_df_heredoc_chomp (f->data) : sw_xstrdup (f->data);
           if (strncmp (data, "#!", 2) == 0)
-            return sw_error_make (err, ENOTSUP, "not supported yet: a RUN heredoc with a #! line");
+            {
+              cleanup_free char *cmd2 = sw_xasprintf ("%s/%s", HEREDOC_PIPES, f->name);
+              script->name = f->name;
+              script->data = steal_pointer (&data);
+              *out = sw_commit_with_shell (s->config, cmd2);
+              return 0;
+            }
           /* a "fake" heredoc: the body is the shell command */
           *out = sw_commit_with_shell (s->config, data);
           return 0;
@@ -436,11 +488,12 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   sw_mount *mounts = NULL;
   size_t n_mounts = 0;
   sw_sandbox_spec spec = { 0 };
+  struct run_script script = { 0 };
   sw_net_mode net;
   int code = -1, id, r = -1;
   double t0 = sw_engine_now ();
 
-  if (run_args (s, in, &args, err) < 0)
+  if (run_args (s, in, &args, &script, err) < 0)
     return sw_engine_locate (e, in->node, err);
   id = sw_engine_vertex_start (e, "%s%s", prefix, in->original);
   if (sw_net_mode_parse (net_of (e, in), &net, err) < 0)
@@ -456,13 +509,15 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
         sw_engine_locate (e, in->node, err);
         goto out;
       }
+  if (script.data && run_script_prepare (e, &script, &mounts, &n_mounts, err) < 0)
+    goto out;
   env = sw_plan_env_list (s->env);
   add_proxy_env (&env, e->build_args);
   /* Only here, at a RUN of a foreign stage, does emulation get looked at at all. */
   if (sw_emu_set_for_stage (e->emu, s->ps->platform, true, &spec.emu, err) < 0)
     goto out;
 
-  struct run_output o = { e, id };
+  struct run_output o = { e, id, &script };
   spec.state = e->state;
   spec.lowers = (const char *const *) lowers;
   spec.upper = upper;
@@ -475,6 +530,7 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   spec.mounts = mounts;
   spec.n_mounts = n_mounts;
   spec.context_dir = e->context;
+  spec.from_dir = run_from_dir;
   spec.secrets = e->secrets;
   spec.n_secrets = e->n_secrets;
   spec.ssh = e->ssh;
@@ -509,6 +565,10 @@ out:
   for (size_t i = 0; i < n_mounts; i++)
     sw_mount_clear (&mounts[i]);
   free (mounts);
+  if (script.dir)
+    sw_rmtree (script.dir, NULL);
+  free (script.dir);
+  free (script.data);
   sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
   return r;
 }

@@ -90,3 +90,23 @@ if check "build with USER changes" build -t "$REGISTRY/t/groups:1" --push "$dir/
   check "groups: USER uid:gid gets the gid" test "$(cat "$r/tmp/numeric-groups")" = "1043"
   check "groups: a named user gets its primary gid" test "$(cat "$r/tmp/nobody-groups")" = "65534"
 fi
+
+# 7. a RUN heredoc with a #! line runs with that interpreter (also as a non-root user)
+df shebang <<'DF'
+FROM @BASE@
+RUN <<EOF
+#!/bin/awk -f
+BEGIN { print "from awk" > "/awk" }
+EOF
+USER nobody
+RUN <<SCRIPT
+#!/bin/sh
+echo "$0 as $(id -u)" > /tmp/sh
+SCRIPT
+DF
+if check "RUN heredoc with #!/bin/awk -f, and #!/bin/sh as nobody" build -t "$REGISTRY/t/shebang:1" --push "$dir/shebang" &&
+   unpack "$REGISTRY/t/shebang:1" "$dir/u7"; then
+  check "#! heredoc: awk ran the script" test "$(cat "$dir/u7/rootfs/awk")" = "from awk"
+  check "#! heredoc: the script's path and user" test "$(cat "$dir/u7/rootfs/tmp/sh")" = "/dev/pipes/SCRIPT as 65534"
+  check "#! heredoc: nothing of /dev/pipes in the image" test ! -e "$dir/u7/rootfs/dev/pipes"
+fi
