@@ -29,7 +29,8 @@
  *  - Heredocs become files (0644, or --chmod) named after the heredoc.
  *  - Every path in the destination is resolved with openat2 RESOLVE_IN_ROOT: nothing is
  *    ever written outside dst_root, whatever symlinks it holds.
- * Errors read "Dockerfile:12: COPY: …" (with opts.where) and name the path.
+ * Errors read "Dockerfile:12: COPY: …" (with opts.where; the engine, which locates errors
+ * itself, leaves it NULL) and name the path.
  */
 #ifndef SW_EXEC_COPY_H
 #define SW_EXEC_COPY_H

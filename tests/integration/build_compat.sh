@@ -110,3 +110,14 @@ if check "RUN heredoc with #!/bin/awk -f, and #!/bin/sh as nobody" build -t "$RE
   check "#! heredoc: the script's path and user" test "$(cat "$dir/u7/rootfs/tmp/sh")" = "/dev/pipes/SCRIPT as 65534"
   check "#! heredoc: nothing of /dev/pipes in the image" test ! -e "$dir/u7/rootfs/dev/pipes"
 fi
+
+# 9. an error is located once: "Dockerfile:2:1: COPY: …", never "Dockerfile:2:1: Dockerfile:2: …"
+df located <<'DF'
+FROM scratch
+COPY missing.txt /x
+DF
+out=$(build "$dir/located" 2>&1)
+check "COPY error: one location" bash -c 'grep -q "Dockerfile:2:1: COPY: \"/missing.txt\": not found" <<<"$1" && ! grep -q "Dockerfile:2:1: Dockerfile" <<<"$1"' _ "$out"
+printf 'FROM scratch\nCOPY --chmod=abc x /x\n' > "$dir/located/Dockerfile"
+out=$(build "$dir/located" 2>&1)
+check "COPY flag error: one location" bash -c 'grep -q "Dockerfile:2:1: COPY: invalid --chmod" <<<"$1" && ! grep -q "Dockerfile:2:1: Dockerfile" <<<"$1"' _ "$out"
