@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "sandbox/limits.h"
 #include "slipway.h"
 
 typedef struct sw_strv
@@ -32,6 +33,12 @@ struct sw_build
   sw_strv tags, build_args, platforms, outputs, labels, annotations, secrets, ssh,
       add_hosts, build_contexts, insecure_registries;
   bool push, load, no_cache, pull;
+  /* RUN's resources (sandbox/limits.h) */
+  uint64_t shm_size;
+  sw_ulimit *ulimits;
+  size_t n_ulimits;
+  char *cgroup_parent;
+  sw_cgroup_limits cgroup_limits;
 
   sw_event_callback cb;
   void *cb_userdata;

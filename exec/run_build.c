@@ -493,6 +493,9 @@ sw_build_run (sw_build *b, sw_error **err)
   bool push;
   int r = -1;
 
+  if ((b->cgroup_limits.memory_max || b->cgroup_limits.cpu_quota_us) && b->cgroup_parent == NULL)
+    return sw_error_make (err, EINVAL, "--memory and --cpu-quota limit each RUN's own cgroup: they need "
+                          "--cgroup-parent (the cgroup v2 those go under)");
   if (engine_open (&e, b, err) < 0 || plan_outputs (&e, &push, err) < 0)
     goto out;
   if (push)

@@ -530,6 +530,11 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   spec.mounts = mounts;
   spec.n_mounts = n_mounts;
   spec.context_dir = e->context;
+  spec.shm_size = e->b->shm_size;
+  spec.ulimits = e->b->ulimits;
+  spec.n_ulimits = e->b->n_ulimits;
+  spec.cgroup_parent = e->b->cgroup_parent;
+  spec.cgroup_limits = e->b->cgroup_limits;
   spec.from_dir = run_from_dir;
   spec.secrets = e->secrets;
   spec.n_secrets = e->n_secrets;

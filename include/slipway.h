@@ -90,6 +90,13 @@ typedef enum sw_option
   SW_OPT_IIDFILE,       /* write the image ID (config digest) here */
   SW_OPT_STATE_DIR,     /* slipway's state (snapshots, caches); default /var/lib/slipway */
   SW_OPT_INSECURE_REGISTRY, /* (list) registry host[:port] reached over plain HTTP */
+  /* RUN's resources (added later: explicit numbers keep the earlier ones stable) */
+  SW_OPT_SHM_SIZE = 500,      /* /dev/shm's size: "64m", "1g", bytes */
+  SW_OPT_ULIMIT = 501,        /* (list) "NAME=SOFT[:HARD]", e.g. "nofile=1024:2048" */
+  SW_OPT_CGROUP_PARENT = 502, /* cgroup v2 path each RUN gets a cgroup of its own under */
+  SW_OPT_MEMORY = 503,        /* memory.max of each RUN's cgroup ("512m"); needs CGROUP_PARENT */
+  SW_OPT_CPU_QUOTA = 504,     /* cpu.max quota in µs per period; needs CGROUP_PARENT */
+  SW_OPT_CPU_PERIOD = 505,    /* cpu.max period in µs (default 100000) */
 } sw_option;
 
 sw_build *sw_build_new (void);

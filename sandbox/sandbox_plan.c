@@ -70,6 +70,17 @@ clean_rel (const char *path)
   return sw_buf_steal (&b);
 }
 
+/* --shm-size and --ulimit for the child (which allocates nothing: the options string is
+ * made here). */
+static void
+plan_limits (const sw_sandbox_spec *s, sw_sandbox_plan *p)
+{
+  unsigned long long shm = s->shm_size ? s->shm_size : SW_SHM_SIZE_DEFAULT;
+  snprintf (p->shm_opts, sizeof p->shm_opts, "mode=1777,size=%lluk", shm / 1024);
+  p->ulimits = s->ulimits;
+  p->n_ulimits = s->n_ulimits;
+}
+
 /* BuildKit's executor puts the primary gid first among the supplementary groups when the
  * passwd/group lookup did not list it (`id` shows groups=0(root),10(wheel) for root, and
  * groups=1043 for USER 1042:1043). */
@@ -575,6 +586,7 @@ sw_sandbox_run_prepare (sw_sandbox_run_state *r, sw_error **err)
   p->net_none = s->network == SW_NET_NONE;
   p->argv = s->argv;
   p->emu = s->emu;
+  plan_limits (s, p);
   p->keep_caps = default_caps;
   p->masked_files = masked;
   {

@@ -121,3 +121,43 @@ check "COPY error: one location" bash -c 'grep -q "Dockerfile:2:1: COPY: \"/miss
 printf 'FROM scratch\nCOPY --chmod=abc x /x\n' > "$dir/located/Dockerfile"
 out=$(build "$dir/located" 2>&1)
 check "COPY flag error: one location" bash -c 'grep -q "Dockerfile:2:1: COPY: invalid --chmod" <<<"$1" && ! grep -q "Dockerfile:2:1: Dockerfile" <<<"$1"' _ "$out"
+
+# 10. RUN's resources: --shm-size, --ulimit; --cgroup-parent (cgroup v2 hosts)
+df limits <<'DF'
+FROM @BASE@
+RUN mount | grep /dev/shm > /shm; ulimit -n > /nofile; ulimit -Hn > /nofile-hard; ulimit -s > /stack
+DF
+if check "build with --shm-size and --ulimit" build -t "$REGISTRY/t/limits:1" --push --shm-size 128m \
+     --ulimit nofile=1062:2048 --ulimit stack=16777216 "$dir/limits" && unpack "$REGISTRY/t/limits:1" "$dir/u10"; then
+  r=$dir/u10/rootfs
+  check "--shm-size: /dev/shm is that big" grep -q "size=131072k" "$r/shm"
+  check "--ulimit nofile=1062:2048: soft and hard" bash -c '[ "$(cat '"$r"'/nofile) $(cat '"$r"'/nofile-hard)" = "1062 2048" ]'
+  check "--ulimit stack=16777216 (bytes: ulimit -s shows KiB)" test "$(cat "$r/stack")" = 16384
+fi
+out=$(build --ulimit nofile=10:5 "$dir/limits" 2>&1); rc=$?
+check "--ulimit soft above hard: refused" bash -c '[ '$rc' -ne 0 ] && grep -q "soft limit 10 is greater than hard limit 5" <<<"$1"' _ "$out"
+out=$(build --ulimit bogus=1 "$dir/limits" 2>&1); rc=$?
+check "--ulimit unknown name: refused" bash -c '[ '$rc' -ne 0 ] && grep -q "unknown limit bogus" <<<"$1"' _ "$out"
+out=$(build --shm-size lots "$dir/limits" 2>&1); rc=$?
+check "--shm-size malformed: refused" bash -c '[ '$rc' -ne 0 ] && grep -q "invalid --shm-size" <<<"$1"' _ "$out"
+out=$(build --memory 64m "$dir/limits" 2>&1); rc=$?
+check "--memory without --cgroup-parent: refused, says why" bash -c '[ '$rc' -ne 0 ] && grep -q "need --cgroup-parent" <<<"$1"' _ "$out"
+if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
+  cg=slipway-test-$$
+  mkdir "/sys/fs/cgroup/$cg" && on_exit "rmdir /sys/fs/cgroup/$cg"
+  echo 10 > "/sys/fs/cgroup/$cg/pids.max" 2>/dev/null || echo "+pids" > /sys/fs/cgroup/cgroup.subtree_control
+  echo 10 > "/sys/fs/cgroup/$cg/pids.max"
+  cat > "$dir/limits/Dockerfile" <<DF
+FROM $base
+RUN mkdir /out; (for i in \$(seq 1 12); do sleep 1 & done 2>/out/error); cat /proc/self/cgroup > /out/cgroup
+DF
+  if check "--cgroup-parent: build" build -t "$REGISTRY/t/cgroup:1" --push --cgroup-parent "$cg" --memory 256m "$dir/limits" &&
+     unpack "$REGISTRY/t/cgroup:1" "$dir/u10c"; then
+    check "--cgroup-parent: the parent's pids.max holds the step" grep -q "Resource temporarily unavailable" "$dir/u10c/rootfs/out/error"
+    check "--cgroup-parent: its name does not leak into the step" bash -c '! grep -q '"$cg"' '"$dir"'/u10c/rootfs/out/cgroup'
+    check "--cgroup-parent: the step's cgroup is gone" bash -c '[ -z "$(ls /sys/fs/cgroup/'"$cg"' | grep slipway-)" ]'
+  fi
+else
+  out=$(build --cgroup-parent ci "$dir/limits" 2>&1); rc=$?
+  check "--cgroup-parent on a cgroup v1 host: refused, says why" bash -c '[ '$rc' -ne 0 ] && grep -q "no cgroup v2" <<<"$1"' _ "$out"
+fi
