@@ -21,6 +21,7 @@ enum flag_kind
   FLAG_QUIET,
   FLAG_DEBUG,
   FLAG_ATTESTATION, /* --provenance / --sbom: only "false" (no attestation) is supported */
+  FLAG_CHECK,       /* --check = --call=check */
   FLAG_UNSUPPORTED,
 };
 
@@ -48,9 +49,9 @@ static const struct flag flags[] = {
   TODO ("builder", true, "Override the configured builder instance"),
   TODO ("cache-from", true, "External cache sources"),
   TODO ("cache-to", true, "Cache export destinations"),
-  TODO ("call", true, "Set method for evaluating build"),
+  OPT ("call", 0, SW_OPT_CALL, "Set method for evaluating build (build, check)"),
   OPT ("cgroup-parent", 0, SW_OPT_CGROUP_PARENT, "Set the parent cgroup for the RUN instructions (cgroup v2)"),
-  TODO ("check", false, "Shorthand for --call=check"),
+  { "check", 0, false, FLAG_CHECK, 0, "Shorthand for --call=check" },
   { "debug", 'D', false, FLAG_DEBUG, 0, "Enable debug logging" },
   OPT ("file", 'f', SW_OPT_DOCKERFILE, "Name of the Dockerfile (default: PATH/Dockerfile)"),
   OPT ("iidfile", 0, SW_OPT_IIDFILE, "Write the image ID to a file"),
@@ -221,6 +222,13 @@ cli_build (int argc, char **argv)
               cli_fail ("not supported yet: --%s=%s (only --%s=false)", f->name, optarg, f->name);
               sw_build_free (b);
               return 2;
+            }
+          break;
+        case FLAG_CHECK:
+          if (sw_build_set (b, SW_OPT_CALL, "check", &err) < 0)
+            {
+              sw_build_free (b);
+              return cli_report (err);
             }
           break;
         case FLAG_UNSUPPORTED:

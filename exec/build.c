@@ -164,6 +164,13 @@ sw_build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_LOAD: return parse_bool ("--load", value, &b->load, err);
     case SW_OPT_NO_CACHE: return parse_bool ("--no-cache", value, &b->no_cache, err);
     case SW_OPT_PULL: return parse_bool ("--pull", value, &b->pull, err);
+    case SW_OPT_CALL:
+      if (strcmp (value, "build") == 0 || strcmp (value, "check") == 0)
+        {
+          b->call_check = strcmp (value, "check") == 0;
+          return 0;
+        }
+      return sw_error_make (err, ENOTSUP, "not supported yet: --call=%s (slipway knows build and check)", value);
     case SW_OPT_SHM_SIZE: return sw_shm_size_parse (value, &b->shm_size, err);
     case SW_OPT_ULIMIT:
       {

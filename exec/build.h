@@ -33,6 +33,7 @@ struct sw_build
   sw_strv tags, build_args, platforms, outputs, labels, annotations, secrets, ssh,
       add_hosts, build_contexts, insecure_registries;
   bool push, load, no_cache, pull;
+  bool call_check; /* --call=check: run the build checks only */
   /* RUN's resources (sandbox/limits.h) */
   uint64_t shm_size;
   sw_ulimit *ulimits;

@@ -76,6 +76,8 @@ struct sw_engine
   sw_workers *workers;
   sw_emu_set *emu;            /* QEMU for foreign stages; touched only by their RUN steps */
   sw_dockerfile *df;
+  struct sw_df_finding *findings; /* build checks (exec/checks.c) */
+  size_t n_findings;
   sw_plan *plan;
   char *context;              /* absolute */
   struct sw_context *ctx;     /* the context dir and its .dockerignore, opened when needed */
@@ -155,6 +157,14 @@ typedef struct sw_image_result
 int sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_error **err);
 
 double sw_engine_now (void);
+
+/* Build checks (exec/checks.c): run them on e->df; --call=check's report (fails when
+ * anything was found); the warnings after an ordinary build; their metadata entry. */
+void sw_engine_lint (sw_engine *e);
+int sw_engine_check_report (sw_engine *e, sw_error **err);
+void sw_engine_lint_warnings (sw_engine *e);
+struct sw_buf;
+void sw_engine_lint_metadata (sw_engine *e, struct sw_buf *json);
 
 /* The --build-context value for name ("docker-image://REF" or a directory), or NULL. */
 const char *sw_engine_build_context (sw_engine *e, const char *name);

@@ -22,6 +22,7 @@
 #include "common/xalloc.h"
 #include "copy/context.h"
 #include "common/csv.h"
+#include "dockerfile/lint.h"
 #include "exec/engine.h"
 #include "exec/outputs.h"
 #include "sandbox/sandbox.h"
@@ -358,6 +359,7 @@ engine_close (sw_engine *e)
     }
   free (e->all_layers);
   sw_plan_free (e->plan);
+  sw_df_findings_free (e->findings, e->n_findings);
   sw_dockerfile_free (e->df);
   if (e->state)
     sw_state_close (e->state); /* removes the session: every upper dir of this build */
@@ -464,6 +466,7 @@ write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_
                  config_digest, media_type, digest, (long long) size, digest);
   if (names.len)
     sw_buf_printf (&json, ",\n  \"image.name\": \"%s\"", names.data);
+  sw_engine_lint_metadata (e, &json);
   sw_buf_puts (&json, "\n}\n");
   return write_file (b->metadata_file, json.data, err);
 }
@@ -514,10 +517,16 @@ sw_build_run (sw_build *b, sw_error **err)
             goto out;
           }
     }
-  else if (b->outputs.n == 0)
+  else if (b->outputs.n == 0 && !b->call_check)
     sw_warn ("No output specified: the build result will only be checked, not stored (use --push or -o)");
   if (load_dockerfile (&e, err) < 0)
     goto out;
+  sw_engine_lint (&e);
+  if (b->call_check)
+    {
+      r = sw_engine_check_report (&e, err);
+      goto out;
+    }
 
   results = sw_xcalloc (n_platforms, sizeof *results);
   for (size_t i = 0; i < n_platforms; i++)
@@ -595,6 +604,7 @@ sw_build_run (sw_build *b, sw_error **err)
   b->digest = sw_xstrdup (final_digest);
   free (b->image_id);
   b->image_id = sw_xstrdup (results[0].config_digest);
+  sw_engine_lint_warnings (&e);
   r = 0;
 out:
   for (size_t i = 0; results && i < n_platforms; i++)

@@ -97,6 +97,7 @@ typedef enum sw_option
   SW_OPT_MEMORY = 503,        /* memory.max of each RUN's cgroup ("512m"); needs CGROUP_PARENT */
   SW_OPT_CPU_QUOTA = 504,     /* cpu.max quota in µs per period; needs CGROUP_PARENT */
   SW_OPT_CPU_PERIOD = 505,    /* cpu.max period in µs (default 100000) */
+  SW_OPT_CALL = 506,          /* "build" (default) or "check": BuildKit's build checks only */
 } sw_option;
 
 sw_build *sw_build_new (void);

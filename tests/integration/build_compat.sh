@@ -161,3 +161,34 @@ else
   out=$(build --cgroup-parent ci "$dir/limits" 2>&1); rc=$?
   check "--cgroup-parent on a cgroup v1 host: refused, says why" bash -c '[ '$rc' -ne 0 ] && grep -q "no cgroup v2" <<<"$1"' _ "$out"
 fi
+
+# 10. build checks: --check / --call=check, warnings in a build and in the metadata file
+df lint <<'DF'
+FROM @BASE@ as Builder
+MAINTAINER someone
+ENV A b
+CMD echo hi
+CMD ["sh"]
+FROM builder AS final
+WORKDIR rel
+DF
+out=$(build --check "$dir/lint" 2>&1); rc=$?
+check "--check: fails when rules are broken, builds nothing" bash -c '[ '$rc' -ne 0 ] && grep -q "Check complete, 7 warnings have been found!" <<<"$1" && ! grep -q "RUN\|exporting" <<<"$1"' _ "$out"
+for w in "StageNameCasing - https://docs.docker.com/go/dockerfile/rule/stage-name-casing/" \
+         "Stage name 'Builder' should be lowercase" "'as' and 'FROM' keywords' casing do not match" \
+         "Maintainer instruction is deprecated in favor of using label" \
+         '"ENV key=value" should be used instead of legacy "ENV key value" format' \
+         "JSON arguments recommended for CMD to prevent unintended behavior related to OS signals" \
+         "Multiple CMD instructions should not be used in the same stage because only the last one will be used" \
+         'Relative workdir "rel" can have unexpected results if the base image changes' \
+         ' 1 | >>> FROM '; do
+  check "--check reports: $w" grep -qF -- "$w" <<<"$out"
+done
+out=$(build --call=check "$dir/lint" 2>&1); rc=$?
+check "--call=check is --check" bash -c '[ '$rc' -ne 0 ] && grep -q "Check complete, 7 warnings" <<<"$1"' _ "$out"
+printf '# check=skip=all\nFROM %s\n' "$base" > "$dir/lint/Dockerfile.ok"
+out=$(build --check -f "$dir/lint/Dockerfile.ok" "$dir/lint" 2>&1); rc=$?
+check "--check: a clean Dockerfile passes" bash -c '[ '$rc' -eq 0 ] && grep -q "Check complete, no warnings found." <<<"$1"' _ "$out"
+out=$(build -t "$REGISTRY/t/lint:1" --push --metadata-file "$dir/lint-meta.json" "$dir/lint" 2>&1); rc=$?
+check "a build with broken rules still builds, and warns" bash -c '[ '$rc' -eq 0 ] && grep -q "WARNING: FromAsCasing: '"'"'as'"'"' and '"'"'FROM'"'"' keywords'"'"' casing do not match (line 1)" <<<"$1"' _ "$out"
+check "metadata: buildx.build.warnings, base64 as buildx writes them" bash -c 'jq -e "[.\"buildx.build.warnings\"[] | .short | @base64d] | index(\"StageNameCasing: Stage name '"'"'Builder'"'"' should be lowercase\") != null" "'"$dir"'/lint-meta.json" >/dev/null'

@@ -1,0 +1,107 @@
+/* exec/checks.c — BuildKit's build checks in a build: `--call=check` (the report, and a
+ * failure when anything was found), and in an ordinary build the warnings at the end and
+ * in the metadata file's "buildx.build.warnings", as buildx shows them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/xalloc.h"
+#include "dockerfile/lint.h"
+#include "exec/build.h"
+#include "exec/engine.h"
+#include "registry/auth.h" /* sw_base64_encode */
+
+void
+sw_engine_lint (sw_engine *e)
+{
+  sw_df_findings_free (e->findings, e->n_findings);
+  sw_df_lint (e->df, &e->findings, &e->n_findings);
+}
+
+/* buildx's snippet: the finding's line with two lines of context each side. */
+static void
+snippet (const sw_dockerfile *df, int line, sw_buf *out)
+{
+  sw_buf_printf (out, "%s:%d\n--------------------\n", df->path, line);
+  for (int l = line - 2; l <= line + 2; l++)
+    if (l >= 1 && (size_t) l <= df->n_lines)
+      sw_buf_printf (out, " %3d | %s %s\n", l, l == line ? ">>>" : "   ", df->lines[l - 1]);
+  sw_buf_puts (out, "--------------------\n");
+}
+
+int
+sw_engine_check_report (sw_engine *e, sw_error **err)
+{
+  cleanup_buf sw_buf head = SW_BUF_INIT;
+  if (e->n_findings == 0)
+    sw_buf_puts (&head, "Check complete, no warnings found.");
+  else
+    sw_buf_printf (&head, "Check complete, %zu warning%s been found!", e->n_findings,
+                   e->n_findings == 1 ? " has" : "s have");
+  sw_event ev = { .kind = SW_EVENT_LOG, .level = SW_LOG_WARN, .text = sw_buf_str (&head) };
+  sw_build_emit (e->b, &ev);
+  for (size_t i = 0; i < e->n_findings; i++)
+    {
+      const sw_df_finding *f = &e->findings[i];
+      cleanup_buf sw_buf t = SW_BUF_INIT;
+      sw_buf_printf (&t, "%s - %s\n%s\n", f->rule, f->url, f->detail);
+      snippet (e->df, f->line, &t);
+      sw_event w = { .kind = SW_EVENT_WARNING, .text = sw_buf_str (&t) };
+      sw_build_emit (e->b, &w);
+    }
+  if (e->n_findings)
+    return sw_error_make (err, EINVAL, "%zu build check%s failed", e->n_findings, e->n_findings == 1 ? "" : "s");
+  return 0;
+}
+
+void
+sw_engine_lint_warnings (sw_engine *e)
+{
+  for (size_t i = 0; i < e->n_findings; i++)
+    {
+      cleanup_free char *t = sw_xasprintf ("%s: %s (line %d)", e->findings[i].rule, e->findings[i].detail,
+                                           e->findings[i].line);
+      sw_event w = { .kind = SW_EVENT_WARNING, .text = t };
+      sw_build_emit (e->b, &w);
+    }
+}
+
+/* A JSON string literal (the texts here are plain, but quotes and backslashes are escaped). */
+static void
+json_str (sw_buf *b, const char *s)
+{
+  sw_buf_putc (b, '"');
+  for (; *s; s++)
+    {
+      if (*s == '"' || *s == '\\')
+        sw_buf_putc (b, '\\');
+      sw_buf_putc (b, *s);
+    }
+  sw_buf_putc (b, '"');
+}
+
+void
+sw_engine_lint_metadata (sw_engine *e, sw_buf *json)
+{
+  if (e->n_findings == 0)
+    return;
+  /* BuildKit's VertexWarning as buildx marshals it: byte strings in base64 */
+  sw_buf_puts (json, ",\n  \"buildx.build.warnings\": [");
+  for (size_t i = 0; i < e->n_findings; i++)
+    {
+      const sw_df_finding *f = &e->findings[i];
+      cleanup_free char *shortmsg = sw_xasprintf ("%s: %s", f->rule, f->detail);
+      cleanup_free char *s64 = sw_base64_encode (shortmsg, strlen (shortmsg));
+      cleanup_free char *d64 = sw_base64_encode (f->description, strlen (f->description));
+      sw_buf_printf (json, "%s\n    {\n      \"level\": 1,\n      \"short\": \"%s\",\n      \"detail\": [\"%s\"],\n      \"url\": ",
+                     i ? "," : "", s64, d64);
+      json_str (json, f->url);
+      sw_buf_puts (json, ",\n      \"sourceInfo\": {\"filename\": ");
+      json_str (json, e->df->path);
+      sw_buf_printf (json, "},\n      \"range\": [{\"start\": {\"line\": %d}, \"end\": {\"line\": %d}}]\n    }", f->line,
+                     f->line);
+    }
+  sw_buf_puts (json, "\n  ]");
+}
