@@ -242,10 +242,6 @@ check_from (struct lint *L, const sw_df_node *n, struct args *gargs, char ***sta
   const char *name = as && base->next->next ? base->next->next->value : NULL;
   if (name)
     {
-      if (!all_lower (name))
-        report (L, &R_STAGE_CASING, line, "Stage name '%s' should be lowercase", name);
-      if (self_consistent (fromkw) && all_upper (fromkw) != all_upper (as))
-        report (L, &R_FROM_AS, line, "'%s' and '%s' keywords' casing do not match", as, fromkw);
       cleanup_free char *lower = sw_xstrdup (name);
       for (char *p = lower; *p; p++)
         *p = (char) tolower ((unsigned char) *p);
@@ -255,6 +251,10 @@ check_from (struct lint *L, const sw_df_node *n, struct args *gargs, char ***sta
         if (strcmp ((*stage_names)[i], lower) == 0)
           report (L, &R_DUP_STAGE, line, "Duplicate stage name \"%s\", stage names should be unique", lower);
       sw_strlist_push (stage_names, lower);
+      if (!all_lower (name))
+        report (L, &R_STAGE_CASING, line, "Stage name '%s' should be lowercase", name);
+      if (self_consistent (fromkw) && all_upper (fromkw) != all_upper (as))
+        report (L, &R_FROM_AS, line, "'%s' and '%s' keywords' casing do not match", as, fromkw);
     }
   /* --platform */
   for (size_t i = 0; i < n->n_flags; i++)
@@ -277,6 +277,7 @@ check_from (struct lint *L, const sw_df_node *n, struct args *gargs, char ***sta
   if (base && strchr (base->value, '$'))
     {
       cleanup_strv char **refs = NULL;
+      cleanup_strv char **undeclared = NULL;
       referenced_names (base->value, &refs);
       bool all_defaults = true;
       for (size_t i = 0; refs && refs[i]; i++)
@@ -291,7 +292,7 @@ check_from (struct lint *L, const sw_df_node *n, struct args *gargs, char ***sta
                 has_default = gargs->values[j] != NULL;
               }
           if (!declared)
-            report (L, &R_UNDEF_FROM, line, "FROM argument '%s' is not declared", refs[i]);
+            sw_strlist_push (&undeclared, refs[i]);
           if (!has_default)
             all_defaults = false;
         }
@@ -307,6 +308,8 @@ check_from (struct lint *L, const sw_df_node *n, struct args *gargs, char ***sta
         }
       else
         sw_error_free (e);
+      for (size_t i = 0; undeclared && undeclared[i]; i++)
+        report (L, &R_UNDEF_FROM, line, "FROM argument '%s' is not declared", undeclared[i]);
     }
 }
 
@@ -348,8 +351,6 @@ sw_df_lint (const sw_dockerfile *df, sw_df_finding **out, size_t *n)
     }
   for (size_t i = 0; i < df->n_warnings; i++)
     report (&L, &R_EMPTY_CONT, df->warnings[i].line, "Empty continuation line");
-  check_casing (&L);
-
   const sw_df_node *root = df->ast;
   bool in_stage = false, workdir_set = false;
   int cmd_line = 0, entrypoint_line = 0, health_line = 0;
@@ -434,6 +435,7 @@ sw_df_lint (const sw_dockerfile *df, sw_df_finding **out, size_t *n)
         }
       sw_df_instr_free (in);
     }
+  check_casing (&L); /* last: on a line, BuildKit reports it after the instruction's own */
   for (size_t i = 0; i < gargs.n; i++)
     {
       free (gargs.names[i]);

@@ -10,7 +10,9 @@
 #             symlinks to odd places, empty directories)
 #   xfail     a known, reported difference: its first line is the reason.  The case then
 #             passes while it differs and fails once it matches (so the file gets removed)
-# These three files are removed from the context before building.  In the Dockerfile,
+#   ignore    deliberate differences (docs/DIFFERENCES.md): extended regexes, one a line;
+#             a difference line matching one is not counted (and is printed as ignored)
+# These files are removed from the context before building.  In the Dockerfile,
 # @BASE@ (in any context file and in args) stands for a busybox image (amd64 + arm64) this
 # script builds and pushes; @CTX@ in args for the case's context directory.  The secret
 # DIFF_SECRET is in the environment for `--secret id=…,env=DIFF_SECRET`.
@@ -72,7 +74,7 @@ for c in "$cases_dir"/*/; do
   if [ -f "$ctx/setup.sh" ]; then
     (cd "$ctx" && BASE=$base bash ./setup.sh) >"$dir/logs/$name.setup" 2>&1 || { fail "$name: setup.sh" "$(tail -3 "$dir/logs/$name.setup")"; continue; }
   fi
-  rm -f "$ctx/args" "$ctx/setup.sh" "$ctx/xfail"
+  rm -f "$ctx/args" "$ctx/setup.sh" "$ctx/xfail" "$ctx/ignore"
   names+=("$name")
 done
 
@@ -132,6 +134,10 @@ for name in "${names[@]}"; do
     out="not compared"
   else
     out=$(cat "$dir/diffs/$name.diff")
+    if [ -n "$out" ] && [ -f "$cases_dir/$name/ignore" ]; then
+      grep -E -f "$cases_dir/$name/ignore" <<<"$out" | sed "s/^/ignored (deliberate) $name: /"
+      out=$(grep -v -E -f "$cases_dir/$name/ignore" <<<"$out")
+    fi
   fi
   if [ -f "$cases_dir/$name/xfail" ]; then
     reason=$(head -1 "$cases_dir/$name/xfail")
