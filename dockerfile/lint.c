@@ -327,6 +327,21 @@ legacy_kv (const sw_df_node *n)
   return memchr (s, '=', len) == NULL && s[len] != '\0';
 }
 
+/* "# check=skip=A,B" or "skip=all", possibly with ";error=true" */
+static void
+parse_check_directive (struct lint *L)
+{
+  const char *s = L->df->check ? strstr (L->df->check, "skip=") : NULL;
+  if (s == NULL)
+    return;
+  cleanup_free char *list = sw_xstrndup (s + 5, strcspn (s + 5, ";"));
+  if (strcmp (list, "all") == 0)
+    L->skip_all = true;
+  char *save = NULL;
+  for (char *p = strtok_r (list, ",", &save); p; p = strtok_r (NULL, ",", &save))
+    sw_strlist_push (&L->skip, p);
+}
+
 void
 sw_df_lint (const sw_dockerfile *df, sw_df_finding **out, size_t *n)
 {
@@ -335,20 +350,7 @@ sw_df_lint (const sw_dockerfile *df, sw_df_finding **out, size_t *n)
   cleanup_strv char **stage_names = NULL;
   *out = NULL;
   *n = 0;
-  if (df->check)
-    {
-      /* "skip=A,B" or "skip=all", possibly with ";error=true" */
-      const char *s = strstr (df->check, "skip=");
-      if (s)
-        {
-          cleanup_free char *list = sw_xstrndup (s + 5, strcspn (s + 5, ";"));
-          if (strcmp (list, "all") == 0)
-            L.skip_all = true;
-          char *save = NULL;
-          for (char *p = strtok_r (list, ",", &save); p; p = strtok_r (NULL, ",", &save))
-            sw_strlist_push (&L.skip, p);
-        }
-    }
+  parse_check_directive (&L);
   for (size_t i = 0; i < df->n_warnings; i++)
     report (&L, &R_EMPTY_CONT, df->warnings[i].line, "Empty continuation line");
   const sw_df_node *root = df->ast;
@@ -454,6 +456,33 @@ sw_df_lint (const sw_dockerfile *df, sw_df_finding **out, size_t *n)
       }
   *out = L.v;
   *n = L.n;
+}
+
+bool
+sw_df_lint_skipped (const sw_dockerfile *df, const char *name)
+{
+  struct lint L = { df, NULL, 0, NULL, false };
+  const rule r = { name, "", "" };
+  parse_check_directive (&L);
+  bool s = skipped (&L, &r);
+  sw_strlist_free (L.skip);
+  return s;
+}
+
+void
+sw_df_findings_add (sw_df_finding **v, size_t *n, const char *rule_name, const char *description, const char *slug,
+                    char *detail, int line)
+{
+  *v = sw_xreallocarray (*v, *n + 1, sizeof **v);
+  size_t i = *n;
+  while (i > 0 && (*v)[i - 1].line > line)
+    {
+      (*v)[i] = (*v)[i - 1];
+      i--;
+    }
+  (*v)[i] = (sw_df_finding){ rule_name, description, sw_xasprintf ("https://docs.docker.com/go/dockerfile/rule/%s/", slug),
+                             detail, line };
+  (*n)++;
 }
 
 void

@@ -8,12 +8,14 @@
  * MultipleInstructionsDisallowed, LegacyKeyValueFormat, RedundantTargetPlatform,
  * SecretsUsedInArgOrEnv, InvalidDefaultArgInFrom, FromPlatformFlagConstDisallowed.
  * Findings come sorted by line.  The rules that need the build context or the base
- * images (CopyIgnoredFile, UndefinedVar, InvalidBaseImagePlatform) are not run here.
+ * images are not run here: CopyIgnoredFile is the engine's (exec/checks.c); UndefinedVar
+ * and InvalidBaseImagePlatform are not implemented yet.
  * A "# check=skip=A,B" (or skip=all) directive disables rules as BuildKit's does.
  */
 #ifndef SW_DOCKERFILE_LINT_H
 #define SW_DOCKERFILE_LINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "dockerfile/ast.h"
@@ -29,6 +31,12 @@ typedef struct sw_df_finding
 
 /* All findings for df, in *out (*n of them; free with sw_df_findings_free). */
 void sw_df_lint (const sw_dockerfile *df, sw_df_finding **out, size_t *n);
+
+/* For the rules run elsewhere (they need the context): whether df's "# check=skip=…"
+ * turns rule off, and a finding added to a list in line order (detail is taken). */
+bool sw_df_lint_skipped (const sw_dockerfile *df, const char *rule);
+void sw_df_findings_add (sw_df_finding **v, size_t *n, const char *rule, const char *description,
+                         const char *slug, char *detail, int line);
 void sw_df_findings_free (sw_df_finding *f, size_t n);
 
 #endif

@@ -8,16 +8,89 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
+#include "copy/dockerignore.h"
+#include "dockerfile/instructions.h"
 #include "dockerfile/lint.h"
 #include "exec/build.h"
 #include "exec/engine.h"
 #include "registry/auth.h" /* sw_base64_encode */
+
+/* patternmatcher's root check: a COPY of "." is only reported when everything is ignored */
+static bool
+root_ignored (const sw_patterns *pm)
+{
+  for (size_t i = 0; i < sw_patterns_count (pm); i++)
+    {
+      bool exc;
+      const char *p = sw_patterns_get (pm, i, &exc);
+      if (!exc && (strcmp (p, "*") == 0 || strcmp (p, "**") == 0 || strcmp (p, "**/*") == 0))
+        return true;
+    }
+  return false;
+}
+
+/* CopyIgnoredFile: a COPY/ADD from the context naming a path .dockerignore excludes (only
+ * when the file has no !exception, as BuildKit). */
+static void
+lint_copy_ignored (sw_engine *e)
+{
+  sw_patterns *pm = NULL;
+  sw_error *err = NULL;
+  if (sw_df_lint_skipped (e->df, "CopyIgnoredFile")
+      || sw_dockerignore_load (e->context, e->b->dockerfile, &pm, NULL, &err) < 0 || pm == NULL
+      || sw_patterns_has_exceptions (pm))
+    {
+      sw_error_free (err); /* an unreadable ignore file is the build's error to report, later */
+      sw_patterns_free (pm);
+      return;
+    }
+  const sw_df_node *root = e->df->ast;
+  for (size_t i = 0; i < root->n_children; i++)
+    {
+      sw_df_instr *in = NULL;
+      if (sw_df_instr_parse (e->df, root->children[i], &in, &err) < 0)
+        {
+          sw_error_free (err);
+          err = NULL;
+          continue;
+        }
+      if ((in->kind == SW_DF_COPY || in->kind == SW_DF_ADD) && in->from == NULL)
+        for (size_t k = 0; k < in->n_sources; k++)
+          {
+            const char *src = in->sources[k];
+            if (strchr (src, '$') || strstr (src, "://") || strncmp (src, "git@", 4) == 0)
+              continue;
+            cleanup_free char *clean = sw_path_clean (src);
+            const char *rel = clean;
+            while (*rel == '/')
+              rel++;
+            bool matched = false;
+            if (*rel == '\0' || strcmp (rel, ".") == 0)
+              matched = root_ignored (pm);
+            else if (sw_patterns_match (pm, rel, NULL, NULL, &matched, &err) < 0)
+              {
+                sw_error_free (err);
+                err = NULL;
+                matched = false;
+              }
+            if (matched)
+              sw_df_findings_add (&e->findings, &e->n_findings, "CopyIgnoredFile",
+                                  "Attempting to Copy file that is excluded by .dockerignore", "copy-ignored-file",
+                                  sw_xasprintf ("Attempting to %s file \"%s\" that is excluded by .dockerignore",
+                                                in->kind == SW_DF_ADD ? "Add" : "Copy", *rel ? rel : "."),
+                                  root->children[i]->start_line);
+          }
+      sw_df_instr_free (in);
+    }
+  sw_patterns_free (pm);
+}
 
 void
 sw_engine_lint (sw_engine *e)
 {
   sw_df_findings_free (e->findings, e->n_findings);
   sw_df_lint (e->df, &e->findings, &e->n_findings);
+  lint_copy_ignored (e);
 }
 
 /* buildx's snippet: the finding's line with two lines of context each side. */

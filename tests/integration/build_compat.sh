@@ -192,3 +192,7 @@ check "--check: a clean Dockerfile passes" bash -c '[ '$rc' -eq 0 ] && grep -q "
 out=$(build -t "$REGISTRY/t/lint:1" --push --metadata-file "$dir/lint-meta.json" "$dir/lint" 2>&1); rc=$?
 check "a build with broken rules still builds, and warns" bash -c '[ '$rc' -eq 0 ] && grep -q "WARNING: FromAsCasing: '"'"'as'"'"' and '"'"'FROM'"'"' keywords'"'"' casing do not match (line 1)" <<<"$1"' _ "$out"
 check "metadata: buildx.build.warnings, base64 as buildx writes them" bash -c 'jq -e "[.\"buildx.build.warnings\"[] | .short | @base64d] | index(\"StageNameCasing: Stage name '"'"'Builder'"'"' should be lowercase\") != null" "'"$dir"'/lint-meta.json" >/dev/null'
+mkdir -p "$dir/lint2"; echo x > "$dir/lint2/notes.md"; echo y > "$dir/lint2/keep.txt"; printf '*.md\n' > "$dir/lint2/.dockerignore"
+printf 'FROM %s\nCOPY keep.txt /\nADD notes.md /\n' "$base" > "$dir/lint2/Dockerfile"
+out=$(build --check "$dir/lint2" 2>&1); rc=$?
+check "--check: CopyIgnoredFile for a source .dockerignore excludes" bash -c '[ '$rc' -ne 0 ] && grep -q "Check complete, 1 warning has been found!" <<<"$1" && grep -qF "Attempting to Add file \"notes.md\" that is excluded by .dockerignore" <<<"$1"' _ "$out"
