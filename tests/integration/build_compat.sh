@@ -73,22 +73,23 @@ if check "build with proxy build args" build -t "$REGISTRY/t/proxy:1" --push --b
   check "proxy args not in the config or the history" bash -c '! skopeo inspect --tls-verify=false --raw --config "docker://'"$REGISTRY"'/t/proxy:1" | grep -qi "invalid"'
 fi
 
-# 5. RUN's supplementary groups: the primary gid first, then those /etc/group lists
+# 5. RUN's supplementary groups: the primary gid first, then those /etc/group lists (the
+# kernel's list, not `id -G`, which adds the gid itself)
 df groups <<'DF'
 FROM @BASE@
 RUN echo 'wheel:x:10:root' >> /etc/group
-RUN id -G > /root-groups
+RUN sed -n 's/^Groups:[[:space:]]*//p' /proc/self/status > /root-groups
 USER 1042:1043
-RUN id -G > /tmp/numeric-groups
+RUN sed -n 's/^Groups:[[:space:]]*//p' /proc/self/status > /tmp/numeric-groups
 USER nobody
-RUN id -G > /tmp/nobody-groups
+RUN sed -n 's/^Groups:[[:space:]]*//p' /proc/self/status > /tmp/nobody-groups
 DF
 if check "build with USER changes" build -t "$REGISTRY/t/groups:1" --push "$dir/groups" &&
    unpack "$REGISTRY/t/groups:1" "$dir/u5"; then
   r=$dir/u5/rootfs
-  check "groups: root gets 0 and wheel" test "$(cat "$r/root-groups")" = "0 10"
-  check "groups: USER uid:gid gets the gid" test "$(cat "$r/tmp/numeric-groups")" = "1043"
-  check "groups: a named user gets its primary gid" test "$(cat "$r/tmp/nobody-groups")" = "65534"
+  check "groups: root gets 0 and wheel" test "$(cat "$r/root-groups" | xargs)" = "0 10"
+  check "groups: USER uid:gid gets the gid" test "$(cat "$r/tmp/numeric-groups" | xargs)" = "1043"
+  check "groups: a named user gets its primary gid" test "$(cat "$r/tmp/nobody-groups" | xargs)" = "65534"
 fi
 
 # 7. a RUN heredoc with a #! line runs with that interpreter (also as a non-root user)
