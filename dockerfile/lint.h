@@ -8,8 +8,8 @@
  * MultipleInstructionsDisallowed, LegacyKeyValueFormat, RedundantTargetPlatform,
  * SecretsUsedInArgOrEnv, InvalidDefaultArgInFrom, FromPlatformFlagConstDisallowed.
  * Findings come sorted by line.  The rules that need the build context or the base
- * images are not run here: CopyIgnoredFile is the engine's (exec/checks.c); UndefinedVar
- * and InvalidBaseImagePlatform are not implemented yet.
+ * images are not run here: CopyIgnoredFile and UndefinedVar are the engine's
+ * (exec/checks.c); InvalidBaseImagePlatform is not implemented yet.
  * A "# check=skip=A,B" (or skip=all) directive disables rules as BuildKit's does.
  */
 #ifndef SW_DOCKERFILE_LINT_H

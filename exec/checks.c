@@ -11,6 +11,9 @@
 #include "copy/dockerignore.h"
 #include "dockerfile/instructions.h"
 #include "dockerfile/lint.h"
+#include "dockerfile/plan.h"
+#include "dockerfile/suggest.h"
+#include "image/config.h" /* sw_strlist_* */
 #include "exec/build.h"
 #include "exec/engine.h"
 #include "registry/auth.h" /* sw_base64_encode */
@@ -83,6 +86,72 @@ lint_copy_ignored (sw_engine *e)
       sw_df_instr_free (in);
     }
   sw_patterns_free (pm);
+}
+
+/* UndefinedVar: the names an instruction's expansion looked up and did not find (in the
+ * stage's environment, the base image's ENV included), but the stage's declared ARGs. */
+struct undefined_ctx
+{
+  const sw_plan_env *env;
+  char **missing;
+};
+
+static const char *
+recording_lookup (const char *name, void *userdata)
+{
+  struct undefined_ctx *c = userdata;
+  const char *v = sw_plan_env_get (c->env, name);
+  if (v == NULL)
+    sw_strlist_push (&c->missing, name);
+  return v;
+}
+
+static bool
+has_finding (const sw_engine *e, int line, const char *detail)
+{
+  for (size_t i = 0; i < e->n_findings; i++)
+    if (e->findings[i].line == line && strcmp (e->findings[i].detail, detail) == 0)
+      return true;
+  return false;
+}
+
+void
+sw_engine_lint_undefined (sw_engine *e, sw_stage *s, const sw_df_instr *raw)
+{
+  if (raw->trigger || raw->kind == SW_DF_ARG || raw->kind == SW_DF_FROM || !sw_df_kind_expands (raw->kind)
+      || sw_df_lint_skipped (e->df, "UndefinedVar"))
+    return;
+  struct undefined_ctx c = { s->env, NULL };
+  sw_df_instr *tmp = NULL;
+  sw_error *err = NULL;
+  if (sw_df_instr_expand (e->df, raw, e->df->escape, recording_lookup, &c, &tmp, &err) < 0)
+    sw_error_free (err); /* the step reports its own expansion error */
+  sw_df_instr_free (tmp);
+  cleanup_strv char **env = sw_plan_env_list (s->env);
+  size_t n_env = sw_strlist_len (env);
+  for (size_t i = 0; i < n_env; i++)
+    env[i][strcspn (env[i], "=")] = '\0';
+  for (size_t i = 0; c.missing && c.missing[i]; i++)
+    {
+      const char *name = c.missing[i];
+      bool declared = false;
+      for (size_t j = 0; s->arg_names && s->arg_names[j]; j++)
+        declared |= strcmp (s->arg_names[j], name) == 0;
+      if (declared)
+        continue;
+      long k = sw_df_closest (name, (const char *const *) env, n_env);
+      char *detail = k >= 0 ? sw_xasprintf ("Usage of undefined variable '$%s' (did you mean $%s?)", name, env[k])
+                            : sw_xasprintf ("Usage of undefined variable '$%s'", name);
+      int line = raw->node->start_line;
+      if (has_finding (e, line, detail))
+        {
+          free (detail); /* another platform's run of the same stage */
+          continue;
+        }
+      sw_df_findings_add (&e->findings, &e->n_findings, "UndefinedVar", "Variables should be defined before their use",
+                          "undefined-var", detail, line);
+    }
+  sw_strlist_free (c.missing);
 }
 
 void

@@ -163,6 +163,8 @@ double sw_engine_now (void);
 void sw_engine_lint (sw_engine *e);
 int sw_engine_check_report (sw_engine *e, sw_error **err);
 void sw_engine_lint_warnings (sw_engine *e);
+/* UndefinedVar, checked as a stage steps (it needs the stage's environment). */
+void sw_engine_lint_undefined (sw_engine *e, sw_stage *s, const sw_df_instr *raw);
 struct sw_buf;
 void sw_engine_lint_metadata (sw_engine *e, struct sw_buf *json);
 

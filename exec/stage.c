@@ -674,6 +674,7 @@ stage_step (sw_engine *e, sw_stage *s, const sw_df_instr *raw, sw_error **err)
   cleanup_free char *prefix = NULL;
   int r = 0;
 
+  sw_engine_lint_undefined (e, s, raw);
   if (sw_plan_expand (e->plan, raw, s->env, &in, err) < 0)
     return -1;
   switch (in->kind)

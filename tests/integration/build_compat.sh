@@ -197,3 +197,6 @@ mkdir -p "$dir/lint2"; echo x > "$dir/lint2/notes.md"; echo y > "$dir/lint2/keep
 printf 'FROM %s\nCOPY keep.txt /\nADD notes.md /\n' "$base" > "$dir/lint2/Dockerfile"
 out=$(build --check "$dir/lint2" 2>&1); rc=$?
 check "--check: CopyIgnoredFile for a source .dockerignore excludes" bash -c '[ '$rc' -ne 0 ] && grep -q "Check complete, 1 warning has been found!" <<<"$1" && grep -qF "Attempting to Add file \"notes.md\" that is excluded by .dockerignore" <<<"$1"' _ "$out"
+printf 'FROM %s\nENV GREETING=hi\nARG DECL\nENV X=$UNDEF_THING Y=$DECL P=$PATH\nLABEL l=$GRETING\nRUN echo $NOT_CHECKED\n' "$base" > "$dir/lint2/Dockerfile"
+out=$(build -t "$REGISTRY/t/lint:2" --push "$dir/lint2" 2>&1); rc=$?
+check "UndefinedVar in a build: the stage's and the base's variables count, RUN is not checked" bash -c '[ '$rc' -eq 0 ] && [ "$(grep -c UndefinedVar <<<"$1")" = 2 ] && grep -qF "UndefinedVar: Usage of undefined variable '"'"'\$UNDEF_THING'"'"' (line 4)" <<<"$1" && grep -qF "Usage of undefined variable '"'"'\$GRETING'"'"' (did you mean \$GREETING?) (line 5)" <<<"$1"' _ "$out"
