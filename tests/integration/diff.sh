@@ -12,6 +12,9 @@
 #             passes while it differs and fails once it matches (so the file gets removed)
 #   ignore    deliberate differences (docs/DIFFERENCES.md): extended regexes, one a line;
 #             a difference line matching one is not counted (and is printed as ignored)
+#   check     the case is about build checks: both tools run `--check` instead of a build,
+#             and the findings (rule and line) are compared; the file lists rules to leave
+#             out of the comparison, one a line (may be empty)
 # These files are removed from the context before building.  In the Dockerfile,
 # @BASE@ (in any context file and in args) stands for a busybox image (amd64 + arm64) this
 # script builds and pushes; @CTX@ in args for the case's context directory.  The secret
@@ -74,7 +77,7 @@ for c in "$cases_dir"/*/; do
   if [ -f "$ctx/setup.sh" ]; then
     (cd "$ctx" && BASE=$base bash ./setup.sh) >"$dir/logs/$name.setup" 2>&1 || { fail "$name: setup.sh" "$(tail -3 "$dir/logs/$name.setup")"; continue; }
   fi
-  rm -f "$ctx/args" "$ctx/setup.sh" "$ctx/xfail" "$ctx/ignore"
+  rm -f "$ctx/args" "$ctx/setup.sh" "$ctx/xfail" "$ctx/ignore" "$ctx/check"
   names+=("$name")
 done
 
@@ -83,6 +86,19 @@ build_case() {
   local tool=$1 name=$2 rc
   local ctx=$dir/ctx/$name args=()
   [ -f "$cases_dir/$name/args" ] && read -r -a args <<<"$(sed "s|@BASE@|$base|g; s|@CTX@|$ctx|g" "$cases_dir/$name/args")"
+  if [ -f "$cases_dir/$name/check" ]; then
+    # build checks: "Rule@line" for every finding, sorted
+    case $tool in
+    buildx) timeout 600 $O/usr/bin/docker buildx build --progress=plain --check "${args[@]}" "$ctx" ;;
+    slipway) timeout 600 "$SLIPWAY" build --progress=plain --state-dir "$dir/state-$name" --check "${args[@]}" "$ctx" ;;
+    esac >"$dir/logs/$name.$tool" 2>&1
+    echo 0 >"$dir/logs/$name.$tool.rc"
+    awk '/^WARNING: [A-Za-z]+ - https:/ { rule = $2; next }
+         rule != "" && /Dockerfile:[0-9]+$/ { n = split($0, a, ":"); print rule "@" a[n]; rule = "" }' \
+      "$dir/logs/$name.$tool" | grep -v -E "^($(paste -sd'|' "$cases_dir/$name/check" | sed 's/^$/NONE/'))@" | sort >"$dir/logs/$name.$tool.findings"
+    [ "$tool" = slipway ] && rm -rf "$dir/state-$name"
+    return 0
+  fi
   case $tool in
   buildx)
     timeout 600 $O/usr/bin/docker buildx build --progress=plain --provenance=false --sbom=false \
@@ -115,6 +131,7 @@ for name in "${names[@]}"; do
     p=$(grep -oE -- '--platform[= ][^ ]+' "$cases_dir/$name/args" | head -1 | sed 's/--platform[= ]//')
     [ -n "$p" ] && plat=$p
   fi
+  [ -f "$cases_dir/$name/check" ] && continue
   [ "$(cat "$dir/logs/$name.buildx.rc")" = 0 ] && [ "$(cat "$dir/logs/$name.slipway.rc")" = 0 ] &&
     echo "$name $plat diff/$name:buildx diff/$name:slipway" >> "$dir/compare.list"
 done
@@ -126,7 +143,12 @@ npass=0 nfail=0 nxfail=0
 for name in "${names[@]}"; do
   rcb=$(cat "$dir/logs/$name.buildx.rc" 2>/dev/null || echo ?)
   rcs=$(cat "$dir/logs/$name.slipway.rc" 2>/dev/null || echo ?)
-  if [ "$rcb" != 0 ]; then
+  if [ -f "$cases_dir/$name/check" ]; then
+    out=$(diff <(sed 's/^/buildx finds /' "$dir/logs/$name.buildx.findings") \
+               <(sed 's/^/buildx finds /' "$dir/logs/$name.slipway.findings") | grep '^[<>]' |
+          sed 's/^< buildx finds /only buildx finds /; s/^> buildx finds /only slipway finds /')
+    [ -s "$dir/logs/$name.buildx.findings" ] || out="buildx found nothing (the case itself is wrong):"$'\n'"$(tail -15 "$dir/logs/$name.buildx")"
+  elif [ "$rcb" != 0 ]; then
     out="buildx failed (the case itself is wrong):"$'\n'"$(tail -15 "$dir/logs/$name.buildx")"
   elif [ "$rcs" != 0 ]; then
     out="slipway failed, buildx built it:"$'\n'"$(tail -15 "$dir/logs/$name.slipway")"
