@@ -20,7 +20,8 @@
 # script builds and pushes; @CTX@ in args for the case's context directory.  The secret
 # DIFF_SECRET is in the environment for `--secret id=…,env=DIFF_SECRET`.
 #
-# DIFF_CASES="a b" limits the run to those cases; DIFF_JOBS sets the parallel builds.
+# DIFF_CASES="a b" limits the run to those cases; DIFF_JOBS sets the parallel buildx builds;
+# DIFF_KEEP=DIR (emptied first!) keeps the scratch: logs/, diffs/, the registry's data.
 . tests/lib.sh
 O=/opt/docker-sid
 cases_dir=$TOP/tests/diff
