@@ -25,6 +25,7 @@ enum flag_kind
   FLAG_PROGRESS,    /* handled by the CLI's display */
   FLAG_QUIET,
   FLAG_DEBUG,
+  FLAG_CHECK,       /* --check = --call=check */
   FLAG_UNSUPPORTED,
 };
 
@@ -52,9 +53,9 @@ static const struct flag flags[] = {
   TODO ("builder", true, "Override the configured builder instance"),
   TODO ("cache-from", true, "External cache sources"),
   TODO ("cache-to", true, "Cache export destinations"),
-  TODO ("call", true, "Set method for evaluating build"),
-  TODO ("cgroup-parent", true, "Set the parent cgroup for the RUN instructions"),
-  TODO ("check", false, "Shorthand for --call=check"),
+  OPT ("call", 0, SW_OPT_CALL, "Set method for evaluating build (build, check)"),
+  OPT ("cgroup-parent", 0, SW_OPT_CGROUP_PARENT, "Set the parent cgroup for the RUN instructions (cgroup v2)"),
+  { "check", 0, false, FLAG_CHECK, 0, "Shorthand for --call=check" },
   { "debug", 'D', false, FLAG_DEBUG, 0, "Enable debug logging" },
   OPT ("file", 'f', SW_OPT_DOCKERFILE, "Name of the Dockerfile (default: PATH/Dockerfile)"),
   OPT ("iidfile", 0, SW_OPT_IIDFILE, "Write the image ID to a file"),
@@ -73,24 +74,24 @@ static const struct flag flags[] = {
   { "quiet", 'q', false, FLAG_QUIET, 0, "Suppress the build output and print image ID on success" },
   OPT ("sbom", 0, SW_OPT_SBOM, "Shorthand for --attest=type=sbom"),
   OPT ("secret", 0, SW_OPT_SECRET, "Secret to expose to the build (id=ID,src=PATH|env=VAR)"),
-  TODO ("shm-size", true, "Shared memory size for build containers"),
+  OPT ("shm-size", 0, SW_OPT_SHM_SIZE, "Shared memory size for build containers"),
   OPT ("ssh", 0, SW_OPT_SSH, "SSH agent socket or keys to expose to the build"),
   OPT ("tag", 't', SW_OPT_TAG, "Name and optionally a tag (format: name:tag)"),
   OPT ("target", 0, SW_OPT_TARGET, "Set the target build stage to build"),
-  TODO ("ulimit", true, "Ulimit options"),
+  OPT ("ulimit", 0, SW_OPT_ULIMIT, "Ulimit options"),
   /* slipway's own */
   OPT ("state-dir", 0, SW_OPT_STATE_DIR, "slipway: state directory (default /var/lib/slipway)"),
   OPT ("insecure-registry", 0, SW_OPT_INSECURE_REGISTRY, "slipway: reach this registry over plain HTTP"),
   /* buildx's legacy flags, hidden in its help too */
   TODO ("compress", false, NULL),
-  TODO ("cpu-period", true, NULL),
-  TODO ("cpu-quota", true, NULL),
+  OPT ("cpu-period", 0, SW_OPT_CPU_PERIOD, NULL),
+  OPT ("cpu-quota", 0, SW_OPT_CPU_QUOTA, NULL),
   TODO ("cpu-shares", true, NULL),
   TODO ("cpuset-cpus", true, NULL),
   TODO ("cpuset-mems", true, NULL),
   TODO ("force-rm", false, NULL),
   TODO ("isolation", true, NULL),
-  TODO ("memory", true, NULL),
+  OPT ("memory", 0, SW_OPT_MEMORY, NULL),
   TODO ("memory-swap", true, NULL),
   TODO ("print", true, NULL),
   TODO ("rm", false, NULL),
@@ -233,6 +234,13 @@ cli_build (int argc, char **argv)
           break;
         case FLAG_DEBUG:
           sw_set_log_level (SW_LOG_DEBUG);
+          break;
+        case FLAG_CHECK:
+          if (sw_build_set (b, SW_OPT_CALL, "check", &err) < 0)
+            {
+              sw_build_free (b);
+              return cli_report (err);
+            }
           break;
         case FLAG_UNSUPPORTED:
           cli_fail ("not supported yet: --%s", f->name);

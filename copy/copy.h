@@ -29,7 +29,8 @@
  *  - Heredocs become files (0644, or --chmod) named after the heredoc.
  *  - Every path in the destination is resolved with openat2 RESOLVE_IN_ROOT: nothing is
  *    ever written outside dst_root, whatever symlinks it holds.
- * Errors read "Dockerfile:12: COPY: …" (with opts.where) and name the path.
+ * Errors read "Dockerfile:12: COPY: …" (with opts.where; the engine, which locates errors
+ * itself, leaves it NULL) and name the path.
  */
 #ifndef SW_EXEC_COPY_H
 #define SW_EXEC_COPY_H
@@ -88,8 +89,11 @@ int sw_copy_check (const sw_copy_opts *o, sw_error **err);
 int sw_copy_run (const sw_copy_opts *o, sw_error **err);
 
 /* WORKDIR's `mkdir -p` in the stage's tree: symlinks on the way are followed inside
- * dst_root (an absolute link never reaches the host), missing directories are made 0755. */
-int sw_copy_mkdir_in_root (int dst_root, const char *path, sw_error **err);
+ * dst_root (an absolute link never reaches the host), missing directories are made 0755,
+ * owned by `user` (the stage's USER, resolved in dst_root as --chown is; NULL or "" for
+ * root), as BuildKit's mkdir with the image's user does.  Existing directories keep their
+ * owner. */
+int sw_copy_mkdir_in_root (int dst_root, const char *path, const char *user, sw_error **err);
 
 /* BuildKit makes a COPY --link its own layer, independent of the base, only when it has
  * no --chmod; otherwise it is an ordinary COPY onto the stage's rootfs. */

@@ -213,10 +213,14 @@ sw_copy_xattr_private (const char *name)
 }
 
 int
-sw_copy_mkdir_in_root (int dst_root, const char *path, sw_error **err)
+sw_copy_mkdir_in_root (int dst_root, const char *path, const char *user, sw_error **err)
 {
   cleanup_free char *resolved = NULL;
+  uid_t uid = (uid_t) -1;
+  gid_t gid = (gid_t) -1;
+  if (user && *user && sw_copy_chown_resolve (user, dst_root, &uid, &gid, err) < 0)
+    return -1;
   if (sw_copy_root_path (dst_root, path, true, &resolved, err) < 0)
     return -1;
-  return sw_copy_mkdir_all (dst_root, resolved, 0755, (uid_t) -1, (gid_t) -1, err);
+  return sw_copy_mkdir_all (dst_root, resolved, 0755, uid, gid, err);
 }

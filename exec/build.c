@@ -90,6 +90,8 @@ sw_build_free (sw_build *b)
   sw_error_free (b->env_error);
   free (b->provenance_spec);
   free (b->sbom_spec);
+  free (b->ulimits);
+  free (b->cgroup_parent);
   sw_strv *lists[] = { &b->tags, &b->build_args, &b->platforms, &b->outputs, &b->labels,
                        &b->annotations, &b->secrets, &b->ssh, &b->add_hosts,
                        &b->build_contexts, &b->insecure_registries };
@@ -318,6 +320,19 @@ check_secret (const char *value, sw_error **err)
   return 0;
 }
 
+/* A positive count of microseconds (--cpu-quota, --cpu-period). */
+static int
+parse_micros (const char *name, const char *value, uint64_t *out, sw_error **err)
+{
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull (value, &end, 10);
+  if (errno || end == value || *end || v == 0 || *value == '-')
+    return sw_error_make (err, EINVAL, "invalid value \"%s\" for %s: a positive number of microseconds", value, name);
+  *out = v;
+  return 0;
+}
+
 static int
 build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
 {
@@ -450,6 +465,32 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
           return sw_error_make (err, EINVAL, "invalid --attest \"%s\": type=provenance or type=sbom is needed", value);
         return set_attestation (b, type, value, err);
       }
+    case SW_OPT_CALL:
+      if (strcmp (value, "build") == 0 || strcmp (value, "check") == 0)
+        {
+          b->call_check = strcmp (value, "check") == 0;
+          return 0;
+        }
+      return sw_error_make (err, ENOTSUP, "not supported yet: --call=%s (slipway knows build and check)", value);
+    case SW_OPT_SHM_SIZE: return sw_shm_size_parse (value, &b->shm_size, err);
+    case SW_OPT_ULIMIT:
+      {
+        sw_ulimit u;
+        if (sw_ulimit_parse (value, &u, err) < 0)
+          return -1;
+        b->ulimits = sw_xreallocarray (b->ulimits, b->n_ulimits + 1, sizeof *b->ulimits);
+        b->ulimits[b->n_ulimits++] = u;
+        return 0;
+      }
+    case SW_OPT_CGROUP_PARENT:
+      if (sw_cgroup_parent_check (value, err) < 0)
+        return -1;
+      replace (&b->cgroup_parent, value);
+      return 0;
+    case SW_OPT_MEMORY: return sw_shm_size_parse (value, &b->cgroup_limits.memory_max, err) < 0
+                               ? sw_error_wrap (err, "--memory") : 0;
+    case SW_OPT_CPU_QUOTA: return parse_micros ("--cpu-quota", value, &b->cgroup_limits.cpu_quota_us, err);
+    case SW_OPT_CPU_PERIOD: return parse_micros ("--cpu-period", value, &b->cgroup_limits.cpu_period_us, err);
     }
   return sw_error_make (err, EINVAL, "unknown build option %d", (int) opt);
 }

@@ -12,6 +12,7 @@
 
 #include "common/strv.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/limits.h"
 #include "slipway.h"
 
 struct sw_build
@@ -40,6 +41,13 @@ struct sw_build
   int provenance, sbom;
   char *provenance_spec, *sbom_spec;
   bool allow_network_host, allow_security_insecure; /* --allow entitlements */
+  bool call_check; /* --call=check: run the build checks only */
+  /* RUN's resources (sandbox/limits.h) */
+  uint64_t shm_size;
+  sw_ulimit *ulimits;
+  size_t n_ulimits;
+  char *cgroup_parent;
+  sw_cgroup_limits cgroup_limits;
 
   sw_event_callback cb;
   void *cb_userdata;

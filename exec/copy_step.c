@@ -141,7 +141,6 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
   cleanup_strv char **lowers = NULL;
   cleanup_strv char **src_lowers = NULL;
   cleanup_free char *upper = NULL, *work = NULL, *mnt = NULL, *src_mnt = NULL, *tmp = NULL;
-  cleanup_free char *where = sw_xasprintf ("%s:%d", e->df->path, in->node->start_line);
   cleanup_free char *src_desc = NULL;
   sw_base_image *image = NULL;
   sw_copy_heredoc *heredocs = NULL;
@@ -150,7 +149,7 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
   int id = -1, r = -1;
 
   o.add = add;
-  o.where = where;
+  o.where = NULL; /* sw_engine_locate puts "Dockerfile:L:C:" in front of any error */
   o.src_root_fd = -1;
   o.dst_root_fd = -1;
   o.user_root_fd = -1;
@@ -185,10 +184,10 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
       src_desc = sw_xasprintf ("stage %s", in->from);
       o.src_desc = src_desc;
     }
-  else
-    {
-      sw_context_as_source (e->ctx, &o);
-    }
+  else if (e->ctx != NULL)
+    sw_context_as_source (e->ctx, &o);
+  /* else: only heredoc sources (`COPY <<EOF /x`) — nothing is read from the context, which
+   * stays unopened; src_root_fd stays -1 */
   if ((!link && sw_engine_stage_shape (e, s, &lowers, err) < 0)
       || sw_state_mkscratch (e->state, "upper", &upper, err) < 0
       || sw_state_mkscratch (e->state, "work", &work, err) < 0

@@ -93,6 +93,8 @@ struct sw_engine
   sw_workers *workers;
   sw_emu_set *emu;            /* QEMU for foreign stages; touched only by their RUN steps */
   sw_dockerfile *df;
+  struct sw_df_finding *findings; /* build checks (exec/checks.c) */
+  size_t n_findings;
   sw_plan *plan;
   char *context;              /* absolute */
   struct sw_context *ctx;     /* the context dir and its .dockerignore, opened when needed */
@@ -226,6 +228,17 @@ int sw_engine_attest_predicates (sw_engine *e, sw_stage *s, sw_image_result *r, 
 int sw_engine_attest (sw_engine *e, sw_stage *s, sw_image_result *r, sw_error **err);
 void sw_image_result_attest_clear (sw_image_result *r);
 void sw_engine_attest_free (sw_engine *e);
+/* Build checks (exec/checks.c): run them on e->df; --call=check's report (fails when
+ * anything was found); the warnings after an ordinary build; their metadata entry. */
+void sw_engine_lint (sw_engine *e);
+int sw_engine_check_report (sw_engine *e, sw_error **err);
+void sw_engine_lint_warnings (sw_engine *e);
+/* UndefinedVar, checked as a stage steps (it needs the stage's environment). */
+void sw_engine_lint_undefined (sw_engine *e, sw_stage *s, const sw_df_instr *raw);
+struct sw_buf;
+/* Writes the findings as entries of buildx.build.warnings (", " between them); returns
+ * how many. */
+size_t sw_engine_lint_metadata (sw_engine *e, struct sw_buf *json);
 
 /* The --build-context value for name ("docker-image://REF" or a directory), or NULL. */
 const char *sw_engine_build_context (sw_engine *e, const char *name);

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "copy/context.h"
+#include "dockerfile/lint.h"
 #include "exec/engine.h"
 #include "exec/outputs.h"
 #include "sandbox/sandbox.h"
@@ -383,6 +384,7 @@ engine_close (sw_engine *e)
     }
   free (e->all_layers);
   sw_plan_free (e->plan);
+  sw_df_findings_free (e->findings, e->n_findings);
   sw_dockerfile_free (e->df);
   if (e->state)
     sw_state_close (e->state); /* removes the session: every upper dir of this build */
@@ -532,13 +534,15 @@ write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_
     sw_buf_printf (&json, ",\n  \"image.name\": \"%s\"", names.data);
   build_ref (ref, sizeof ref);
   sw_buf_printf (&json, ",\n  \"buildx.build.ref\": \"%s\",\n  \"buildx.build.warnings\": [", ref);
-  /* buildx's VertexWarning: level 1 (warning), the message base64-encoded in "short" */
-  for (size_t i = 0; e->plan && i < e->plan->warnings.n; i++)
+  /* the build checks' findings, then the plan's warnings (buildx's VertexWarning: level 1,
+   * the message base64-encoded in "short") */
+  size_t n = sw_engine_lint_metadata (e, &json);
+  for (size_t i = 0; e->plan && i < e->plan->warnings.n; i++, n++)
     {
       cleanup_free char *b64 = sw_base64_encode (e->plan->warnings.v[i], strlen (e->plan->warnings.v[i]));
-      sw_buf_printf (&json, "%s\n    { \"level\": 1, \"short\": \"%s\" }", i ? "," : "", b64);
+      sw_buf_printf (&json, "%s\n    { \"level\": 1, \"short\": \"%s\" }", n ? "," : "", b64);
     }
-  sw_buf_puts (&json, e->plan && e->plan->warnings.n ? "\n  ]\n}\n" : "]\n}\n");
+  sw_buf_puts (&json, n ? "\n  ]\n}\n" : "]\n}\n");
   return write_file (b->metadata_file, json.data, err);
 }
 
@@ -575,6 +579,12 @@ sw_build_run (sw_build *b, sw_error **err)
       sw_error_make (err, EPERM, "network.host is not allowed: --network host needs --allow network.host");
       return sw_error_set_category (err, SW_ERR_INPUT);
     }
+  if ((b->cgroup_limits.memory_max || b->cgroup_limits.cpu_quota_us) && b->cgroup_parent == NULL)
+    {
+      sw_error_make (err, EINVAL, "--memory and --cpu-quota limit each RUN's own cgroup: they need "
+                     "--cgroup-parent (the cgroup v2 those go under)");
+      return sw_error_set_category (err, SW_ERR_INPUT);
+    }
   sw_build_log_begin (b);
   if (engine_open (&e, b, err) < 0 || plan_outputs (&e, &push, err) < 0 || sw_engine_attest_setup (&e, push, err) < 0)
     {
@@ -597,10 +607,16 @@ sw_build_run (sw_build *b, sw_error **err)
             goto out;
           }
     }
-  else if (b->outputs.n == 0)
+  else if (b->outputs.n == 0 && !b->call_check)
     sw_warn ("No output specified: the build result will only be checked, not stored (use --push or -o)");
   if (load_dockerfile (&e, err) < 0)
     goto out;
+  sw_engine_lint (&e);
+  if (b->call_check)
+    {
+      r = sw_engine_check_report (&e, err);
+      goto out;
+    }
 
   results = sw_xcalloc (n_platforms, sizeof *results);
   for (size_t i = 0; i < n_platforms; i++)
@@ -697,6 +713,7 @@ sw_build_run (sw_build *b, sw_error **err)
   b->digest = sw_xstrdup (final_digest);
   free (b->image_id);
   b->image_id = sw_xstrdup (results[0].config_digest);
+  sw_engine_lint_warnings (&e);
   r = 0;
 out:
   for (size_t i = 0; results && i < n_platforms; i++)

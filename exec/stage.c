@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "common/path.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "dockerfile/location.h"
@@ -329,10 +331,18 @@ sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const c
 
 /* ---- RUN ------------------------------------------------------------------------ */
 
+struct run_script
+{
+  const char *name; /* the heredoc's delimiter */
+  char *data;       /* the script, chomped as written; NULL: no script */
+  char *dir;        /* the directory mounted at /dev/pipes */
+};
+
 struct run_output
 {
   sw_engine *e;
   int id;
+  struct run_script *script;
 };
 
 static void
@@ -343,9 +353,41 @@ on_output (int stream, const char *line, size_t len, void *userdata)
   sw_engine_vertex_log (o->e, o->id, stream, s);
 }
 
-/* BuildKit's RUN arguments: the shell form through SHELL, heredocs as BuildKit runs them. */
+/* A RUN heredoc that starts with "#!" is a script BuildKit writes (0755, named after its
+ * delimiter) into a read-only directory mounted at /dev/pipes/ and runs through the shell
+ * as "/dev/pipes/NAME", so the kernel starts the interpreter its #! line names. */
+#define HEREDOC_PIPES "/dev/pipes"
+#define HEREDOC_FROM "\001run-heredoc" /* a from= no Dockerfile can write */
+
+/* Write the script and add its mount to the step's: a read-only bind whose tree is the
+ * script's directory (mounts and trees have room for it: the caller made them one longer). */
 static int
-run_args (sw_stage *s, const sw_df_instr *in, char ***out, sw_error **err)
+run_script_prepare (sw_engine *e, struct run_script *rs, sw_df_run_mount *mounts, char ***trees, size_t *n_mounts,
+                    sw_error **err)
+{
+  if (sw_state_mkscratch (e->state, "heredoc", &rs->dir, err) < 0)
+    return -1;
+  cleanup_free char *path = sw_xasprintf ("%s/%s", rs->dir, rs->name);
+  cleanup_close int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0755);
+  if (fd < 0 || sw_write_all (fd, rs->data, strlen (rs->data)) < 0 || fchmod (fd, 0755) < 0)
+    return sw_error_errno (err, "writing the RUN heredoc script %s", rs->name);
+  sw_df_run_mount *m = &mounts[*n_mounts];
+  memset (m, 0, sizeof *m);
+  m->type = SW_DF_MOUNT_BIND;
+  m->target = sw_xstrdup (HEREDOC_PIPES);
+  m->source = sw_xstrdup (".");
+  m->from = sw_xstrdup (HEREDOC_FROM);
+  m->readonly = true;
+  trees[*n_mounts] = NULL;
+  sw_strlist_push (&trees[*n_mounts], rs->dir);
+  (*n_mounts)++;
+  return 0;
+}
+
+/* BuildKit's RUN arguments: the shell form through SHELL, heredocs as BuildKit runs them.
+ * A #! heredoc fills *script (run_script_prepare makes the file). */
+static int
+run_args (sw_stage *s, const sw_df_instr *in, char ***out, struct run_script *script, sw_error **err)
 {
   cleanup_buf sw_buf line = SW_BUF_INIT;
 
@@ -372,7 +414,13 @@ run_args (sw_stage *s, const sw_df_instr *in, char ***out, sw_error **err)
         {
           cleanup_free char *data = f->chomp ? sw_df_heredoc_chomp (f->data) : sw_xstrdup (f->data);
           if (strncmp (data, "#!", 2) == 0)
-            return sw_error_make (err, ENOTSUP, "not supported yet: a RUN heredoc with a #! line");
+            {
+              cleanup_free char *cmd2 = sw_xasprintf ("%s/%s", HEREDOC_PIPES, f->name);
+              script->name = f->name;
+              script->data = steal_pointer (&data);
+              *out = sw_commit_with_shell (s->config, cmd2);
+              return 0;
+            }
           /* a "fake" heredoc: the body is the shell command */
           *out = sw_commit_with_shell (s->config, data);
           return 0;
@@ -408,6 +456,49 @@ run_mount_trees (sw_engine *e, sw_stage *s, const sw_df_run_mount *mounts, size_
   return 0;
 }
 
+/* Set KEY=value in a NULL-terminated "K=V" list, replacing an entry with that key. */
+static void
+env_put (char ***env, const char *key, const char *value)
+{
+  size_t klen = strlen (key);
+  char *kv = sw_xasprintf ("%s=%s", key, value);
+  for (size_t i = 0; *env && (*env)[i]; i++)
+    if (strncmp ((*env)[i], key, klen) == 0 && (*env)[i][klen] == '=')
+      {
+        free ((*env)[i]);
+        (*env)[i] = kv;
+        return;
+      }
+  sw_strlist_push (env, kv);
+  free (kv);
+}
+
+/* The predefined proxy args: a --build-arg http_proxy (any case; of several spellings the
+ * last in byte order wins, as BuildKit sorts them) reaches every RUN as both HTTP_PROXY
+ * and http_proxy without an ARG, and — not being an ARG — stays out of the image config
+ * and the history. */
+static void
+add_proxy_env (char ***env, char *const *build_args)
+{
+  static const char *const names[][2] = { { "HTTP_PROXY", "http_proxy" }, { "HTTPS_PROXY", "https_proxy" },
+                                          { "FTP_PROXY", "ftp_proxy" },   { "NO_PROXY", "no_proxy" },
+                                          { "ALL_PROXY", "all_proxy" } };
+  for (size_t n = 0; n < sizeof names / sizeof names[0]; n++)
+    {
+      const char *best = NULL;
+      size_t klen = strlen (names[n][0]);
+      for (size_t i = 0; build_args && build_args[i]; i++)
+        if (strncasecmp (build_args[i], names[n][0], klen) == 0 && build_args[i][klen] == '='
+            && (best == NULL || strncmp (build_args[i], best, klen) >= 0))
+          best = build_args[i];
+      if (best && best[klen + 1])
+        {
+          env_put (env, names[n][0], best + klen + 1);
+          env_put (env, names[n][1], best + klen + 1);
+        }
+    }
+}
+
 static int
 stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix, sw_error **err)
 {
@@ -422,11 +513,12 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   char ***trees = NULL;
   sw_base_image **images = NULL;
   sw_sandbox_spec spec = { 0 };
+  struct run_script script = { 0 };
   sw_net_mode net;
   int code = -1, id, r = -1;
   double t0 = sw_engine_now ();
 
-  if (run_args (s, in, &args, err) < 0)
+  if (run_args (s, in, &args, &script, err) < 0)
     return sw_engine_locate (e, in->node, err);
   id = sw_engine_vertex_start (e, "%s%s", prefix, in->original);
   if (sw_net_mode_parse (net_of (e, in), &net, err) < 0)
@@ -463,7 +555,7 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
       sw_error_make (err, EINVAL, "internal error: RUN --mount reached the engine unparsed");
       goto out;
     }
-  mounts = sw_xcalloc (in->n_mounts + 1, sizeof *mounts);
+  mounts = sw_xcalloc (in->n_mounts + 2, sizeof *mounts); /* + the #! script's, + NULL */
   for (unsigned n_ssh = 0; n_mounts < in->n_mounts; n_mounts++)
     {
       sw_df_run_mount_copy (&mounts[n_mounts], &in->run_mounts[n_mounts]);
@@ -482,12 +574,15 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
       sw_engine_locate (e, in->node, err);
       goto out;
     }
+  if (script.data && run_script_prepare (e, &script, mounts, trees, &n_mounts, err) < 0)
+    goto out;
   env = sw_plan_env_list (s->env);
+  add_proxy_env (&env, e->build_args);
   /* Only here, at a RUN of a foreign stage, does emulation get looked at at all. */
   if (sw_emu_set_for_stage (e->emu, s->ps->platform, true, &spec.emu, err) < 0)
     goto out;
 
-  struct run_output o = { e, id };
+  struct run_output o = { e, id, &script };
   spec.state = e->state;
   spec.lowers = (const char *const *) lowers;
   spec.upper = upper;
@@ -501,6 +596,11 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   spec.n_mounts = n_mounts;
   spec.context_dir = e->context;
   spec.from_trees = (const char *const *const *) trees;
+  spec.shm_size = e->b->shm_size;
+  spec.ulimits = e->b->ulimits;
+  spec.n_ulimits = e->b->n_ulimits;
+  spec.cgroup_parent = e->b->cgroup_parent;
+  spec.cgroup_limits = e->b->cgroup_limits;
   spec.secrets = e->secrets;
   spec.n_secrets = e->n_secrets;
   spec.ssh = e->ssh;
@@ -542,6 +642,10 @@ out:
   free (trees);
   free (images);
   free (mounts);
+  if (script.dir)
+    sw_rmtree (script.dir, NULL);
+  free (script.dir);
+  free (script.data);
   sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
   return r;
 }
@@ -559,13 +663,14 @@ workdir_join (const char *base, const char *rel)
 struct mkdir_args
 {
   const char *path;
+  const char *user; /* the stage's USER: BuildKit makes WORKDIR's directories its own */
 };
 
 static int
 mkdir_in_view (int rootfd, void *arg, sw_error **err)
 {
   struct mkdir_args *a = arg;
-  if (sw_copy_mkdir_in_root (rootfd, a->path, err) < 0)
+  if (sw_copy_mkdir_in_root (rootfd, a->path, a->user, err) < 0)
     return sw_error_wrap (err, "WORKDIR %s", a->path);
   return 0;
 }
@@ -589,7 +694,7 @@ stage_workdir (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pre
   cleanup_free char *upper = NULL, *work = NULL, *mnt = NULL;
   double t0 = sw_engine_now ();
   int id = sw_engine_vertex_start (e, "%sWORKDIR %s", prefix, wd);
-  struct mkdir_args a = { wd };
+  struct mkdir_args a = { wd, s->config->user };
   int r = -1;
 
   if (sw_engine_stage_shape (e, s, &lowers, err) < 0 || sw_state_mkscratch (e->state, "upper", &upper, err) < 0
@@ -641,6 +746,7 @@ stage_step (sw_engine *e, sw_stage *s, const sw_df_instr *raw, sw_error **err)
   cleanup_free char *prefix = NULL;
   int r = 0;
 
+  sw_engine_lint_undefined (e, s, raw);
   if (sw_plan_expand (e->plan, raw, s->env, &in, err) < 0)
     return -1;
   switch (in->kind)

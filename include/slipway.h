@@ -159,6 +159,14 @@ typedef enum sw_option
   SW_OPT_PROVENANCE = 400, /* "true", "false", or "mode=min|max,builder-id=…,version=v1|v0.2" */
   SW_OPT_SBOM = 401,       /* "true" or "false" (the SBOM is made natively: no generator image) */
   SW_OPT_ATTEST = 402,     /* (list) "type=provenance,…" or "type=sbom,…"; disabled=true turns one off */
+  /* RUN's resources (added later: explicit numbers keep the earlier ones stable) */
+  SW_OPT_SHM_SIZE = 500,      /* /dev/shm's size: "64m", "1g", bytes */
+  SW_OPT_ULIMIT = 501,        /* (list) "NAME=SOFT[:HARD]", e.g. "nofile=1024:2048" */
+  SW_OPT_CGROUP_PARENT = 502, /* cgroup v2 path each RUN gets a cgroup of its own under */
+  SW_OPT_MEMORY = 503,        /* memory.max of each RUN's cgroup ("512m"); needs CGROUP_PARENT */
+  SW_OPT_CPU_QUOTA = 504,     /* cpu.max quota in µs per period; needs CGROUP_PARENT */
+  SW_OPT_CPU_PERIOD = 505,    /* cpu.max period in µs (default 100000) */
+  SW_OPT_CALL = 506,          /* "build" (default) or "check": BuildKit's build checks only */
 } sw_option;
 
 SW_API sw_build *sw_build_new (void);

@@ -318,6 +318,8 @@ sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
 {
   sw_sandbox_run_state r;
   int sv[2] = { -1, -1 }, outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+  char *cg_dir = NULL; /* the step's own cgroup, with --cgroup-parent */
+  int cg_fd = -1;
   int ret = -1, status = -1;
   bool exec_failed = false, setup_failed = false;
   sw_child_msg msg;
@@ -344,11 +346,20 @@ sw_sandbox_run (const sw_sandbox_spec *spec, int *exit_code, sw_error **err)
   r.plan.out_fd = outp[1];
   r.plan.err_fd = errp[1];
 
+  if (spec->cgroup_parent
+      && sw_cgroup_step_create (spec->cgroup_parent, &spec->cgroup_limits, &cg_dir, &cg_fd, err) < 0)
+    goto out_fds;
   struct clone_args ca;
   memset (&ca, 0, sizeof ca);
   ca.flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD
              | (spec->network == SW_NET_NONE ? CLONE_NEWNET : 0);
   /* SW_NET_DEFAULT: the child joins the own network (r.plan.net_fd) */
+  if (cg_fd >= 0)
+    {
+      /* born in the step's cgroup, with a cgroup namespace so the parent's name stays hidden */
+      ca.flags |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
+      ca.cgroup = (uint64_t) cg_fd;
+    }
   ca.pidfd = (uint64_t) (uintptr_t) &r.pidfd;
   ca.exit_signal = SIGCHLD;
   long pid = syscall (SYS_clone3, &ca, sizeof ca);
@@ -508,6 +519,7 @@ out_fds:
       while (waitid (P_PIDFD, (id_t) r.pidfd, &si, WEXITED) < 0 && errno == EINTR)
         ;
     }
+  sw_cgroup_step_remove (cg_dir, cg_fd);
   if (*exit_code >= 0 || exec_failed)
     remove_upper_stubs (&r);
 out:

@@ -60,6 +60,7 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "sandbox/limits.h"
 #include "sandbox/mounts.h"
 #include "store/state.h"
 
@@ -129,6 +130,14 @@ typedef struct sw_sandbox_spec
   const struct sw_emu *emu;
   /* cancels this step besides sw_sandbox_cancel(); NULL: only that one */
   sw_sandbox_stop *stop;
+  /* limits (sandbox/limits.h): /dev/shm's size (0: 64 MiB), rlimits set after the
+   * defaults, and a cgroup of the step's own under cgroup_parent (cgroup v2; NULL: the
+   * step stays in slipway's cgroup) with cgroup_limits */
+  uint64_t shm_size;
+  const sw_ulimit *ulimits;
+  size_t n_ulimits;
+  const char *cgroup_parent;
+  sw_cgroup_limits cgroup_limits;
 } sw_sandbox_spec;
 
 /* Returns 0 when the process ran and exited 0; -1 otherwise (setup failure, non-zero

@@ -561,14 +561,14 @@ setup_dev (const sw_sandbox_plan *p, int rootfd)
   for (size_t i = 0; i < sizeof links / sizeof *links; i++)
     if (symlinkat (links[i].to, dev, links[i].name) < 0)
       die (p, "creating /dev/", links[i].name);
-  static const struct
+  const struct
   {
     const char *name, *type, *data;
     mode_t mode;
     unsigned long flags;
   } subs[] = {
     { "pts", "devpts", "newinstance,ptmxmode=0666,mode=0620,gid=5", 0755, MS_NOSUID | MS_NOEXEC },
-    { "shm", "tmpfs", "mode=1777,size=65536k", 01777, MS_NOSUID | MS_NODEV | MS_NOEXEC },
+    { "shm", "tmpfs", p->shm_opts, 01777, MS_NOSUID | MS_NODEV | MS_NOEXEC },
     { "mqueue", "mqueue", NULL, 0755, MS_NOSUID | MS_NODEV | MS_NOEXEC },
   };
   for (size_t i = 0; i < sizeof subs / sizeof *subs; i++)
@@ -589,6 +589,18 @@ setup_dev (const sw_sandbox_plan *p, int rootfd)
       close (fd);
     }
   close (dev);
+}
+
+/* --ulimit NAME=SOFT:HARD, after the defaults (so nofile=… overrides them). */
+static void
+apply_ulimits (const sw_sandbox_plan *p)
+{
+  for (size_t i = 0; i < p->n_ulimits; i++)
+    {
+      struct rlimit rl = { (rlim_t) p->ulimits[i].soft, (rlim_t) p->ulimits[i].hard };
+      if (syscall (SYS_prlimit64, 0, p->ulimits[i].resource, &rl, NULL) < 0)
+        die (p, "setting a --ulimit", NULL);
+    }
 }
 
 static void
@@ -707,6 +719,7 @@ exec_command (const sw_sandbox_plan *p)
           syscall (SYS_prlimit64, 0, RLIMIT_NOFILE, &cur, NULL);
         }
     }
+  apply_ulimits (p);
 
   if (chdir (p->workdir) < 0)
     {

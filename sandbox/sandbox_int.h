@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "sandbox/limits.h"
 
 typedef enum sw_op_kind
 {
@@ -84,6 +85,9 @@ typedef struct sw_sandbox_plan
   int last_cap;
   const struct sock_fprog *seccomp;
   const struct sw_emu *emu; /* NULL: native (emu/emu.h, child side) */
+  char shm_opts[64];        /* /dev/shm's tmpfs options */
+  const sw_ulimit *ulimits; /* --ulimit, applied after the default RLIMIT_NOFILE */
+  size_t n_ulimits;
 
   /* plumbing (fd numbers in the child) */
   int sync_fd;

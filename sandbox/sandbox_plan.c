@@ -75,6 +75,32 @@ clean_rel (const char *path)
   return sw_buf_steal (&b);
 }
 
+/* --shm-size and --ulimit for the child (which allocates nothing: the options string is
+ * made here). */
+static void
+plan_limits (const sw_sandbox_spec *s, sw_sandbox_plan *p)
+{
+  unsigned long long shm = s->shm_size ? s->shm_size : SW_SHM_SIZE_DEFAULT;
+  snprintf (p->shm_opts, sizeof p->shm_opts, "mode=1777,size=%lluk", shm / 1024);
+  p->ulimits = s->ulimits;
+  p->n_ulimits = s->n_ulimits;
+}
+
+/* BuildKit's executor puts the primary gid first among the supplementary groups when the
+ * passwd/group lookup did not list it (`id` shows groups=0(root),10(wheel) for root, and
+ * groups=1043 for USER 1042:1043). */
+static void
+ensure_primary_gid (sw_user *u)
+{
+  for (size_t i = 0; i < u->ngroups; i++)
+    if (u->groups[i] == u->gid)
+      return;
+  u->groups = sw_xreallocarray (u->groups, u->ngroups + 1, sizeof *u->groups);
+  memmove (u->groups + 1, u->groups, u->ngroups * sizeof *u->groups);
+  u->groups[0] = u->gid;
+  u->ngroups++;
+}
+
 /* A file of the rootfs the snapshots make, read before anything is mounted: the first
  * snapshot from the top that has it (or hides it with a whiteout, or an opaque parent
  * directory) decides.  NULL without error when absent.  Symlinks resolve within one
@@ -799,6 +825,7 @@ sw_sandbox_run_prepare (sw_sandbox_run_state *r, sw_error **err)
   p->argv = s->argv;
   p->emu = s->emu;
   p->insecure = s->insecure;
+  plan_limits (s, p);
   p->keep_caps = default_caps;
   p->masked_files = masked;
   {
@@ -844,6 +871,7 @@ sw_sandbox_run_prepare (sw_sandbox_run_state *r, sw_error **err)
       }
     if (sw_user_resolve (s->user ? s->user : "", passwd, group, &r->user, err) < 0)
       return -1;
+    ensure_primary_gid (&r->user);
     if (r->user.ngroups > SW_MAX_GROUPS)
       return sw_error_make (err, E2BIG, "user %s: more than %d supplementary groups", s->user,
                             SW_MAX_GROUPS);

@@ -38,3 +38,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 for s in "${SHARED:-$top/../shared}/bench/setup-buildx.sh" "$top/../../shared/bench/setup-buildx.sh"; do
   [ -x /opt/docker-sid/usr/libexec/docker/cli-plugins/docker-buildx ] || { [ -f "$s" ] && bash "$s" >/dev/null; } || true
 done
+# The differential suite's reference (tests/integration/diff.sh): a current docker + buildx,
+# unpacked under /opt/docker-sid by the bench's setup script when the shared folder is there.
+top=$(cd "$(dirname "$0")/.." && pwd)
+if [ -x "$top/../shared/bench/setup-buildx.sh" ] && [ ! -x /opt/docker-sid/usr/sbin/dockerd ]; then
+  "$top/../shared/bench/setup-buildx.sh" >/dev/null
+fi

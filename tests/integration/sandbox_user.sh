@@ -23,19 +23,20 @@ nogroup:x:65534:
 G
 mkdir -p "$R/home/alice"; chown 1000:1000 "$R/home/alice"
 
-# user spec | expected "uid gid groups HOME"  (what `docker run --user SPEC` prints for
-# `id -u; id -g; /proc/self/status Groups; $HOME` on this image)
+# user spec | expected "uid gid groups HOME": what a BuildKit RUN prints for
+# `id -u; id -g; /proc/self/status Groups; $HOME` on this image (docker's user lookup, and
+# BuildKit's executor puts the primary gid among the groups; the kernel lists them sorted)
 cases=(
-  "|0 0 10|/root"
-  "root|0 0 10|/root"
-  "alice|1000 1000 10 50|/home/alice"
-  "1000|1000 1000 10 50|/home/alice"
-  "alice:staff|1000 50|/home/alice"
-  "alice:0|1000 0|/home/alice"
-  "svc|999 998 50|/var/lib/svc"
-  "4242|4242 0|/"
-  "4242:4343|4242 4343|/"
-  "nobody|65534 65534|/nonexistent"
+  "|0 0 0 10|/root"
+  "root|0 0 0 10|/root"
+  "alice|1000 1000 10 50 1000|/home/alice"
+  "1000|1000 1000 10 50 1000|/home/alice"
+  "alice:staff|1000 50 50|/home/alice"
+  "alice:0|1000 0 0|/home/alice"
+  "svc|999 998 50 998|/var/lib/svc"
+  "4242|4242 0 0|/"
+  "4242:4343|4242 4343 4343|/"
+  "nobody|65534 65534 65534|/nonexistent"
 )
 for c in "${cases[@]}"; do
   spec=${c%%|*}; rest=${c#*|}; want_ids=${rest%%|*}; want_home=${rest#*|}

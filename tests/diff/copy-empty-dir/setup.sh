@@ -1,0 +1,1 @@
+mkdir -p empty withempty/inner/deeper; echo x > withempty/f
