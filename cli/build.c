@@ -59,7 +59,7 @@ static const struct flag flags[] = {
   OPT ("metadata-file", 0, SW_OPT_METADATA_FILE, "Write build result metadata to a file"),
   OPT ("network", 0, SW_OPT_NETWORK, "Networking mode for RUN: default, none, host"),
   BOOL_OPT ("no-cache", SW_OPT_NO_CACHE, "Do not use cache when building the image"),
-  TODO ("no-cache-filter", true, "Do not cache specified stages"),
+  OPT ("no-cache-filter", 0, SW_OPT_NO_CACHE_FILTER, "Do not cache specified stages"),
   OPT ("output", 'o', SW_OPT_OUTPUT, "Output destination (type=registry, type=oci,dest=…, …)"),
   OPT ("platform", 0, SW_OPT_PLATFORM, "Set target platform for build"),
   { "progress", 0, true, FLAG_PROGRESS, 0, "Progress output: auto, plain, tty, quiet, rawjson" },

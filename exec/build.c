@@ -64,7 +64,7 @@ sw_build_free (sw_build *b)
   free (b->network);
   sw_strv *lists[] = { &b->tags, &b->build_args, &b->platforms, &b->outputs, &b->labels,
                        &b->annotations, &b->secrets, &b->ssh, &b->add_hosts,
-                       &b->build_contexts, &b->insecure_registries };
+                       &b->build_contexts, &b->insecure_registries, &b->no_cache_filter };
   for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
     sw_strv_free (lists[i]);
   free (b->digest);
@@ -161,6 +161,15 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
       sw_strv_push (&b->build_contexts, value);
       return 0;
     case SW_OPT_INSECURE_REGISTRY: sw_strv_push (&b->insecure_registries, value); return 0;
+    case SW_OPT_NO_CACHE_FILTER:
+      {
+        /* "a,b" is the same as two options, as BuildKit reads its no-cache attribute */
+        cleanup_free char *copy = sw_xstrdup (value);
+        char *save = NULL;
+        for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
+          sw_strv_push (&b->no_cache_filter, p);
+        return 0;
+      }
     case SW_OPT_PUSH: return parse_bool ("--push", value, &b->push, err);
     case SW_OPT_LOAD: return parse_bool ("--load", value, &b->load, err);
     case SW_OPT_NO_CACHE: return parse_bool ("--no-cache", value, &b->no_cache, err);

@@ -49,6 +49,11 @@ typedef struct sw_layer
   _Atomic uint64_t sent;      /* built: compressed bytes packed so far (progress) */
   _Atomic bool packed;        /* built: its job has finished */
   char *label;                /* built: the step that made it, for progress */
+  /* the build cache (exec/cache.h) */
+  char cache_key[65];         /* built: the step key it answers ("" when not cacheable) */
+  bool from_cache;            /* dir is a layer-store dir reused from an earlier build */
+  char created[64];           /* from_cache: its history entry's time */
+  char *pushed_to;            /* from_cache: a repository that had its blob ("" if none) */
 } sw_layer;
 
 typedef struct sw_stage
@@ -66,6 +71,8 @@ typedef struct sw_stage
   sw_layer **layers;          /* bottom first, base layers included */
   size_t n_layers;
   int cmd_index, cmd_total;   /* for "[name 2/5]" */
+  char key[65];               /* the build cache's key after the last step ("" : none) */
+  bool no_cache;              /* --no-cache or --no-cache-filter names it: run every step */
 } sw_stage;
 
 struct sw_engine
@@ -126,6 +133,11 @@ int sw_engine_stage_shape (sw_engine *e, sw_stage *s, char ***out, sw_error **er
 /* ---- layers ---- */
 /* Register a built layer (its upper dir) on stage s and queue its pack-and-upload. */
 void sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const char *label);
+
+/* Register a layer the cache supplied (exec/cache.c): the new layer takes proto's
+ * fields (dir, label, diff_id, created, blob descriptor when known, …) and, when the stage
+ * is exported, a job that makes sure its blob is where the image goes. */
+void sw_engine_add_cached_layer (sw_engine *e, sw_stage *s, const sw_layer *proto);
 
 /* Queue a built layer's pack-and-upload on the workers (exec/layer_job.c). */
 void sw_engine_queue_pack (sw_engine *e, sw_layer *l);

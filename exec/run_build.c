@@ -22,6 +22,7 @@
 #include "common/xalloc.h"
 #include "copy/context.h"
 #include "common/csv.h"
+#include "exec/cache.h"
 #include "exec/engine.h"
 #include "exec/outputs.h"
 #include "sandbox/sandbox.h"
@@ -353,6 +354,8 @@ engine_close (sw_engine *e)
       sw_workers_wait (e->workers, NULL);
       sw_workers_free (e->workers);
     }
+  if (e->state)
+    sw_cache_commit (e); /* before the session goes: its layers move to the store */
   engine_stages_free (e);
   sw_outputs_free (e);
   sw_emu_set_free (e->emu); /* removes any binfmt entry this build added */
@@ -360,6 +363,7 @@ engine_close (sw_engine *e)
     {
       free (e->all_layers[i]->dir);
       free (e->all_layers[i]->label);
+      free (e->all_layers[i]->pushed_to);
       free (e->all_layers[i]);
     }
   free (e->all_layers);

@@ -132,6 +132,7 @@ typedef enum sw_option
   SW_OPT_IIDFILE = 20,  /* write the image ID (config digest) here */
   SW_OPT_STATE_DIR = 21, /* slipway's state (snapshots, caches); default /var/lib/slipway */
   SW_OPT_INSECURE_REGISTRY = 22, /* (list) registry host[:port] reached over plain HTTP */
+  SW_OPT_NO_CACHE_FILTER = 600, /* (list) stage whose steps run even when cached ("a,b" = two) */
 } sw_option;
 
 SW_API sw_build *sw_build_new (void);
