@@ -54,6 +54,7 @@ typedef struct sw_layer
   bool from_cache;            /* dir is a layer-store dir reused from an earlier build */
   char created[64];           /* from_cache: its history entry's time */
   char *pushed_to;            /* from_cache: a repository that had its blob ("" if none) */
+  bool retired;               /* its platform is built: no later step reads it */
 } sw_layer;
 
 typedef struct sw_stage
@@ -138,6 +139,10 @@ void sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, co
  * fields (dir, label, diff_id, created, blob descriptor when known, …) and, when the stage
  * is exported, a job that makes sure its blob is where the image goes. */
 void sw_engine_add_cached_layer (sw_engine *e, sw_stage *s, const sw_layer *proto);
+
+/* When the disk runs short, remove the upper dirs of finished platforms' layers that are
+ * already pushed (exec/disk.c).  Called before a step writes. */
+void sw_engine_make_room (sw_engine *e);
 
 /* Queue a built layer's pack-and-upload on the workers (exec/layer_job.c). */
 void sw_engine_queue_pack (sw_engine *e, sw_layer *l);

@@ -433,7 +433,11 @@ build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platf
       return -1;
   if (sw_engine_export_image (e, &e->stages[e->plan->target], out, err) < 0)
     return -1;
-  return sw_outputs_write_platform (e, &e->stages[e->plan->target], out, index, n_platforms, err);
+  if (sw_outputs_write_platform (e, &e->stages[e->plan->target], out, index, n_platforms, err) < 0)
+    return -1;
+  for (size_t i = 0; i < e->n_all_layers; i++)
+    e->all_layers[i]->retired = true; /* the next platform runs every stage anew */
+  return 0;
 }
 
 /* ---- results ---------------------------------------------------------------------------- */

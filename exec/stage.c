@@ -451,6 +451,7 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
     goto out;
   if (sw_cache_try (e, s, key, hist, label, id))
     return 0;
+  sw_engine_make_room (e);
   if (sw_net_mode_parse (net_of (e, in), &net, err) < 0)
     goto out;
   if (sw_engine_stage_lowers (e, s, &lowers, err) < 0)
