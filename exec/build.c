@@ -64,7 +64,8 @@ sw_build_free (sw_build *b)
   free (b->network);
   sw_strv *lists[] = { &b->tags, &b->build_args, &b->platforms, &b->outputs, &b->labels,
                        &b->annotations, &b->secrets, &b->ssh, &b->add_hosts,
-                       &b->build_contexts, &b->insecure_registries, &b->no_cache_filter };
+                       &b->build_contexts, &b->insecure_registries, &b->no_cache_filter,
+                       &b->cache_from, &b->cache_to };
   for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
     sw_strv_free (lists[i]);
   free (b->digest);
@@ -161,6 +162,8 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
       sw_strv_push (&b->build_contexts, value);
       return 0;
     case SW_OPT_INSECURE_REGISTRY: sw_strv_push (&b->insecure_registries, value); return 0;
+    case SW_OPT_CACHE_FROM: sw_strv_push (&b->cache_from, value); return 0;
+    case SW_OPT_CACHE_TO: sw_strv_push (&b->cache_to, value); return 0;
     case SW_OPT_NO_CACHE_FILTER:
       {
         /* "a,b" is the same as two options, as BuildKit reads its no-cache attribute */

@@ -31,7 +31,7 @@ struct sw_build
   char *state_dir;
   char *network;
   sw_strv tags, build_args, platforms, outputs, labels, annotations, secrets, ssh,
-      add_hosts, build_contexts, insecure_registries, no_cache_filter;
+      add_hosts, build_contexts, insecure_registries, no_cache_filter, cache_from, cache_to;
   bool push, load, no_cache, pull;
 
   sw_event_callback cb;

@@ -390,7 +390,10 @@ sw_cache_try (sw_engine *e, sw_stage *s, const char *key, const char *history, c
   cleanup_free char *dir = NULL;
   char opts[64];
 
-  if (key[0] == '\0' || s->no_cache || sw_step_get (e->state, key, &rec) != 1)
+  if (key[0] == '\0' || s->no_cache)
+    return 0;
+  if (sw_step_get (e->state, key, &rec) != 1
+      && (sw_cache_remote_fetch (e, key) != 1 || sw_step_get (e->state, key, &rec) != 1))
     return 0;
   if (sw_state_layer_path (e->state, rec.diff_id, &dir, NULL) < 0 || !sw_state_layer_has (e->state, rec.diff_id))
     {

@@ -46,4 +46,15 @@ int sw_cache_try (sw_engine *e, sw_stage *s, const char *key, const char *histor
  * into the layer store and write its record. */
 void sw_cache_commit (sw_engine *e);
 
+/* ---- the cache in a registry (exec/remote_cache.c) ---- */
+/* Check --cache-from/--cache-to; nothing is fetched yet.  Unsupported types fail with
+ * "not supported yet: --cache-to type=gha". */
+int sw_cache_remote_open (sw_engine *e, sw_error **err);
+void sw_cache_remote_free (sw_engine *e);
+/* On a local miss: is key in a --cache-from ref?  Then its layer is fetched into the
+ * layer store and recorded locally (1); 0 otherwise (or when fetching failed: a warning). */
+int sw_cache_remote_fetch (sw_engine *e, const char *key);
+/* --cache-to: after the image is pushed, before any tag. */
+int sw_cache_remote_export (sw_engine *e, const sw_image_result *results, size_t n_results, sw_error **err);
+
 #endif

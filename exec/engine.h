@@ -110,6 +110,7 @@ struct sw_engine
   sw_compression compression; /* of new layers: --output compression= (default gzip) */
   int compression_level;      /* -1: the compressor's default */
   bool compression_set;
+  struct sw_remote_cache *remote; /* --cache-from/--cache-to (exec/remote_cache.c); NULL: none */
 };
 
 /* Put *err at node's place in the Dockerfile ("Dockerfile:12:5: …" and a caret). -1. */

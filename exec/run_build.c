@@ -326,7 +326,7 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
    * burst of small steps from piling up work. */
   e->workers = sw_workers_new (2, 8);
   e->emu = sw_emu_set_new (NULL);
-  return 0;
+  return sw_cache_remote_open (e, err);
 }
 
 static void
@@ -359,6 +359,7 @@ engine_close (sw_engine *e)
   engine_stages_free (e);
   sw_outputs_free (e);
   sw_emu_set_free (e->emu); /* removes any binfmt entry this build added */
+  sw_cache_remote_free (e);
   for (size_t i = 0; i < e->n_all_layers; i++)
     {
       free (e->all_layers[i]->dir);
@@ -594,6 +595,11 @@ sw_build_run (sw_build *b, sw_error **err)
     goto out;
   if (sw_outputs_write_image (&e, results, n_platforms, final_type, final_digest, &final, err) < 0
       || sw_outputs_commit (&e, err) < 0)
+    goto out;
+
+  /* The cache export, before the names: without ignore-error, a failed export fails the
+   * build with no tag moved. */
+  if (sw_cache_remote_export (&e, results, n_platforms, err) < 0)
     goto out;
 
   /* Last: the names.  Everything they point at is in the registry by now. */

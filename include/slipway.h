@@ -133,6 +133,8 @@ typedef enum sw_option
   SW_OPT_STATE_DIR = 21, /* slipway's state (snapshots, caches); default /var/lib/slipway */
   SW_OPT_INSECURE_REGISTRY = 22, /* (list) registry host[:port] reached over plain HTTP */
   SW_OPT_NO_CACHE_FILTER = 600, /* (list) stage whose steps run even when cached ("a,b" = two) */
+  SW_OPT_CACHE_FROM = 601, /* (list) "type=registry,ref=R": a cache to read, tried in order */
+  SW_OPT_CACHE_TO = 602,   /* "type=registry,ref=R[,mode=min|max][,ignore-error=true]" */
 } sw_option;
 
 SW_API sw_build *sw_build_new (void);
