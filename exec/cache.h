@@ -29,7 +29,8 @@ int sw_cache_key_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, char *co
                       const char *history, char key[65], sw_error **err);
 /* WORKDIR that makes a directory. */
 void sw_cache_key_workdir (sw_engine *e, sw_stage *s, const char *workdir, char key[65]);
-/* COPY/ADD: src_key is the source stage's key (COPY --from=STAGE), or NULL when
+/* COPY/ADD: src_key is the source stage's key (COPY --from=STAGE) or what else names the
+ * content (ADD --checksum of URLs); NULL when
  * content_dir is given: a tree holding exactly what the step copies (the copy done into
  * an empty root), hashed without mtimes. */
 int sw_cache_key_copy (sw_engine *e, sw_stage *s, const struct sw_copy_opts *o, const sw_df_instr *in,

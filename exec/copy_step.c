@@ -157,6 +157,15 @@ copy_key (sw_engine *e, sw_stage *s, const sw_df_instr *in, sw_copy_opts *o, str
       if (idx >= 0 && e->stages[idx].done && e->stages[idx].key[0])
         return sw_cache_key_copy (e, s, o, in, hist, e->stages[idx].key, NULL, key, err);
     }
+  /* ADD --checksum of URLs: the checksum names the content; nothing to download */
+  bool urls = o->add && o->checksum && *o->checksum && o->n_srcs > 0;
+  for (size_t i = 0; urls && i < o->n_srcs; i++)
+    urls = strncmp (o->srcs[i], "http://", 7) == 0 || strncmp (o->srcs[i], "https://", 8) == 0;
+  if (urls)
+    {
+      cleanup_free char *by = sw_xasprintf ("checksum %s", o->checksum);
+      return sw_cache_key_copy (e, s, o, in, hist, by, NULL, key, err);
+    }
   if (copy_source (e, s, in, o, src, err) < 0 || sw_state_mkscratch (e->state, "upper", copied, err) < 0
       || copy_into (e, in, o, src, NULL, *copied, err) < 0)
     return -1;
@@ -227,9 +236,10 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
       goto out;
     }
 
-  if (link && copied)
+  if ((link || s->n_layers == 0) && copied)
     {
-      upper = copied; /* the copy into an empty tree is the layer itself */
+      /* the copy into an empty tree is the layer itself (--link, or nothing below yet) */
+      upper = copied;
       copied = NULL;
     }
   else
