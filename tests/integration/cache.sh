@@ -215,6 +215,20 @@ check "mode=min: the exported image's steps hit" is_cached r4 "RUN echo final"
 check "mode=min: a compile stage's do not (the COPY --from still hits: its key is known)" bash -c \
   "$(declare -f cached is_cached); dir=$dir; ! is_cached r4 'RUN echo compiled' && is_cached r4 'COPY --from=compile'"
 
+# a corrupted blob in the cache registry: a miss, the step runs, the image is right
+mkdir -p "$dir/ctx5"; printf 'FROM %s/base/busybox:latest\nRUN echo fine > /fine\n' "$REGISTRY" > "$dir/ctx5/Dockerfile"
+state=$dir/state-k1
+build k1 -o "type=local,dest=$dir/k1" --cache-to "type=registry,ref=$REGISTRY/cache/bad:x,mode=max" "$dir/ctx5"
+blob=$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/cache/bad:x" | jq -r '.layers[0].digest')
+data=$dir/registry/data/docker/registry/v2/blobs/sha256/${blob:7:2}/${blob#sha256:}/data
+check "the cache blob is in the registry's storage" test -f "$data"
+size=$(stat -c %s "$data"); head -c "$size" /dev/urandom > "$data"
+state=$dir/state-k2
+check "a corrupted cache blob: the build succeeds" build k2 -o "type=local,dest=$dir/k2" --cache-from "type=registry,ref=$REGISTRY/cache/bad:x" "$dir/ctx5"
+if is_cached k2 "RUN echo fine"; then fail "a corrupted cache blob: the step runs"; else pass "a corrupted cache blob: the step runs"; fi
+check "a corrupted cache blob: the right file" bash -c '[ "$(cat "$1/fine")" = fine ]' _ "$dir/k2"
+check "a corrupted cache blob: a warning says so" grep -q "cache-from" "$dir/k2.log"
+
 # two platforms exporting to one ref: neither erases the other
 state=$dir/state-p1
 build pa --platform linux/amd64 -t "$REGISTRY/t/plat:amd64" --push --cache-to "type=registry,ref=$REGISTRY/cache/plat:x,mode=max" "$dir/ctx3"
