@@ -164,7 +164,7 @@ load_ref (sw_engine *e, const sw_ref *ref, remote_entry **v, size_t *n, sw_error
     goto out;
   if (m->config.media_type == NULL || strcmp (m->config.media_type, SW_MT_CACHE_CONFIG) != 0)
     {
-      sw_error_make (err, EINVAL, "%s is not a slipway cache (config type %s)", sw_ref_string (ref),
+      sw_error_make (err, EINVAL, "%s/%s is not a slipway cache (config type %s)", ref->domain, ref->path,
                      m->config.media_type ? m->config.media_type : "none");
       goto out;
     }
