@@ -8,7 +8,8 @@
  *   engine ─┬─ stages[] (one per plan stage, for one platform) ─ layers[] (pointers)
  *           └─ layers  (every layer any stage has: base layers and built ones)
  * A built layer's upper dir stays on disk until the build ends: later steps mount it as a
- * lower.  Its digest, size and diffID are filled by its pack job on a worker thread and
+ * lower; then the build cache moves it into the layer store (exec/cache.h), unless the
+ * disk ran short and it was removed once pushed (exec/disk.c).  Its digest, size and diffID are filled by its pack job on a worker thread and
  * read only after sw_workers_wait().
  */
 #ifndef SW_EXEC_ENGINE_H
