@@ -94,7 +94,8 @@ sw_build_free (sw_build *b)
   free (b->cgroup_parent);
   sw_strv *lists[] = { &b->tags, &b->build_args, &b->platforms, &b->outputs, &b->labels,
                        &b->annotations, &b->secrets, &b->ssh, &b->add_hosts,
-                       &b->build_contexts, &b->insecure_registries };
+                       &b->build_contexts, &b->insecure_registries, &b->no_cache_filter,
+                       &b->cache_from, &b->cache_to };
   for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
     sw_strv_free (lists[i]);
   free (b->digest);
@@ -423,19 +424,35 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_INSECURE_REGISTRY: sw_strv_push (&b->insecure_registries, value); return 0;
     case SW_OPT_ALLOW:
       {
-        cleanup_free char *copy = sw_xstrdup (value);
-        char *save = NULL;
-        for (char *p = strtok_r (copy, ",", &save); p; p = strtok_r (NULL, ",", &save))
-          if (strcmp (p, "network.host") == 0)
+        cleanup_strvec sw_strv list = SW_STRV_INIT;
+        const char *why;
+        if (sw_csv_split (value, &list, &why) < 0)
+          return sw_error_make (err, EINVAL, "invalid --allow \"%s\": %s", value, why);
+        for (size_t i = 0; i < list.n; i++)
+          if (strcmp (list.v[i], "network.host") == 0)
             b->allow_network_host = true;
-          else if (strcmp (p, "security.insecure") == 0)
+          else if (strcmp (list.v[i], "security.insecure") == 0)
             b->allow_security_insecure = true;
           else
             return sw_error_make (err, EINVAL, "invalid --allow \"%s\": entitlements are network.host and "
-                                  "security.insecure", p);
+                                  "security.insecure", list.v[i]);
         if (!*value)
           return sw_error_make (err, EINVAL, "invalid --allow \"\": entitlements are network.host and "
                                 "security.insecure");
+        return 0;
+      }
+    case SW_OPT_CACHE_FROM: sw_strv_push (&b->cache_from, value); return 0;
+    case SW_OPT_CACHE_TO: sw_strv_push (&b->cache_to, value); return 0;
+    case SW_OPT_NO_CACHE_FILTER:
+      {
+        /* "a,b" is the same as two options, as BuildKit reads its no-cache attribute */
+        cleanup_strvec sw_strv list = SW_STRV_INIT;
+        const char *why;
+        if (sw_csv_split (value, &list, &why) < 0)
+          return sw_error_make (err, EINVAL, "invalid --no-cache-filter \"%s\": %s", value, why);
+        for (size_t i = 0; i < list.n; i++)
+          if (*list.v[i])
+            sw_strv_push (&b->no_cache_filter, list.v[i]);
         return 0;
       }
     case SW_OPT_PUSH: return parse_bool ("--push", value, &b->push, err);

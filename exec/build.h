@@ -25,7 +25,7 @@ struct sw_build
   char *state_dir;
   char *network;
   sw_strv tags, build_args, platforms, outputs, labels, annotations, secrets, ssh,
-      add_hosts, build_contexts, insecure_registries;
+      add_hosts, build_contexts, insecure_registries, no_cache_filter, cache_from, cache_to;
   bool push, load, no_cache, pull;
   /* knobs with no buildx flag; sw_build_new() takes their defaults from the environment */
   size_t chunk_size;       /* 0: the registry client's default */

@@ -19,6 +19,7 @@
 #include "copy/add.h"
 #include "copy/copy.h"
 #include "copy/context.h"
+#include "exec/cache.h"
 #include "exec/engine.h"
 #include "sandbox/view.h"
 
@@ -133,18 +134,109 @@ note_urls (sw_engine *e, const sw_copy_opts *o, const char *upper)
     }
 }
 
+/* Where the step reads from: another stage's or an image's tree (src_lowers), or the
+ * context.  Done once, when first needed (a cache hit on COPY --from=STAGE never needs it). */
+struct copy_source
+{
+  bool ready;
+  char **src_lowers;
+  sw_base_image *image;
+  char *src_desc;
+};
+
+static int
+copy_source (sw_engine *e, sw_stage *s, const sw_df_instr *in, sw_copy_opts *o, struct copy_source *src,
+             sw_error **err)
+{
+  if (src->ready)
+    return 0;
+  if (in->from)
+    {
+      if (sw_engine_from_tree (e, s, in->from, &src->src_lowers, &src->image, err) < 0)
+        return -1;
+      src->src_desc = sw_xasprintf ("stage %s", in->from);
+      o->src_desc = src->src_desc;
+    }
+  else if (e->ctx != NULL)
+    sw_context_as_source (e->ctx, o);
+  /* else: only heredoc sources (`COPY <<EOF /x`) — nothing is read from the context, which
+   * stays unopened; src_root_fd stays -1 */
+  src->ready = true;
+  return 0;
+}
+
+/* Copy into the tree of lowers (none: an empty tree) with upper as the new layer. */
+static int
+copy_into (sw_engine *e, const sw_df_instr *in, sw_copy_opts *o, struct copy_source *src, char **lowers,
+           const char *upper, sw_error **err)
+{
+  cleanup_free char *work = NULL, *mnt = NULL, *src_mnt = NULL;
+  struct copy_call call = { o };
+  int r = -1;
+
+  if (sw_state_mkscratch (e->state, "work", &work, err) < 0 || sw_state_mkscratch (e->state, "mnt", &mnt, err) < 0)
+    goto out;
+  if (in->from)
+    {
+      if (sw_state_mkscratch (e->state, "src", &src_mnt, err) < 0)
+        goto out;
+      sw_view_tree dst = { (const char *const *) lowers, upper, work, mnt };
+      sw_view_tree srct = { (const char *const *) src->src_lowers, NULL, NULL, src_mnt };
+      r = sw_view_run2 (&dst, &srct, copy_in_view, &call, err);
+    }
+  else
+    r = sw_view_run ((const char *const *) lowers, upper, work, mnt, copy_in_view1, &call, err);
+out:
+  if (work)
+    sw_rmtree (work, NULL);
+  return r;
+}
+
+/* The step's cache key.  COPY --from=STAGE keys on that stage's key: when it hits, the
+ * source stage's tree is never read.  Anything else is copied first into an empty tree
+ * (*copied, a scratch dir) whose content — exactly the files the step takes, after
+ * .dockerignore, --exclude, --chmod — is hashed. */
+static int
+copy_key (sw_engine *e, sw_stage *s, const sw_df_instr *in, sw_copy_opts *o, struct copy_source *src,
+          const char *hist, char key[65], char **copied, sw_error **err)
+{
+  key[0] = '\0';
+  if (s->key[0] == '\0')
+    return 0;
+  if (in->from)
+    {
+      long idx = sw_plan_find_stage (e->plan, in->from);
+      if (idx >= 0 && e->stages[idx].done && e->stages[idx].key[0])
+        return sw_cache_key_copy (e, s, o, in, hist, e->stages[idx].key, NULL, key, err);
+    }
+  /* ADD --checksum of URLs: the checksum names the content; nothing to download */
+  bool urls = o->add && o->checksum && *o->checksum && o->n_srcs > 0;
+  for (size_t i = 0; urls && i < o->n_srcs; i++)
+    urls = strncmp (o->srcs[i], "http://", 7) == 0 || strncmp (o->srcs[i], "https://", 8) == 0;
+  if (urls)
+    {
+      cleanup_free char *by = sw_xasprintf ("checksum %s", o->checksum);
+      return sw_cache_key_copy (e, s, o, in, hist, by, NULL, key, err);
+    }
+  if (copy_source (e, s, in, o, src, err) < 0 || sw_state_mkscratch (e->state, "upper", copied, err) < 0
+      || copy_into (e, in, o, src, NULL, *copied, err) < 0)
+    return -1;
+  return sw_cache_key_copy (e, s, o, in, hist, NULL, *copied, key, err);
+}
+
 int
 sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix, sw_error **err)
 {
   bool add = in->kind == SW_DF_ADD;
   bool link = sw_copy_link_applies (in->link, in->chmod);
   cleanup_strv char **lowers = NULL;
-  cleanup_strv char **src_lowers = NULL;
-  cleanup_free char *upper = NULL, *work = NULL, *mnt = NULL, *src_mnt = NULL, *tmp = NULL;
-  cleanup_free char *src_desc = NULL;
-  sw_base_image *image = NULL;
+  cleanup_free char *upper = NULL, *tmp = NULL, *copied = NULL;
+  cleanup_free char *where = sw_xasprintf ("%s:%d", e->df->path, in->node->start_line);
+  cleanup_free char *hist = NULL, *label = NULL;
+  struct copy_source src = { 0 };
   sw_copy_heredoc *heredocs = NULL;
   sw_copy_opts o = { 0 };
+  char key[65] = "";
   double t0 = sw_engine_now ();
   int id = -1, r = -1;
 
@@ -176,58 +268,58 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
 
   if (in->from == NULL && in->n_sources > 0 && load_context (e, err) < 0)
     goto fail_early;
+  {
+    cleanup_free char *h = sw_copy_history (&o);
+    hist = sw_xasprintf ("%s # buildkit", h);
+  }
+  label = sw_xasprintf ("%s%s", prefix, in->original);
   id = sw_engine_vertex_start (e, "%s%s", prefix, in->original);
-  if (in->from)
-    {
-      if (sw_engine_from_tree (e, s, in->from, &src_lowers, &image, err) < 0)
-        goto out;
-      src_desc = sw_xasprintf ("stage %s", in->from);
-      o.src_desc = src_desc;
-    }
-  else if (e->ctx != NULL)
-    sw_context_as_source (e->ctx, &o);
-  /* else: only heredoc sources (`COPY <<EOF /x`) — nothing is read from the context, which
-   * stays unopened; src_root_fd stays -1 */
-  if ((!link && sw_engine_stage_shape (e, s, &lowers, err) < 0)
-      || sw_state_mkscratch (e->state, "upper", &upper, err) < 0
-      || sw_state_mkscratch (e->state, "work", &work, err) < 0
-      || sw_state_mkscratch (e->state, "mnt", &mnt, err) < 0
-      || sw_state_mkscratch (e->state, "tmp", &tmp, err) < 0)
+  if (sw_state_mkscratch (e->state, "tmp", &tmp, err) < 0)
     goto out;
   o.tmp_dir = tmp;
 
-  struct copy_call call = { &o };
-  if (in->from)
+  if (copy_key (e, s, in, &o, &src, hist, key, &copied, err) < 0)
+    goto out;
+  if (sw_cache_try (e, s, key, hist, label, id))
     {
-      if (sw_state_mkscratch (e->state, "src", &src_mnt, err) < 0)
-        goto out;
-      sw_view_tree dst = { (const char *const *) lowers, upper, work, mnt };
-      sw_view_tree src = { (const char *const *) src_lowers, NULL, NULL, src_mnt };
-      r = sw_view_run2 (&dst, &src, copy_in_view, &call, err);
+      if (copied)
+        sw_state_discard (e->state, copied);
+      r = 1;
+      goto out;
+    }
+
+  if ((link || s->n_layers == 0) && copied)
+    {
+      /* the copy into an empty tree is the layer itself (--link, or nothing below yet) */
+      upper = copied;
+      copied = NULL;
     }
   else
-    r = sw_view_run ((const char *const *) lowers, upper, work, mnt, copy_in_view1, &call, err);
-  if (r < 0)
-    goto out;
+    {
+      if (copy_source (e, s, in, &o, &src, err) < 0
+          || (!link && sw_engine_stage_shape (e, s, &lowers, err) < 0)
+          || sw_state_mkscratch (e->state, "upper", &upper, err) < 0
+          || copy_into (e, in, &o, &src, lowers, upper, err) < 0)
+        goto out;
+      if (copied)
+        sw_state_discard (e->state, copied);
+    }
+
   if (add)
     note_urls (e, &o, upper);
-
-  {
-    cleanup_free char *hist = sw_copy_history (&o);
-    cleanup_free char *line = sw_xasprintf ("%s # buildkit", hist);
-    sw_commit_history (&s->commit, line, true);
-  }
-  {
-    cleanup_free char *label = sw_xasprintf ("%s%s", prefix, in->original);
-    sw_engine_add_built_layer (e, s, upper, label);
-  }
+  sw_commit_history (&s->commit, hist, true);
+  memcpy (s->key, key, sizeof s->key);
+  sw_engine_add_built_layer (e, s, upper, label);
+  r = 0;
 out:
-  if (work)
-    sw_rmtree (work, NULL);
   if (tmp)
     sw_rmtree (tmp, NULL);
-  sw_base_free (image);
+  sw_base_free (src.image);
+  sw_strlist_free (src.src_lowers);
+  free (src.src_desc);
   free (heredocs);
+  if (r == 1)
+    return 0; /* cached: the vertex is done */
   sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
   return r < 0 ? sw_engine_locate (e, in->node, err) : 0;
 fail_early:

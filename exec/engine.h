@@ -8,7 +8,8 @@
  *   engine ─┬─ stages[] (one per plan stage, for one platform) ─ layers[] (pointers)
  *           └─ layers  (every layer any stage has: base layers and built ones)
  * A built layer's upper dir stays on disk until the build ends: later steps mount it as a
- * lower.  Its digest, size and diffID are filled by its pack job on a worker thread and
+ * lower; then the build cache moves it into the layer store (exec/cache.h), unless the
+ * disk ran short and it was removed once pushed (exec/disk.c).  Its digest, size and diffID are filled by its pack job on a worker thread and
  * read only after sw_workers_wait().
  */
 #ifndef SW_EXEC_ENGINE_H
@@ -66,6 +67,12 @@ typedef struct sw_layer
   _Atomic uint64_t sent;      /* built: compressed bytes packed so far (progress) */
   _Atomic bool packed;        /* built: its job has finished */
   char *label;                /* built: the step that made it, for progress */
+  /* the build cache (exec/cache.h) */
+  char cache_key[65];         /* built: the step key it answers ("" when not cacheable) */
+  bool from_cache;            /* dir is a layer-store dir reused from an earlier build */
+  char created[64];           /* from_cache: its history entry's time */
+  char *pushed_to;            /* from_cache: a repository that had its blob ("" if none) */
+  bool retired;               /* its platform is built: no later step reads it */
 } sw_layer;
 
 typedef struct sw_stage
@@ -83,6 +90,8 @@ typedef struct sw_stage
   sw_layer **layers;          /* bottom first, base layers included */
   size_t n_layers;
   int cmd_index, cmd_total;   /* for "[name 2/5]" */
+  char key[65];               /* the build cache's key after the last step ("" : none) */
+  bool no_cache;              /* --no-cache or --no-cache-filter names it: run every step */
 } sw_stage;
 
 struct sw_engine
@@ -135,6 +144,7 @@ struct sw_engine
   size_t n_urls;
   bool push_by_digest;        /* --output …,push-by-digest=true: manifests by digest, no tag */
   bool name_canonical;        /* --output …,name-canonical=true: image.name as NAME@DIGEST */
+  struct sw_remote_cache *remote; /* --cache-from/--cache-to (exec/remote_cache.c); NULL: none */
 };
 
 /* Put *err at node's place in the Dockerfile ("Dockerfile:12:5: …" and a caret). -1. */
@@ -161,6 +171,15 @@ int sw_engine_stage_shape (sw_engine *e, sw_stage *s, char ***out, sw_error **er
 /* ---- layers ---- */
 /* Register a built layer (its upper dir) on stage s and queue its pack-and-upload. */
 void sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const char *label);
+
+/* Register a layer the cache supplied (exec/cache.c): the new layer takes proto's
+ * fields (dir, label, diff_id, created, blob descriptor when known, …) and, when the stage
+ * is exported, a job that makes sure its blob is where the image goes. */
+void sw_engine_add_cached_layer (sw_engine *e, sw_stage *s, const sw_layer *proto);
+
+/* When the disk runs short, remove the upper dirs of finished platforms' layers that are
+ * already pushed (exec/disk.c).  Called before a step writes. */
+void sw_engine_make_room (sw_engine *e);
 
 /* Queue a built layer's pack-and-upload on the workers (exec/layer_job.c). */
 void sw_engine_queue_pack (sw_engine *e, sw_layer *l);

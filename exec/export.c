@@ -36,6 +36,28 @@ base_job (void *arg, sw_error **err)
   return 0;
 }
 
+/* The image's creation time: the epoch when set; else, when every layer this build
+ * contributes came from the cache, the newest of their times — so an unchanged rebuild
+ * gives the same config and the same image digest, as with BuildKit; else now. */
+static const char *
+image_created (sw_engine *e, const sw_stage *s)
+{
+  const char *newest = NULL;
+  if (e->epoch_str)
+    return e->epoch_str;
+  for (size_t i = 0; i < s->n_layers; i++)
+    {
+      const sw_layer *l = s->layers[i];
+      if (!l->built)
+        continue;
+      if (!l->from_cache || l->created[0] == '\0')
+        return e->created;
+      if (newest == NULL || strcmp (l->created, newest) > 0)
+        newest = l->created;
+    }
+  return newest ? newest : e->created;
+}
+
 int
 sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_error **err)
 {
@@ -91,7 +113,7 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   for (size_t i = 0; i < s->n_layers; i++)
     sw_strlist_push (&s->config->diff_ids, s->layers[i]->diff_id);
   free (s->config->created);
-  s->config->created = sw_xstrdup (e->epoch_str ? e->epoch_str : e->created);
+  s->config->created = sw_xstrdup (image_created (e, s));
   sw_image_config_serialize (s->config, &config_json);
 
   m.media_type = e->docker_media_types ? SW_MT_DOCKER_MANIFEST : SW_MT_OCI_MANIFEST;

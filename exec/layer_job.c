@@ -4,6 +4,7 @@
  * the build does not push, nowhere: the digests still name the image).  Nothing touches
  * the local disk but the reads of the upper dir.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "exec/engine.h"
 #include "image/mediatype.h"
 #include "layers/layers.h"
+#include "registry/ops.h"
 #include "registry/sink.h"
 
 /* A sink in front of another that counts what goes through, for progress events. */
@@ -74,6 +76,34 @@ sw_engine_pack_opts (const sw_engine *e, sw_pack_opts *o)
   o->source_date_epoch = e->epoch;
 }
 
+/* A layer from the cache whose blob (packed with this build's options) is known: the push
+ * repository may have it already, or get it by a cross-repository mount from where it
+ * was pushed last.  1: in place, no packing needed; 0: pack and upload it. */
+static int
+cached_blob_in_place (sw_engine *e, sw_layer *l)
+{
+  cleanup_error sw_error *ignored = NULL;
+  int64_t size = -1;
+
+  if (l->digest[0] == '\0' || e->push_repo == NULL)
+    return 0;
+  if (sw_blob_exists (e->reg, e->push_repo, l->digest, &size, &ignored) == 1 && (size < 0 || size == l->size))
+    return 1;
+  sw_error_free (ignored);
+  ignored = NULL;
+  if (l->pushed_to && *l->pushed_to)
+    {
+      cleanup_free char *spec = sw_xasprintf ("%s:x", l->pushed_to);
+      sw_ref *from = NULL;
+      int r = 0;
+      if (sw_ref_parse (spec, &from, &ignored) == 0 && strcmp (from->domain, e->push_repo->domain) == 0)
+        r = sw_blob_mount (e->reg, e->push_repo, l->digest, from, &ignored) == 1;
+      sw_ref_free (from);
+      return r;
+    }
+  return 0;
+}
+
 static int
 pack_job (void *arg, sw_error **err)
 {
@@ -84,6 +114,13 @@ pack_job (void *arg, sw_error **err)
   sw_layer_info info;
   sw_sink sink = { 0 };
 
+  if (l->from_cache && cached_blob_in_place (e, l))
+    {
+      l->sent = (uint64_t) l->size;
+      l->pushed = true;
+      l->packed = true;
+      return 0;
+    }
   sw_engine_pack_opts (e, &o);
   if (e->push_repo)
     {
@@ -98,6 +135,9 @@ pack_job (void *arg, sw_error **err)
   l->packed = true;
   if (r < 0)
     return sw_error_wrap (err, "packing the layer of %s", l->dir);
+  if (l->from_cache && strcmp (l->diff_id, info.diff_id) != 0)
+    return sw_error_make (err, EIO, "the cached layer of %s changed while it was packed (diffID %s, recorded %s); "
+                                    "run the build again (or with --no-cache)", l->label, info.diff_id, l->diff_id);
   snprintf (l->digest, sizeof l->digest, "%s", info.digest);
   snprintf (l->diff_id, sizeof l->diff_id, "%s", info.diff_id);
   l->size = (int64_t) info.size;

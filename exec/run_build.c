@@ -25,6 +25,7 @@
 #include "common/xalloc.h"
 #include "copy/context.h"
 #include "dockerfile/lint.h"
+#include "exec/cache.h"
 #include "exec/engine.h"
 #include "exec/outputs.h"
 #include "sandbox/sandbox.h"
@@ -345,7 +346,7 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
   e->workers = sw_workers_new (2, 8);
   sw_emu_options eo = { .mode = SW_EMU_BINFMT_AUTO, .qemu_search = b->qemu_path };
   e->emu = sw_emu_set_new (&eo);
-  return 0;
+  return sw_cache_remote_open (e, err);
 }
 
 static void
@@ -373,13 +374,17 @@ engine_close (sw_engine *e)
       sw_workers_wait (e->workers, NULL);
       sw_workers_free (e->workers);
     }
+  if (e->state)
+    sw_cache_commit (e); /* before the session goes: its layers move to the store */
   engine_stages_free (e);
   sw_outputs_free (e);
   sw_emu_set_free (e->emu); /* removes any binfmt entry this build added */
+  sw_cache_remote_free (e);
   for (size_t i = 0; i < e->n_all_layers; i++)
     {
       free (e->all_layers[i]->dir);
       free (e->all_layers[i]->label);
+      free (e->all_layers[i]->pushed_to);
       free (e->all_layers[i]);
     }
   free (e->all_layers);
@@ -455,7 +460,11 @@ build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platf
       || sw_engine_export_image (e, &e->stages[e->plan->target], out, err) < 0
       || sw_engine_attest (e, &e->stages[e->plan->target], out, err) < 0)
     return -1;
-  return sw_outputs_write_platform (e, &e->stages[e->plan->target], out, index, n_platforms, err);
+  if (sw_outputs_write_platform (e, &e->stages[e->plan->target], out, index, n_platforms, err) < 0)
+    return -1;
+  for (size_t i = 0; i < e->n_all_layers; i++)
+    e->all_layers[i]->retired = true; /* the next platform runs every stage anew */
+  return 0;
 }
 
 /* ---- results ---------------------------------------------------------------------------- */
@@ -686,6 +695,11 @@ sw_build_run (sw_build *b, sw_error **err)
     goto out;
   if (sw_outputs_write_image (&e, results, n_platforms, final_type, final_digest, &final, err) < 0
       || sw_outputs_commit (&e, err) < 0)
+    goto out;
+
+  /* The cache export, before the names: without ignore-error, a failed export fails the
+   * build with no tag moved. */
+  if (sw_cache_remote_export (&e, results, n_platforms, err) < 0)
     goto out;
 
   /* Last: the names.  Everything they point at is in the registry by now. */

@@ -23,6 +23,7 @@
 #include "dockerfile/location.h"
 #include "copy/copy.h"
 #include "copy/dockerignore.h"
+#include "exec/cache.h"
 #include "exec/engine.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/view.h"
@@ -230,6 +231,7 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
     case SW_PLAN_BASE_SCRATCH:
       s->config = empty_config (&s->platform);
       s->env = sw_plan_env_new (s->config->env);
+      sw_cache_stage_root (e, s);
       return 0;
 
     case SW_PLAN_BASE_STAGE:
@@ -243,6 +245,7 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
         stage_push_layer (s, s->base_stage->layers[i]);
       id = sw_engine_vertex_start (e, "%sFROM %s", prefix, ps->base);
       sw_engine_vertex_done (e, id, t0, NULL);
+      sw_cache_stage_root (e, s);
       return 0;
 
     case SW_PLAN_BASE_IMAGE:
@@ -294,6 +297,7 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
   t0 = sw_engine_now ();
   id = sw_engine_vertex_start (e, "%sFROM %s@%s", prefix, s->base->name, s->base->manifest_digest);
   sw_engine_vertex_done (e, id, t0, NULL);
+  sw_cache_stage_root (e, s);
   return 0;
 }
 
@@ -322,11 +326,35 @@ sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const c
   l->built = true;
   l->label = sw_xstrdup (label);
   l->dir = sw_xstrdup (upper);
+  snprintf (l->cache_key, sizeof l->cache_key, "%s", s->key); /* the step's key, if any */
   stage_push_layer (s, l);
   if (on_exported_chain (e, s))
     sw_engine_queue_pack (e, l);
   else
     l->packed = true; /* never exported: nothing to pack */
+}
+
+void
+sw_engine_add_cached_layer (sw_engine *e, sw_stage *s, const sw_layer *proto)
+{
+  sw_layer *l = new_layer (e);
+  l->built = true;
+  l->from_cache = true;
+  l->dir = sw_xstrdup (proto->dir);
+  l->label = sw_xstrdup (proto->label);
+  l->pushed_to = proto->pushed_to ? sw_xstrdup (proto->pushed_to) : NULL;
+  memcpy (l->media_type, proto->media_type, sizeof l->media_type);
+  memcpy (l->digest, proto->digest, sizeof l->digest);
+  memcpy (l->diff_id, proto->diff_id, sizeof l->diff_id);
+  memcpy (l->created, proto->created, sizeof l->created);
+  memcpy (l->cache_key, proto->cache_key, sizeof l->cache_key);
+  l->size = proto->size;
+  stage_push_layer (s, l);
+  /* a blob already packed with this build's options needs no job when nothing is pushed */
+  if (on_exported_chain (e, s) && (e->push_repo || l->digest[0] == '\0'))
+    sw_engine_queue_pack (e, l);
+  else
+    l->packed = true;
 }
 
 /* ---- RUN ------------------------------------------------------------------------ */
@@ -507,7 +535,9 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   cleanup_strv char **env = NULL;
   cleanup_free char *upper = NULL;
   cleanup_free char *hist = NULL;
+  cleanup_free char *label = NULL;
   cleanup_free char *desc = NULL;
+  char key[65] = "";
   sw_df_run_mount *mounts = NULL;
   size_t n_mounts = 0;
   char ***trees = NULL;
@@ -520,7 +550,25 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
 
   if (run_args (s, in, &args, &script, err) < 0)
     return sw_engine_locate (e, in->node, err);
+  /* history: "RUN |1 A=b /bin/sh -c make # buildkit" */
+  {
+    cleanup_strv char **build_args = NULL;
+    for (size_t i = 0; s->arg_names && s->arg_names[i]; i++)
+      {
+        const char *v = sw_plan_env_get (s->env, s->arg_names[i]);
+        cleanup_free char *kv = sw_xasprintf ("%s=%s", s->arg_names[i], v ? v : "");
+        sw_strlist_push (&build_args, kv);
+      }
+    cleanup_free char *cmd = sw_commit_run_string (args, build_args);
+    hist = sw_xasprintf ("RUN %s # buildkit", cmd);
+  }
+  label = sw_xasprintf ("%s%s", prefix, in->original);
   id = sw_engine_vertex_start (e, "%s%s", prefix, in->original);
+  if (sw_cache_key_run (e, s, in, args, hist, key, err) < 0)
+    goto out;
+  if (sw_cache_try (e, s, key, hist, label, id))
+    return 0;
+  sw_engine_make_room (e);
   if (sw_net_mode_parse (net_of (e, in), &net, err) < 0)
     goto out;
   /* BuildKit's entitlements: the host's network and an unconfined step are opt-in */
@@ -615,23 +663,9 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
       goto out;
     }
 
-  /* history: "RUN |1 A=b /bin/sh -c make # buildkit" */
-  {
-    cleanup_strv char **build_args = NULL;
-    for (size_t i = 0; s->arg_names && s->arg_names[i]; i++)
-      {
-        const char *v = sw_plan_env_get (s->env, s->arg_names[i]);
-        cleanup_free char *kv = sw_xasprintf ("%s=%s", s->arg_names[i], v ? v : "");
-        sw_strlist_push (&build_args, kv);
-      }
-    cleanup_free char *cmd = sw_commit_run_string (args, build_args);
-    hist = sw_xasprintf ("RUN %s # buildkit", cmd);
-  }
   sw_commit_history (&s->commit, hist, true);
-  {
-    cleanup_free char *label = sw_xasprintf ("%s%s", prefix, in->original);
-    sw_engine_add_built_layer (e, s, upper, label);
-  }
+  memcpy (s->key, key, sizeof s->key);
+  sw_engine_add_built_layer (e, s, upper, label);
 out:
   for (size_t i = 0; i < n_mounts; i++)
     {
@@ -695,18 +729,21 @@ stage_workdir (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pre
   double t0 = sw_engine_now ();
   int id = sw_engine_vertex_start (e, "%sWORKDIR %s", prefix, wd);
   struct mkdir_args a = { wd, s->config->user };
+  cleanup_free char *label = sw_xasprintf ("%sWORKDIR %s", prefix, wd);
+  char key[65];
   int r = -1;
 
+  sw_cache_key_workdir (e, s, wd, key);
+  if (sw_cache_try (e, s, key, hist, label, id))
+    return 0;
   if (sw_engine_stage_shape (e, s, &lowers, err) < 0 || sw_state_mkscratch (e->state, "upper", &upper, err) < 0
       || sw_state_mkscratch (e->state, "work", &work, err) < 0 || sw_state_mkscratch (e->state, "mnt", &mnt, err) < 0)
     goto out;
   if (sw_view_run ((const char *const *) lowers, upper, work, mnt, mkdir_in_view, &a, err) < 0)
     goto out;
   sw_commit_history (&s->commit, hist, true);
-  {
-    cleanup_free char *label = sw_xasprintf ("%sWORKDIR %s", prefix, wd);
-    sw_engine_add_built_layer (e, s, upper, label);
-  }
+  memcpy (s->key, key, sizeof s->key);
+  sw_engine_add_built_layer (e, s, upper, label);
   r = 0;
 out:
   if (work)
@@ -816,6 +853,24 @@ run_image_triggers (sw_engine *e, sw_stage *s, sw_error **err)
   return r;
 }
 
+/* --no-cache, or --no-cache-filter naming the stage (by name, or by index as buildx
+ * accepts it): its steps run even when the cache has them. */
+static bool
+stage_no_cache (sw_engine *e, const sw_plan_stage *ps)
+{
+  if (e->b->no_cache)
+    return true;
+  for (size_t i = 0; i < e->b->no_cache_filter.n; i++)
+    {
+      const char *f = e->b->no_cache_filter.v[i];
+      if (ps->name && strcasecmp (ps->name, f) == 0)
+        return true;
+      if (sw_plan_find_stage (e->plan, f) == (long) (ps - e->plan->stages))
+        return true;
+    }
+  return false;
+}
+
 int
 sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
 {
@@ -838,6 +893,7 @@ sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
         }
       sw_error_free (ignored);
     }
+  s->no_cache = stage_no_cache (e, s->ps);
   if (stage_from (e, s, err) < 0)
     return -1;
   s->commit.config = s->config;

@@ -167,6 +167,10 @@ typedef enum sw_option
   SW_OPT_CPU_QUOTA = 504,     /* cpu.max quota in µs per period; needs CGROUP_PARENT */
   SW_OPT_CPU_PERIOD = 505,    /* cpu.max period in µs (default 100000) */
   SW_OPT_CALL = 506,          /* "build" (default) or "check": BuildKit's build checks only */
+  /* the build cache (docs/CACHE.md) */
+  SW_OPT_NO_CACHE_FILTER = 600, /* (list) stage whose steps run even when cached ("a,b" = two) */
+  SW_OPT_CACHE_FROM = 601, /* (list) "type=registry,ref=R": a cache to read, tried in order */
+  SW_OPT_CACHE_TO = 602,   /* "type=registry,ref=R[,mode=min|max][,ignore-error=true]" */
 } sw_option;
 
 SW_API sw_build *sw_build_new (void);

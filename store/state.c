@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "store/state.h"
+#include "store/stepcache.h"
 #include "image/digest.h"
 
 struct sw_state
@@ -252,7 +253,7 @@ sw_state_stubs (sw_state *st, const char **path, sw_error **err)
 int
 sw_state_open (const char *dir, sw_state **out, sw_error **err)
 {
-  static const char *const subdirs[] = { "layers", "cache", "runs", NULL };
+  static const char *const subdirs[] = { "layers", "cache", "runs", "steps", NULL };
   sw_state *st;
   uint64_t max = 0;
 
@@ -679,6 +680,8 @@ gc_unlocked (const char *dir, uint64_t max_bytes, uint64_t *freed, sw_error **er
       free (v[i].path);
     }
   free (v);
+  if (*freed > 0)
+    sw_step_sweep (dir); /* the records of evicted layers are misses now: drop them */
   return r;
 }
 
@@ -696,7 +699,7 @@ sw_state_gc (const char *dir, uint64_t max_bytes, uint64_t *freed, sw_error **er
 int
 sw_state_prune (const char *dir, uint64_t *freed, sw_error **err)
 {
-  static const char *const subs[] = { "layers", "cache", "runs", NULL };
+  static const char *const subs[] = { "layers", "cache", "runs", "steps", NULL };
   cleanup_free char *lp = sw_xasprintf ("%s/lock", dir);
   cleanup_close int fd = -1;
   struct stat sb;

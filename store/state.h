@@ -6,6 +6,8 @@
  *   STATE/layers/ALGO-HEX/    an extracted base layer, keyed by its diffID ("sha256:…"); its
  *                             mtime is its last use (for the size bound's LRU order)
  *   STATE/cache/HASH/         a RUN --mount=type=cache directory (HASH of its id)
+ *   STATE/steps/KEY           the build cache's step records (store/stepcache.h); their
+ *                             layers are layer-store dirs like base layers
  *   STATE/stubs/              empty mountpoints (dev proc sys etc/hosts …) the sandbox puts
  *                             below every rootfs, so mountpoints never land in a layer
  *   STATE/runs/SESSION/       one process's scratch (step work dirs, layer extraction temp
@@ -78,7 +80,8 @@ int sw_state_cache_dir (sw_state *st, const char *id, sw_cache_sharing sharing, 
 /* ---- size ---- */
 /* The bound from STATE/config ("max-size"), in bytes; 0 = no bound. */
 int sw_state_max_size (const char *dir, uint64_t *bytes, sw_error **err);
-/* Remove least recently used layers (and caches) until the store fits max_bytes. */
+/* Remove least recently used layers (and caches) until the store fits max_bytes; step
+ * records whose layer went with them are removed too. */
 int sw_state_gc (const char *dir, uint64_t max_bytes, uint64_t *freed, sw_error **err);
 /* `slipway prune`: remove every layer, cache and dead session.  Waits for no one: fails
  * with EBUSY when a build is using the state. */

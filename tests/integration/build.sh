@@ -149,9 +149,9 @@ ctx=$dir/ctx7; mkdir -p "$ctx"
 printf 'FROM %s/base/busybox:latest\nRUN echo line-from-run\n' "$REGISTRY" > "$ctx/Dockerfile"
 out=$(script -qec "'$SLIPWAY' build --progress=tty --state-dir '$state' '$ctx'" /dev/null 2>&1)
 check "tty: live header and FINISHED" bash -c 'grep -q "\[+\] Building" <<<"$1" && grep -q "FINISHED" <<<"$1" && grep -q "=> \[2/2\] RUN echo line-from-run" <<<"$1"' _ "$out"
-out=$("$SLIPWAY" build --progress=plain --state-dir "$state" "$ctx" 2>&1)
+out=$("$SLIPWAY" build --progress=plain --no-cache --state-dir "$state" "$ctx" 2>&1)
 check "plain: buildx's numbered lines" bash -c 'grep -qE "^#[0-9]+ \[2/2\] RUN echo line-from-run$" <<<"$1" && grep -qE "^#[0-9]+ [0-9.]+ line-from-run$" <<<"$1" && grep -qE "^#[0-9]+ DONE [0-9.]+s$" <<<"$1"' _ "$out"
-out=$("$SLIPWAY" build --progress=rawjson --state-dir "$state" "$ctx" 2>&1)
+out=$("$SLIPWAY" build --progress=rawjson --no-cache --state-dir "$state" "$ctx" 2>&1)
 check "rawjson: one JSON object a line" bash -c 'grep "^{" <<<"$1" | jq -e -s "map(select(.kind == \"log\" and .text == \"line-from-run\")) | length == 1" >/dev/null' _ "$out"
 out=$("$SLIPWAY" build -q --state-dir "$state" "$ctx" 2>/dev/null)
 check "quiet: only the image ID on stdout" bash -c 'grep -qxE "sha256:[0-9a-f]{64}" <<<"$1"' _ "$out"
@@ -224,7 +224,8 @@ ctx=$dir/ctx11; mkdir -p "$ctx"; echo copied > "$ctx/f"
 printf 'FROM %s/base/busybox:latest\nCOPY --chown=nobody f /bin/newfile\nCOPY f /etc/passwd-copy\nWORKDIR /bin/sub\n' "$REGISTRY" > "$ctx/Dockerfile"
 lazy_state2=$dir/lazy-state2
 check "COPY-only build pushes" "$SLIPWAY" build -q --state-dir "$lazy_state2" -t "$REGISTRY/t/lazycopy:v1" --push "$ctx"
-check "COPY onto a base never extracts it" bash -c '[ -z "$(ls -A "'"$lazy_state2"'/layers" 2>/dev/null)" ]'
+base_layer=$(skopeo inspect --tls-verify=false --config "docker://$REGISTRY/base/busybox:latest-amd64" | jq -r '.rootfs.diff_ids[0]')
+check "COPY onto a base never extracts it" bash -c '[ -n "$2" ] && [ ! -e "$1/layers/${2/:/-}" ]' _ "$lazy_state2" "$base_layer"
 check "unpack the COPY-only image" unpack "$REGISTRY/t/lazycopy:v1" "$dir/b11"
 check "copied files land, owned per --chown from the base's passwd" bash -c '[ "$(cat '"$dir"'/b11/rootfs/bin/newfile)" = copied ] && [ "$(stat -c %u '"$dir"'/b11/rootfs/bin/newfile)" = 65534 ]'
 check "the base's files keep their contents (only the shape was fetched)" bash -c '[ "$(stat -c %s '"$dir"'/b11/rootfs/bin/busybox)" -gt 100000 ] && grep -q "^root:" '"$dir"'/b11/rootfs/etc/passwd'
@@ -270,7 +271,7 @@ RUN --mount=type=secret,id=tok,env=TOK,required sh -c 'test "\$(printf %s "\$TOK
 DF
 check "RUN --mount with mixed-case keys, a relative target, a secret in env=" \
   build --secret id=tok,src="$dir/tok.txt" -t "$REGISTRY/t/mounts:v1" --push "$ctx"
-check "a second build sees the same mixed-case cache" build --secret id=tok,src="$dir/tok.txt" -t "$REGISTRY/t/mounts:v2" --push "$ctx"
+check "a second build sees the same mixed-case cache" build --no-cache --secret id=tok,src="$dir/tok.txt" -t "$REGISTRY/t/mounts:v2" --push "$ctx"
 check "unpack the mounts image" unpack "$REGISTRY/t/mounts:v2" "$dir/b15"
 check "the cache mount persisted across builds (Type=Cache,Target=)" bash -c '[ "$(cat '"$dir"'/b15/rootfs/runs)" = 2 ]'
 check "the relative tmpfs target was mounted under the WORKDIR and left nothing" test ! -e "$dir/b15/rootfs/w/scratch/ok-tmpfs"

@@ -15,6 +15,7 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "store/state.h"
+#include "store/stepcache.h"
 
 static char *
 tmpdir (void)
@@ -191,6 +192,68 @@ config_max_size (void **state)
   sw_rmtree (d, NULL);
 }
 
+#define KEY "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* Step records: written whole, read back, refused for malformed keys; the stamp of a
+ * layer dir changes when a file in it does; the sweep after eviction drops records whose
+ * layer is gone and keeps the others. */
+static void
+step_records (void **state)
+{
+  cleanup_free char *d = tmpdir ();
+  sw_state *st = NULL;
+  cleanup_error sw_error *err = NULL;
+  sw_step_record rec = { 0 }, got;
+  assert_int_equal (sw_state_open (d, &st, &err), 0);
+
+  assert_int_equal (sw_step_get (st, KEY, &got), 0);
+  snprintf (rec.diff_id, sizeof rec.diff_id, "%s", DIFFID);
+  snprintf (rec.created, sizeof rec.created, "2026-01-02T03:04:05Z");
+  snprintf (rec.created_by, sizeof rec.created_by, "RUN a\nb");
+  snprintf (rec.blob_opts, sizeof rec.blob_opts, "1/-1/-1");
+  snprintf (rec.blob_digest, sizeof rec.blob_digest, "%s", DIFFID);
+  rec.blob_size = 1234567890123;
+  assert_int_equal (sw_step_put (st, KEY, &rec, &err), 0);
+  assert_int_equal (sw_step_get (st, KEY, &got), 1);
+  assert_string_equal (got.diff_id, DIFFID);
+  assert_string_equal (got.created, rec.created);
+  assert_string_equal (got.created_by, "RUN a b"); /* one line a field */
+  assert_string_equal (got.blob_digest, DIFFID);
+  assert_true (got.blob_size == 1234567890123);
+  assert_int_equal (sw_step_put (st, "../x", &rec, &err), -1);
+  sw_error_free (err);
+  err = NULL;
+  assert_int_equal (sw_step_get (st, "ABC", &got), 0);
+
+  /* stamps */
+  cleanup_free char *tmp = NULL;
+  char s1[SW_DIGEST_BUFSZ], s2[SW_DIGEST_BUFSZ], s3[SW_DIGEST_BUFSZ];
+  assert_int_equal (sw_state_layer_begin (st, &tmp, &err), 0);
+  cleanup_free char *sub = sw_xasprintf ("%s/sub", tmp);
+  assert_int_equal (mkdir (sub, 0755), 0);
+  cleanup_free char *f = sw_xasprintf ("%s/sub/file", tmp);
+  write_file (f, 10);
+  assert_int_equal (sw_step_stamp (tmp, s1, &err), 0);
+  assert_int_equal (sw_step_stamp (tmp, s2, &err), 0);
+  assert_string_equal (s1, s2);
+  usleep (10000);
+  write_file (f, 10); /* same bytes, rewritten: its ctime moves */
+  assert_int_equal (sw_step_stamp (tmp, s3, &err), 0);
+  assert_string_not_equal (s1, s3);
+
+  /* sweep: the record stays while its layer is in the store, goes with it */
+  assert_int_equal (sw_state_layer_commit (st, DIFFID, tmp, &err), 0);
+  sw_step_sweep (d);
+  assert_int_equal (sw_step_get (st, KEY, &got), 1);
+  cleanup_free char *lp = NULL;
+  assert_int_equal (sw_state_layer_path (st, DIFFID, &lp, &err), 0);
+  assert_int_equal (sw_rmtree (lp, &err), 0);
+  sw_step_sweep (d);
+  assert_int_equal (sw_step_get (st, KEY, &got), 0);
+  sw_state_close (st);
+  sw_rmtree (d, NULL);
+}
+
 int
 main (void)
 {
@@ -200,6 +263,7 @@ main (void)
     cmocka_unit_test (dead_sessions_are_cleaned_live_ones_kept),
     cmocka_unit_test (caches_gc_and_prune),
     cmocka_unit_test (config_max_size),
+    cmocka_unit_test (step_records),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

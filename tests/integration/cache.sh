@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# The build cache in the state dir: what hits and what misses (docs/CACHE.md), the same
+# image digest for an unchanged rebuild, --no-cache and --no-cache-filter, a corrupted
+# layer in the store (a miss, never a wrong image), two builds at once on one state dir.
+. tests/lib.sh
+dir=$(scratch_dir)
+start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
+tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+state=$dir/state
+
+# build NAME ARGS…: a build with its plain log in $dir/NAME.log and its metadata in
+# $dir/NAME.json; its exit status.
+build() {
+  local name=$1; shift
+  timeout 300 "$SLIPWAY" build --progress=plain --state-dir "$state" --metadata-file "$dir/$name.json" "$@" \
+    > "$dir/$name.log" 2>&1
+}
+digest() { jq -r '."containerimage.digest"' "$dir/$1.json" 2>/dev/null; }
+# cached NAME: the steps of build NAME that were CACHED, one a line ("RUN cat …")
+cached() {
+  awk '/^#[0-9]+ \[/ { id=$1; sub(/^#[0-9]+ \[[^]]*\] /, ""); name[id]=$0 }
+       /^#[0-9]+ CACHED/ { print name[$1] }' "$dir/$1.log"
+}
+# steps NAME: every step of build NAME that makes a layer
+steps() { awk '/^#[0-9]+ \[.*\] (RUN|COPY|ADD|WORKDIR)/ { sub(/^#[0-9]+ \[[^]]*\] /, ""); print }' "$dir/$1.log" | sort -u; }
+all_cached() { [ -n "$(steps "$1")" ] && [ "$(cached "$1" | sort -u)" = "$(steps "$1")" ]; }
+none_cached() { [ -z "$(cached "$1")" ]; }
+is_cached() { cached "$1" | grep -qF -- "$2"; }
+
+ctx=$dir/ctx; mkdir -p "$ctx/src/sub"
+echo a > "$ctx/src/a.txt"
+echo b > "$ctx/src/sub/b.txt"
+echo secret-notes > "$ctx/src/ignored.txt"
+echo 'src/ignored.txt' > "$ctx/.dockerignore"
+dockerfile() { # ENV value
+  cat > "$ctx/Dockerfile" <<DF
+FROM $REGISTRY/base/busybox:latest
+ARG V=1
+ENV E=$1
+COPY src/ /src/
+RUN cat /src/a.txt > /all && echo "\$V \$E" >> /all
+RUN --mount=type=bind,source=src/sub,target=/m ls -ln /m > /owners
+WORKDIR /w
+DF
+}
+dockerfile 1
+img=$REGISTRY/t/cache:v1
+
+check "first build" build b1 -t "$img" --push "$ctx"
+check "first build: nothing cached" none_cached b1
+check "unchanged rebuild" build b2 -t "$img" --push "$ctx"
+check "unchanged rebuild: every step CACHED" all_cached b2
+check "unchanged rebuild: the same image digest" test "$(digest b1)" = "$(digest b2)"
+check "unchanged rebuild: the base is not extracted" bash -c '! grep -q "extracting" "'"$dir"'/b2.log"'
+
+# ARG value: the RUNs that see it run, the COPY before them hits
+check "--build-arg V=2 builds" build arg -t "$img" --push --build-arg V=2 "$ctx"
+check "ARG value: COPY hits" is_cached arg "COPY src/ /src/"
+if is_cached arg "RUN cat"; then fail "ARG value: the RUN that sees it misses"; else pass "ARG value: the RUN that sees it misses"; fi
+
+# ENV
+dockerfile 2
+check "ENV E=2 builds" build env -t "$img" --push "$ctx"
+check "ENV value: COPY hits" is_cached env "COPY src/ /src/"
+if is_cached env "RUN cat"; then fail "ENV value: RUN misses"; else pass "ENV value: RUN misses"; fi
+dockerfile 1
+
+# file content, mode, a new file: the COPY misses
+echo a2 > "$ctx/src/a.txt"
+check "content change builds" build content -t "$img" --push "$ctx"
+if is_cached content "COPY src/"; then fail "file content: COPY misses"; else pass "file content: COPY misses"; fi
+echo a > "$ctx/src/a.txt"
+build back -t "$img" --push "$ctx"
+check "content back: every step CACHED" all_cached back
+check "content back: the first digest" test "$(digest b1)" = "$(digest back)"
+chmod 600 "$ctx/src/a.txt"
+build mode -t "$img" --push "$ctx"
+if is_cached mode "COPY src/"; then fail "file mode: COPY misses"; else pass "file mode: COPY misses"; fi
+chmod 644 "$ctx/src/a.txt"
+echo new > "$ctx/src/new.txt"
+build newfile -t "$img" --push "$ctx"
+if is_cached newfile "COPY src/"; then fail "a new file: COPY misses"; else pass "a new file: COPY misses"; fi
+rm "$ctx/src/new.txt"
+
+# owner: COPY from the context writes 0:0 (the layer is the same: a hit); a bind mount
+# shows the owner (a miss)
+chown 1234:1234 "$ctx/src/sub/b.txt"
+build owner -t "$img" --push "$ctx"
+check "owner: COPY (which writes 0:0) hits" is_cached owner "COPY src/"
+if is_cached owner "RUN --mount"; then fail "owner: the RUN whose bind mount shows it misses"; else pass "owner: the RUN whose bind mount shows it misses"; fi
+chown 0:0 "$ctx/src/sub/b.txt"
+
+# .dockerignore'd file, mtime only: hits, the same image
+echo changed > "$ctx/src/ignored.txt"
+touch -d '2001-02-03 04:05:06' "$ctx/src/a.txt" "$ctx/src/sub/b.txt" "$ctx/src"
+build ignored -t "$img" --push "$ctx"
+check "ignored file and mtimes changed: every step CACHED" all_cached ignored
+check "ignored file and mtimes changed: the first digest" test "$(digest b1)" = "$(digest ignored)"
+
+# --no-cache runs everything; the build after it hits again
+build nocache -t "$img" --push --no-cache "$ctx"
+check "--no-cache: nothing CACHED" none_cached nocache
+build after -t "$img" --push "$ctx"
+check "after --no-cache: every step CACHED" all_cached after
+
+# base image digest: the same tag, another image → every step misses
+skopeo copy -q --src-tls-verify=false --dest-tls-verify=false "docker://$REGISTRY/base/busybox:latest-amd64" \
+  "docker://$REGISTRY/base/moving:v1"
+sed -i "s|base/busybox:latest|base/moving:v1|" "$ctx/Dockerfile"
+build moving1 -t "$img" --push "$ctx"
+build moving2 -t "$img" --push "$ctx"
+check "a base by another name, same digest: CACHED" all_cached moving2
+mkdir -p "$dir/ctx2"; printf 'FROM %s/base/busybox:latest\nRUN echo other > /other\n' "$REGISTRY" > "$dir/ctx2/Dockerfile"
+build other -t "$REGISTRY/base/moving:v1" --push "$dir/ctx2"
+build moving3 -t "$img" --push "$ctx"
+check "the base's tag moved to another digest: every step misses" none_cached moving3
+dockerfile 1
+
+# platform: a FROM scratch COPY for amd64, then arm64
+mkdir -p "$dir/ctx3"; echo x > "$dir/ctx3/x"; printf 'FROM scratch\nCOPY x /x\n' > "$dir/ctx3/Dockerfile"
+build p1 --platform linux/amd64 -o "type=oci,dest=$dir/p1.tar" "$dir/ctx3"
+build p2 --platform linux/amd64 -o "type=oci,dest=$dir/p2.tar" "$dir/ctx3"
+build p3 --platform linux/arm64 -o "type=oci,dest=$dir/p3.tar" "$dir/ctx3"
+check "platform: the same one hits" all_cached p2
+check "platform: another one misses" none_cached p3
+
+# --no-cache-filter STAGE: that stage's steps run, the others hit
+mkdir -p "$dir/ctx4"
+cat > "$dir/ctx4/Dockerfile" <<DF
+FROM $REGISTRY/base/busybox:latest AS compile
+RUN echo compiled > /out
+FROM $REGISTRY/base/busybox:latest
+RUN echo final > /final
+COPY --from=compile /out /out
+DF
+build f1 -t "$REGISTRY/t/filter:v1" --push "$dir/ctx4"
+build f2 -t "$REGISTRY/t/filter:v1" --push "$dir/ctx4"
+check "multi-stage rebuild: every step CACHED" all_cached f2
+check "multi-stage rebuild: the cached compile stage is not extracted" bash -c '! grep -q "extracting" "'"$dir"'/f2.log"'
+build f3 -t "$REGISTRY/t/filter:v1" --push --no-cache-filter compile "$dir/ctx4"
+if is_cached f3 "RUN echo compiled"; then fail "--no-cache-filter compile: its RUN runs"; else pass "--no-cache-filter compile: its RUN runs"; fi
+check "--no-cache-filter compile: the final stage's RUN hits" is_cached f3 "RUN echo final"
+
+# a corrupted layer in the store: a miss and a rebuild, never a wrong image
+build c1 -o "type=local,dest=$dir/c1" "$ctx"
+# the store dirs of the layers whose /all is this build's (the same content made by
+# earlier builds under other keys has other mtimes, so other dirs)
+the_layers() {
+  local r d
+  for r in "$state"/steps/*; do
+    d=$(awk '/^diff_id/ { print $2 }' "$r")
+    if cmp -s "$state/layers/${d/:/-}/all" "$dir/c1/all"; then echo "$state/layers/${d/:/-}"; fi
+  done
+}
+layers=$(the_layers)
+check "the RUN's layer is in the store" test -n "$layers"
+for l in $layers; do echo WRONG > "$l/all"; done
+build c2 -o "type=local,dest=$dir/c2" "$ctx"
+if is_cached c2 "RUN cat"; then fail "corrupted layer: the step runs again"; else pass "corrupted layer: the step runs again"; fi
+check "corrupted layer: the image has the right file" cmp "$dir/c1/all" "$dir/c2/all"
+check "corrupted layer: a warning says so" grep -q "changed on disk" "$dir/c2.log"
+build c3 -o "type=local,dest=$dir/c3" "$ctx"
+check "the layer is stored again and hits" is_cached c3 "RUN cat"
+for l in $(the_layers); do rm -rf "$l"; done
+build c4 -o "type=local,dest=$dir/c4" "$ctx"
+if is_cached c4 "RUN cat"; then fail "a layer gone from the store: the step runs again"; else pass "a layer gone from the store: the step runs again"; fi
+check "a layer gone from the store: the right file" cmp "$dir/c1/all" "$dir/c4/all"
+
+# two builds at once on one state dir, sharing their first steps
+mkdir -p "$dir/cc1" "$dir/cc2"
+for i in 1 2; do
+  printf 'FROM %s/base/busybox:latest\nRUN echo shared > /shared\nRUN echo mine%s > /mine\n' "$REGISTRY" $i > "$dir/cc$i/Dockerfile"
+done
+build cc1a -t "$REGISTRY/t/cc1:v1" --push "$dir/cc1" & p1=$!
+build cc2a -t "$REGISTRY/t/cc2:v1" --push "$dir/cc2" & p2=$!
+wait $p1; r1=$?; wait $p2; r2=$?
+check "two concurrent builds on one state dir succeed" test $r1 -eq 0 -a $r2 -eq 0
+build cc1b -t "$REGISTRY/t/cc1:v1" --push "$dir/cc1"
+build cc2b -t "$REGISTRY/t/cc2:v1" --push "$dir/cc2"
+check "after them, each rebuild is CACHED" bash -c "$(declare -f cached steps all_cached); dir=$dir; all_cached cc1b && all_cached cc2b"
+# (both made the shared step; the record of one of them stays, so a rebuild may take the
+# other's layer: a correct image, but not always the first digest.  From then on, stable.)
+build cc1c -t "$REGISTRY/t/cc1:v1" --push "$dir/cc1"
+check "and a rebuild after that gives the same digest again" test "$(digest cc1b)" = "$(digest cc1c)"
+
+# max-size: the least recently used layers go, and their records with them
+n_before=$(ls "$state/steps" | wc -l)
+echo "max-size = 1" > "$state/config"
+build small -o "type=local,dest=$dir/small" "$ctx"
+check "max-size: the build after the bound shrank the store succeeds" cmp "$dir/c1/all" "$dir/small/all"
+check "max-size: no record points at a missing layer" bash -c '
+  for r in "$1"/steps/*; do [ -e "$r" ] || continue; d=$(awk "/^diff_id/ {print \$2}" "$r"); test -d "$1/layers/${d/:/-}" || exit 1; done' _ "$state"
+check "max-size: the records of evicted layers are gone" test "$(ls "$state/steps" | wc -l)" -lt "$n_before"
+rm -f "$state/config"
+check "the state dir is left with no scratch" bash -c '[ -z "$(ls -A "$1/runs" 2>/dev/null)" ]' _ "$state"
+
+# ---- the cache in a registry (--cache-to / --cache-from type=registry) ----
+cref=$REGISTRY/cache/app:main
+state=$dir/state-r1
+check "--cache-to type=registry,mode=max exports" build r1 -t "$REGISTRY/t/remote:v1" --push \
+  --cache-to "type=registry,ref=$cref,mode=max" "$dir/ctx4"
+craw=$(skopeo inspect --tls-verify=false --raw "docker://$cref")
+# three steps, two blobs: COPY --from=compile /out makes the very layer of RUN … > /out
+check "the cache ref is an OCI manifest with the cache config and each blob once" bash -c \
+  'jq -e ".config.mediaType == \"application/vnd.slipway.cache.config.v1+json\" and (.layers | length) == 2" <<<"$1" >/dev/null' _ "$craw"
+state=$dir/state-r2 # a cold runner
+check "a cold state dir with --cache-from builds" build r2 -t "$REGISTRY/t/remote:v1" --push --cache-from "type=registry,ref=$cref" "$dir/ctx4"
+check "cold state dir + --cache-from: every step CACHED (mode=max: the compile stage too)" all_cached r2
+check "cold state dir + --cache-from: the same image digest" test "$(digest r1)" = "$(digest r2)"
+state=$dir/state-r3
+check "mode=min exports" build r3 -t "$REGISTRY/t/remote:v1" --push --cache-to "type=registry,ref=$REGISTRY/cache/min:x,mode=min" "$dir/ctx4"
+state=$dir/state-r4
+build r4 -t "$REGISTRY/t/remote:v1" --push --cache-from "type=registry,ref=$REGISTRY/cache/min:x" "$dir/ctx4"
+check "mode=min: the exported image's steps hit" is_cached r4 "RUN echo final"
+check "mode=min: a compile stage's do not (the COPY --from still hits: its key is known)" bash -c \
+  "$(declare -f cached is_cached); dir=$dir; ! is_cached r4 'RUN echo compiled' && is_cached r4 'COPY --from=compile'"
+
+# a corrupted blob in the cache registry: a miss, the step runs, the image is right
+mkdir -p "$dir/ctx5"; printf 'FROM %s/base/busybox:latest\nRUN echo fine > /fine\n' "$REGISTRY" > "$dir/ctx5/Dockerfile"
+state=$dir/state-k1
+build k1 -o "type=local,dest=$dir/k1" --cache-to "type=registry,ref=$REGISTRY/cache/bad:x,mode=max" "$dir/ctx5"
+blob=$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/cache/bad:x" | jq -r '.layers[0].digest')
+data=$dir/registry/data/docker/registry/v2/blobs/sha256/${blob:7:2}/${blob#sha256:}/data
+check "the cache blob is in the registry's storage" test -f "$data"
+size=$(stat -c %s "$data"); head -c "$size" /dev/urandom > "$data"
+state=$dir/state-k2
+check "a corrupted cache blob: the build succeeds" build k2 -o "type=local,dest=$dir/k2" --cache-from "type=registry,ref=$REGISTRY/cache/bad:x" "$dir/ctx5"
+if is_cached k2 "RUN echo fine"; then fail "a corrupted cache blob: the step runs"; else pass "a corrupted cache blob: the step runs"; fi
+check "a corrupted cache blob: the right file" bash -c '[ "$(cat "$1/fine")" = fine ]' _ "$dir/k2"
+check "a corrupted cache blob: a warning says so" grep -q "cache-from" "$dir/k2.log"
+
+# two platforms exporting to one ref: neither erases the other
+state=$dir/state-p1
+build pa --platform linux/amd64 -t "$REGISTRY/t/plat:amd64" --push --cache-to "type=registry,ref=$REGISTRY/cache/plat:x,mode=max" "$dir/ctx3"
+state=$dir/state-p2
+build pb --platform linux/arm64 -t "$REGISTRY/t/plat:arm64" --push --cache-to "type=registry,ref=$REGISTRY/cache/plat:x,mode=max" "$dir/ctx3"
+state=$dir/state-p3
+build pc --platform linux/amd64 -t "$REGISTRY/t/plat:amd64" --push --cache-from "type=registry,ref=$REGISTRY/cache/plat:x" "$dir/ctx3"
+build pd --platform linux/arm64 -t "$REGISTRY/t/plat:arm64" --push --cache-from "type=registry,ref=$REGISTRY/cache/plat:x" "$dir/ctx3"
+check "two platforms' exports to one ref: amd64 still hits" all_cached pc
+check "two platforms' exports to one ref: arm64 hits" all_cached pd
+
+# export failures: fatal (and no tag) unless ignore-error=true; unsupported types say so
+state=$dir/state-e
+dead=127.0.0.1:$(free_port)
+if build e1 -t "$REGISTRY/t/exp:v1" --push --cache-to "type=registry,ref=$dead/cache/x:y" "$dir/ctx3"; then
+  fail "an export that fails fails the build"
+else pass "an export that fails fails the build"; fi
+check "and no tag was written" bash -c '! skopeo inspect --tls-verify=false --raw "docker://$1" >/dev/null 2>&1' _ "$REGISTRY/t/exp:v1"
+check "ignore-error=true: a warning, the build succeeds" build e2 -t "$REGISTRY/t/exp:v1" --push \
+  --cache-to "type=registry,ref=$dead/cache/x:y,ignore-error=true" "$dir/ctx3"
+if build e3 --cache-to type=gha "$dir/ctx3"; then fail "--cache-to type=gha is refused"; else
+  check "--cache-to type=gha: not supported yet" grep -q "not supported yet: --cache-to type=gha" "$dir/e3.log"; fi
