@@ -235,7 +235,7 @@ set_attestation (sw_build *b, const char *type, const char *value, sw_error **er
           char *eq = strchr (f, '=');
           if (eq)
             *eq = '\0';
-          if (strcmp (f, "type") == 0 || strcmp (f, "disabled") == 0)
+          if (*f == '\0' || strcmp (f, "type") == 0 || strcmp (f, "disabled") == 0)
             continue;
           if (strcmp (f, "generator") == 0)
             return sw_error_make (err, ENOTSUP,
