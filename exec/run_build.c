@@ -27,6 +27,7 @@
 #include "sandbox/sandbox.h"
 #include "image/mediatype.h"
 #include "registry/ops.h"
+#include "registry/publish.h"
 
 /* ---- outputs -------------------------------------------------------------------- */
 
@@ -474,17 +475,31 @@ write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_
   return write_file (b->metadata_file, json.data, err);
 }
 
-static int
-push_tags (sw_engine *e, const char *media_type, const sw_buf *body, sw_error **err)
+/* The names, all together: see registry/publish.h.  Each tag's repository gets the image by
+ * digest first (blobs mounted from the push repository). */
+struct publish_vertex
 {
+  sw_engine *e;
+  int id;
+};
+
+static void
+publish_note (void *ud, const char *line)
+{
+  struct publish_vertex *v = ud;
+  sw_engine_vertex_log (v->e, v->id, 1, line);
+}
+
+static int
+push_tags (sw_engine *e, int vertex, const char *digest, sw_error **err)
+{
+  struct publish_vertex v = { e, vertex };
+  sw_publish_tag *pt = sw_xcalloc (e->n_tags + 1, sizeof *pt);
   for (size_t i = 0; i < e->n_tags; i++)
-    {
-      const sw_ref *t = e->tags[i];
-      const char *reference = t->tag ? t->tag : "latest";
-      if (sw_manifest_put (e->reg, t, reference, media_type, body->data, body->len, err) < 0)
-        return -1;
-    }
-  return 0;
+    pt[i] = (sw_publish_tag){ .tag = e->tags[i], .source = e->push_repo, .digest = digest };
+  int r = sw_publish_tags (e->reg, pt, e->n_tags, publish_note, &v, err);
+  free (pt);
+  return r;
 }
 
 int
@@ -514,13 +529,6 @@ sw_build_run (sw_build *b, sw_error **err)
       e.push_repo->tag = NULL;
       free (e.push_repo->digest);
       e.push_repo->digest = NULL;
-      for (size_t i = 1; i < e.n_tags; i++)
-        if (strcmp (e.tags[i]->domain, e.tags[0]->domain) || strcmp (e.tags[i]->path, e.tags[0]->path))
-          {
-            sw_error_make (err, ENOTSUP, "not supported yet: tags in several repositories (%s, %s)",
-                           b->tags.v[0], b->tags.v[i]);
-            goto out;
-          }
     }
   else if (b->outputs.n == 0)
     sw_warn ("No output specified: the build result will only be checked, not stored (use --push or -o)");
@@ -593,7 +601,7 @@ sw_build_run (sw_build *b, sw_error **err)
     {
       int id = sw_engine_vertex_start (&e, "pushing tags");
       double t0 = sw_engine_now ();
-      int pr = push_tags (&e, final_type, &final, err);
+      int pr = push_tags (&e, id, final_digest, err);
       sw_engine_vertex_done (&e, id, t0, pr < 0 ? *err : NULL);
       if (pr < 0)
         goto out;
