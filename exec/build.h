@@ -33,6 +33,9 @@ struct sw_build
   sw_strv tags, build_args, platforms, outputs, labels, annotations, secrets, ssh,
       add_hosts, build_contexts, insecure_registries;
   bool push, load, no_cache, pull;
+  bool publish_none;     /* SW_OPT_PUBLISH "none": push by digest, move no tag */
+  sw_strv smoke;         /* SW_OPT_SMOKE commands */
+  int smoke_timeout;     /* seconds */
 
   sw_event_callback cb;
   void *cb_userdata;

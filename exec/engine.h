@@ -154,6 +154,10 @@ typedef struct sw_image_result
 } sw_image_result;
 int sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_error **err);
 
+/* Smoke tests (exec/smoke.c): run every SW_OPT_SMOKE command in stage s's image (its
+ * env, user, workdir; no network; emulated when foreign).  0, or -1 at the first failure. */
+int sw_engine_smoke (sw_engine *e, sw_stage *s, sw_error **err);
+
 double sw_engine_now (void);
 
 /* The --build-context value for name ("docker-image://REF" or a directory), or NULL. */

@@ -428,7 +428,8 @@ build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platf
   for (size_t i = 0; i < e->plan->n_order; i++)
     if (sw_engine_run_stage (e, e->plan->order[i], err) < 0)
       return -1;
-  if (sw_engine_export_image (e, &e->stages[e->plan->target], out, err) < 0)
+  if (sw_engine_export_image (e, &e->stages[e->plan->target], out, err) < 0
+      || sw_engine_smoke (e, &e->stages[e->plan->target], err) < 0)
     return -1;
   return sw_outputs_write_platform (e, &e->stages[e->plan->target], out, index, n_platforms, err);
 }
@@ -596,8 +597,9 @@ sw_build_run (sw_build *b, sw_error **err)
       || sw_outputs_commit (&e, err) < 0)
     goto out;
 
-  /* Last: the names.  Everything they point at is in the registry by now. */
-  if (push)
+  /* Last: the names.  Everything they point at is in the registry by now, and passed its
+   * smoke tests.  With SW_OPT_PUBLISH "none" the caller names it (sw_publish_run). */
+  if (push && !b->publish_none)
     {
       int id = sw_engine_vertex_start (&e, "pushing tags");
       double t0 = sw_engine_now ();
