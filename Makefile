@@ -11,7 +11,7 @@ BUILD   ?= build
 VERSION := 0.1.0
 
 CC      ?= cc
-PKGS    := libarchive libcurl jansson libseccomp libzstd libcrypto libisal
+PKGS    := libarchive libcurl jansson libseccomp libzstd libcrypto libisal yaml-0.1
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wmissing-prototypes -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 -fPIC -fvisibility=hidden $(WARN) -D_GNU_SOURCE -DSLIPWAY_VERSION='"$(VERSION)"' -Iinclude -I.
@@ -24,7 +24,7 @@ endif
 
 # The library is every .c file of the core modules; a module's files are found, not listed,
 # so adding a file never means editing this Makefile.
-MODULES  := common dockerfile image layers registry emu store sandbox copy exec
+MODULES  := common dockerfile image layers registry emu store sandbox copy bake exec
 LIB_SRCS := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
 CLI_SRCS := $(wildcard cli/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)

@@ -367,3 +367,121 @@ out:
   free (order);
   return ret;
 }
+
+/* ---- the public face (include/slipway.h) ------------------------------------------------- */
+
+struct sw_publish
+{
+  sw_registry *reg;
+  char **insecure;
+  sw_ref **tags;
+  sw_ref **images;
+  unsigned *flags;
+  size_t n;
+  sw_event_callback cb;
+  void *cb_ud;
+};
+
+sw_publish *
+sw_publish_new (const char *const *insecure)
+{
+  sw_publish *p = sw_xzalloc (sizeof *p);
+  size_t n = 0;
+  while (insecure && insecure[n])
+    n++;
+  p->insecure = sw_xcalloc (n + 1, sizeof *p->insecure);
+  for (size_t i = 0; i < n; i++)
+    p->insecure[i] = sw_xstrdup (insecure[i]);
+  sw_registry_options ro = { .insecure = (const char *const *) p->insecure };
+  p->reg = sw_registry_new (&ro);
+  return p;
+}
+
+void
+sw_publish_free (sw_publish *p)
+{
+  if (p == NULL)
+    return;
+  for (size_t i = 0; i < p->n; i++)
+    {
+      sw_ref_free (p->tags[i]);
+      sw_ref_free (p->images[i]);
+    }
+  free (p->tags);
+  free (p->images);
+  free (p->flags);
+  sw_registry_free (p->reg);
+  for (size_t i = 0; p->insecure[i]; i++)
+    free (p->insecure[i]);
+  free (p->insecure);
+  free (p);
+}
+
+int
+sw_publish_add (sw_publish *p, const char *tag, const char *image, unsigned flags, sw_error **err)
+{
+  sw_ref *t = NULL, *im = NULL;
+  if (sw_ref_parse (tag, &t, err) < 0)
+    return sw_error_set_category (err, SW_ERR_INPUT);
+  if (t->digest)
+    {
+      sw_ref_free (t);
+      sw_error_make (err, EINVAL, "publish: tag %s must not have a digest", tag);
+      return sw_error_set_category (err, SW_ERR_INPUT);
+    }
+  if (sw_ref_parse (image, &im, err) < 0)
+    {
+      sw_ref_free (t);
+      return sw_error_set_category (err, SW_ERR_INPUT);
+    }
+  if (im->digest == NULL)
+    {
+      sw_ref_free (t);
+      sw_ref_free (im);
+      sw_error_make (err, EINVAL, "publish: %s must name the image by digest (REPO@sha256:…)", image);
+      return sw_error_set_category (err, SW_ERR_INPUT);
+    }
+  if (strcmp (t->domain, im->domain) != 0)
+    {
+      sw_error_make (err, ENOTSUP, "not supported yet: publishing %s from another registry (%s)", tag, im->domain);
+      sw_ref_free (t);
+      sw_ref_free (im);
+      return sw_error_set_category (err, SW_ERR_INPUT);
+    }
+  p->tags = sw_xreallocarray (p->tags, p->n + 1, sizeof *p->tags);
+  p->images = sw_xreallocarray (p->images, p->n + 1, sizeof *p->images);
+  p->flags = sw_xreallocarray (p->flags, p->n + 1, sizeof *p->flags);
+  p->tags[p->n] = t;
+  p->images[p->n] = im;
+  p->flags[p->n] = flags;
+  p->n++;
+  return 0;
+}
+
+void
+sw_publish_set_event_callback (sw_publish *p, sw_event_callback cb, void *userdata)
+{
+  p->cb = cb;
+  p->cb_ud = userdata;
+}
+
+static void
+publish_event (void *ud, const char *line)
+{
+  sw_publish *p = ud;
+  sw_event ev = { .kind = SW_EVENT_LOG, .level = SW_LOG_INFO, .text = line };
+  if (p->cb)
+    p->cb (&ev, p->cb_ud);
+}
+
+int
+sw_publish_run (sw_publish *p, sw_error **err)
+{
+  sw_publish_tag *pt = sw_xcalloc (p->n + 1, sizeof *pt);
+  for (size_t i = 0; i < p->n; i++)
+    pt[i] = (sw_publish_tag){ .tag = p->tags[i], .source = p->images[i], .digest = p->images[i]->digest,
+                              .last = (p->flags[i] & SW_PUBLISH_LAST) != 0 };
+  int r = sw_publish_tags (p->reg, pt, p->n, publish_event, p, err);
+  free (pt);
+  return r;
+}
