@@ -16,7 +16,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wmissing-protot
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 -fPIC -fvisibility=hidden $(WARN) -D_GNU_SOURCE -DSLIPWAY_VERSION='"$(VERSION)"' -Iinclude -I.
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined

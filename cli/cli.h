@@ -15,6 +15,8 @@ int cli_login (int argc, char **argv);
 int cli_logout (int argc, char **argv);
 int cli_debug_run (int argc, char **argv);
 int cli_prune (int argc, char **argv);
+int cli_bake (int argc, char **argv);
+int cli_publish (int argc, char **argv);
 
 /* "slipway: MESSAGE" on stderr. */
 void cli_fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
