@@ -315,17 +315,58 @@ add_unique (json_t *l, const json_t *more)
     }
 }
 
+/* Go's path.Clean, which compose applies to a build context ("./web" → "web"). */
+static char *
+clean_path (const char *p)
+{
+  bool abs = p[0] == '/';
+  cleanup_free char *copy = sw_xstrdup (p);
+  char **parts = sw_xcalloc (strlen (p) + 1, sizeof *parts);
+  size_t n = 0;
+  char *save = NULL;
+  for (char *c = strtok_r (copy, "/", &save); c; c = strtok_r (NULL, "/", &save))
+    {
+      if (strcmp (c, ".") == 0)
+        continue;
+      if (strcmp (c, "..") == 0 && n > 0 && strcmp (parts[n - 1], "..") != 0)
+        n--;
+      else if (strcmp (c, "..") == 0 && abs)
+        continue;
+      else
+        parts[n++] = c;
+    }
+  sw_buf o = SW_BUF_INIT;
+  sw_buf_puts (&o, abs ? "/" : "");
+  for (size_t i = 0; i < n; i++)
+    sw_buf_printf (&o, "%s%s", i ? "/" : "", parts[i]);
+  if (o.len == 0)
+    sw_buf_puts (&o, ".");
+  free (parts);
+  return sw_buf_steal (&o);
+}
+
+static json_t *
+context_value (const json_t *v)
+{
+  const char *s = json_string_value (v);
+  if (s == NULL || *s == '\0' || strstr (s, "://") || strncmp (s, "git@", 4) == 0)
+    return s ? json_incref ((json_t *) v) : json_string ("");
+  char *c = clean_path (s);
+  json_t *r = json_string (c);
+  free (c);
+  return r;
+}
+
 static json_t *
 service_target (const json_t *svc, const json_t *build, const json_t *top_secrets, const env *e)
 {
   json_t *t = json_object ();
   if (json_is_string (build))
     {
-      json_object_set (t, "context", (json_t *) build);
+      json_object_set_new (t, "context", context_value (build));
       goto image;
     }
-  set_nonempty (t, "context", json_incref (json_object_get (build, "context") ? json_object_get (build, "context")
-                                                                                : json_string ("")));
+  set_nonempty (t, "context", context_value (json_object_get (build, "context")));
   if (json_object_get (build, "dockerfile"))
     set_nonempty (t, "dockerfile", json_incref (json_object_get (build, "dockerfile")));
   if (json_object_get (build, "dockerfile_inline"))

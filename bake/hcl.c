@@ -596,7 +596,8 @@ parse_primary (parser *ps, bool nl)
               perr (ps, "expected \"=\" or \":\" after an object key");
               break;
             }
-          xnode *v = parse_expr (ps, true);
+          /* a newline ends the value: it separates the object's items */
+          xnode *v = parse_expr (ps, false);
           if (v == NULL)
             break;
           xadd (x, v);
@@ -1505,10 +1506,11 @@ call (evaluator *ev, const xnode *x, json_t **args, size_t n)
     }
   if (strcmp (f, "coalesce") == 0)
     {
+      /* the first argument that is not null ("" is a value) */
       for (size_t i = 0; i < n; i++)
-        if (!json_is_null (args[i]) && !(json_is_string (args[i]) && *json_string_value (args[i]) == '\0'))
+        if (!json_is_null (args[i]))
           return json_incref (args[i]);
-      return eval_fail (ev, x, "coalesce: no non-null, non-empty argument");
+      return eval_fail (ev, x, "coalesce: no non-null argument");
     }
   if (strcmp (f, "length") == 0)
     {
