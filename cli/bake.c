@@ -57,6 +57,7 @@ struct target
   enum tstate state;
   char *digest;
   char *metadata_path;
+  bool linked;   /* only built as another target's context (output cacheonly): never tagged */
   sw_error *err;
   struct bake *bake;
 };
@@ -341,7 +342,14 @@ configure (struct bake *bk, struct target *t, sw_error **err)
           continue;
         }
       if (type && strcmp (type, "cacheonly") == 0)
-        continue;
+        {
+          /* another target's context: its image reaches that build by digest, through the
+           * registry, and is never named */
+          t->linked = true;
+          if (bk->push)
+            push = true;
+          continue;
+        }
       char *spec = csv_of (e);
       int r = set (b, SW_OPT_OUTPUT, spec, err);
       free (spec);
@@ -352,7 +360,7 @@ configure (struct bake *bk, struct target *t, sw_error **err)
     {
       if (set (b, SW_OPT_PUSH, "true", err) < 0)
         return -1;
-      if (!bk->per_target && set (b, SW_OPT_PUBLISH, "none", err) < 0)
+      if ((!bk->per_target || t->linked) && set (b, SW_OPT_PUBLISH, "none", err) < 0)
         return -1;
     }
   json_array_foreach (json_object_get (d, "x-slipway-smoke"), i, e)
@@ -562,7 +570,7 @@ publish_all (struct bake *bk)
     {
       struct target *t = &bk->t[i];
       json_t *tags = json_object_get (t->def, "tags");
-      if (t->digest == NULL || json_array_size (tags) == 0 || !bk->push)
+      if (t->digest == NULL || json_array_size (tags) == 0 || !bk->push || t->linked)
         continue;
       bool last = json_is_true (json_object_get (t->def, "x-slipway-publish-last"));
       size_t j;
