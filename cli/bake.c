@@ -58,6 +58,7 @@ struct target
   char *digest;
   char *metadata_path;
   bool linked;   /* only built as another target's context (output cacheonly): never tagged */
+  char *repo;    /* the repository its image is pushed to (its first tag's) */
   sw_error *err;
   struct bake *bake;
 };
@@ -143,6 +144,8 @@ on_publish_event (const sw_event *ev, void *userdata)
 
 /* ---- a target's build ----------------------------------------------------------------- */
 
+static char *repo_of (const char *ref);
+
 static int
 set (sw_build *b, sw_option o, const char *v, sw_error **err)
 {
@@ -203,10 +206,14 @@ configure (struct bake *bk, struct target *t, sw_error **err)
   const char *df = json_string_value (json_object_get (d, "dockerfile"));
 
   static const char *const refused[] = { "dockerfile-inline", "cache-from", "cache-to", "attest", "shm-size",
-                                         "ulimits", "call", "no-cache-filter", "entitlements" };
+                                         "ulimits", "call", "no-cache-filter" };
   for (i = 0; i < sizeof refused / sizeof *refused; i++)
     if (json_object_get (d, refused[i]))
       return unsupported (t, refused[i], err);
+  /* network.host is a permission (RUN may use the host's network), which slipway grants */
+  json_array_foreach (json_object_get (d, "entitlements"), i, e)
+    if (strcmp (json_string_value (e), "network.host") != 0)
+      return unsupported (t, json_string_value (e), err);
   if (set (b, SW_OPT_CONTEXT, ctx, err) < 0)
     return -1;
   if (df)
@@ -223,6 +230,8 @@ configure (struct bake *bk, struct target *t, sw_error **err)
   json_array_foreach (json_object_get (d, "tags"), i, e)
     if (set (b, SW_OPT_TAG, json_string_value (e), err) < 0)
       return -1;
+  if (json_array_size (json_object_get (d, "tags")))
+    t->repo = repo_of (json_string_value (json_array_get (json_object_get (d, "tags"), 0)));
   json_object_foreach (json_object_get (d, "args"), k, v)
     {
       char *kv;
@@ -308,21 +317,15 @@ configure (struct bake *bk, struct target *t, sw_error **err)
           for (size_t j = 0; j < bk->n; j++)
             if (strcmp (bk->t[j].name, s + 7) == 0)
               o = &bk->t[j];
-          json_t *otags = o ? json_object_get (o->def, "tags") : NULL;
-          if (o == NULL || o->digest == NULL || json_array_size (otags) == 0 || !bk->push)
+          if (o == NULL || o->digest == NULL || o->repo == NULL || !bk->push)
             {
               fprintf (stderr, "slipway: target %s: not supported yet: contexts %s=%s without --push and tags on %s "
                                "(the image is passed by digest through the registry)\n",
                        t->name, k, s, s + 7);
               return -1;
             }
-          char *repo = strdup (json_string_value (json_array_get (otags, 0)));
-          char *slash = strrchr (repo, '/'), *colon = strrchr (repo, ':');
-          if (colon && (slash == NULL || colon > slash))
-            *colon = '\0';
-          if (asprintf (&kv, "%s=docker-image://%s@%s", k, repo, o->digest) < 0)
+          if (asprintf (&kv, "%s=docker-image://%s@%s", k, o->repo, o->digest) < 0)
             abort ();
-          free (repo);
         }
       else if (asprintf (&kv, "%s=%s", k, s) < 0)
         abort ();
@@ -353,6 +356,37 @@ configure (struct bake *bk, struct target *t, sw_error **err)
       char *spec = csv_of (e);
       int r = set (b, SW_OPT_OUTPUT, spec, err);
       free (spec);
+      if (r < 0)
+        return -1;
+    }
+  if (push && t->linked && json_array_size (json_object_get (d, "tags")) == 0)
+    {
+      /* an untagged context target is pushed, by digest only, into the repository of a
+       * target that uses it: the tag given here only chooses that repository and is never
+       * written (SW_OPT_PUBLISH "none") */
+      const char *repo_tag = NULL;
+      for (size_t j = 0; j < bk->n && repo_tag == NULL; j++)
+        {
+          json_t *c = json_object_get (bk->t[j].def, "contexts");
+          const char *ck;
+          json_t *cv;
+          json_object_foreach (c, ck, cv)
+            if (strncmp (json_string_value (cv), "target:", 7) == 0 && strcmp (json_string_value (cv) + 7, t->name) == 0
+                && json_array_size (json_object_get (bk->t[j].def, "tags")))
+              repo_tag = json_string_value (json_array_get (json_object_get (bk->t[j].def, "tags"), 0));
+        }
+      if (repo_tag == NULL)
+        {
+          fprintf (stderr, "slipway: target %s: not supported yet: a context target whose users have no tags\n",
+                   t->name);
+          return -1;
+        }
+      char *tag;
+      t->repo = repo_of (repo_tag);
+      if (asprintf (&tag, "%s:never-written-context-%s", t->repo, t->name) < 0)
+        abort ();
+      int r = set (b, SW_OPT_TAG, tag, err);
+      free (tag);
       if (r < 0)
         return -1;
     }
@@ -837,6 +871,7 @@ cli_bake (int argc, char **argv)
       sw_build_free (bk.t[i].b);
       sw_error_free (bk.t[i].err);
       free (bk.t[i].digest);
+      free (bk.t[i].repo);
       if (bk.t[i].metadata_path)
         unlink (bk.t[i].metadata_path);
       free (bk.t[i].metadata_path);
