@@ -46,3 +46,19 @@ if exists "$REGISTRY/p/app:fresh"; then
 else
   check "a new tag is deleted again" grep -q "p/app:fresh: removed again" <<<"$out"
 fi
+
+# smoke tests: in the built image (env, user, workdir, no network), before any tag moves
+printf 'FROM %s/base/busybox:latest\nENV GREET=hi\nWORKDIR /w\nRUN echo ok > /w/f\nUSER nobody\n' "$REGISTRY" > "$ctx/Dockerfile"
+out=$("$SLIPWAY" build --progress=plain --state-dir "$state" -t "$REGISTRY/sm/ok:1" --push \
+      --smoke 'echo "$GREET $(pwd) $(id -u) $(cat f)"' --smoke 'ip link 2>/dev/null | grep -c "^[0-9]" || cat /proc/net/dev | grep -c :' "$ctx" 2>&1); rc=$?
+check "build --smoke: passing smoke tests, then the tag" bash -c '[ $1 -eq 0 ] && skopeo inspect --tls-verify=false "docker://$2/sm/ok:1" >/dev/null 2>&1' _ $rc "$REGISTRY"
+check "build --smoke runs with the image's env, workdir and user" grep -q "hi /w 65534 ok" <<<"$out"
+check "build --smoke has no network but lo" bash -c 'grep -A3 "smoke test.*proc/net/dev" <<<"$1" | grep -qE "#[0-9]+ [0-9.]+ 1$"' _ "$out"
+out=$("$SLIPWAY" build --progress=plain --state-dir "$state" -t "$REGISTRY/sm/bad:1" --push --smoke 'echo visible-output; exit 4' "$ctx" 2>&1); rc=$?
+check "build --smoke: a failing command fails the build, output shown" bash -c '[ $1 -ne 0 ] && grep -q visible-output <<<"$2" && grep -q "exit code: 4" <<<"$2"' _ $rc "$out"
+check "build --smoke: a failing command moves no tag" bash -c '! skopeo inspect --tls-verify=false "docker://$1/sm/bad:1" >/dev/null 2>&1' _ "$REGISTRY"
+start=$(date +%s)
+out=$("$SLIPWAY" build --progress=plain --state-dir "$state" -t "$REGISTRY/sm/slow:1" --push --smoke 'sleep 60' --smoke-timeout 2 "$ctx" 2>&1); rc=$?
+check "build --smoke-timeout stops a command and fails the build" bash -c '[ $1 -ne 0 ] && [ $(( $(date +%s) - $2 )) -lt 40 ] && grep -q "did not finish in 2 s" <<<"$3"' _ $rc "$start" "$out"
+check "build --smoke-timeout: no tag" bash -c '! skopeo inspect --tls-verify=false "docker://$1/sm/slow:1" >/dev/null 2>&1' _ "$REGISTRY"
+check "no sandbox process left" test "$(count_procs 'sleep 60')" = 0
