@@ -59,6 +59,7 @@ struct target
   char *metadata_path;
   bool linked;   /* only built as another target's context (output cacheonly): never tagged */
   char *repo;    /* the repository its image is pushed to (its first tag's) */
+  bool pushes;   /* its outputs push (--push, --set *.push, or an image/registry output) */
   sw_error *err;
   struct bake *bake;
 };
@@ -317,7 +318,7 @@ configure (struct bake *bk, struct target *t, sw_error **err)
           for (size_t j = 0; j < bk->n; j++)
             if (strcmp (bk->t[j].name, s + 7) == 0)
               o = &bk->t[j];
-          if (o == NULL || o->digest == NULL || o->repo == NULL || !bk->push)
+          if (o == NULL || o->digest == NULL || o->repo == NULL || !o->pushes)
             {
               fprintf (stderr, "slipway: target %s: not supported yet: contexts %s=%s without --push and tags on %s "
                                "(the image is passed by digest through the registry)\n",
@@ -390,6 +391,7 @@ configure (struct bake *bk, struct target *t, sw_error **err)
       if (r < 0)
         return -1;
     }
+  t->pushes = push;
   if (push)
     {
       if (set (b, SW_OPT_PUSH, "true", err) < 0)
@@ -604,7 +606,7 @@ publish_all (struct bake *bk)
     {
       struct target *t = &bk->t[i];
       json_t *tags = json_object_get (t->def, "tags");
-      if (t->digest == NULL || json_array_size (tags) == 0 || !bk->push || t->linked)
+      if (t->digest == NULL || json_array_size (tags) == 0 || !t->pushes || t->linked)
         continue;
       bool last = json_is_true (json_object_get (t->def, "x-slipway-publish-last"));
       size_t j;
@@ -850,14 +852,17 @@ cli_bake (int argc, char **argv)
       fprintf (stderr, "slipway: target %s: not built (another target failed)\n", bk.t[i].name);
   if (built < 0)
     {
-      if (bk.push && !bk.per_target)
+      if (!bk.per_target)
         fprintf (stderr, "slipway: bake failed: no tag of any target was moved\n");
       rc = 1;
     }
   else
     {
       rc = 0;
-      if (bk.push && !bk.per_target)
+      bool any_push = false;
+      for (size_t i = 0; i < bk.n; i++)
+        any_push |= bk.t[i].pushes && !bk.t[i].linked;
+      if (any_push && !bk.per_target)
         rc = publish_all (&bk);
       if (rc == 0 && metadata)
         rc = write_metadata (&bk, metadata);

@@ -84,6 +84,16 @@ check "a failing smoke test: its output is shown" grep -q "smoke-output-here" <<
 out=$(bake -f smoke.hcl --push --smoke 'exit 3' a 2>&1); rc=$?
 check "bake --smoke applies to every target (and fails here)" bash -c '[ $1 -ne 0 ] && ! skopeo inspect --tls-verify=false "docker://$2/s/a:1" >/dev/null 2>&1' _ $rc "$R"
 
+# an output in the file (type=registry) pushes without --push, and publishes too
+cat > "$w/out.hcl" <<HCL
+target "default" {
+  context = "ok"
+  tags = ["$R/o/a:1"]
+  output = ["type=registry"]
+}
+HCL
+check "a registry output in the file publishes its tags (no --push)" bash -c 'cd "$1" && "$2" bake --progress=quiet --state-dir "$3" -f out.hcl && skopeo inspect --tls-verify=false "docker://$4/o/a:1" >/dev/null 2>&1' _ "$w" "$SLIPWAY" "$dir/state" "$R"
+
 # three images on one base target: the base is built once and named by digest
 cat > "$w/three.hcl" <<HCL
 target "base" {
