@@ -1,5 +1,5 @@
 /* cli/bake.c — `slipway bake [TARGET|GROUP…]`, flag for flag `docker buildx bake`, and
- * `slipway publish --from METADATA.json`.
+ * `slipway publish --from METADATA.json [--smoke CMD…]`.
  *
  * The definition comes from the library (sw_bake_definition: buildx's files, lookup,
  * merging and overrides); each target is one sw_build.  Independent targets build two at
@@ -898,9 +898,68 @@ out_lists:
 
 /* ---- slipway publish --from METADATA.json --------------------------------------------------- */
 
-/* One build's metadata ({"containerimage.digest", "image.name"}) onto the set. */
+/* Smoke-test an image already in the registry: a build of `FROM REPO@DIGEST` with the smoke
+ * commands and no output (the base's layers are fetched, the commands run on them), on this
+ * machine's platform. */
 static int
-publish_entry (sw_publish *p, const char *label, const json_t *m, sw_error **err, bool *added)
+smoke_image (const char *repo, const char *digest, const struct list *smoke, const struct list *insecure,
+             const char *timeout, const char *state_dir, sw_error **err)
+{
+  char dir[] = "/tmp/slipway-smoke.XXXXXX";
+  char *df = NULL;
+  int r = -1;
+  if (mkdtemp (dir) == NULL)
+    {
+      cli_fail ("mkdtemp: %s", strerror (errno));
+      return -1;
+    }
+  if (asprintf (&df, "%s/Dockerfile", dir) < 0)
+    abort ();
+  FILE *f = fopen (df, "we");
+  if (f)
+    {
+      fprintf (f, "FROM %s@%s\n", repo, digest);
+      fclose (f);
+      sw_build *b = sw_build_new ();
+      struct bake quiet = { .quiet = false };
+      struct target t = { .name = repo, .bake = &quiet };
+      pthread_mutex_init (&quiet.out_mu, NULL);
+      sw_build_set_event_callback (b, on_event, &t);
+      r = sw_build_set (b, SW_OPT_CONTEXT, dir, err);
+      for (size_t i = 0; r == 0 && i < smoke->n; i++)
+        r = sw_build_set (b, SW_OPT_SMOKE, smoke->v[i], err);
+      for (size_t i = 0; r == 0 && i < insecure->n; i++)
+        r = sw_build_set (b, SW_OPT_INSECURE_REGISTRY, insecure->v[i], err);
+      if (r == 0 && timeout)
+        r = sw_build_set (b, SW_OPT_SMOKE_TIMEOUT, timeout, err);
+      if (r == 0 && state_dir)
+        r = sw_build_set (b, SW_OPT_STATE_DIR, state_dir, err);
+      /* no output: the build only checks, which is all a smoke test needs */
+      if (r == 0)
+        r = sw_build_run (b, err);
+      sw_build_free (b);
+      pthread_mutex_destroy (&quiet.out_mu);
+    }
+  else
+    cli_fail ("%s: %s", df, strerror (errno));
+  char *rm = NULL;
+  if (asprintf (&rm, "rm -rf '%s'", dir) >= 0 && system (rm) != 0)
+    cli_fail ("could not remove %s", dir);
+  free (rm);
+  free (df);
+  return r;
+}
+
+/* One build's metadata ({"containerimage.digest", "image.name"}) onto the set. */
+struct publish_job
+{
+  const struct list *smoke, *insecure;
+  const char *smoke_timeout, *state_dir;
+};
+
+static int
+publish_entry (sw_publish *p, const char *label, const json_t *m, const struct publish_job *job, sw_error **err,
+               bool *added)
 {
   const char *digest = json_string_value (json_object_get (m, "containerimage.digest"));
   const char *names = json_string_value (json_object_get (m, "image.name"));
@@ -910,6 +969,19 @@ publish_entry (sw_publish *p, const char *label, const json_t *m, sw_error **err
       return -1;
     }
   *added = true;
+  if (job->smoke->n)
+    {
+      char *first = strdup (names);
+      char *comma = strchr (first, ',');
+      if (comma)
+        *comma = '\0';
+      char *repo = repo_of (first);
+      int r = smoke_image (repo, digest, job->smoke, job->insecure, job->smoke_timeout, job->state_dir, err);
+      free (repo);
+      free (first);
+      if (r < 0)
+        return -1;
+    }
   return publish_add_tags (p, names, digest, json_is_true (json_object_get (m, "x-slipway-publish-last")), err);
 }
 
@@ -920,10 +992,13 @@ cli_publish (int argc, char **argv)
     { "from", required_argument, NULL, 'F' },
     { "insecure-registry", required_argument, NULL, 'I' },
     { "smoke", required_argument, NULL, 'S' },
+    { "smoke-timeout", required_argument, NULL, 'T' },
+    { "state-dir", required_argument, NULL, 'D' },
     { "help", no_argument, NULL, 'h' },
     { 0 },
   };
-  struct list from = { 0 }, insecure = { 0 };
+  struct list from = { 0 }, insecure = { 0 }, smoke = { 0 };
+  const char *smoke_timeout = NULL, *state_dir = NULL;
   sw_error *err = NULL;
   int rc = 1;
 
@@ -935,6 +1010,10 @@ cli_publish (int argc, char **argv)
               "be in the registry first, and a failed write puts the moved tags back.\n\n"
               "Options:\n"
               "      --from string               a metadata file (repeatable)\n"
+              "      --smoke string              run this command in every image (on this machine's platform)\n"
+              "                                  before any tag moves (repeatable)\n"
+              "      --smoke-timeout string      seconds a smoke command may run (default 120)\n"
+              "      --state-dir string          state directory for the smoke tests\n"
               "      --insecure-registry string  reach this registry over plain HTTP\n");
       return 0;
     }
@@ -950,10 +1029,11 @@ cli_publish (int argc, char **argv)
       else if (c == 'I')
         list_push (&insecure, optarg);
       else if (c == 'S')
-        {
-          cli_fail ("not supported yet: publish --smoke (run the smoke tests in the build: --smoke)");
-          goto out;
-        }
+        list_push (&smoke, optarg);
+      else if (c == 'T')
+        smoke_timeout = optarg;
+      else if (c == 'D')
+        state_dir = optarg;
       else
         {
           cli_fail ("unknown flag: %s\nSee 'slipway publish --help'.", argv[optind - 1]);
@@ -972,6 +1052,7 @@ cli_publish (int argc, char **argv)
   sw_publish_set_event_callback (p, on_publish_event, &quiet);
   int r = 0;
   bool added = false;
+  struct publish_job job = { &smoke, &insecure, smoke_timeout, state_dir };
   for (size_t i = 0; i < from.n && r == 0; i++)
     {
       json_error_t je;
@@ -984,7 +1065,7 @@ cli_publish (int argc, char **argv)
           break;
         }
       if (json_object_get (m, "containerimage.digest"))
-        r = publish_entry (p, from.v[i], m, &err, &added);
+        r = publish_entry (p, from.v[i], m, &job, &err, &added);
       else
         {
           /* bake's: keyed by target */
@@ -992,7 +1073,7 @@ cli_publish (int argc, char **argv)
           json_t *v;
           json_object_foreach (m, k, v)
             if (json_is_object (v) && r == 0)
-              r = publish_entry (p, k, v, &err, &added);
+              r = publish_entry (p, k, v, &job, &err, &added);
         }
       json_decref (m);
     }
@@ -1011,5 +1092,6 @@ cli_publish (int argc, char **argv)
 out:
   free (from.v);
   free (insecure.v);
+  free (smoke.v);
   return rc;
 }
