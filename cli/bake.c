@@ -803,14 +803,20 @@ cli_bake (int argc, char **argv)
   if (print)
     {
       if (sw_bake_definition (files.v, targets.v, sets.v, 0, &def_json, &err) < 0)
-        return cli_report (err);
+        {
+          rc = cli_report (err);
+          goto out_lists;
+        }
       printf ("%s\n", def_json);
       sw_free (def_json);
       rc = 0;
       goto out_lists;
     }
   if (sw_bake_definition (files.v, targets.v, sets.v, SW_BAKE_EXTENSIONS, &def_json, &err) < 0)
-    return cli_report (err);
+    {
+      rc = cli_report (err);
+      goto out_lists;
+    }
   json_t *def = json_loads (def_json, 0, NULL);
   sw_free (def_json);
   json_t *tmap = json_object_get (def, "target");
