@@ -37,7 +37,7 @@ endif
 
 # The flags the build needs, kept apart from CFLAGS so that setting CFLAGS never drops them.
 SW_CFLAGS := -std=gnu17 -fPIC -fvisibility=hidden $(WARN) -D_GNU_SOURCE -DSLIPWAY_VERSION='"$(VERSION)"' -Iinclude -I. $(PKG_CFLAGS)
-LIBS      := $(PKG_LIBS) -lpthread
+LIBS      := $(PKG_LIBS) -lpthread -lm
 ifeq ($(SANITIZE),1)
 SW_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS   += -fsanitize=address,undefined

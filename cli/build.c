@@ -82,6 +82,9 @@ static const struct flag flags[] = {
   /* slipway's own */
   OPT ("state-dir", 0, SW_OPT_STATE_DIR, "slipway: state directory (default /var/lib/slipway)"),
   OPT ("insecure-registry", 0, SW_OPT_INSECURE_REGISTRY, "slipway: reach this registry over plain HTTP"),
+  OPT ("smoke", 0, SW_OPT_SMOKE, "slipway: run this shell command in the built image before any tag moves"),
+  OPT ("smoke-timeout", 0, SW_OPT_SMOKE_TIMEOUT, "slipway: seconds a smoke command may run (default 120)"),
+  OPT ("publish", 0, SW_OPT_PUBLISH, "slipway: tags (default) or none (push by digest only)"),
   /* buildx's legacy flags, hidden in its help too */
   TODO ("compress", false, NULL),
   OPT ("cpu-period", 0, SW_OPT_CPU_PERIOD, NULL),

@@ -21,6 +21,8 @@ int cli_prune (int argc, char **argv);
 /* The `docker buildx` face (cli/buildx.c): argv[0] "buildx"; and main() when run as docker-buildx. */
 int cli_buildx (int argc, char **argv);
 int cli_buildx_plugin (int argc, char **argv);
+int cli_bake (int argc, char **argv);
+int cli_publish (int argc, char **argv);
 
 /* "slipway: MESSAGE" on stderr. */
 void cli_fail (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));

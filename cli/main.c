@@ -13,12 +13,14 @@ struct command
 };
 
 static const struct command commands[] = {
+  { "bake", cli_bake, "Build several images from a file (docker buildx bake), published together" },
   { "build", cli_build, "Build an image from a Dockerfile (flags as docker buildx build)" },
   { "buildx", cli_buildx, "The docker buildx commands (what the docker-buildx plugin runs)" },
   { "debug", cli_debug, "Inspect how slipway reads its input (debug ast FILE)" },
   { "imagetools", cli_imagetools, "Commands to work on images in registries (inspect, create)" },
   { "login", cli_login, "Log in to a registry" },
   { "logout", cli_logout, "Log out from a registry" },
+  { "publish", cli_publish, "Move the tags of images pushed by digest, all together (--from METADATA)" },
   { "prune", cli_prune, "Remove cached layers and build caches from the state dir" },
   { "version", cli_version, "Show the version" },
 };

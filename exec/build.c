@@ -37,6 +37,7 @@ sw_build_new (void)
   sw_build *b = sw_xzalloc (sizeof *b);
   b->context = sw_xstrdup (".");
   b->network = sw_xstrdup ("default");
+  b->smoke_timeout = 120;
   sw_sandbox_stop_init (&b->stop);
   b->source_date_epoch = -1;
   for (size_t i = 0; i < sizeof env_defaults / sizeof *env_defaults; i++)
@@ -95,7 +96,7 @@ sw_build_free (sw_build *b)
   sw_strv *lists[] = { &b->tags, &b->build_args, &b->platforms, &b->outputs, &b->labels,
                        &b->annotations, &b->secrets, &b->ssh, &b->add_hosts,
                        &b->build_contexts, &b->insecure_registries, &b->no_cache_filter,
-                       &b->cache_from, &b->cache_to };
+                       &b->cache_from, &b->cache_to, &b->smoke };
   for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
     sw_strv_free (lists[i]);
   free (b->digest);
@@ -508,6 +509,25 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
                                ? sw_error_wrap (err, "--memory") : 0;
     case SW_OPT_CPU_QUOTA: return parse_micros ("--cpu-quota", value, &b->cgroup_limits.cpu_quota_us, err);
     case SW_OPT_CPU_PERIOD: return parse_micros ("--cpu-period", value, &b->cgroup_limits.cpu_period_us, err);
+    case SW_OPT_PUBLISH:
+      if (strcmp (value, "tags") && strcmp (value, "none"))
+        return sw_error_make (err, EINVAL, "invalid publish mode \"%s\": use tags or none", value);
+      b->publish_none = strcmp (value, "none") == 0;
+      return 0;
+    case SW_OPT_SMOKE:
+      if (*value == '\0')
+        return sw_error_make (err, EINVAL, "invalid --smoke: the command is empty");
+      sw_strv_push (&b->smoke, value);
+      return 0;
+    case SW_OPT_SMOKE_TIMEOUT:
+      {
+        char *end;
+        long v = strtol (value, &end, 10);
+        if (*value == '\0' || (*end && strcmp (end, "s")) || v <= 0 || v > 86400)
+          return sw_error_make (err, EINVAL, "invalid --smoke-timeout \"%s\": seconds, 1 to 86400", value);
+        b->smoke_timeout = (int) v;
+        return 0;
+      }
     }
   return sw_error_make (err, EINVAL, "unknown build option %d", (int) opt);
 }

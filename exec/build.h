@@ -48,6 +48,9 @@ struct sw_build
   size_t n_ulimits;
   char *cgroup_parent;
   sw_cgroup_limits cgroup_limits;
+  bool publish_none;     /* SW_OPT_PUBLISH "none": push by digest, move no tag */
+  sw_strv smoke;         /* SW_OPT_SMOKE commands */
+  int smoke_timeout;     /* seconds */
 
   sw_event_callback cb;
   void *cb_userdata;

@@ -229,6 +229,10 @@ typedef struct sw_attestation
 } sw_attestation;
 int sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_error **err);
 
+/* Smoke tests (exec/smoke.c): run every SW_OPT_SMOKE command in stage s's image (its
+ * env, user, workdir; no network; emulated when foreign).  0, or -1 at the first failure. */
+int sw_engine_smoke (sw_engine *e, sw_stage *s, sw_error **err);
+
 double sw_engine_now (void);
 
 /* ---- attestations (exec/attest_step.c) ---- */

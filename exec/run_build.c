@@ -32,6 +32,7 @@
 #include "image/mediatype.h"
 #include "registry/auth.h"
 #include "registry/ops.h"
+#include "registry/publish.h"
 
 /* ---- outputs -------------------------------------------------------------------- */
 
@@ -458,7 +459,8 @@ build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platf
       return -1;
   if (sw_engine_attest_predicates (e, &e->stages[e->plan->target], out, err) < 0
       || sw_engine_export_image (e, &e->stages[e->plan->target], out, err) < 0
-      || sw_engine_attest (e, &e->stages[e->plan->target], out, err) < 0)
+      || sw_engine_attest (e, &e->stages[e->plan->target], out, err) < 0
+      || sw_engine_smoke (e, &e->stages[e->plan->target], err) < 0)
     return -1;
   if (sw_outputs_write_platform (e, &e->stages[e->plan->target], out, index, n_platforms, err) < 0)
     return -1;
@@ -555,17 +557,31 @@ write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_
   return write_file (b->metadata_file, json.data, err);
 }
 
-static int
-push_tags (sw_engine *e, const char *media_type, const sw_buf *body, sw_error **err)
+/* The names, all together: see registry/publish.h.  Each tag's repository gets the image by
+ * digest first (blobs mounted from the push repository). */
+struct publish_vertex
 {
+  sw_engine *e;
+  int id;
+};
+
+static void
+publish_note (void *ud, const char *line)
+{
+  struct publish_vertex *v = ud;
+  sw_engine_vertex_log (v->e, v->id, 1, line);
+}
+
+static int
+push_tags (sw_engine *e, int vertex, const char *digest, sw_error **err)
+{
+  struct publish_vertex v = { e, vertex };
+  sw_publish_tag *pt = sw_xcalloc (e->n_tags + 1, sizeof *pt);
   for (size_t i = 0; i < e->n_tags; i++)
-    {
-      const sw_ref *t = e->tags[i];
-      const char *reference = t->tag ? t->tag : "latest";
-      if (sw_manifest_put (e->reg, t, reference, media_type, body->data, body->len, err) < 0)
-        return -1;
-    }
-  return 0;
+    pt[i] = (sw_publish_tag){ .tag = e->tags[i], .source = e->push_repo, .digest = digest };
+  int r = sw_publish_tags (e->reg, pt, e->n_tags, publish_note, &v, err);
+  free (pt);
+  return r;
 }
 
 int
@@ -608,13 +624,6 @@ sw_build_run (sw_build *b, sw_error **err)
       e.push_repo->tag = NULL;
       free (e.push_repo->digest);
       e.push_repo->digest = NULL;
-      for (size_t i = 1; i < e.n_tags; i++)
-        if (strcmp (e.tags[i]->domain, e.tags[0]->domain) || strcmp (e.tags[i]->path, e.tags[0]->path))
-          {
-            sw_error_make (err, ENOTSUP, "not supported yet: tags in several repositories (%s, %s)",
-                           b->tags.v[0], b->tags.v[i]);
-            goto out;
-          }
     }
   else if (b->outputs.n == 0 && !b->call_check)
     sw_warn ("No output specified: the build result will only be checked, not stored (use --push or -o)");
@@ -702,7 +711,8 @@ sw_build_run (sw_build *b, sw_error **err)
   if (sw_cache_remote_export (&e, results, n_platforms, err) < 0)
     goto out;
 
-  /* Last: the names.  Everything they point at is in the registry by now. */
+  /* Last: the names.  Everything they point at is in the registry by now, and passed its
+   * smoke tests.  With SW_OPT_PUBLISH "none" the caller names it (sw_publish_run). */
   if (push && e.push_by_digest)
     {
       /* no name: the manifest by its digest (an index already is) */
@@ -710,11 +720,11 @@ sw_build_run (sw_build *b, sw_error **err)
           && sw_manifest_put (e.reg, e.push_repo, final_digest, final_type, final.data, final.len, err) < 0)
         goto out;
     }
-  else if (push)
+  else if (push && !b->publish_none)
     {
       int id = sw_engine_vertex_start (&e, "pushing tags");
       double t0 = sw_engine_now ();
-      int pr = push_tags (&e, final_type, &final, err);
+      int pr = push_tags (&e, id, final_digest, err);
       sw_engine_vertex_done (&e, id, t0, pr < 0 ? *err : NULL);
       if (pr < 0)
         goto out;

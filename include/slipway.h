@@ -171,6 +171,13 @@ typedef enum sw_option
   SW_OPT_NO_CACHE_FILTER = 600, /* (list) stage whose steps run even when cached ("a,b" = two) */
   SW_OPT_CACHE_FROM = 601, /* (list) "type=registry,ref=R": a cache to read, tried in order */
   SW_OPT_CACHE_TO = 602,   /* "type=registry,ref=R[,mode=min|max][,ignore-error=true]" */
+  /* 700…: publishing and smoke tests */
+  SW_OPT_PUBLISH = 700, /* with a push: "tags" (default) moves every tag at the end, together
+                           (see sw_publish_run); "none" pushes by digest only and moves no tag:
+                           sw_build_digest() names the image, the caller publishes it */
+  SW_OPT_SMOKE = 701,   /* (list) a shell command run in the built image (its env, user and
+                           workdir, no network) before any tag moves; non-zero exit fails the build */
+  SW_OPT_SMOKE_TIMEOUT = 702, /* seconds a smoke command may run (default 120) */
 } sw_option;
 
 SW_API sw_build *sw_build_new (void);
@@ -265,6 +272,46 @@ SW_API int sw_registry_login (const char *server, const char *username, const ch
                               const char *const *insecure, sw_error **err);
 /* Remove SERVER's credentials from config.json. */
 SW_API int sw_registry_logout (const char *server, sw_error **err);
+
+/* ---- publishing: several tags moved together (registry/publish.c) -------------------- */
+
+/* A set of tags to move to images that are already in the registry by digest (pushed with
+ * SW_OPT_PUBLISH "none", or by separate builds).  sw_publish_run() copies each image by
+ * digest into every repository a tag names (blobs mounted within a registry), records
+ * where each tag points, writes every tag in one loop — tags marked SW_PUBLISH_LAST, then
+ * version- or timestamp-looking tags (1.2.3, 20240501) after moving tags like `latest` —
+ * and, when a write fails part-way, puts the moved tags back where they were (deleting
+ * the ones that did not exist, where the registry allows it) and fails with a message
+ * naming every tag and where it points now.  Nothing is written before every image has
+ * been found and staged. */
+typedef struct sw_publish sw_publish;
+
+#define SW_PUBLISH_LAST 1u /* write this tag after the others */
+
+/* insecure: as for sw_imagetools_create; may be NULL. */
+SW_API sw_publish *sw_publish_new (const char *const *insecure);
+SW_API void sw_publish_free (sw_publish *p);
+/* Move tag ("host/repo:tag") to image ("host/repo@sha256:…", the repository that holds it). */
+SW_API int sw_publish_add (sw_publish *p, const char *tag, const char *image, unsigned flags, sw_error **err);
+/* Progress: one SW_EVENT_LOG (level SW_LOG_INFO) per tag written or put back. */
+SW_API void sw_publish_set_event_callback (sw_publish *p, sw_event_callback cb, void *userdata);
+SW_API int sw_publish_run (sw_publish *p, sw_error **err);
+
+/* ---- bake definitions (bake/) ----------------------------------------------------------- */
+
+/* Read `docker buildx bake` definition files (docker-bake.hcl, docker-bake.json, compose
+ * files) with buildx's lookup order, merge and override rules, and resolve targets
+ * (target or group names, globs; NULL means "default"), overrides as `--set` takes them.
+ * files NULL: buildx's default names in the current directory.  *json_out receives the
+ * definition as `docker buildx bake --print` writes it ({"group": …, "target": …}); free
+ * it with sw_free().  With SW_BAKE_EXTENSIONS, targets also carry slipway's own fields
+ * from the files (x-slipway-smoke, x-slipway-publish-last). */
+#define SW_BAKE_EXTENSIONS 1u
+SW_API int sw_bake_definition (const char *const *files, const char *const *targets, const char *const *overrides,
+                               unsigned flags, char **json_out, sw_error **err);
+
+/* Free memory the library returned (sw_bake_definition's JSON). */
+SW_API void sw_free (void *p);
 
 /* ---- sandbox and state (sandbox/, store/) -------------------------- */
 

@@ -6,7 +6,7 @@ pkgs=(
   # build
   gcc make pkg-config
   libarchive-dev libisal-dev libzstd-dev libssl-dev libcurl4-openssl-dev libjansson-dev
-  libseccomp-dev libcmocka-dev
+  libseccomp-dev libcmocka-dev libyaml-dev
   # tests: a real registry, independent validators, base-image material, emulation
   docker-registry skopeo umoci busybox-static qemu-user-static
   jq openssl apache2-utils ca-certificates python3 python3-yaml curl iproute2 util-linux git

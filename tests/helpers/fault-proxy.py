@@ -17,6 +17,9 @@ RULE is KIND@N: the Nth PATCH request (1-based) gets the fault:
 KIND putlost@N does the same to the Nth PUT of an upload (the commit: the blob exists,
 the client never heard); put500@N and putdrop@N give that PUT the fault 500 or drop (a
 one-chunk blob travels in its PUT's body).
+KIND tag500@N answers 500 to every PUT of the Nth distinct tag (a manifest PUT whose
+reference is not a digest), retries included, without forwarding: a tag write that fails
+for good in the middle of a publish.
 KIND@all with KIND 503 answers every request but GET /v2/ with 503 (a registry that
 never recovers).  log@all logs every request as "request METHOD PATH".  redirect@blobs answers blob GETs with 307 to a second listener (a "CDN"
 on another port, with a pre-signed-style ?sig= in the URL) that serves the bytes and logs
@@ -31,10 +34,14 @@ faults = {}
 always = None
 redirect_blobs = log_all = False
 put_faults = {}
+tag_fault = 0
 for r in rules:
     kind, n = r.split("@")
     if kind in ("putlost", "put500", "putdrop"):
         put_faults[int(n)] = kind[3:]
+        continue
+    if kind == "tag500":
+        tag_fault = int(n)
         continue
     if kind == "redirect":
         redirect_blobs = True
@@ -45,7 +52,7 @@ for r in rules:
     else:
         faults[int(n)] = kind
 lock = threading.Lock()
-state = {"puts": 0, "patches": 0, "challenge": 'Bearer realm="http://127.0.0.1:1/token",service="x",error="invalid_token"'}
+state = {"tags": [], "puts": 0, "patches": 0, "challenge": 'Bearer realm="http://127.0.0.1:1/token",service="x",error="invalid_token"'}
 
 
 class Proxy(BaseHTTPRequestHandler):
@@ -90,6 +97,12 @@ class Proxy(BaseHTTPRequestHandler):
             with lock:
                 state["puts"] += 1
                 fault = put_faults.get(state["puts"])
+        elif self.command == "PUT" and "/manifests/" in self.path and "/manifests/sha256:" not in self.path:
+            with lock:
+                if self.path not in state["tags"]:
+                    state["tags"].append(self.path)
+                if tag_fault and state["tags"].index(self.path) + 1 == tag_fault:
+                    fault = "500"
         if fault:
             print(f"fault {fault} on {self.command} {self.path.split('?')[0]}", file=sys.stderr, flush=True)
         if redirect_blobs and self.command == "GET" and "/blobs/sha256:" in self.path:
