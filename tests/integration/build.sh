@@ -311,5 +311,5 @@ check "the library wrote nothing to the runner's stderr" test ! -s "$dir/runner.
 SLIPWAY_STATE_DIR=$state timeout 120 "$BUILD/examples/runner" "$ctx" > "$dir/runner2.out" 2> "$dir/runner2.err"
 check "a warning reaches the runner as SW_EVENT_LOG (level 1)" grep -q "^log 1: No output specified" "$dir/runner2.out"
 check "no stderr with the warning either" test ! -s "$dir/runner2.err"
-out=$(build --debug -t "$REGISTRY/t/runner:v2" --push "$ctx" 2>&1)
+out=$(build --debug --no-cache -t "$REGISTRY/t/runner:v2" --push "$ctx" 2>&1)
 check "slipway build shows the worker thread's messages" bash -c 'grep -q "^sink thread: " <<<"$1"' _ "$out"
