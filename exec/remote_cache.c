@@ -452,17 +452,17 @@ has_all (json_t *ours, const remote_entry *v, size_t n)
   return true;
 }
 
-/* A pause of 150-650 ms before reading a registry cache again: long enough for an export
- * that read the ref before our write to have written its own (its read-to-write gap is one
- * small blob and one manifest PUT), random so that two racing exporters do not keep
- * meeting. */
+/* The pause before reading a registry cache again: an export that read the ref before
+ * our write writes its own after a read-to-write gap about as long as ours (took_ms: a
+ * few requests), so twice that (at least 150 ms), plus a random part so that two racing
+ * exporters do not keep meeting. */
 static void
-settle (void)
+settle (long took_ms)
 {
   struct timespec now;
   clock_gettime (CLOCK_MONOTONIC, &now);
   unsigned seed = (unsigned) now.tv_nsec ^ ((unsigned) getpid () << 16);
-  long ms = 150 + (long) (rand_r (&seed) % 500);
+  long ms = (2 * took_ms > 150 ? 2 * took_ms : 150) + (long) (rand_r (&seed) % 500);
   struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
   while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
     ;
@@ -484,6 +484,7 @@ publish (sw_engine *e, json_t *ours, sw_error **err)
       cleanup_buf sw_buf man = SW_BUF_INIT;
       cleanup_error sw_error *rerr = NULL;
       int r;
+      double t0 = sw_engine_now ();
 
       if (to->t->lock && to->t->lock (to, err) < 0)
         return -1;
@@ -520,7 +521,7 @@ publish (sw_engine *e, json_t *ours, sw_error **err)
         return -1;
       if (to->t->atomic)
         return 0;
-      settle ();
+      settle ((long) ((sw_engine_now () - t0) * 1000));
     }
 }
 
