@@ -27,6 +27,7 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "exec/cache.h"
 #include "exec/cache_transport.h"
 #include "image/digest.h"
 #include "image/manifest.h"
@@ -245,7 +246,9 @@ local_put_layer (sw_engine *e, sw_cache_loc *loc, sw_layer *l, sw_error **err)
   sw_sink sink;
   sw_sink_fd (&sink, fd, true, NULL);
   int r;
-  if (l->dir)
+  if (l->cache_src)
+    r = sw_cache_remote_blob (e, l, &sink, err);
+  else if (l->dir)
     r = sw_cache_pack_layer (e, l, &sink, err);
   else
     {

@@ -264,58 +264,121 @@ load_sources (sw_engine *e)
 
 /* ---- import ---- */
 
-int
-sw_cache_remote_fetch (sw_engine *e, const char *key)
+static remote_entry *
+find_entry (sw_engine *e, const char *key)
 {
   struct sw_remote_cache *rc = e->remote;
-  remote_entry *re = NULL;
-
   if (rc == NULL || rc->n_from == 0)
-    return 0;
+    return NULL;
   load_sources (e);
-  for (size_t i = 0; i < rc->n_entries && !re; i++)
+  for (size_t i = 0; i < rc->n_entries; i++)
     if (strcmp (rc->entries[i].key, key) == 0)
-      re = &rc->entries[i];
-  if (re == NULL || sw_digest_validate (re->rec.diff_id, NULL) < 0 || sw_digest_validate (re->rec.blob_digest, NULL) < 0)
-    return 0;
+      return sw_digest_validate (rc->entries[i].rec.diff_id, NULL) == 0
+                 && sw_digest_validate (rc->entries[i].rec.blob_digest, NULL) == 0
+               ? &rc->entries[i]
+               : NULL;
+  return NULL;
+}
 
-  cleanup_error sw_error *err = NULL;
+/* Extract the blob loc has for rec into the layer store (unless it is there already) and
+ * record it locally under key.  The blob's digest and diffID are checked while it is
+ * extracted: nothing is kept from a corrupted one. */
+static int
+extract_entry (sw_engine *e, sw_cache_loc *loc, const char *key, const sw_step_record *entry, sw_error **err)
+{
   cleanup_free char *tmp = NULL, *path = NULL;
   cleanup_close int fd = -1;
-  if (!sw_state_layer_has (e->state, re->rec.diff_id))
+  if (!sw_state_layer_has (e->state, entry->diff_id))
     {
       sw_extract_opts o;
       sw_sink sink = { 0 };
-      if (sw_state_layer_begin (e->state, &tmp, &err) < 0)
-        goto fail;
+      if (sw_state_layer_begin (e->state, &tmp, err) < 0)
+        return -1;
       fd = open (tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd < 0)
-        {
-          sw_error_errno (&err, "open %s", tmp);
-          goto fail;
-        }
       sw_extract_opts_init (&o);
-      o.digest = re->rec.blob_digest;
-      o.diff_id = re->rec.diff_id; /* checked while the bytes go by: a corrupted blob fails here */
+      o.digest = entry->blob_digest;
+      o.diff_id = entry->diff_id;
       o.whiteouts = SW_WHITEOUT_OVERLAY;
-      if (sw_layer_extract_sink (&sink, fd, &o, NULL, &err) < 0
-          || re->loc->t->get_blob (e, re->loc, re->rec.blob_digest, re->rec.blob_size, &sink, &err) < 0
-          || sw_state_layer_commit (e->state, re->rec.diff_id, tmp, &err) < 0)
-        goto fail;
+      if (fd < 0)
+        sw_error_errno (err, "open %s", tmp);
+      if (fd < 0 || sw_layer_extract_sink (&sink, fd, &o, NULL, err) < 0
+          || loc->t->get_blob (e, loc, entry->blob_digest, entry->blob_size, &sink, err) < 0
+          || sw_state_layer_commit (e->state, entry->diff_id, tmp, err) < 0)
+        {
+          sw_rmtree (tmp, NULL);
+          return -1;
+        }
     }
-  sw_step_record rec = re->rec;
-  if (re->loc->ref) /* from a registry, a later push mounts the blob from there */
-    snprintf (rec.pushed_to, sizeof rec.pushed_to, "%s/%s", re->loc->ref->domain, re->loc->ref->path);
-  if (sw_state_layer_path (e->state, rec.diff_id, &path, &err) < 0 || sw_step_stamp (path, rec.stamp, &err) < 0
-      || sw_step_put (e->state, key, &rec, &err) < 0)
-    goto fail;
-  return 1;
-fail:
-  if (tmp)
-    sw_rmtree (tmp, NULL);
+  sw_step_record rec = *entry;
+  if (loc->ref) /* from a registry, a later push mounts the blob from there */
+    snprintf (rec.pushed_to, sizeof rec.pushed_to, "%s/%s", loc->ref->domain, loc->ref->path);
+  if (sw_state_layer_path (e->state, rec.diff_id, &path, err) < 0 || sw_step_stamp (path, rec.stamp, err) < 0
+      || sw_step_put (e->state, key, &rec, err) < 0)
+    return -1;
+  return 0;
+}
+
+int
+sw_cache_remote_fetch (sw_engine *e, const char *key)
+{
+  remote_entry *re = find_entry (e, key);
+  cleanup_error sw_error *err = NULL;
+  if (re == NULL)
+    return 0;
+  if (extract_entry (e, re->loc, key, &re->rec, &err) == 0)
+    return 1;
   sw_warn ("--cache-from %s: layer %s: %s (the step runs instead)", re->loc->name, re->rec.blob_digest,
            sw_error_message (err));
   return 0;
+}
+
+int
+sw_cache_remote_lazy (sw_engine *e, const char *key, sw_step_record *rec, sw_cache_loc **src)
+{
+  remote_entry *re = find_entry (e, key);
+  char opts[64];
+  cleanup_error sw_error *err = NULL;
+  sw_sink check;
+
+  /* a directory's blob can be checked whole without extracting it; a registry's cannot
+   * (it would be downloaded to be checked): those are extracted at once, and checked so */
+  snprintf (opts, sizeof opts, "%d/%d/%lld", (int) e->compression, e->compression_level, (long long) e->epoch);
+  if (re == NULL || re->loc->t != &sw_cache_local_transport || strcmp (re->rec.blob_opts, opts) != 0)
+    return 0;
+  sw_sink_null (&check);
+  if (re->loc->t->get_blob (e, re->loc, re->rec.blob_digest, re->rec.blob_size, &check, &err) < 0)
+    {
+      sw_warn ("--cache-from %s: layer %s: %s (the step runs instead)", re->loc->name, re->rec.blob_digest,
+               sw_error_message (err));
+      return -1;
+    }
+  *rec = re->rec;
+  *src = re->loc;
+  return 1;
+}
+
+int
+sw_cache_remote_materialize (sw_engine *e, sw_layer *l, sw_error **err)
+{
+  sw_step_record rec = { 0 };
+  snprintf (rec.diff_id, sizeof rec.diff_id, "%s", l->diff_id);
+  snprintf (rec.blob_digest, sizeof rec.blob_digest, "%s", l->digest);
+  snprintf (rec.blob_media_type, sizeof rec.blob_media_type, "%s", l->media_type);
+  snprintf (rec.blob_opts, sizeof rec.blob_opts, "%d/%d/%lld", (int) e->compression, e->compression_level,
+            (long long) e->epoch);
+  snprintf (rec.created, sizeof rec.created, "%s", l->created);
+  snprintf (rec.created_by, sizeof rec.created_by, "%s", l->label ? l->label : "");
+  rec.blob_size = l->size;
+  if (extract_entry (e, l->cache_src, l->cache_key, &rec, err) < 0)
+    return sw_error_wrap (err, "extracting the cached layer of %s from --cache-from %s", l->label,
+                          l->cache_src->name);
+  return sw_state_layer_path (e->state, l->diff_id, &l->dir, err);
+}
+
+int
+sw_cache_remote_blob (sw_engine *e, const sw_layer *l, sw_sink *sink, sw_error **err)
+{
+  return l->cache_src->t->get_blob (e, l->cache_src, l->digest, l->size, sink, err);
 }
 
 /* ---- export ---- */
@@ -619,6 +682,8 @@ registry_put_layer (sw_engine *e, sw_cache_loc *loc, sw_layer *l, sw_error **err
   sw_sink sink;
   if (sw_registry_upload_sink (e->reg, loc->ref, &sink, NULL, err) < 0)
     return -1;
+  if (l->cache_src)
+    return sw_cache_remote_blob (e, l, &sink, err);
   return sw_cache_pack_layer (e, l, &sink, err);
 }
 

@@ -257,7 +257,25 @@ check "a cold state dir with --cache-from type=local builds" build l2 -t "$REGIS
   --cache-from "type=local,src=$ldir" "$dir/ctx4"
 check "cold state dir + type=local: every step CACHED (mode=max: the compile stage too)" all_cached l2
 check "cold state dir + type=local: the same image digest" test "$(digest l1)" = "$(digest l2)"
-check "cold state dir + type=local: the compile stage's base is not extracted" bash -c '! grep -q "extracting" "$1"' _ "$dir/l2.log"
+check "cold state dir + type=local: nothing is extracted (no base, no cached layer)" bash -c \
+  '! grep -q "extracting" "$1/l2.log" && [ -z "$(ls -A "$1/state-l2/layers" 2>/dev/null)" ]' _ "$dir"
+# a repository that has none of the blobs: the cached layers are streamed from the directory
+state=$dir/state-l2n
+check "cold state dir + type=local, pushing to a new repository" build l2n -t "$REGISTRY/t/local-new:v1" --push \
+  --cache-from "type=local,src=$ldir" "$dir/ctx4"
+check "pushing to a new repository: every step CACHED, the same image digest" bash -c \
+  "$(declare -f cached steps all_cached digest); dir=$dir; all_cached l2n && [ \"\$(digest l1)\" = \"\$(digest l2n)\" ]"
+check "pushing to a new repository: the registry has every blob of the image" \
+  skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/t/local-new:v1" "oci:$dir/l2n-copy:x"
+check "pushing to a new repository: nothing extracted" bash -c '[ -z "$(ls -A "$1" 2>/dev/null)" ]' _ "$dir/state-l2n/layers"
+# a later RUN reads the cached layers' tree: then (only then) they are extracted
+mkdir -p "$dir/ctx6"; { cat "$dir/ctx4/Dockerfile"; echo 'RUN cat /final /out > /both'; } > "$dir/ctx6/Dockerfile"
+state=$dir/state-l2r
+check "a RUN after cached steps from the directory builds" build l2r -o "type=local,dest=$dir/l2r" \
+  --cache-from "type=local,src=$ldir" "$dir/ctx6"
+check "a RUN after cached steps: they hit, it runs" bash -c \
+  "$(declare -f cached is_cached); dir=$dir; is_cached l2r 'RUN echo final' && is_cached l2r 'COPY --from=compile' && ! is_cached l2r 'RUN cat /final'"
+check "a RUN after cached steps: it saw their files" bash -c '[ "$(cat "$1/both")" = "$(printf "final\ncompiled")" ]' _ "$dir/l2r"
 state=$dir/state-l1
 check "a second export of the same build to the directory" build l1b -t "$REGISTRY/t/local:v1" --push \
   --cache-to "type=local,dest=$ldir,mode=max" "$dir/ctx4"
