@@ -268,6 +268,20 @@ check "pushing to a new repository: every step CACHED, the same image digest" ba
 check "pushing to a new repository: the registry has every blob of the image" \
   skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/t/local-new:v1" "oci:$dir/l2n-copy:x"
 check "pushing to a new repository: nothing extracted" bash -c '[ -z "$(ls -A "$1" 2>/dev/null)" ]' _ "$dir/state-l2n/layers"
+# the blobs of hits from the directory also go, as they are, into an OCI archive and into
+# another cache (here a registry ref, mode=max: the compile stage's layer too)
+state=$dir/state-l2o
+check "cold state dir + type=local: -o type=oci and --cache-to type=registry" build l2o \
+  -o "type=oci,dest=$dir/l2o.tar" --cache-from "type=local,src=$ldir" \
+  --cache-to "type=registry,ref=$REGISTRY/cache/fromlocal:x,mode=max" "$dir/ctx4"
+check "the OCI archive is whole (every blob verified by a copy)" \
+  skopeo copy -q "oci-archive:$dir/l2o.tar" "oci:$dir/l2o-copy:x"
+check "and nothing was extracted" bash -c '[ -z "$(ls -A "$1" 2>/dev/null)" ]' _ "$dir/state-l2o/layers"
+state=$dir/state-l2p
+check "a cold build from the registry cache written from the directory's" build l2p -t "$REGISTRY/t/local:v1" --push \
+  --cache-from "type=registry,ref=$REGISTRY/cache/fromlocal:x" "$dir/ctx4"
+check "… hits every step, the same image digest" bash -c \
+  "$(declare -f cached steps all_cached digest); dir=$dir; all_cached l2p && [ \"\$(digest l1)\" = \"\$(digest l2p)\" ]"
 # a later RUN reads the cached layers' tree: then (only then) they are extracted
 mkdir -p "$dir/ctx6"; { cat "$dir/ctx4/Dockerfile"; echo 'RUN cat /final /out > /both'; } > "$dir/ctx6/Dockerfile"
 state=$dir/state-l2r
