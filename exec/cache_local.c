@@ -97,7 +97,7 @@ index_manifest (const char *dir, char digest[SW_DIGEST_BUFSZ], sw_error **err)
     return sw_error_errno (err, "reading %s", path);
   if (sw_index_parse (body.data, body.len, &ix, err) < 0)
     return sw_error_wrap (err, "%s", path);
-  int r = sw_error_make (err, EINVAL, "%s names no image manifest", path);
+  int r = sw_error_make (err, EINVAL, "%s names no image manifest (a cache another tool wrote cannot be read)", path);
   for (size_t i = 0; i < ix->n_manifests; i++)
     if (ix->manifests[i].media_type && strcmp (ix->manifests[i].media_type, SW_MT_OCI_MANIFEST) == 0
         && ix->manifests[i].digest)
