@@ -328,6 +328,7 @@ sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const c
   l->dir = sw_xstrdup (upper);
   snprintf (l->cache_key, sizeof l->cache_key, "%s", s->key); /* the step's key, if any */
   stage_push_layer (s, l);
+  sw_engine_queue_deferred (e); /* a new layer: a new image, not in the registry yet */
   if (on_exported_chain (e, s))
     sw_engine_queue_pack (e, l);
   else
@@ -350,11 +351,29 @@ sw_engine_add_cached_layer (sw_engine *e, sw_stage *s, const sw_layer *proto)
   memcpy (l->cache_key, proto->cache_key, sizeof l->cache_key);
   l->size = proto->size;
   stage_push_layer (s, l);
-  /* a blob already packed with this build's options needs no job when nothing is pushed */
-  if (on_exported_chain (e, s) && (e->push_repo || l->digest[0] == '\0'))
-    sw_engine_queue_pack (e, l);
-  else
+  /* a blob already packed with this build's options needs no job when nothing is pushed;
+   * when pushing, its job waits: if every layer hits, the export first asks the registry
+   * for the whole image (one request instead of one a layer) */
+  if (!on_exported_chain (e, s) || (!e->push_repo && l->digest[0]))
     l->packed = true;
+  else if (e->push_repo && l->digest[0])
+    l->deferred = true;
+  else
+    sw_engine_queue_pack (e, l);
+}
+
+void
+sw_engine_queue_deferred (sw_engine *e)
+{
+  for (size_t i = 0; i < e->n_all_layers; i++)
+    {
+      sw_layer *l = e->all_layers[i];
+      if (l->deferred)
+        {
+          l->deferred = false;
+          sw_engine_queue_pack (e, l);
+        }
+    }
 }
 
 /* ---- RUN ------------------------------------------------------------------------ */
@@ -871,16 +890,14 @@ stage_no_cache (sw_engine *e, const sw_plan_stage *ps)
   return false;
 }
 
-int
-sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
+void
+sw_engine_stage_missed (sw_engine *e, sw_stage *s)
 {
-  sw_stage *s = &e->stages[index];
-
-  if (s->done)
-    return 0;
-  s->ps = &e->plan->stages[index];
-  s->index = index;
-  /* a RUN on the own network ahead: pasta comes up while the base is resolved */
+  if (s->network_warmed)
+    return;
+  s->network_warmed = true;
+  /* the first RUN on the own network ahead: pasta comes up while this step and the base
+   * layers' extraction go on */
   for (size_t i = 0; i < s->ps->n_instrs; i++)
     {
       sw_net_mode m;
@@ -893,7 +910,23 @@ sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
         }
       sw_error_free (ignored);
     }
+}
+
+int
+sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
+{
+  sw_stage *s = &e->stages[index];
+
+  if (s->done)
+    return 0;
+  s->ps = &e->plan->stages[index];
+  s->index = index;
   s->no_cache = stage_no_cache (e, s->ps);
+  /* a stage that runs its steps whatever the cache holds: pasta comes up while the base
+   * is resolved; otherwise at the stage's first miss (sw_engine_stage_missed) — an
+   * all-cached build starts no network at all */
+  if (s->no_cache)
+    sw_engine_stage_missed (e, s);
   if (stage_from (e, s, err) < 0)
     return -1;
   s->commit.config = s->config;

@@ -53,6 +53,26 @@ check "unchanged rebuild: every step CACHED" all_cached b2
 check "unchanged rebuild: the same image digest" test "$(digest b1)" = "$(digest b2)"
 check "unchanged rebuild: the base is not extracted" bash -c '! grep -q "extracting" "'"$dir"'/b2.log"'
 
+# an unchanged rebuild asks the registry for the image's manifest once instead of for each
+# layer, and starts no network for RUNs that do not run
+strace -f -qq -e trace=execve,sendto -s 120 -o "$dir/b3.trace" \
+  "$SLIPWAY" build --progress=plain --state-dir "$state" --metadata-file "$dir/b3.json" -t "$img" --push "$ctx" \
+  > "$dir/b3.log" 2>&1
+check "unchanged rebuild (traced): every step CACHED, the same digest" bash -c \
+  "$(declare -f cached steps all_cached digest); dir=$dir; all_cached b3 && [ \"\$(digest b1)\" = \"\$(digest b3)\" ]"
+check "unchanged rebuild: the manifest is found in the registry (HEAD)" grep -q "HEAD /v2/t/cache/manifests/$(digest b1)" "$dir/b3.trace"
+check "unchanged rebuild: no layer is checked one by one" bash -c '! grep -q "HEAD /v2/t/cache/blobs/" "$1"' _ "$dir/b3.trace"
+check "unchanged rebuild: no network started for the RUNs (no pasta)" bash -c '! grep -q "execve(\"[^\"]*pasta" "$1"' _ "$dir/b3.trace"
+# the manifest gone from the repository (its blobs still there): pushed again, whole
+curl -fs -X DELETE "http://$REGISTRY/v2/t/cache/manifests/$(digest b1)" >/dev/null
+check "the image's manifest deleted, an unchanged rebuild pushes it again" build b4 -t "$img" --push "$ctx"
+check "and it is in the registry again, with the same digest" bash -c \
+  '[ "$(skopeo inspect --tls-verify=false --raw "docker://$1@$2" | sha256sum | cut -d" " -f1)" = "${2#sha256:}" ]' _ "$REGISTRY/t/cache" "$(digest b1)"
+# another repository: its cached layers are checked (and mounted) as usual
+check "an unchanged rebuild pushed to another repository" build b5 -t "$REGISTRY/t/cache-other:v1" --push "$ctx"
+check "the other repository has the image and every layer" skopeo copy -q --src-tls-verify=false \
+  "docker://$REGISTRY/t/cache-other:v1" "dir:$dir/b5-copy"
+
 # ARG value: the RUNs that see it run, the COPY before them hits
 check "--build-arg V=2 builds" build arg -t "$img" --push --build-arg V=2 "$ctx"
 check "ARG value: COPY hits" is_cached arg "COPY src/ /src/"
