@@ -131,6 +131,20 @@ stage_lowers (sw_engine *e, sw_stage *s, bool shape_only, char ***out, sw_error 
   bool need = s->base && s->base->lowers == NULL && s->base->manifest->n_layers > 0;
   bool skeleton = need && shape_only;
 
+  /* what an earlier build left in the store (the base extracted, or its shape) serves
+   * at once, with no request and nothing to show: a base extracted is its own shape */
+  if (need && sw_base_stored (e->state, s->base))
+    {
+      if (sw_base_extract (e->reg, e->state, s->base, err) < 0)
+        return -1;
+      need = skeleton = false;
+    }
+  else if (skeleton && !s->base->skeleton && sw_base_shape_stored (e->state, s->base))
+    {
+      if (sw_base_skeleton (e->reg, e->state, s->base, err) < 0)
+        return -1;
+    }
+
   if (need && !(skeleton && s->base->skeleton))
     {
       int id = sw_engine_vertex_start (e, "[%s] %s %s", s->ps->display, skeleton ? "fetching the shape of" : "extracting",

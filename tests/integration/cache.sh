@@ -89,6 +89,8 @@ dockerfile 1
 echo a2 > "$ctx/src/a.txt"
 check "content change builds" build content -t "$img" --push "$ctx"
 if is_cached content "COPY src/"; then fail "file content: COPY misses"; else pass "file content: COPY misses"; fi
+check "file content: the base, extracted by the first build, is neither fetched nor extracted again" \
+  bash -c '! grep -qE "fetching the shape of|extracting" "$1"' _ "$dir/content.log"
 echo a > "$ctx/src/a.txt"
 build back -t "$img" --push "$ctx"
 check "content back: every step CACHED" all_cached back
@@ -160,6 +162,24 @@ check "multi-stage rebuild: the cached compile stage is not extracted" bash -c '
 build f3 -t "$REGISTRY/t/filter:v1" --push --no-cache-filter compile "$dir/ctx4"
 if is_cached f3 "RUN echo compiled"; then fail "--no-cache-filter compile: its RUN runs"; else pass "--no-cache-filter compile: its RUN runs"; fi
 check "--no-cache-filter compile: the final stage's RUN hits" is_cached f3 "RUN echo final"
+
+# a COPY-only stage: the base's shape is fetched once, kept in the store, and serves the
+# next build's COPY (the base itself is never extracted)
+mkdir -p "$dir/ctx6"; echo one > "$dir/ctx6/f"
+printf 'FROM %s/base/busybox:latest\nCOPY --chown=nobody f /bin/f\n' "$REGISTRY" > "$dir/ctx6/Dockerfile"
+state=$dir/state-shape
+build s1 -t "$REGISTRY/t/shape:v1" --push "$dir/ctx6"
+check "COPY-only, first build: the shape is fetched" grep -q "fetching the shape of" "$dir/s1.log"
+echo two > "$dir/ctx6/f"
+build s2 -t "$REGISTRY/t/shape:v1" --push "$dir/ctx6"
+check "COPY-only, a file changed: the COPY runs" bash -c "$(declare -f cached is_cached); dir=$dir; ! is_cached s2 'COPY'"
+check "COPY-only, a file changed: the shape comes from the store" bash -c '! grep -q "fetching the shape of" "$1"' _ "$dir/s2.log"
+base_layer=$(skopeo inspect --tls-verify=false --config "docker://$REGISTRY/base/busybox:latest-amd64" | jq -r '.rootfs.diff_ids[0]')
+check "COPY-only: the base is never extracted" bash -c '[ -n "$2" ] && [ ! -e "$1/layers/${2/:/-}" ]' _ "$state" "$base_layer"
+build s3 -o "type=local,dest=$dir/s3" "$dir/ctx6"
+check "COPY-only: the new file, owned per --chown from the base's passwd" bash -c \
+  '[ "$(cat "$1/bin/f")" = two ] && [ "$(stat -c %u "$1/bin/f")" = 65534 ]' _ "$dir/s3"
+state=$dir/state
 
 # a corrupted layer in the store: a miss and a rebuild, never a wrong image
 build c1 -o "type=local,dest=$dir/c1" "$ctx"
