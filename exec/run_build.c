@@ -573,12 +573,15 @@ publish_note (void *ud, const char *line)
 }
 
 static int
-push_tags (sw_engine *e, int vertex, const char *digest, sw_error **err)
+push_tags (sw_engine *e, int vertex, const char *digest, const sw_buf *document, const char *media_type,
+           sw_error **err)
 {
   struct publish_vertex v = { e, vertex };
   sw_publish_tag *pt = sw_xcalloc (e->n_tags + 1, sizeof *pt);
   for (size_t i = 0; i < e->n_tags; i++)
-    pt[i] = (sw_publish_tag){ .tag = e->tags[i], .source = e->push_repo, .digest = digest };
+    pt[i] = (sw_publish_tag){ .tag = e->tags[i], .source = e->push_repo, .digest = digest,
+                              .document = document->data, .document_len = document->len,
+                              .media_type = media_type };
   int r = sw_publish_tags (e->reg, pt, e->n_tags, publish_note, &v, err);
   free (pt);
   return r;
@@ -724,7 +727,7 @@ sw_build_run (sw_build *b, sw_error **err)
     {
       int id = sw_engine_vertex_start (&e, "pushing tags");
       double t0 = sw_engine_now ();
-      int pr = push_tags (&e, id, final_digest, err);
+      int pr = push_tags (&e, id, final_digest, &final, final_type, err);
       sw_engine_vertex_done (&e, id, t0, pr < 0 ? *err : NULL);
       if (pr < 0)
         goto out;

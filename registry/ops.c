@@ -37,8 +37,22 @@ ref_display (const sw_ref *ref)
   return sw_ref_string (ref);
 }
 
+static int manifest_get (sw_registry *r, const sw_ref *ref, bool missing_ok, sw_fetched *out, sw_error **err);
+
 int
 sw_manifest_get (sw_registry *r, const sw_ref *ref, sw_fetched *out, sw_error **err)
+{
+  return manifest_get (r, ref, false, out, err) < 0 ? -1 : 0;
+}
+
+int
+sw_manifest_get_if (sw_registry *r, const sw_ref *ref, sw_fetched *out, sw_error **err)
+{
+  return manifest_get (r, ref, true, out, err);
+}
+
+static int
+manifest_get (sw_registry *r, const sw_ref *ref, bool missing_ok, sw_fetched *out, sw_error **err)
 {
   cleanup_free char *scope = sw_scope_pull (ref);
   cleanup_free char *url = sw_xasprintf ("/v2/%s/manifests/%s", ref->path, sw_ref_reference (ref));
@@ -50,6 +64,11 @@ sw_manifest_get (sw_registry *r, const sw_ref *ref, sw_fetched *out, sw_error **
     {
       sw_resp_clear (&resp);
       return sw_error_wrap (err, "fetching manifest %s", name);
+    }
+  if (resp.status == 404 && missing_ok)
+    {
+      sw_resp_clear (&resp);
+      return 0;
     }
   if (resp.status != 200)
     {
@@ -94,7 +113,7 @@ sw_manifest_get (sw_registry *r, const sw_ref *ref, sw_fetched *out, sw_error **
   out->body = resp.body;
   resp.body = (sw_buf) SW_BUF_INIT;
   sw_resp_clear (&resp);
-  return 0;
+  return 1;
 }
 
 int
