@@ -342,6 +342,11 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
   e->reg = sw_registry_new (&ro);
   if (sw_state_open (b->state_dir, &e->state, err) < 0)
     return -1;
+  {
+    /* manifests and configs by digest: a base resolved again costs one request (its tag) */
+    cleanup_free char *docs = sw_xasprintf ("%s/docs", sw_state_dir (e->state));
+    sw_registry_set_docs (e->reg, docs);
+  }
   /* Two workers: one layer compresses while another uploads; the queue bound keeps a
    * burst of small steps from piling up work. */
   e->workers = sw_workers_new (2, 8);

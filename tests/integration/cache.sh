@@ -63,6 +63,13 @@ check "unchanged rebuild (traced): every step CACHED, the same digest" bash -c \
 check "unchanged rebuild: the manifest is found in the registry (HEAD)" grep -q "HEAD /v2/t/cache/manifests/$(digest b1)" "$dir/b3.trace"
 check "unchanged rebuild: no layer is checked one by one" bash -c '! grep -q "HEAD /v2/t/cache/blobs/" "$1"' _ "$dir/b3.trace"
 check "unchanged rebuild: no network started for the RUNs (no pasta)" bash -c '! grep -q "execve(\"[^\"]*pasta" "$1"' _ "$dir/b3.trace"
+check "unchanged rebuild: the base is resolved by its tag alone (manifest and config kept by digest)" bash -c \
+  'grep -q "GET /v2/base/busybox/manifests/latest" "$1" && ! grep -qE "GET /v2/base/busybox/(manifests|blobs)/sha256:" "$1"' _ "$dir/b3.trace"
+# a kept document that no longer matches its digest is fetched again, never used
+for f in "$state"/docs/sha256-*; do echo '{"schemaVersion":2}' > "$f"; done
+check "kept documents damaged: the rebuild fetches them again" build b3b -t "$img" --push "$ctx"
+check "kept documents damaged: the same image" test "$(digest b1)" = "$(digest b3b)"
+check "kept documents damaged: rewritten whole" bash -c 'for f in "$1"/docs/sha256-*; do [ "$(sha256sum < "$f" | cut -d" " -f1)" = "${f##*sha256-}" ] || exit 1; done' _ "$state"
 # the manifest gone from the repository (its blobs still there): pushed again, whole
 curl -fs -X DELETE "http://$REGISTRY/v2/t/cache/manifests/$(digest b1)" >/dev/null
 check "the image's manifest deleted, an unchanged rebuild pushes it again" build b4 -t "$img" --push "$ctx"
