@@ -95,6 +95,7 @@ typedef struct sw_stage
   char key[65];               /* the build cache's key after the last step ("" : none) */
   bool no_cache;              /* --no-cache or --no-cache-filter names it: run every step */
   bool network_warmed;        /* its RUNs' network is being brought up (at its first miss) */
+  struct sw_base_prefetch *prefetch; /* its base being resolved ahead (sw_engine_prefetch_bases) */
 } sw_stage;
 
 struct sw_engine
@@ -163,6 +164,11 @@ void sw_engine_vertex_cached (sw_engine *e, int id);
 /* ---- stages ---- */
 /* Run stage (and, first, every stage it needs).  Returns 0 or -1. */
 int sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err);
+/* Resolve the base images of every stage the plan runs, all at once on threads of their
+ * own, so that a stage's FROM finds its base resolved instead of asking the registry in
+ * turn.  sw_engine_prefetch_end() waits for them and drops what no stage took. */
+void sw_engine_prefetch_bases (sw_engine *e);
+void sw_engine_prefetch_end (sw_engine *e);
 /* A step of s is not in the cache (or s runs every step): what its later RUNs need that
  * takes a while to come up (the own network) starts now, in the background.  Once per
  * stage. */

@@ -358,6 +358,7 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
 static void
 engine_stages_free (sw_engine *e)
 {
+  sw_engine_prefetch_end (e);
   for (size_t i = 0; e->plan && e->stages && i < e->plan->n_stages; i++)
     {
       sw_stage *s = &e->stages[i];
@@ -459,6 +460,7 @@ build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platf
     }
   e->stages = sw_xcalloc (e->plan->n_stages + 1, sizeof *e->stages);
   sw_engine_forget_images (e); /* provenance lists this platform's images */
+  sw_engine_prefetch_bases (e);
   for (size_t i = 0; i < e->plan->n_order; i++)
     if (sw_engine_run_stage (e, e->plan->order[i], err) < 0)
       return -1;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -225,6 +226,103 @@ count_commands (const sw_plan_stage *ps)
   return (int) ps->n_instrs + 1;
 }
 
+/* ---- FROM ------------------------------------------------------------------------ */
+
+/* The image a stage's FROM names (after --build-context NAME=docker-image://REF); NULL:
+ * not an image, or a build context that is not one (stage_from says why). */
+static const char *
+from_image_ref (sw_engine *e, const sw_plan_stage *ps)
+{
+  if (ps->base_kind != SW_PLAN_BASE_IMAGE)
+    return NULL;
+  const char *named = sw_engine_build_context (e, ps->base);
+  if (named && strncmp (named, "docker-image://", 15) == 0)
+    return named + 15;
+  return named ? NULL : ps->base;
+}
+
+struct sw_base_prefetch
+{
+  pthread_t thread;
+  sw_registry *reg;
+  char *ref;
+  sw_platform platform;
+  sw_base_image *base; /* the result, or err */
+  sw_error *err;
+};
+
+static void *
+prefetch_thread (void *arg)
+{
+  struct sw_base_prefetch *p = arg;
+  sw_base_resolve (p->reg, p->ref, &p->platform, &p->base, &p->err);
+  return NULL;
+}
+
+void
+sw_engine_prefetch_bases (sw_engine *e)
+{
+  for (size_t i = 0; i < e->plan->n_order; i++)
+    {
+      sw_stage *s = &e->stages[e->plan->order[i]];
+      const sw_plan_stage *ps = &e->plan->stages[e->plan->order[i]];
+      const char *ref = from_image_ref (e, ps);
+      struct sw_base_prefetch *p;
+      if (ref == NULL || s->prefetch)
+        continue;
+      p = sw_xzalloc (sizeof *p);
+      if (sw_platform_parse (ps->platform, &p->platform, NULL) < 0)
+        {
+          free (p);
+          continue; /* stage_from reports it */
+        }
+      p->reg = e->reg;
+      p->ref = sw_xstrdup (ref);
+      if (pthread_create (&p->thread, NULL, prefetch_thread, p) != 0)
+        {
+          sw_platform_clear (&p->platform);
+          free (p->ref);
+          free (p);
+          continue; /* stage_from resolves it itself */
+        }
+      s->prefetch = p;
+    }
+}
+
+/* Join s's prefetch and take its result (*base or *err); -1 when there was none. */
+static int
+prefetch_take (sw_stage *s, sw_base_image **base, sw_error **err)
+{
+  struct sw_base_prefetch *p = s->prefetch;
+  if (p == NULL)
+    return -1;
+  s->prefetch = NULL;
+  pthread_join (p->thread, NULL);
+  *base = p->base;
+  int r = p->base ? 0 : 1;
+  if (p->err)
+    sw_error_move (err, &p->err);
+  sw_platform_clear (&p->platform);
+  free (p->ref);
+  free (p);
+  return r;
+}
+
+void
+sw_engine_prefetch_end (sw_engine *e)
+{
+  for (size_t i = 0; e->plan && e->stages && i < e->plan->n_stages; i++)
+    {
+      sw_base_image *b = NULL;
+      sw_error *ignored = NULL;
+      if (prefetch_take (&e->stages[i], &b, &ignored) >= 0)
+        {
+          sw_base_free (b);
+          sw_error_free (ignored);
+        }
+    }
+}
+
 static int
 stage_from (sw_engine *e, sw_stage *s, sw_error **err)
 {
@@ -277,7 +375,9 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
       return sw_engine_locate (e, ps->from->node, err);
     }
   id = sw_engine_vertex_start (e, "[internal] load metadata for %s", base_ref);
-  if (sw_base_resolve (e->reg, base_ref, &s->platform, &s->base, &ferr) < 0)
+  /* resolved ahead when the build started (the same reference and platform) */
+  int took = prefetch_take (s, &s->base, &ferr);
+  if (took > 0 || (took < 0 && sw_base_resolve (e->reg, base_ref, &s->platform, &s->base, &ferr) < 0))
     {
       sw_engine_vertex_done (e, id, t0, ferr);
       sw_error_move (err, &ferr);
