@@ -26,13 +26,15 @@
 # to every case (run-to-run noise of a whole suite: apt's logs, say).
 #
 # DIFF_DIR picks the cases directory (default tests/diff; tests/integration/real_projects.sh
-# runs tests/real) and DIFF_LABEL the checks' prefix (default "diff").
+# runs tests/real), DIFF_LABEL the checks' prefix (default "diff") and DIFF_TIMEOUT the bound
+# on each build (default 600 s).
 # DIFF_CASES="a b" limits the run to those cases; DIFF_JOBS sets the parallel buildx builds;
 # DIFF_KEEP=DIR (emptied first!) keeps the scratch: logs/, diffs/, the registry's data.
 . tests/lib.sh
 O=/opt/docker-sid
 cases_dir=${DIFF_DIR:-$TOP/tests/diff}
 label=${DIFF_LABEL:-diff}
+build_timeout=${DIFF_TIMEOUT:-600}  # seconds a build may take, for each tool
 if [ ! -x $O/usr/sbin/dockerd ] || [ ! -x $O/usr/libexec/docker/cli-plugins/docker-buildx ]; then
   fail "reference buildx under $O" "run tests/deps.sh (it unpacks it with ../shared/bench/setup-buildx.sh)"
   exit 0
@@ -103,8 +105,8 @@ build_case() {
   if [ -f "$cases_dir/$name/check" ]; then
     # build checks: "Rule@line" for every finding, sorted
     case $tool in
-    buildx) timeout 600 $O/usr/bin/docker buildx build --progress=plain --check "${args[@]}" "$ctx" ;;
-    slipway) timeout 600 "$SLIPWAY" build --progress=plain --state-dir "$dir/state-$name" --check "${args[@]}" "$ctx" ;;
+    buildx) timeout "$build_timeout" $O/usr/bin/docker buildx build --progress=plain --check "${args[@]}" "$ctx" ;;
+    slipway) timeout "$build_timeout" "$SLIPWAY" build --progress=plain --state-dir "$dir/state-$name" --check "${args[@]}" "$ctx" ;;
     esac >"$dir/logs/$name.$tool" 2>&1
     echo 0 >"$dir/logs/$name.$tool.rc"
     awk '/^WARNING: [A-Za-z]+ - https:/ { rule = $2; next }
@@ -115,10 +117,10 @@ build_case() {
   fi
   case $tool in
   buildx)
-    timeout 600 $O/usr/bin/docker buildx build --progress=plain --provenance=false --sbom=false \
+    timeout "$build_timeout" $O/usr/bin/docker buildx build --progress=plain --provenance=false --sbom=false \
       --network host --output "type=registry,name=$REGISTRY/diff/$name:buildx" "${args[@]}" "$ctx" ;;
   slipway)
-    timeout 600 "$SLIPWAY" build --progress=plain --state-dir "$dir/state-$name" \
+    timeout "$build_timeout" "$SLIPWAY" build --progress=plain --state-dir "$dir/state-$name" \
       --output "type=registry,name=$REGISTRY/diff/$name:slipway" "${args[@]}" "$ctx" ;;
   esac >"$dir/logs/$name.$tool" 2>&1
   rc=$?
@@ -127,7 +129,7 @@ build_case() {
   return 0
 }
 export -f build_case
-export dir cases_dir base debian REGISTRY O SLIPWAY DIFF_SECRET="a secret value"
+export dir cases_dir base debian build_timeout REGISTRY O SLIPWAY DIFF_SECRET="a secret value"
 jobs=${DIFF_JOBS:-3}
 start=$(date +%s)
 # both tools at once: buildx's daemon and slipway's sandboxes do not share anything

@@ -4,4 +4,4 @@
 # with debootstrap, and compared as the differential suite compares (tests/integration/diff.sh).
 # Run-to-run noise of apt and npm (their logs, caches, timestamps inside files) is listed in
 # tests/real/ignore; anything else that differs is a bug.
-DIFF_DIR=${TOP:-$PWD}/tests/real DIFF_LABEL=real DIFF_JOBS=${DIFF_JOBS:-2} exec bash "${TOP:-$PWD}/tests/integration/diff.sh"
+DIFF_DIR=${TOP:-$PWD}/tests/real DIFF_LABEL=real DIFF_JOBS=${DIFF_JOBS:-2} DIFF_TIMEOUT=${DIFF_TIMEOUT:-1800} exec bash "${TOP:-$PWD}/tests/integration/diff.sh"
