@@ -61,6 +61,14 @@ PY
 # DIR; sets REGISTRY=127.0.0.1:PORT and stops it (by pid) at exit.
 start_registry() { start_registry_ext "$1" http "" ""; }
 
+# start_registry_with_busybox DIR: start_registry, then the busybox base (amd64 + arm64, from
+# tests/fixtures/push-busybox.sh) as $REGISTRY/base/busybox:latest.  A failure is reported as
+# a FAIL and returns 1: the caller exits, as nothing else of it can run.
+start_registry_with_busybox() {
+  start_registry "$1" || { fail "registry starts"; return 1; }
+  tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; return 1; }
+}
+
 # start_registry_ext DIR SCHEME HTTP_EXTRA TOP_EXTRA: as start_registry, with YAML lines added
 # under http: (HTTP_EXTRA, indented by the caller: e.g. "  tls: {…}") and at the top level
 # (TOP_EXTRA: auth:, …); SCHEME (http|https) is how readiness is probed.  Any answer

@@ -31,8 +31,7 @@ check "bake --print: an unknown target is an error" bash -c 'cd "$1/01-hcl-basic
 check "bake --print: a syntax error names file, line and column" bash -c 'printf "target \"a\" {\n  tags = [\"x\"\n}\n" > "$1/bad.hcl"; "$2" bake -f "$1/bad.hcl" --print a 2>&1 | grep -q "bad.hcl:3,1"' _ "$dir" "$SLIPWAY"
 
 # ---- building and publishing ----
-start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
-tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+start_registry_with_busybox "$dir/registry" || exit 0
 R=$REGISTRY
 exists() { skopeo inspect --tls-verify=false --raw "docker://$1" >/dev/null 2>&1; }
 digest_of() { skopeo inspect --tls-verify=false --raw "docker://$1" 2>/dev/null | sha256sum | cut -d' ' -f1; }

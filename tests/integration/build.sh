@@ -3,8 +3,7 @@
 # skopeo and umoci; failures publish nothing and leave no mount.
 . tests/lib.sh
 dir=$(scratch_dir)
-start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
-tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+start_registry_with_busybox "$dir/registry" || exit 0
 state=$dir/state
 build() { "$SLIPWAY" build --progress=plain --state-dir "$state" "$@"; }
 mounts_before=$(grep -c "$dir" /proc/self/mountinfo)

@@ -4,8 +4,7 @@
 # groups, #! heredoc scripts, error locations, and the RUN resource flags.
 . tests/lib.sh
 dir=$(scratch_dir)
-start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
-tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+start_registry_with_busybox "$dir/registry" || exit 0
 base=$REGISTRY/base/busybox:latest
 state=$dir/state
 build() { timeout 300 "$SLIPWAY" build --progress=plain --state-dir "$state" "$@"; }

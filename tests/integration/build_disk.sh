@@ -4,8 +4,7 @@
 # builder that exports layers to local disk first needs twice that.
 . tests/lib.sh
 dir=$(scratch_dir)
-start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
-tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+start_registry_with_busybox "$dir/registry" || exit 0
 tmpfs=$dir/tmpfs; mkdir -p "$tmpfs"
 mount -t tmpfs -o size=600m slipway-test-disk "$tmpfs" || { fail "tmpfs mounted"; exit 0; }
 on_exit "umount -l '$tmpfs'"

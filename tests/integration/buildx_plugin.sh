@@ -48,8 +48,7 @@ check "docker buildx bake: refused, naming it" bash -c '
 check "docker buildx du answers with a total" bash -c '
   timeout 60 "'"$DOCKER"'" buildx du --state-dir "'"$dir"'/state" | grep -q "^Total:"'
 
-start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
-tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+start_registry_with_busybox "$dir/registry" || exit 0
 ctx=$dir/ctx; mkdir -p "$ctx"
 printf 'FROM %s/base/busybox:latest\nRUN echo built-by-plugin > /hello\n' "$REGISTRY" > "$ctx/Dockerfile"
 out=$(cd "$ctx" && dk buildx build --progress=plain --push --builder slipway -t "$REGISTRY/x:1" --state-dir "$dir/state" \

@@ -41,8 +41,7 @@ if [ ! -x $O/usr/sbin/dockerd ] || [ ! -x $O/usr/libexec/docker/cli-plugins/dock
 fi
 dir=$(scratch_dir)
 [ -n "${DIFF_KEEP:-}" ] && { dir=$DIFF_KEEP; rm -rf "$dir"; mkdir -p "$dir"; }
-start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
-tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+start_registry_with_busybox "$dir/registry" || exit 0
 base=$REGISTRY/base/busybox:latest
 debian=
 if grep -rqs --include=Dockerfile @DEBIAN@ "$cases_dir"; then

@@ -6,8 +6,7 @@
 . tests/lib.sh
 command -v git >/dev/null || { fail "git installed"; exit 0; }
 dir=$(scratch_dir)
-start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
-tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+start_registry_with_busybox "$dir/registry" || exit 0
 export TMPDIR=$dir/tmp
 mkdir -p "$TMPDIR"
 

@@ -8,8 +8,7 @@ BUILD=${BUILD:-build}
 tool=$TOP/$BUILD/tools/cancel_build
 [ -x "$tool" ] || { fail "cancel_build tool built" "$tool missing (make unit)"; exit 0; }
 dir=$(scratch_dir)
-start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
-tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+start_registry_with_busybox "$dir/registry" || exit 0
 
 mkdir -p "$dir/a" "$dir/b"
 printf 'FROM %s/base/busybox:latest\nRUN echo started; sleep 30 # cancel-marker-a\nRUN touch /never\n' "$REGISTRY" > "$dir/a/Dockerfile"

@@ -3,8 +3,7 @@
 # skopeo, umoci and tar against the same image pushed to a real registry.
 . tests/lib.sh
 dir=$(scratch_dir)
-start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
-tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+start_registry_with_busybox "$dir/registry" || exit 0
 state=$dir/state
 export SOURCE_DATE_EPOCH=1700000000 # two builds of one Dockerfile give the same bytes
 build() { "$SLIPWAY" build --progress=plain --state-dir "$state" "$@"; }

@@ -4,8 +4,7 @@
 # the tags already moved back where they were.
 . tests/lib.sh
 dir=$(scratch_dir)
-start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
-tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
+start_registry_with_busybox "$dir/registry" || exit 0
 state=$dir/state
 digest_of() { skopeo inspect --tls-verify=false --raw "docker://$1" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 exists() { skopeo inspect --tls-verify=false --raw "docker://$1" >/dev/null 2>&1; }
