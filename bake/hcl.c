@@ -254,6 +254,35 @@ expect (parser *ps, const char *tok, bool nl)
 
 static xnode *parse_expr (parser *ps, bool nl);
 
+/* Expressions separated by commas up to CLOSE (a trailing comma allowed), each added to x: a
+ * list's items or a call's arguments.  A call's argument expansion (`f(xs...)`) is refused by
+ * name rather than read as a syntax error. */
+static void
+parse_items (parser *ps, xnode *x, const char *close, bool call)
+{
+  for (;;)
+    {
+      skip (ps, true);
+      if (accept (ps, close))
+        return;
+      xnode *e = parse_expr (ps, true);
+      if (e == NULL)
+        return;
+      xadd (x, e);
+      skip (ps, true);
+      if (call && accept (ps, "..."))
+        {
+          perr (ps, "argument expansion (...) is not supported");
+          return;
+        }
+      if (!accept (ps, ","))
+        {
+          expect (ps, close, true);
+          return;
+        }
+    }
+}
+
 static void
 utf8_put (sw_buf *b, unsigned long cp)
 {
@@ -550,22 +579,7 @@ parse_primary (parser *ps, bool nl)
     {
       advance (ps);
       x = xnew (X_LIST, line, col);
-      for (;;)
-        {
-          skip (ps, true);
-          if (accept (ps, "]"))
-            break;
-          xnode *e = parse_expr (ps, true);
-          if (e == NULL)
-            break;
-          xadd (x, e);
-          skip (ps, true);
-          if (accept (ps, ","))
-            continue;
-          if (!expect (ps, "]", true))
-            break;
-          break;
-        }
+      parse_items (ps, x, "]", false);
     }
   else if (c == '{')
     {
@@ -627,26 +641,7 @@ parse_primary (parser *ps, bool nl)
               advance (ps);
               x = xnew (X_CALL, line, col);
               x->name = name;
-              for (;;)
-                {
-                  skip (ps, true);
-                  if (accept (ps, ")"))
-                    break;
-                  xnode *e = parse_expr (ps, true);
-                  if (e == NULL)
-                    break;
-                  xadd (x, e);
-                  skip (ps, true);
-                  if (accept (ps, "..."))
-                    {
-                      perr (ps, "argument expansion (...) is not supported");
-                      break;
-                    }
-                  if (accept (ps, ","))
-                    continue;
-                  expect (ps, ")", true);
-                  break;
-                }
+              parse_items (ps, x, ")", true);
             }
           else
             {
