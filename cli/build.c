@@ -77,6 +77,7 @@ static const struct flag flags[] = {
   /* slipway's own */
   OPT ("state-dir", 0, SW_OPT_STATE_DIR, "slipway: state directory (default /var/lib/slipway)"),
   OPT ("insecure-registry", 0, SW_OPT_INSECURE_REGISTRY, "slipway: reach this registry over plain HTTP"),
+  OPT ("max-parallelism", 0, SW_OPT_MAX_PARALLELISM, "slipway: CPU-bound steps at once (default: the CPUs)"),
   /* buildx's legacy flags, hidden in its help too */
   TODO ("compress", false, NULL),
   TODO ("cpu-period", true, NULL),

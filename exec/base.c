@@ -22,13 +22,20 @@ sw_base_resolve (sw_registry *r, const char *image, const sw_platform *want, sw_
 {
   sw_base_image *b = sw_xzalloc (sizeof *b);
   sw_fetched f = { 0 };
+  char top[SW_DIGEST_BUFSZ] = "";
   int ret = -1;
 
   b->name = sw_xstrdup (image);
   if (sw_ref_parse (image, &b->repo, err) < 0)
     goto out;
-  if (sw_resolve_image (r, b->repo, want, &f, NULL, err) < 0)
+  if (sw_resolve_image (r, b->repo, want, &f, top, err) < 0)
     goto out;
+  {
+    /* "docker.io/library/busybox:latest@sha256:<index>", as BuildKit names the source */
+    cleanup_free char *name = sw_ref_name (b->repo);
+    const char *tag = b->repo->tag ? b->repo->tag : (b->repo->digest ? NULL : "latest");
+    b->resolved = sw_xasprintf ("%s%s%s@%s", name, tag ? ":" : "", tag ? tag : "", *top ? top : f.digest);
+  }
   /* From here on the repository is named by the manifest's digest. */
   free (b->repo->digest);
   b->repo->digest = sw_xstrdup (f.digest);
@@ -210,6 +217,7 @@ sw_base_free (sw_base_image *b)
   if (b == NULL)
     return;
   free (b->name);
+  free (b->resolved);
   sw_ref_free (b->repo);
   free (b->manifest_media_type);
   sw_manifest_free (b->manifest);

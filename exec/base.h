@@ -24,6 +24,8 @@ typedef struct sw_base_image
   char *name;             /* as written in FROM, expanded */
   sw_ref *repo;           /* where its blobs live */
   char manifest_digest[SW_DIGEST_BUFSZ];
+  char *resolved;         /* what buildx's FROM line shows: the normalized reference and the
+                           * digest it resolved to (the index's, when it is one) */
   char *manifest_media_type;
   sw_manifest *manifest;
   sw_image_config *config;

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include <stdatomic.h>
+
 #include "common/xalloc.h"
 #include "copy/copy.h"
 #include "copy/context.h"
@@ -23,13 +25,13 @@
 static int
 load_context (sw_engine *e, sw_error **err)
 {
-  if (e->ctx)
+  /* The build opened the context (run_build.c); the first COPY that reads it says so. */
+  if (atomic_exchange (&e->hub->context_announced, true))
     return 0;
   double t0 = sw_engine_now ();
   int id = sw_engine_vertex_start (e, "[internal] load build context");
-  int r = sw_context_open (e->context, e->b->dockerfile, &e->ctx, err);
-  sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
-  return r;
+  sw_engine_vertex_done (e, id, t0, NULL);
+  return 0;
 }
 
 struct copy_call

@@ -91,7 +91,8 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   for (size_t i = 0; i < s->n_layers; i++)
     sw_strlist_push (&s->config->diff_ids, s->layers[i]->diff_id);
   free (s->config->created);
-  s->config->created = sw_xstrdup (e->epoch_str ? e->epoch_str : e->created);
+  /* the image is made now (with nanoseconds, as BuildKit dates it), or at the epoch */
+  s->config->created = e->epoch_str ? sw_xstrdup (e->epoch_str) : sw_commit_now ();
   sw_image_config_serialize (s->config, &config_json);
 
   m.media_type = e->docker_media_types ? SW_MT_DOCKER_MANIFEST : SW_MT_OCI_MANIFEST;

@@ -150,6 +150,9 @@ typedef enum sw_option
                                      PATH, /usr/bin, /usr/libexec/qemu-binfmt) */
   SW_OPT_SOURCE_DATE_EPOCH = 105, /* seconds since 1970 for reproducible timestamps
                                      ($SOURCE_DATE_EPOCH; none) */
+  SW_OPT_MAX_PARALLELISM = 800,   /* CPU-bound steps (native RUNs) at once, 1 to 1024; default
+                                     the number of CPUs.  Stages that do not depend on each
+                                     other and the platforms run at once regardless. */
 } sw_option;
 
 SW_API sw_build *sw_build_new (void);
