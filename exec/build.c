@@ -337,9 +337,21 @@ deliver_queued (sw_build *b)
     }
 }
 
-void
-sw_build_emit (sw_build *b, const sw_event *ev)
+static double
+wall_now (void)
 {
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+void
+sw_build_emit (sw_build *b, const sw_event *ev_in)
+{
+  sw_event stamped = *ev_in;
+  const sw_event *ev = &stamped;
+  if (stamped.time == 0)
+    stamped.time = wall_now ();
   if (!pthread_equal (b->owner, pthread_self ()))
     {
       if (b->cb == NULL)

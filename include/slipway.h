@@ -188,6 +188,8 @@ typedef struct sw_event
   uint64_t current;   /* PROGRESS */
   uint64_t total;     /* PROGRESS; 0 when unknown */
   double elapsed;     /* STEP_DONE: seconds */
+  double time;        /* when it happened (seconds since 1970, CLOCK_REALTIME) — events of
+                         concurrent stages are delivered later, on the caller's thread */
 } sw_event;
 
 /* Called on the thread that runs sw_build_run(), one event at a time.  The event and its
