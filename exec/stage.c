@@ -430,8 +430,8 @@ error_with_tail (sw_error **err, const struct run_output *o, const char *name)
   cleanup_buf sw_buf msg = SW_BUF_INIT;
   cleanup_error sw_error *inner = NULL;
 
-  if (err == NULL || *err == NULL || o->n_lines == 0)
-    return;
+  if (err == NULL || *err == NULL || o->n_lines == 0 || sw_error_category_of (*err) == SW_ERR_CANCELLED)
+    return; /* a cancelled step did not fail by itself: its output explains nothing */
   sw_error_move (&inner, err);
   sw_buf_printf (&msg, "------\n > %s:\n", name);
   size_t first = o->n_lines > TAIL_LINES ? o->n_lines - TAIL_LINES : 0;
