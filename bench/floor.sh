@@ -72,13 +72,10 @@ run_floor() {
     RUN)
       local cmd=${line#* }
       local t0; t0=$(now)
-      if [ -n "$qemu" ]; then
-        unshare --pid --fork --mount --root="$W/stage" --wd="$wd" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-          /qemu /bin/sh -c "$cmd" >/dev/null 2>&1
-      else
-        unshare --pid --fork --mount --root="$W/stage" --wd="$wd" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-          DEBIAN_FRONTEND=noninteractive /bin/sh -c "$cmd" >/dev/null 2>&1
-      fi
+      # the environment is set outside: the base may have no env binary
+      env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+        unshare --pid --fork --mount --root="$W/stage" --wd="$wd" ${qemu:+/qemu} /bin/sh -c "$cmd" >"$W/run.log" 2>&1 \
+        || { echo "RUN failed in the floor: $cmd" >&2; tail -3 "$W/run.log" >&2; }
       total=$(echo "$total + $(secs "$t0" "$(now)")" | bc) ;;
     esac
   done < <(grep -v '^\s*#' "$ctx/Dockerfile" | grep -v '^\s*$')
