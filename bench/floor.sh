@@ -4,8 +4,8 @@
 #
 # The floor of a case is the work itself, with nothing around it:
 #   pull   the base layers fetched from 127.0.0.1:5001 (curl to /dev/null)
-#   run    each RUN's command alone: `unshare --pid --fork --mount --root=ROOTFS /bin/sh -c
-#          CMD` on an unpacked copy of its stage's base (WORKDIR and COPY from the context
+#   run    each RUN's command alone: in `unshare --pid --fork --mount`, /dev and /proc
+#          mounted, `chroot ROOTFS /bin/sh -c CMD` on an unpacked copy of its stage's base (WORKDIR and COPY from the context
 #          applied by hand first, not timed); a foreign platform under bare
 #          qemu-aarch64-static inside the same chroot
 #   ingest the registry's ingest of the same bytes slipway pushed: each new layer blob sent
@@ -74,7 +74,9 @@ run_floor() {
       local t0; t0=$(now)
       # the environment is set outside: the base may have no env binary
       env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-        unshare --pid --fork --mount --root="$W/stage" --wd="$wd" ${qemu:+/qemu} /bin/sh -c "$cmd" >"$W/run.log" 2>&1 \
+        unshare --pid --fork --mount --propagation private /bin/sh -c \
+          'mount --rbind /dev "$1/dev" && mount -t proc proc "$1/proc" && exec chroot "$1" $2 /bin/sh -c "cd $3 && $4"' \
+          _ "$W/stage" "${qemu:+/qemu}" "$wd" "$cmd" >"$W/run.log" 2>&1 \
         || { echo "RUN failed in the floor: $cmd" >&2; tail -3 "$W/run.log" >&2; }
       total=$(echo "$total + $(secs "$t0" "$(now)")" | bc) ;;
     esac
