@@ -75,7 +75,7 @@ run_floor() {
       # the environment is set outside: the base may have no env binary
       env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
         unshare --pid --fork --mount --propagation private /bin/sh -c \
-          'mount --rbind /dev "$1/dev" && mount -t proc proc "$1/proc" && exec chroot "$1" $2 /bin/sh -c "cd $3 && $4"' \
+          'mkdir -p "$1/dev" "$1/proc" && mount --rbind /dev "$1/dev" && mount -t proc proc "$1/proc" && exec chroot "$1" $2 /bin/sh -c "cd $3 && $4"' \
           _ "$W/stage" "${qemu:+/qemu}" "$wd" "$cmd" >"$W/run.log" 2>&1 \
         || { echo "RUN failed in the floor: $cmd" >&2; tail -3 "$W/run.log" >&2; }
       total=$(echo "$total + $(secs "$t0" "$(now)")" | bc) ;;
