@@ -27,7 +27,7 @@ FROM 127.0.0.1:5001/busybox:latest
 COPY --from=web /usr/sbin/nginx /usr/sbin/nginx
 COPY --from=compile /out/sum /sum
 DF
-printf '#!/bin/sh\nexec %s "$@" --max-parallelism 1\n' "${SLIPWAY:-$here/slipway}" > "$W/slipway-seq"
+printf '#!/bin/bash\nexec %s "$1" --max-parallelism 1 "${@:2}"\n' "${SLIPWAY:-$here/slipway}" > "$W/slipway-seq"
 chmod +x "$W/slipway-seq"
 
 t() { # SLIPWAY-BINARY TOOL CASE PLATFORM → seconds or fail

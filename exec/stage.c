@@ -130,8 +130,10 @@ step_prefix (sw_engine *e, sw_stage *s)
   s->cmd_index++;
   /* several platforms at once: the stage's platform first, "[linux/arm64 build 2/5] " */
   bool plat = e->b->platforms.n > 1 && s->ps->platform;
-  return sw_xasprintf ("[%s%s%s%s%*d/%d] ", plat ? s->ps->platform : "", plat ? " " : "",
-                       s->ps->name ? s->ps->name : "", s->ps->name ? " " : "", width, s->cmd_index, s->cmd_total);
+  /* an unnamed stage of a multi-stage Dockerfile is "stage-N", as BuildKit calls it */
+  const char *name = s->ps->name ? s->ps->name : (e->plan->n_stages > 1 ? s->ps->display : NULL);
+  return sw_xasprintf ("[%s%s%s%s%*d/%d] ", plat ? s->ps->platform : "", plat ? " " : "", name ? name : "",
+                       name ? " " : "", width, s->cmd_index, s->cmd_total);
 }
 
 /* ---- layers --------------------------------------------------------------------- */

@@ -47,6 +47,7 @@ read -r as ae < <(span "[a 2/2] RUN")
 read -r bs be < <(span "[b 2/2] RUN")
 check "rawjson times: the two RUN steps overlapped (a $as–$ae, b $bs–$be)" \
   bash -c '(( $(echo "'"$as"' < '"$be"' && '"$bs"' < '"$ae"'" | bc) ))'
+check "an unnamed stage of a multi-stage file is numbered as stage-N, as buildx" grep -q '"\[stage-2 2/3\] COPY --from=a /a /a"' "$dir/raw.json"
 check "the final image has both stages' files" bash -c 'skopeo inspect --tls-verify=false --config "docker://'"$REGISTRY"'/t/par:v1" | jq -e "(.rootfs.diff_ids|length) == 3" >/dev/null'
 
 # one step at a time gives the same image, byte for byte
@@ -88,7 +89,7 @@ print(*[f"{s[i][1]} {e[i]}" for i in ids])
 PY
 )
 check "rawjson times: the platforms' RUN steps overlapped" bash -c 'set -- $1; [ $# -eq 4 ] && (( $(echo "$1 < $4 && $3 < $2" | bc) ))' _ "$ys $ye"
-check "the progress names each platform's step" bash -c 'grep -q "\[linux/arm64 3/3\] RUN uname" "$1" && grep -q "\[linux/amd64 3/3\] RUN uname" "$1"' _ "$dir/raw2.json"
+check "the progress names each platform's step" bash -c 'grep -q "\[linux/arm64 stage-1 3/3\] RUN uname" "$1" && grep -q "\[linux/amd64 stage-1 3/3\] RUN uname" "$1"' _ "$dir/raw2.json"
 
 # a failing stage stops a sleeping sibling at once; the error is the failure's, no tag moves
 ctx=$dir/ctx3; mkdir -p "$ctx"
