@@ -114,6 +114,8 @@ rawjson_event (const sw_event *ev)
              (unsigned long long) ev->total);
   if (ev->kind == SW_EVENT_STEP_DONE)
     fprintf (stderr, ",\"status\":%d,\"elapsed\":%.3f", ev->status, ev->elapsed);
+  if (ev->time > 0)
+    fprintf (stderr, ",\"time\":%.6f", ev->time);
   fputs ("}\n", stderr);
 }
 

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,13 +29,13 @@
 static int
 load_context (sw_engine *e, sw_error **err)
 {
-  if (e->ctx)
+  /* The build opened the context (run_build.c); the first COPY that reads it says so. */
+  if (atomic_exchange (&e->hub->context_announced, true))
     return 0;
   double t0 = sw_engine_now ();
   int id = sw_engine_vertex_start (e, "[internal] load build context");
-  int r = sw_context_open (e->context, e->b->dockerfile, &e->ctx, err);
-  sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
-  return r;
+  sw_engine_vertex_done (e, id, t0, NULL);
+  return 0;
 }
 
 struct copy_call

@@ -27,9 +27,11 @@ disk_short (sw_engine *e, uint64_t *avail)
   if (statvfs (sw_state_session (e->state), &vfs) < 0)
     return false;
   *avail = (uint64_t) vfs.f_bavail * vfs.f_frsize;
-  for (size_t i = 0; i < e->n_all_layers; i++)
-    if (e->all_layers[i]->built && e->all_layers[i]->size > 0 && (uint64_t) e->all_layers[i]->size > largest)
-      largest = (uint64_t) e->all_layers[i]->size;
+  pthread_mutex_lock (&e->hub->lock); /* other stages add layers meanwhile */
+  for (size_t i = 0; i < e->hub->n_all_layers; i++)
+    if (e->hub->all_layers[i]->built && e->hub->all_layers[i]->size > 0 && (uint64_t) e->hub->all_layers[i]->size > largest)
+      largest = (uint64_t) e->hub->all_layers[i]->size;
+  pthread_mutex_unlock (&e->hub->lock);
   uint64_t want = largest + largest / 10 + (64u << 20);
   uint64_t five_percent = (uint64_t) vfs.f_blocks * vfs.f_frsize / 20;
   return *avail < want || *avail < five_percent;
@@ -42,9 +44,10 @@ sw_engine_make_room (sw_engine *e)
 
   if (e->outputs != NULL || !disk_short (e, &avail))
     return;
-  for (size_t i = 0; i < e->n_all_layers; i++)
+  pthread_mutex_lock (&e->hub->lock);
+  for (size_t i = 0; i < e->hub->n_all_layers; i++)
     {
-      sw_layer *l = e->all_layers[i];
+      sw_layer *l = e->hub->all_layers[i];
       if (!l->built || !l->retired || l->from_cache || !l->packed || !l->pushed || l->dir == NULL)
         continue;
       cleanup_error sw_error *err = NULL;
@@ -59,4 +62,5 @@ sw_engine_make_room (sw_engine *e)
       l->dir = NULL;
       l->cache_key[0] = '\0'; /* gone: nothing to store */
     }
+  pthread_mutex_unlock (&e->hub->lock);
 }

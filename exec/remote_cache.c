@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
@@ -47,6 +48,7 @@ struct sw_remote_cache
 {
   sw_ref **from;        /* --cache-from refs, in order */
   size_t n_from;
+  pthread_mutex_t load_lock; /* stages look keys up at once: the refs are read once */
   bool loaded;
   remote_entry *entries;
   size_t n_entries;
@@ -80,6 +82,7 @@ sw_cache_remote_open (sw_engine *e, sw_error **err)
   if (b->cache_from.n == 0 && b->cache_to.n == 0)
     return 0;
   struct sw_remote_cache *rc = sw_xzalloc (sizeof *rc);
+  pthread_mutex_init (&rc->load_lock, NULL);
   e->remote = rc;
   for (size_t i = 0; i < b->cache_from.n; i++)
     {
@@ -131,6 +134,7 @@ sw_cache_remote_free (sw_engine *e)
   free (rc->from);
   free (rc->entries);
   sw_ref_free (rc->to);
+  pthread_mutex_destroy (&rc->load_lock);
   free (rc);
   e->remote = NULL;
 }
@@ -211,8 +215,9 @@ static void
 load_sources (sw_engine *e)
 {
   struct sw_remote_cache *rc = e->remote;
+  pthread_mutex_lock (&rc->load_lock);
   if (rc->loaded)
-    return;
+    goto out;
   rc->loaded = true;
   for (size_t i = 0; i < rc->n_from; i++)
     {
@@ -220,6 +225,8 @@ load_sources (sw_engine *e)
       if (load_ref (e, rc->from[i], &rc->entries, &rc->n_entries, &err) < 0)
         sw_warn ("--cache-from %s/%s: %s (not used)", rc->from[i]->domain, rc->from[i]->path, sw_error_message (err));
     }
+out:
+  pthread_mutex_unlock (&rc->load_lock);
 }
 
 /* ---- import ---- */
@@ -346,16 +353,16 @@ export_cache (sw_engine *e, const sw_image_result *results, size_t n_results, sw
 
   snprintf (opts, sizeof opts, "%d/%d/%lld", (int) e->compression, e->compression_level, (long long) e->epoch);
   /* ours first (a key made again replaces the old entry), then what the ref holds */
-  for (size_t i = 0; i < e->n_all_layers; i++)
+  for (size_t i = 0; i < e->hub->n_all_layers; i++)
     {
-      sw_layer *l = e->all_layers[i];
+      sw_layer *l = e->hub->all_layers[i];
       if (!l->built || l->cache_key[0] == '\0' || (!rc->mode_max && !in_results (l, results, n_results)))
         continue;
       if (export_blob (e, l, err) < 0)
         goto out;
       json_t *o = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I}", "diffID", l->diff_id, "digest", l->digest, "mediaType",
                              l->media_type, "packOpts", opts, "created",
-                             l->from_cache ? l->created : (e->epoch_str ? e->epoch_str : e->created), "size",
+                             *l->created ? l->created : (e->epoch_str ? e->epoch_str : e->created), "size",
                              (json_int_t) l->size);
       json_object_set_new (entries, l->cache_key, o);
     }
