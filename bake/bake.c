@@ -16,6 +16,7 @@
 #include "bake/bake.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/csv.h"
 #include "common/xalloc.h"
 
 enum ftype
@@ -769,35 +770,21 @@ sorted_keys (json_t *o)
   free (vals);
 }
 
-/* Split a buildx option value at commas ("type=local,dest=out").  Quoting follows Go's
- * encoding/csv for the simple case of a fully quoted field. */
+/* A buildx option value ("type=local,dest=out") as buildx splits it: Go's encoding/csv.
+ * A value that is not valid CSV is kept whole, as one field. */
 static json_t *
 csv_fields (const char *s)
 {
   json_t *l = json_array ();
-  cleanup_buf sw_buf f = SW_BUF_INIT;
-  bool q = false;
-  sw_buf_puts (&f, "");
-  for (const char *p = s;; p++)
+  cleanup_strvec sw_strv parts = SW_STRV_INIT;
+  const char *why;
+  if (sw_csv_split (s, &parts, &why) < 0)
     {
-      if (*p == '"' && (q || f.len == 0))
-        {
-          if (q && p[1] == '"')
-            sw_buf_putc (&f, '"'), p++;
-          else
-            q = !q;
-          continue;
-        }
-      if (*p == '\0' || (*p == ',' && !q))
-        {
-          json_array_append_new (l, json_stringn (f.data, f.len));
-          sw_buf_truncate (&f, 0);
-          if (*p == '\0')
-            break;
-          continue;
-        }
-      sw_buf_putc (&f, *p);
+      json_array_append_new (l, json_string (s));
+      return l;
     }
+  for (size_t i = 0; i < parts.n; i++)
+    json_array_append_new (l, json_string (parts.v[i]));
   return l;
 }
 

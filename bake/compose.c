@@ -13,6 +13,7 @@
 #include "bake/bake.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/path.h"
 #include "common/xalloc.h"
 
 /* ---- YAML → JSON ------------------------------------------------------------------------ */
@@ -315,35 +316,6 @@ add_unique (json_t *l, const json_t *more)
     }
 }
 
-/* Go's path.Clean, which compose applies to a build context ("./web" → "web"). */
-static char *
-clean_path (const char *p)
-{
-  bool abs = p[0] == '/';
-  cleanup_free char *copy = sw_xstrdup (p);
-  char **parts = sw_xcalloc (strlen (p) + 1, sizeof *parts);
-  size_t n = 0;
-  char *save = NULL;
-  for (char *c = strtok_r (copy, "/", &save); c; c = strtok_r (NULL, "/", &save))
-    {
-      if (strcmp (c, ".") == 0)
-        continue;
-      if (strcmp (c, "..") == 0 && n > 0 && strcmp (parts[n - 1], "..") != 0)
-        n--;
-      else if (strcmp (c, "..") == 0 && abs)
-        continue;
-      else
-        parts[n++] = c;
-    }
-  sw_buf o = SW_BUF_INIT;
-  sw_buf_puts (&o, abs ? "/" : "");
-  for (size_t i = 0; i < n; i++)
-    sw_buf_printf (&o, "%s%s", i ? "/" : "", parts[i]);
-  if (o.len == 0)
-    sw_buf_puts (&o, ".");
-  free (parts);
-  return sw_buf_steal (&o);
-}
 
 static json_t *
 context_value (const json_t *v)
@@ -351,7 +323,7 @@ context_value (const json_t *v)
   const char *s = json_string_value (v);
   if (s == NULL || *s == '\0' || strstr (s, "://") || strncmp (s, "git@", 4) == 0)
     return s ? json_incref ((json_t *) v) : json_string ("");
-  char *c = clean_path (s);
+  char *c = sw_path_clean (s);
   json_t *r = json_string (c);
   free (c);
   return r;

@@ -207,6 +207,9 @@ emu_run (int argc, char **argv, FILE *out, FILE *info, sw_error **err)
       spec.output = emu_run_output;
       spec.userdata = &o;
       spec.emu = emu;
+      /* a command to try under QEMU needs no network: none, so that no pasta is started
+       * (which a user namespace without the rights for it could not) */
+      spec.network = SW_NET_NONE;
       rc = sw_sandbox_run (&spec, &code, err);
       if (rc < 0 && code >= 0)
         {

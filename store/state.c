@@ -164,22 +164,18 @@ clean_dead_sessions (const char *dir, const char *mine)
         continue;
       if (mine && strcmp (de->d_name, mine) == 0)
         continue;
+      /* a session being born (".new-…") makes its lock file, then locks it, then takes its
+       * final name: until then an unlocked lock says nothing, so only its age does */
+      if (strncmp (de->d_name, ".new-", 5) == 0)
+        {
+          struct stat st;
+          if (fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && time (NULL) - st.st_mtime < 60)
+            continue;
+        }
       cleanup_free char *lock = sw_xasprintf ("%s/%s/lock", runs, de->d_name);
       cleanup_close int fd = open (lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-      if (fd < 0)
-        {
-          /* a session being born has its lock before it gets its final name, so an entry
-           * without a lock is debris */
-          if (strncmp (de->d_name, ".new-", 5) == 0)
-            {
-              struct stat st;
-              if (fstatat (dirfd (d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0
-                  && time (NULL) - st.st_mtime < 60)
-                continue;
-            }
-        }
-      else if (flock (fd, LOCK_EX | LOCK_NB) < 0)
-        continue; /* alive */
+      if (fd >= 0 && flock (fd, LOCK_EX | LOCK_NB) < 0)
+        continue; /* alive (with no lock file at all it is debris) */
       cleanup_error sw_error *e = NULL;
       sw_info ("state: removing the scratch of a dead run: %s/%s", runs, de->d_name);
       if (sw_rmtree_at (dirfd (d), de->d_name, &e) < 0)

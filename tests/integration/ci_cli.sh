@@ -62,7 +62,7 @@ build --network sideways "$ctx" 2>/dev/null; rc=$?
 check "exit 2 for a flag value with the wrong syntax" test "$rc" -eq 2
 build 2>/dev/null; rc=$?
 check "exit 2 without a context" test "$rc" -eq 2
-build --cache-to type=inline "$ctx" 2>/dev/null; rc=$?
+build --builder other "$ctx" 2>/dev/null; rc=$?
 check "exit 2 for a flag slipway does not implement" test "$rc" -eq 2
 
 # metadata-action's index: annotations on a one-platform build: an error, as BuildKit's, not a silent drop

@@ -74,7 +74,7 @@ ARCHS=amd64 bash tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest 
 rport=${REGISTRY##*:}
 mkdir -p "$T/ctx"
 cp "$R/bin/sniff" "$T/ctx/sniff"
-build() { timeout 300 "$SLIPWAY" build --state-dir "$T/bstate" --insecure-registry "$REGISTRY" --progress plain "$@"; }
+build() { timeout 300 "$SLIPWAY" build --state-dir "$T/bstate" --insecure-registry "$REGISTRY" --progress plain --no-cache "$@"; }
 # step 1 makes a 96 MiB layer that uploads while step 2 sniffs for 4 s
 cat > "$T/ctx/Dockerfile" <<EOF
 FROM $REGISTRY/base/busybox:latest
