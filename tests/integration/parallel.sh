@@ -29,7 +29,8 @@ t0=$(now)
 timeout 60 "$SLIPWAY" build --no-cache --progress=rawjson --state-dir "$state" -t "$REGISTRY/t/par:v1" --push "$ctx" 2>"$dir/raw.json"; rc=$?
 t1=$(now)
 check "two independent stages build" test $rc -eq 0
-check "two 2-second stages take less than 3.5 s together ($(echo "$t1 - $t0" | bc) s)" bash -c '(( $(echo "'"$t1"' - '"$t0"' < 3.5" | bc) ))'
+# one after the other, the two sleeps alone take 4 s: anything under that overlapped
+check "two 2-second stages take less than 4 s together ($(echo "$t1 - $t0" | bc) s)" bash -c '(( $(echo "'"$t1"' - '"$t0"' < 4" | bc) ))'
 # the RUN steps' own start and end times, from the event stream
 span() { # NAME-PREFIX → "start end"
   python3 - "$dir/raw.json" "$1" <<'PY'
