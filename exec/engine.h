@@ -159,6 +159,7 @@ struct sw_engine
   int compression_level;      /* -1: the compressor's default */
   bool compression_set;
   char *dockerfile_text;      /* as read (provenance mode=max carries it) */
+  sw_strv plan_warnings;      /* root: the first platform's plan warnings, for --metadata-file */
   /* attestations (exec/attest_step.c) */
   bool attest_provenance, attest_sbom;
   bool attest_prov_inline_only; /* buildx's default provenance: image outputs only */

@@ -397,6 +397,7 @@ engine_stages_free (sw_engine *e)
 static void
 engine_close (sw_engine *e)
 {
+  sw_strv_free (&e->plan_warnings);
   if (e->workers)
     {
       sw_workers_wait (e->workers, NULL);
@@ -650,6 +651,8 @@ platform_open (sw_engine *root, platform_build *pb, const char *platform, size_t
     {
       sw_event ev = { .kind = SW_EVENT_WARNING, .text = pb->e.plan->warnings.v[i] };
       sw_build_emit (root->b, &ev);
+      if (index == 0) /* the metadata file lists them once, as buildx does */
+        sw_strv_push (&root->plan_warnings, pb->e.plan->warnings.v[i]);
     }
   pb->e.stages = sw_xcalloc (pb->e.plan->n_stages + 1, sizeof *pb->e.stages);
   for (size_t i = 0; i < pb->e.plan->n_stages; i++)
@@ -771,9 +774,9 @@ write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_
   /* the build checks' findings, then the plan's warnings (buildx's VertexWarning: level 1,
    * the message base64-encoded in "short") */
   size_t n = sw_engine_lint_metadata (e, &json);
-  for (size_t i = 0; e->plan && i < e->plan->warnings.n; i++, n++)
+  for (size_t i = 0; i < e->plan_warnings.n; i++, n++)
     {
-      cleanup_free char *b64 = sw_base64_encode (e->plan->warnings.v[i], strlen (e->plan->warnings.v[i]));
+      cleanup_free char *b64 = sw_base64_encode (e->plan_warnings.v[i], strlen (e->plan_warnings.v[i]));
       sw_buf_printf (&json, "%s\n    { \"level\": 1, \"short\": \"%s\" }", n ? "," : "", b64);
     }
   sw_buf_puts (&json, n ? "\n  ]\n}\n" : "]\n}\n");
