@@ -356,6 +356,24 @@ pack_opts_string (sw_engine *e, char *out, size_t n)
   snprintf (out, n, "%d/%d/%lld", (int) e->compression, e->compression_level, (long long) e->epoch);
 }
 
+/* The diffID a directory packs to with the build's options: its tar, uncompressed, hashed
+ * and thrown away. */
+static int
+tree_diff_id (sw_engine *e, const char *dir, char out[SW_DIGEST_BUFSZ], sw_error **err)
+{
+  sw_pack_opts o;
+  sw_layer_info info;
+  sw_sink sink;
+  sw_engine_pack_opts (e, &o);
+  o.compression = SW_COMPRESSION_NONE;
+  o.async = false;
+  sw_sink_null (&sink);
+  if (sw_layer_pack_path (dir, &o, &sink, &info, err) < 0)
+    return -1;
+  snprintf (out, SW_DIGEST_BUFSZ, "%s", info.diff_id);
+  return 0;
+}
+
 /* Is the stored layer dir still what was recorded?  The stamp says "untouched" in a
  * directory walk; when it differs (someone wrote in the store), the tree is packed again
  * and its diffID compared. */
@@ -370,14 +388,8 @@ layer_intact (sw_engine *e, const char *dir, sw_step_record *rec)
   if (*rec->stamp && strcmp (stamp, rec->stamp) == 0)
     return true;
 
-  sw_pack_opts o;
-  sw_layer_info info;
-  sw_sink sink;
-  sw_engine_pack_opts (e, &o);
-  o.compression = SW_COMPRESSION_NONE;
-  o.async = false;
-  sw_sink_null (&sink);
-  if (sw_layer_pack_path (dir, &o, &sink, &info, &err) < 0 || strcmp (info.diff_id, rec->diff_id) != 0)
+  char diff_id[SW_DIGEST_BUFSZ];
+  if (tree_diff_id (e, dir, diff_id, &err) < 0 || strcmp (diff_id, rec->diff_id) != 0)
     return false;
   snprintf (rec->stamp, sizeof rec->stamp, "%s", stamp);
   return true;
@@ -444,17 +456,7 @@ layer_diff_id (sw_engine *e, sw_layer *l, sw_error **err)
 {
   if (l->diff_id[0])
     return 0;
-  sw_pack_opts o;
-  sw_layer_info info;
-  sw_sink sink;
-  sw_engine_pack_opts (e, &o);
-  o.compression = SW_COMPRESSION_NONE;
-  o.async = false;
-  sw_sink_null (&sink);
-  if (sw_layer_pack_path (l->dir, &o, &sink, &info, err) < 0)
-    return -1;
-  snprintf (l->diff_id, sizeof l->diff_id, "%s", info.diff_id);
-  return 0;
+  return tree_diff_id (e, l->dir, l->diff_id, err);
 }
 
 static int
