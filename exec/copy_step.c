@@ -240,6 +240,7 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
   char key[65] = "";
   double t0 = sw_engine_now ();
   int id = -1, r = -1;
+  bool writing = false;
 
   o.add = add;
   o.where = NULL; /* sw_engine_locate puts "Dockerfile:L:C:" in front of any error */
@@ -275,6 +276,10 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
   }
   label = sw_xasprintf ("%s%s", prefix, in->original);
   id = sw_engine_vertex_start (e, "%s%s", prefix, in->original);
+  /* the copy (for its cache key, then the layer) goes into the state dir */
+  if (sw_engine_disk_enter (e, err) < 0)
+    goto out;
+  writing = true;
   if (sw_state_mkscratch (e->state, "tmp", &tmp, err) < 0)
     goto out;
   o.tmp_dir = tmp;
@@ -313,6 +318,8 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
   sw_engine_add_built_layer (e, s, upper, label);
   r = 0;
 out:
+  if (writing)
+    sw_engine_disk_leave (e);
   if (tmp)
     sw_rmtree (tmp, NULL);
   sw_base_free (src.image);

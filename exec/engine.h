@@ -9,7 +9,7 @@
  * (pointers to the shared pieces, which the root alone frees) that owns its own plan,
  * platform and stages[].  What the platforms and stages change while they run at once
  * lives in the hub (the vertex counter, the list of every layer, the cancel token, the
- * CPU slots), behind its lock or atomics.
+ * CPU slots, the disk gate), behind its lock or atomics.
  *
  * Data of one build:
  *   root engine ─ hub ─ layers (every layer any stage has: base layers and built ones)
@@ -19,7 +19,7 @@
  * sw_build_emit(), which hands them to the build's thread.
  * A built layer's upper dir stays on disk until the build ends: later steps mount it as a
  * lower; then the build cache moves it into the layer store (exec/cache.h), unless the
- * disk ran short and it was removed once pushed (exec/disk.c).  Its digest, size and
+ * disk ran short and it was removed once pushed and its platform exported (exec/disk.c).  Its digest, size and
  * diffID are filled by its pack job on a worker thread and read only after
  * sw_workers_wait().
  */
@@ -85,7 +85,7 @@ typedef struct sw_layer
   bool from_cache;            /* dir is a layer-store dir reused from an earlier build */
   char created[64];           /* from_cache: its history entry's time */
   char *pushed_to;            /* from_cache: a repository that had its blob ("" if none) */
-  bool retired;               /* its platform is built: no later step reads it */
+  bool retired;               /* its platform is exported: no later step reads it */
 } sw_layer;
 
 typedef struct sw_stage
@@ -124,6 +124,12 @@ typedef struct sw_engine_hub
   struct sw_df_finding *findings; /* build checks (exec/checks.c): UndefinedVar adds to them
                                    * as the stages step */
   size_t n_findings;
+  /* the disk gate (exec/disk.c) */
+  pthread_cond_t disk_changed; /* a write ended, or a platform was exported */
+  size_t disk_writers;         /* steps writing into the state dir right now */
+  size_t n_platforms;
+  size_t *platform_writers;    /* [n_platforms]: the same, per platform */
+  bool *platform_exported;     /* [n_platforms]: its image is out, its layers retired */
 } sw_engine_hub;
 
 struct sw_engine
@@ -141,6 +147,7 @@ struct sw_engine
   char *dockerfile_path;
   sw_platform host;
   sw_platform platform;       /* the one being built */
+  size_t platform_index;      /* its place in --platform (the root: 0) */
   sw_stage *stages;           /* plan->n_stages of them */
   sw_ref **tags;
   size_t n_tags;
@@ -212,9 +219,16 @@ void sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, co
  * is exported, a job that makes sure its blob is where the image goes. */
 void sw_engine_add_cached_layer (sw_engine *e, sw_stage *s, const sw_layer *proto);
 
-/* When the disk runs short, remove the upper dirs of finished platforms' layers that are
- * already pushed (exec/disk.c).  Called before a step writes. */
-void sw_engine_make_room (sw_engine *e);
+/* ---- the disk gate (exec/disk.c) ---- */
+/* Before a step writes into the state dir (RUN, COPY, ADD): wait until the state dir's
+ * filesystem has room for it beside the writes already running, removing exported
+ * platforms' pushed layers if that makes room.  0 once admitted (then call
+ * sw_engine_disk_leave), -1 when the build is cancelled meanwhile. */
+int sw_engine_disk_enter (sw_engine *e, sw_error **err);
+void sw_engine_disk_leave (sw_engine *e);
+/* e's platform is exported: no later step reads its layers, which may now go once pushed;
+ * the platform after it writes first from now on. */
+void sw_engine_platform_exported (sw_engine *e);
 
 /* Queue a built layer's pack-and-upload on the workers (exec/layer_job.c). */
 void sw_engine_queue_pack (sw_engine *e, sw_layer *l);

@@ -362,6 +362,10 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
   sw_sandbox_stop_init (&e->hub->stop);
   pthread_mutex_init (&e->hub->lock, NULL);
   pthread_cond_init (&e->hub->cpu_freed, NULL);
+  pthread_cond_init (&e->hub->disk_changed, NULL);
+  e->hub->n_platforms = b->platforms.n ? b->platforms.n : 1;
+  e->hub->platform_writers = sw_xcalloc (e->hub->n_platforms, sizeof *e->hub->platform_writers);
+  e->hub->platform_exported = sw_xcalloc (e->hub->n_platforms, sizeof *e->hub->platform_exported);
   e->hub->cpu_slots = b->max_parallelism > 0 ? b->max_parallelism : (int) sysconf (_SC_NPROCESSORS_ONLN);
   if (e->hub->cpu_slots < 1)
     e->hub->cpu_slots = 1;
@@ -424,6 +428,9 @@ engine_close (sw_engine *e)
       sw_sandbox_stop_destroy (&h->stop);
       pthread_mutex_destroy (&h->lock);
       pthread_cond_destroy (&h->cpu_freed);
+      pthread_cond_destroy (&h->disk_changed);
+      free (h->platform_writers);
+      free (h->platform_exported);
       free (h);
     }
   sw_plan_free (e->plan);
@@ -484,11 +491,13 @@ enum task_state
   TASK_FAILED
 };
 
-/* One stage of one platform, on its own thread once the stages it reads are done. */
+/* One stage of one platform, on its own thread once the stages it reads are done; or a
+ * platform's export, once all its stages are. */
 typedef struct stage_task
 {
   platform_build *pb;
   size_t stage;
+  sw_image_result *export; /* an export task: the platform's image goes here */
   enum task_state state; /* under the scheduler's lock */
   bool started;          /* a thread was made (to join) */
   pthread_t thread;
@@ -508,6 +517,8 @@ typedef struct scheduler
   size_t n_tasks;
 } scheduler;
 
+static int platform_export (platform_build *pb, sw_image_result *out, sw_error **err);
+
 static void *
 stage_thread (void *arg)
 {
@@ -515,7 +526,7 @@ stage_thread (void *arg)
   scheduler *sc = t->sched;
 
   sw_log_route_adopt (sc->route); /* its messages reach the build's thread */
-  int r = sw_engine_run_stage (&t->pb->e, t->stage, &t->err);
+  int r = t->export ? platform_export (t->pb, t->export, &t->err) : sw_engine_run_stage (&t->pb->e, t->stage, &t->err);
   pthread_mutex_lock (&sc->lock);
   t->state = r < 0 ? TASK_FAILED : TASK_DONE;
   if (r < 0)
@@ -527,17 +538,25 @@ stage_thread (void *arg)
   return NULL;
 }
 
-/* Are the stages t reads (its base, COPY --from, RUN --mount=from=) done? */
+/* Are the stages t reads (its base, COPY --from, RUN --mount=from=) done?  An export
+ * reads all its platform's. */
 static bool
 task_ready (scheduler *sc, const stage_task *t)
 {
+  if (t->export)
+    {
+      for (size_t i = 0; i < sc->n_tasks; i++)
+        if (sc->tasks[i].pb == t->pb && !sc->tasks[i].export && sc->tasks[i].state != TASK_DONE)
+          return false;
+      return true;
+    }
   const sw_plan_stage *ps = &t->pb->e.plan->stages[t->stage];
   for (size_t d = 0; d < ps->n_deps; d++)
     {
       if (ps->deps[d].stage < 0)
         continue;
       for (size_t i = 0; i < sc->n_tasks; i++)
-        if (sc->tasks[i].pb == t->pb && sc->tasks[i].stage == (size_t) ps->deps[d].stage
+        if (sc->tasks[i].pb == t->pb && !sc->tasks[i].export && sc->tasks[i].stage == (size_t) ps->deps[d].stage
             && sc->tasks[i].state != TASK_DONE)
           return false;
     }
@@ -562,21 +581,27 @@ first_failure (scheduler *sc)
   return best;
 }
 
-/* Run every needed stage of every platform: each as soon as what it reads is done, all
- * on their own threads, while this thread hands their events to the caller. */
+/* Run every needed stage of every platform, and export each platform's image: each as
+ * soon as what it reads is done, all on their own threads, while this thread hands their
+ * events to the caller.  A platform is exported as soon as its own stages are done, not
+ * after the others': its image is out sooner, and once exported its pushed layers may
+ * leave the disk for the platforms still writing (exec/disk.c). */
 static int
-run_stages (sw_engine *root, platform_build *pbs, size_t n_platforms, sw_error **err)
+run_stages (sw_engine *root, platform_build *pbs, size_t n_platforms, sw_image_result *results, sw_error **err)
 {
   scheduler sc = { .b = root->b, .hub = root->hub, .route = root->b->log_route };
   int r = 0;
 
   pthread_mutex_init (&sc.lock, NULL);
   for (size_t p = 0; p < n_platforms; p++)
-    sc.n_tasks += pbs[p].e.plan->n_order;
+    sc.n_tasks += pbs[p].e.plan->n_order + 1;
   sc.tasks = sw_xcalloc (sc.n_tasks + 1, sizeof *sc.tasks);
   for (size_t p = 0, k = 0; p < n_platforms; p++)
-    for (size_t i = 0; i < pbs[p].e.plan->n_order; i++, k++)
-      sc.tasks[k] = (stage_task){ .pb = &pbs[p], .stage = pbs[p].e.plan->order[i], .sched = &sc };
+    {
+      for (size_t i = 0; i < pbs[p].e.plan->n_order; i++, k++)
+        sc.tasks[k] = (stage_task){ .pb = &pbs[p], .stage = pbs[p].e.plan->order[i], .sched = &sc };
+      sc.tasks[k++] = (stage_task){ .pb = &pbs[p], .export = &results[p], .sched = &sc };
+    }
 
   for (;;)
     {
@@ -645,6 +670,7 @@ platform_open (sw_engine *root, platform_build *pb, const char *platform, size_t
   memset (&pb->e.platform, 0, sizeof pb->e.platform);
   pb->name = platform;
   pb->index = index;
+  pb->e.platform_index = index;
   if (sw_plan_new (root->df, &po, &pb->e.plan, err) < 0)
     return -1;
   for (size_t i = 0; i < pb->e.plan->warnings.n; i++)
@@ -675,23 +701,22 @@ platform_close (platform_build *pb)
   sw_platform_clear (&pb->e.platform);
 }
 
-/* After its stages: the platform's image, and its blobs into the file outputs. */
+/* After its stages, on its own thread: the platform's image, its attestations, its smoke
+ * tests.  Its blobs go into the file outputs later, platform by platform in order, on the
+ * build's thread (the outputs are single streams). */
 static int
-platform_export (platform_build *pb, size_t n_platforms, sw_image_result *out, sw_error **err)
+platform_export (platform_build *pb, sw_image_result *out, sw_error **err)
 {
   sw_engine *e = &pb->e;
   sw_stage *target = &e->stages[e->plan->target];
+  if (sw_engine_check_cancelled (e, err) < 0)
+    return -1;
   if (sw_engine_attest_predicates (e, target, out, err) < 0 || sw_engine_export_image (e, target, out, err) < 0
       || sw_engine_attest (e, target, out, err) < 0 || sw_engine_smoke (e, target, err) < 0)
     return -1;
-  if (sw_outputs_write_platform (e, target, out, pb->index, n_platforms, err) < 0)
-    return -1;
-  /* no later step reads this platform's layers: once pushed, the disk may have them back */
-  pthread_mutex_lock (&e->hub->lock);
-  for (size_t i = 0; i < e->plan->n_stages; i++)
-    for (size_t j = 0; j < e->stages[i].n_layers; j++)
-      e->stages[i].layers[j]->retired = true;
-  pthread_mutex_unlock (&e->hub->lock);
+  /* no later step reads this platform's layers: once pushed, the disk may have them back
+   * (with file outputs nothing goes: they pack the layers again) */
+  sw_engine_platform_exported (e);
   return 0;
 }
 
@@ -869,11 +894,14 @@ sw_build_run (sw_build *b, sw_error **err)
   for (size_t i = 0; i < n_platforms; i++, n_pbs++)
     if (platform_open (&e, &pbs[i], b->platforms.n ? b->platforms.v[i] : NULL, i, err) < 0)
       goto out;
-  /* every platform runs every stage it needs, all at once where the graph allows */
-  if (run_stages (&e, pbs, n_platforms, err) < 0)
+  /* every platform runs every stage it needs, all at once where the graph allows, and
+   * exports its image once its stages are done */
+  if (run_stages (&e, pbs, n_platforms, results, err) < 0)
     goto out;
   for (size_t i = 0; i < n_platforms; i++)
-    if (platform_export (&pbs[i], n_platforms, &results[i], err) < 0)
+    if (sw_outputs_write_platform (&pbs[i].e, &pbs[i].e.stages[pbs[i].e.plan->target], &results[i], i, n_platforms,
+                                   err)
+        < 0)
       goto out;
 
   /* An index with several platforms, or with attestations (as buildx: a single-platform

@@ -650,7 +650,7 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   sw_sandbox_spec spec = { 0 };
   struct run_script script = { 0 };
   struct run_output o = { 0 };
-  bool failed_run = false;
+  bool failed_run = false, writing = false;
   sw_net_mode net;
   int code = -1, id, r = -1;
   double t0 = sw_engine_now ();
@@ -675,7 +675,10 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
     goto out;
   if (sw_cache_try (e, s, key, hist, label, id))
     return 0;
-  sw_engine_make_room (e);
+  /* the step writes its upper dir (and maybe extracts its base) into the state dir */
+  if (sw_engine_disk_enter (e, err) < 0)
+    goto out;
+  writing = true;
   if (sw_net_mode_parse (net_of (e, in), &net, err) < 0)
     goto out;
   /* BuildKit's entitlements: the host's network and an unconfined step are opt-in */
@@ -783,6 +786,8 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   memcpy (s->key, key, sizeof s->key);
   sw_engine_add_built_layer (e, s, upper, label);
 out:
+  if (writing)
+    sw_engine_disk_leave (e);
   for (size_t i = 0; i < n_mounts; i++)
     {
       sw_strlist_free (trees ? trees[i] : NULL);
