@@ -102,7 +102,7 @@ check "the progress names each platform's step" bash -c 'grep -q "\[linux/arm64 
 ctx=$dir/ctx3; mkdir -p "$ctx"
 cat > "$ctx/Dockerfile" <<DF
 FROM $REGISTRY/base/busybox:latest AS slow
-RUN sleep 30 && echo never > /n
+RUN sleep 43 && echo never > /n
 FROM $REGISTRY/base/busybox:latest AS bad
 RUN sleep 0.5 && echo compiler says no && exit 7
 FROM $REGISTRY/base/busybox:latest
@@ -119,5 +119,25 @@ check "it failed quickly: the sleeping sibling was stopped ($(echo "$t1 - $t0" |
 check "the error names the first failure" bash -c 'grep -q "exit code: 7" <<<"$1" && ! grep -q "^slipway: cancelled" <<<"$1"' _ "$out"
 check "the error repeats the step's last output" bash -c 'grep -q "^compiler says no" <<<"$1"' _ "$out"
 check "no tag moved" test "$(digest_of "$REGISTRY/t/keep:v1")" = "$before"
-check "no sleep left running" test "$(count_procs "sleep 30")" -eq 0
+check "no sleep left running" test "$(count_procs "sleep 43")" -eq 0
 check "nothing left mounted" test "$(grep -c "$dir" /proc/self/mountinfo)" -eq 0
+
+# a platform exports (and runs its smoke tests) as soon as its own stages are done, while
+# the others still build; a later failure of another platform stops its smoke test too
+ctx=$dir/ctx4; mkdir -p "$ctx"
+cat > "$ctx/Dockerfile" <<DF
+FROM $REGISTRY/base/busybox:latest
+RUN if [ "\$(uname -m)" = aarch64 ]; then sleep 6; echo arm64 says no; exit 9; fi
+DF
+t0=$(now)
+out=$(timeout 120 "$SLIPWAY" build --progress=plain --state-dir "$state" --platform linux/amd64,linux/arm64 \
+      -t "$REGISTRY/t/keep:v1" --push --smoke 'sleep 47' "$ctx" 2>&1); rc=$?
+t1=$(now)
+check "a platform's failure fails the two-platform build" test $rc -ne 0 -a $rc -ne 124
+check "the other platform's smoke test ran while it built" grep -q "smoke test (linux/amd64): sleep 47" <<<"$out"
+check "and was stopped: the build failed well before the smoke test's 47 s ($(echo "$t1 - $t0" | bc) s)" \
+  bash -c '(( $(echo "'"$t1"' - '"$t0"' < 30" | bc) ))'
+check "the error is the failing platform's" bash -c 'grep -q "exit code: 9" <<<"$1" && grep -q "^arm64 says no" <<<"$1"' _ "$out"
+check "no tag moved by the failed two-platform build" test "$(digest_of "$REGISTRY/t/keep:v1")" = "$before"
+check "no smoke test left running" test "$(count_procs "sleep 47")" -eq 0
+check "nothing left mounted after it" test "$(grep -c "$dir" /proc/self/mountinfo)" -eq 0
