@@ -401,18 +401,23 @@ sw_cache_try (sw_engine *e, sw_stage *s, const char *key, const char *history, c
   sw_step_record rec;
   cleanup_free char *dir = NULL;
   char opts[64];
+  struct sw_cache_loc *lazy = NULL; /* a hit whose tree stays in a --cache-from source */
 
   if (key[0] == '\0' || s->no_cache)
     return 0;
-  if (sw_step_get (e->state, key, &rec) != 1
-      && (sw_cache_remote_fetch (e, key) != 1 || sw_step_get (e->state, key, &rec) != 1))
-    return 0;
-  if (sw_state_layer_path (e->state, rec.diff_id, &dir, NULL) < 0 || !sw_state_layer_has (e->state, rec.diff_id))
+  if (sw_step_get (e->state, key, &rec) != 1)
+    {
+      int r = sw_cache_remote_lazy (e, key, &rec, &lazy);
+      if (r < 0 || (r == 0 && (sw_cache_remote_fetch (e, key) != 1 || sw_step_get (e->state, key, &rec) != 1)))
+        return 0;
+    }
+  if (!lazy
+      && (sw_state_layer_path (e->state, rec.diff_id, &dir, NULL) < 0 || !sw_state_layer_has (e->state, rec.diff_id)))
     {
       sw_step_drop (e->state, key); /* its layer was evicted */
       return 0;
     }
-  if (!layer_intact (e, dir, &rec))
+  if (!lazy && !layer_intact (e, dir, &rec))
     {
       sw_warn ("cache: the stored layer of \"%s\" (%s) changed on disk; running the step again", label, dir);
       sw_step_drop (e->state, key);
@@ -423,6 +428,7 @@ sw_cache_try (sw_engine *e, sw_stage *s, const char *key, const char *history, c
   proto.dir = dir;
   proto.label = (char *) label;
   proto.pushed_to = rec.pushed_to;
+  proto.cache_src = lazy;
   snprintf (proto.diff_id, sizeof proto.diff_id, "%s", rec.diff_id);
   snprintf (proto.created, sizeof proto.created, "%s", rec.created);
   snprintf (proto.cache_key, sizeof proto.cache_key, "%s", key);

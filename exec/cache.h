@@ -15,6 +15,7 @@
 #define SW_EXEC_CACHE_H
 
 #include "exec/engine.h"
+#include "store/stepcache.h"
 
 struct sw_copy_opts;
 
@@ -52,6 +53,19 @@ void sw_cache_commit (sw_engine *e);
  * "not supported yet: --cache-to type=gha". */
 int sw_cache_remote_open (sw_engine *e, sw_error **err);
 void sw_cache_remote_free (sw_engine *e);
+/* On a local miss: is key in a --cache-from directory, its blob there and whole (hashed,
+ * not extracted) and packed with this build's options?  1: *rec filled, *src the source;
+ * the layer's tree is extracted only if a later step reads it (sw_cache_remote_materialize)
+ * and its blob is streamed from the source wherever it goes (sw_cache_remote_blob).
+ * 0: not such a hit (try sw_cache_remote_fetch); -1: the entry's blob is corrupted (a
+ * warning; a miss). */
+struct sw_cache_loc;
+int sw_cache_remote_lazy (sw_engine *e, const char *key, sw_step_record *rec, struct sw_cache_loc **src);
+/* l is such a hit: extract its tree into the layer store, record it locally, set l->dir. */
+int sw_cache_remote_materialize (sw_engine *e, sw_layer *l, sw_error **err);
+/* l is such a hit: its blob into sink (finished or aborted here, always). */
+struct sw_sink;
+int sw_cache_remote_blob (sw_engine *e, const sw_layer *l, struct sw_sink *sink, sw_error **err);
 /* On a local miss: is key in a --cache-from ref?  Then its layer is fetched into the
  * layer store and recorded locally (1); 0 otherwise (or when fetching failed: a warning). */
 int sw_cache_remote_fetch (sw_engine *e, const char *key);

@@ -85,6 +85,9 @@ typedef struct sw_layer
   bool from_cache;            /* dir is a layer-store dir reused from an earlier build */
   char created[64];           /* from_cache: its history entry's time */
   char *pushed_to;            /* from_cache: a repository that had its blob ("" if none) */
+  struct sw_cache_loc *cache_src; /* from_cache: a --cache-from directory holding its blob,
+                               * which is streamed from there; dir stays NULL until a step
+                               * reads the tree (sw_cache_remote_materialize) */
   bool retired;               /* its platform is exported: no later step reads it */
 } sw_layer;
 

@@ -11,6 +11,7 @@
 #include "common/cleanup.h"
 #include "common/sink.h"
 #include "common/xalloc.h"
+#include "exec/cache.h"
 #include "exec/engine.h"
 #include "image/mediatype.h"
 #include "layers/layers.h"
@@ -119,6 +120,20 @@ pack_job (void *arg, sw_error **err)
       l->sent = (uint64_t) l->size;
       l->pushed = true;
       l->packed = true;
+      return 0;
+    }
+  if (l->cache_src && e->push_repo)
+    {
+      /* a hit from a --cache-from directory: its blob, streamed as it is stored there */
+      sw_sink counted;
+      if (sw_registry_upload_sink (e->reg, e->push_repo, &sink, NULL, err) < 0)
+        return sw_error_wrap (err, "uploading a layer");
+      counting_sink (&counted, &sink, &l->sent);
+      int r = sw_cache_remote_blob (e, l, &counted, err);
+      l->packed = true;
+      if (r < 0)
+        return sw_error_wrap (err, "uploading the cached layer of %s", l->label);
+      l->pushed = true;
       return 0;
     }
   sw_engine_pack_opts (e, &o);

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/strconv.h"
 #include "common/xalloc.h"
+#include "exec/cache.h"
 #include "exec/outputs.h"
 #include "sandbox/view.h"
 #include "image/docker_archive.h"
@@ -557,6 +558,8 @@ produce_layer (void *arg, sw_sink *sink, sw_error **err)
         }
       return sw_sink_finish (sink, l->digest, err);
     }
+  if (l->cache_src) /* a hit from a --cache-from directory: its blob as stored there */
+    return sw_cache_remote_blob (lp->e, l, sink, err);
   /* Built layers: packed again.  The pack is deterministic, so these are the bytes the pack
    * job hashed; the layout's sink checks the digest and size while writing. */
   sw_pack_opts o;

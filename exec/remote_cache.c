@@ -1,24 +1,33 @@
-/* exec/remote_cache.c — --cache-from / --cache-to type=registry: the build cache in a
- * registry, for a runner that starts with an empty state dir.
+/* exec/remote_cache.c — --cache-from / --cache-to: the build cache outside the state dir,
+ * for a runner that starts with an empty one.
  *
- * Format (docs/CACHE.md): one OCI image manifest per cache ref, whose config (media type
+ * Format (docs/CACHE.md): one OCI image manifest per cache, whose config (media type
  * application/vnd.slipway.cache.config.v1+json) maps step keys to the layer each made:
  *   {"entries":{"KEY":{"created":…,"diffID":…,"digest":…,"mediaType":…,"packOpts":…,"size":…}},
  *    "schemaVersion":1}
- * and whose layers are those layers' blobs — ordinary image layers, so the registry keeps
- * them alive and they can be mounted into an image's repository.  Export merges with what
- * the ref holds already (entries of other keys are kept: an amd64 and an arm64 job share
- * one ref without erasing each other).
+ * and whose layers are those layers' blobs — ordinary image layers, so a registry keeps
+ * them alive and they can be mounted into an image's repository.  The same manifest lives
+ * in a registry (type=registry,ref=R: the tag R) or in an OCI layout directory
+ * (type=local: index.json names it); this file holds the format and the flow, the
+ * transports (exec/cache_transport.h) only move bytes.
  *
- * Import is lazy: a local miss looks the key up in the --cache-from refs, in order; a hit
- * fetches the blob into the layer store and records it locally, and from then on it is a
- * local hit (and its push is a cross-repository mount from the cache repository).
+ * Export merges with what the location holds already (entries of other keys are kept:
+ * an amd64 and an arm64 job share one cache without erasing each other).  A directory is
+ * read, merged and written under a lock; a registry has no lock nor compare-and-swap, so
+ * after writing, the exporter reads the ref again and, when an export that raced with it
+ * dropped some of its entries, merges and writes again (a few rounds, bounded).
+ *
+ * Import is lazy: a local miss looks the key up in the --cache-from sources, in order; a
+ * hit fetches the blob into the layer store and records it locally, and from then on it
+ * is a local hit (and, from a registry, its push is a cross-repository mount).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include "common/cleanup.h"
@@ -27,6 +36,7 @@
 #include "common/sink.h"
 #include "common/xalloc.h"
 #include "exec/cache.h"
+#include "exec/cache_transport.h"
 #include "image/manifest.h"
 #include "image/mediatype.h"
 #include "layers/layers.h"
@@ -36,42 +46,81 @@
 
 #define SW_MT_CACHE_CONFIG "application/vnd.slipway.cache.config.v1+json"
 #define CONFIG_LIMIT (16u << 20)
+/* a registry export that keeps finding its entries dropped by racing exports gives up
+ * (with a warning) after this many writes */
+#define PUBLISH_ROUNDS 6
 
 typedef struct remote_entry
 {
   char key[65];
   sw_step_record rec;
-  const sw_ref *repo;
+  sw_cache_loc *loc;
 } remote_entry;
 
 struct sw_remote_cache
 {
-  sw_ref **from;        /* --cache-from refs, in order */
+  sw_cache_loc **from;  /* --cache-from sources, in order */
   size_t n_from;
   pthread_mutex_t load_lock; /* stages look keys up at once: the refs are read once */
   bool loaded;
   remote_entry *entries;
   size_t n_entries;
-  sw_ref *to;           /* --cache-to ref, or NULL */
+  sw_cache_loc *to;     /* --cache-to, or NULL */
   bool mode_max;
   bool ignore_error;
 };
 
 /* ---- specs ---- */
 
+static void
+loc_free (sw_cache_loc *loc)
+{
+  if (loc == NULL)
+    return;
+  if (loc->t->unlock)
+    loc->t->unlock (loc);
+  sw_ref_free (loc->ref);
+  free (loc->name);
+  free (loc->dir);
+  free (loc->digest);
+  free (loc);
+}
+
+/* "--cache-from user/app:cache" is type=registry,ref=user/app:cache (as buildx). */
 static int
-parse_spec (const char *flag, const char *spec, sw_ref **ref, sw_error **err)
+parse_spec (const char *flag, const char *spec, bool export, sw_cache_loc **out, sw_error **err)
 {
   cleanup_free char *type = sw_csv_get (spec, "type");
   cleanup_free char *r = sw_csv_get (spec, "ref");
+  sw_cache_loc *loc = sw_xzalloc (sizeof *loc);
+  loc->lock_fd = -1;
+  *out = loc;
   if (type == NULL && strchr (spec, '=') == NULL)
-    r = sw_xstrdup (spec); /* "--cache-from user/app:cache" is type=registry,ref= */
-  else if (type == NULL || strcmp (type, "registry") != 0)
-    return sw_error_make (err, ENOTSUP, "not supported yet: %s type=%s", flag, type ? type : "(none)");
+    r = sw_xstrdup (spec);
+  else if (type == NULL || (strcmp (type, "registry") != 0 && strcmp (type, "local") != 0))
+    {
+      loc->t = &sw_cache_registry_transport;
+      return sw_error_make (err, ENOTSUP, "not supported yet: %s type=%s", flag, type ? type : "(none)");
+    }
+  if (type && strcmp (type, "local") == 0)
+    {
+      const char *k = export ? "dest" : "src";
+      loc->t = &sw_cache_local_transport;
+      loc->dir = sw_csv_get (spec, k);
+      loc->digest = export ? NULL : sw_csv_get (spec, "digest");
+      if (loc->dir == NULL || *loc->dir == '\0')
+        return sw_error_make (err, EINVAL, "invalid %s \"%s\": type=local needs %s=DIRECTORY", flag, spec, k);
+      if (loc->digest && sw_digest_validate (loc->digest, err) < 0)
+        return sw_error_wrap (err, "invalid %s \"%s\"", flag, spec);
+      loc->name = sw_xasprintf ("type=local,%s=%s", k, loc->dir);
+      return 0;
+    }
+  loc->t = &sw_cache_registry_transport;
   if (r == NULL || *r == '\0')
     return sw_error_make (err, EINVAL, "invalid %s \"%s\": type=registry needs ref=REPOSITORY[:TAG]", flag, spec);
-  if (sw_ref_parse (r, ref, err) < 0)
+  if (sw_ref_parse (r, &loc->ref, err) < 0)
     return sw_error_wrap (err, "invalid %s \"%s\"", flag, spec);
+  loc->name = sw_xasprintf ("%s/%s:%s", loc->ref->domain, loc->ref->path, loc->ref->tag ? loc->ref->tag : "latest");
   return 0;
 }
 
@@ -86,11 +135,12 @@ sw_cache_remote_open (sw_engine *e, sw_error **err)
   e->remote = rc;
   for (size_t i = 0; i < b->cache_from.n; i++)
     {
-      sw_ref *ref;
-      if (parse_spec ("--cache-from", b->cache_from.v[i], &ref, err) < 0)
-        return -1;
+      sw_cache_loc *loc;
+      int r = parse_spec ("--cache-from", b->cache_from.v[i], false, &loc, err);
       rc->from = sw_xreallocarray (rc->from, rc->n_from + 1, sizeof *rc->from);
-      rc->from[rc->n_from++] = ref;
+      rc->from[rc->n_from++] = loc;
+      if (r < 0)
+        return -1;
     }
   if (b->cache_to.n > 1)
     return sw_error_make (err, ENOTSUP, "not supported yet: several --cache-to");
@@ -99,13 +149,13 @@ sw_cache_remote_open (sw_engine *e, sw_error **err)
       const char *spec = b->cache_to.v[0];
       cleanup_free char *mode = sw_csv_get (spec, "mode");
       cleanup_free char *ie = sw_csv_get (spec, "ignore-error");
-      if (parse_spec ("--cache-to", spec, &rc->to, err) < 0)
+      if (parse_spec ("--cache-to", spec, true, &rc->to, err) < 0)
         return -1;
       if (mode && strcmp (mode, "min") && strcmp (mode, "max"))
         return sw_error_make (err, EINVAL, "invalid mode \"%s\" in --cache-to \"%s\": use min or max", mode, spec);
       rc->mode_max = mode && strcmp (mode, "max") == 0;
       rc->ignore_error = ie && (strcmp (ie, "true") == 0 || strcmp (ie, "1") == 0);
-      static const char *const known[] = { "type", "ref", "mode", "ignore-error", "oci-mediatypes", "image-manifest" };
+      static const char *const known[] = { "type", "ref", "dest", "mode", "ignore-error", "oci-mediatypes", "image-manifest" };
       cleanup_free char *copy = sw_xstrdup (spec);
       char *save = NULL;
       for (char *p = strtok_r (copy, ",", &save); p && strchr (spec, '='); p = strtok_r (NULL, ",", &save))
@@ -130,10 +180,10 @@ sw_cache_remote_free (sw_engine *e)
   if (rc == NULL)
     return;
   for (size_t i = 0; i < rc->n_from; i++)
-    sw_ref_free (rc->from[i]);
+    loc_free (rc->from[i]);
   free (rc->from);
   free (rc->entries);
-  sw_ref_free (rc->to);
+  loc_free (rc->to);
   pthread_mutex_destroy (&rc->load_lock);
   free (rc);
   e->remote = NULL;
@@ -148,39 +198,30 @@ copy_str (char *dst, size_t n, json_t *o, const char *k)
   snprintf (dst, n, "%s", v ? v : "");
 }
 
-/* Fetch ref's cache config and add its entries (first source wins for a key).  0 when the
- * ref does not exist (a first run). */
-static int
-load_ref (sw_engine *e, const sw_ref *ref, remote_entry **v, size_t *n, sw_error **err)
+static json_t *
+entry_json (const char *diff_id, const char *digest, const char *media_type, const char *opts, const char *created,
+            int64_t size)
 {
-  sw_fetched f = { 0 };
-  sw_manifest *m = NULL;
-  cleanup_buf sw_buf cfg = SW_BUF_INIT;
-  json_t *root = NULL;
-  char digest[SW_DIGEST_BUFSZ];
-  int r = -1;
+  return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I}", "diffID", diff_id, "digest", digest, "mediaType", media_type,
+                    "packOpts", opts, "created", created, "size", (json_int_t) size);
+}
 
-  cleanup_error sw_error *head_err = NULL;
-  int has = sw_manifest_head (e->reg, ref, digest, &head_err);
-  if (has == 0)
-    return 0;
-  if (sw_manifest_get (e->reg, ref, &f, err) < 0 || sw_manifest_parse (f.body.data, f.body.len, &m, err) < 0)
-    goto out;
-  if (m->config.media_type == NULL || strcmp (m->config.media_type, SW_MT_CACHE_CONFIG) != 0)
-    {
-      sw_error_make (err, EINVAL, "%s/%s is not a slipway cache (config type %s)", ref->domain, ref->path,
-                     m->config.media_type ? m->config.media_type : "none");
-      goto out;
-    }
-  if (sw_blob_get_small (e->reg, ref, m->config.digest, CONFIG_LIMIT, &cfg, err) < 0)
-    goto out;
+/* Read loc's cache config and add its entries to *v (the first source wins for a key).
+ * 0 when there is no cache there (a first run), 1 when read. */
+static int
+load_entries (sw_engine *e, sw_cache_loc *loc, remote_entry **v, size_t *n, sw_error **err)
+{
+  cleanup_buf sw_buf cfg = SW_BUF_INIT;
+  int has = loc->t->read_config (e, loc, &cfg, err);
+  if (has <= 0)
+    return has;
   json_error_t je;
-  root = json_loadb (cfg.data, cfg.len, 0, &je);
+  json_t *root = json_loadb (cfg.data, cfg.len, 0, &je);
   json_t *entries = json_object_get (root, "entries");
   if (!json_is_object (entries))
     {
-      sw_error_make (err, EINVAL, "cache config of %s: no \"entries\" object", ref->path);
-      goto out;
+      json_decref (root);
+      return sw_error_make (err, EINVAL, "the cache config of %s has no \"entries\" object", loc->name);
     }
   const char *key;
   json_t *o;
@@ -189,7 +230,7 @@ load_ref (sw_engine *e, const sw_ref *ref, remote_entry **v, size_t *n, sw_error
       bool seen = false;
       for (size_t i = 0; i < *n && !seen; i++)
         seen = strcmp ((*v)[i].key, key) == 0;
-      if (seen || strlen (key) != 64)
+      if (seen || strlen (key) != SW_STEP_KEY_HEX)
         continue;
       *v = sw_xreallocarray (*v, *n + 1, sizeof **v);
       remote_entry *re = &(*v)[(*n)++];
@@ -201,14 +242,10 @@ load_ref (sw_engine *e, const sw_ref *ref, remote_entry **v, size_t *n, sw_error
       copy_str (re->rec.blob_opts, sizeof re->rec.blob_opts, o, "packOpts");
       copy_str (re->rec.created, sizeof re->rec.created, o, "created");
       re->rec.blob_size = json_integer_value (json_object_get (o, "size"));
-      re->repo = ref;
+      re->loc = loc;
     }
-  r = 0;
-out:
   json_decref (root);
-  sw_manifest_free (m);
-  sw_fetched_clear (&f);
-  return r;
+  return 1;
 }
 
 static void
@@ -222,8 +259,11 @@ load_sources (sw_engine *e)
   for (size_t i = 0; i < rc->n_from; i++)
     {
       cleanup_error sw_error *err = NULL;
-      if (load_ref (e, rc->from[i], &rc->entries, &rc->n_entries, &err) < 0)
-        sw_warn ("--cache-from %s/%s: %s (not used)", rc->from[i]->domain, rc->from[i]->path, sw_error_message (err));
+      int r = load_entries (e, rc->from[i], &rc->entries, &rc->n_entries, &err);
+      if (r < 0)
+        sw_warn ("--cache-from %s: %s (not used)", rc->from[i]->name, sw_error_message (err));
+      else if (r == 0 && rc->from[i]->t == &sw_cache_local_transport)
+        sw_warn ("--cache-from %s: no cache there (not used)", rc->from[i]->name);
     }
 out:
   pthread_mutex_unlock (&rc->load_lock);
@@ -231,100 +271,137 @@ out:
 
 /* ---- import ---- */
 
-int
-sw_cache_remote_fetch (sw_engine *e, const char *key)
+static remote_entry *
+find_entry (sw_engine *e, const char *key)
 {
   struct sw_remote_cache *rc = e->remote;
-  remote_entry *re = NULL;
-
   if (rc == NULL || rc->n_from == 0)
-    return 0;
+    return NULL;
   load_sources (e);
-  for (size_t i = 0; i < rc->n_entries && !re; i++)
+  for (size_t i = 0; i < rc->n_entries; i++)
     if (strcmp (rc->entries[i].key, key) == 0)
-      re = &rc->entries[i];
-  if (re == NULL || sw_digest_validate (re->rec.diff_id, NULL) < 0 || sw_digest_validate (re->rec.blob_digest, NULL) < 0)
-    return 0;
+      return sw_digest_validate (rc->entries[i].rec.diff_id, NULL) == 0
+                 && sw_digest_validate (rc->entries[i].rec.blob_digest, NULL) == 0
+               ? &rc->entries[i]
+               : NULL;
+  return NULL;
+}
 
-  cleanup_error sw_error *err = NULL;
+/* Extract the blob loc has for rec into the layer store (unless it is there already) and
+ * record it locally under key.  The blob's digest and diffID are checked while it is
+ * extracted: nothing is kept from a corrupted one. */
+static int
+extract_entry (sw_engine *e, sw_cache_loc *loc, const char *key, const sw_step_record *entry, sw_error **err)
+{
   cleanup_free char *tmp = NULL, *path = NULL;
   cleanup_close int fd = -1;
-  if (!sw_state_layer_has (e->state, re->rec.diff_id))
+  if (!sw_state_layer_has (e->state, entry->diff_id))
     {
       sw_extract_opts o;
       sw_sink sink = { 0 };
-      if (sw_state_layer_begin (e->state, &tmp, &err) < 0)
-        goto fail;
+      if (sw_state_layer_begin (e->state, &tmp, err) < 0)
+        return -1;
       fd = open (tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd < 0)
-        {
-          sw_error_errno (&err, "open %s", tmp);
-          goto fail;
-        }
       sw_extract_opts_init (&o);
-      o.digest = re->rec.blob_digest;
-      o.diff_id = re->rec.diff_id; /* checked while the bytes go by: a corrupted blob fails here */
+      o.digest = entry->blob_digest;
+      o.diff_id = entry->diff_id;
       o.whiteouts = SW_WHITEOUT_OVERLAY;
-      if (sw_layer_extract_sink (&sink, fd, &o, NULL, &err) < 0
-          || sw_blob_get_sink (e->reg, re->repo, re->rec.blob_digest, re->rec.blob_size, &sink, &err) < 0
-          || sw_state_layer_commit (e->state, re->rec.diff_id, tmp, &err) < 0)
-        goto fail;
+      if (fd < 0)
+        sw_error_errno (err, "open %s", tmp);
+      if (fd < 0 || sw_layer_extract_sink (&sink, fd, &o, NULL, err) < 0
+          || loc->t->get_blob (e, loc, entry->blob_digest, entry->blob_size, &sink, err) < 0
+          || sw_state_layer_commit (e->state, entry->diff_id, tmp, err) < 0)
+        {
+          sw_rmtree (tmp, NULL);
+          return -1;
+        }
     }
-  sw_step_record rec = re->rec;
-  snprintf (rec.pushed_to, sizeof rec.pushed_to, "%s/%s", re->repo->domain, re->repo->path);
-  if (sw_state_layer_path (e->state, rec.diff_id, &path, &err) < 0 || sw_step_stamp (path, rec.stamp, &err) < 0
-      || sw_step_put (e->state, key, &rec, &err) < 0)
-    goto fail;
-  return 1;
-fail:
-  if (tmp)
-    sw_rmtree (tmp, NULL);
-  sw_warn ("--cache-from %s/%s: layer %s: %s (the step runs instead)", re->repo->domain, re->repo->path,
-           re->rec.blob_digest, sw_error_message (err));
+  sw_step_record rec = *entry;
+  if (loc->ref) /* from a registry, a later push mounts the blob from there */
+    snprintf (rec.pushed_to, sizeof rec.pushed_to, "%s/%s", loc->ref->domain, loc->ref->path);
+  if (sw_state_layer_path (e->state, rec.diff_id, &path, err) < 0 || sw_step_stamp (path, rec.stamp, err) < 0
+      || sw_step_put (e->state, key, &rec, err) < 0)
+    return -1;
   return 0;
+}
+
+int
+sw_cache_remote_fetch (sw_engine *e, const char *key)
+{
+  remote_entry *re = find_entry (e, key);
+  cleanup_error sw_error *err = NULL;
+  if (re == NULL)
+    return 0;
+  if (extract_entry (e, re->loc, key, &re->rec, &err) == 0)
+    return 1;
+  sw_warn ("--cache-from %s: layer %s: %s (the step runs instead)", re->loc->name, re->rec.blob_digest,
+           sw_error_message (err));
+  return 0;
+}
+
+int
+sw_cache_remote_lazy (sw_engine *e, const char *key, sw_step_record *rec, sw_cache_loc **src)
+{
+  remote_entry *re = find_entry (e, key);
+  char opts[64];
+  cleanup_error sw_error *err = NULL;
+  sw_sink check;
+
+  /* a directory's blob can be checked whole without extracting it; a registry's cannot
+   * (it would be downloaded to be checked): those are extracted at once, and checked so */
+  snprintf (opts, sizeof opts, "%d/%d/%lld", (int) e->compression, e->compression_level, (long long) e->epoch);
+  if (re == NULL || re->loc->t != &sw_cache_local_transport || strcmp (re->rec.blob_opts, opts) != 0)
+    return 0;
+  sw_sink_null (&check);
+  if (re->loc->t->get_blob (e, re->loc, re->rec.blob_digest, re->rec.blob_size, &check, &err) < 0)
+    {
+      sw_warn ("--cache-from %s: layer %s: %s (the step runs instead)", re->loc->name, re->rec.blob_digest,
+               sw_error_message (err));
+      return -1;
+    }
+  *rec = re->rec;
+  *src = re->loc;
+  return 1;
+}
+
+int
+sw_cache_remote_materialize (sw_engine *e, sw_layer *l, sw_error **err)
+{
+  sw_step_record rec = { 0 };
+  snprintf (rec.diff_id, sizeof rec.diff_id, "%s", l->diff_id);
+  snprintf (rec.blob_digest, sizeof rec.blob_digest, "%s", l->digest);
+  snprintf (rec.blob_media_type, sizeof rec.blob_media_type, "%s", l->media_type);
+  snprintf (rec.blob_opts, sizeof rec.blob_opts, "%d/%d/%lld", (int) e->compression, e->compression_level,
+            (long long) e->epoch);
+  snprintf (rec.created, sizeof rec.created, "%s", l->created);
+  snprintf (rec.created_by, sizeof rec.created_by, "%s", l->label ? l->label : "");
+  rec.blob_size = l->size;
+  if (extract_entry (e, l->cache_src, l->cache_key, &rec, err) < 0)
+    return sw_error_wrap (err, "extracting the cached layer of %s from --cache-from %s", l->label,
+                          l->cache_src->name);
+  return sw_state_layer_path (e->state, l->diff_id, &l->dir, err);
+}
+
+int
+sw_cache_remote_blob (sw_engine *e, const sw_layer *l, sw_sink *sink, sw_error **err)
+{
+  return l->cache_src->t->get_blob (e, l->cache_src, l->digest, l->size, sink, err);
 }
 
 /* ---- export ---- */
 
-static bool
-in_results (const sw_layer *l, const sw_image_result *results, size_t n)
+int
+sw_cache_pack_layer (sw_engine *e, sw_layer *l, sw_sink *sink, sw_error **err)
 {
-  for (size_t i = 0; i < n; i++)
-    for (size_t k = 0; k < results[i].n_layers; k++)
-      if (results[i].layers[k] == l)
-        return true;
-  return false;
-}
-
-/* Make sure the cache repository has l's blob: a mount or registry-to-registry copy when
- * the image's push made it, else a pack of its dir (which also gives its digest). */
-static int
-export_blob (sw_engine *e, sw_layer *l, sw_error **err)
-{
-  struct sw_remote_cache *rc = e->remote;
-  if (l->digest[0] && l->pushed && e->push_repo)
-    return sw_blob_copy (e->reg, rc->to, e->push_repo, l->digest, l->size, err);
-  if (l->digest[0] && l->pushed_to && *l->pushed_to)
-    {
-      cleanup_free char *spec = sw_xasprintf ("%s:x", l->pushed_to);
-      sw_ref *from = NULL;
-      int r = -1;
-      if (sw_ref_parse (spec, &from, err) == 0)
-        r = sw_blob_copy (e->reg, rc->to, from, l->digest, l->size, err);
-      sw_ref_free (from);
-      if (r == 0)
-        return 0;
-      sw_error_free (*err);
-      *err = NULL;
-    }
-  if (l->dir == NULL)
-    return sw_error_make (err, ENOENT, "the layer of %s is no longer on disk", l->label);
   sw_pack_opts o;
   sw_layer_info info;
-  sw_sink sink;
+  if (l->dir == NULL)
+    {
+      sw_sink_abort (sink);
+      return sw_error_make (err, ENOENT, "the layer of %s is no longer on disk", l->label);
+    }
   sw_engine_pack_opts (e, &o);
-  if (sw_registry_upload_sink (e->reg, rc->to, &sink, NULL, err) < 0
-      || sw_layer_pack_path (l->dir, &o, &sink, &info, err) < 0)
+  if (sw_layer_pack_path (l->dir, &o, sink, &info, err) < 0)
     return -1;
   if (l->digest[0] && strcmp (l->digest, info.digest) != 0)
     return sw_error_make (err, EIO, "packing %s again gave %s, not %s", l->dir, info.digest, l->digest);
@@ -338,99 +415,195 @@ export_blob (sw_engine *e, sw_layer *l, sw_error **err)
   return 0;
 }
 
+static bool
+in_results (const sw_layer *l, const sw_image_result *results, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < results[i].n_layers; k++)
+      if (results[i].layers[k] == l)
+        return true;
+  return false;
+}
+
+/* The entries this build exports (their blobs put in place first), as a JSON object. */
 static int
-export_cache (sw_engine *e, const sw_image_result *results, size_t n_results, sw_error **err)
+our_entries (sw_engine *e, const sw_image_result *results, size_t n_results, json_t *entries, sw_error **err)
 {
   struct sw_remote_cache *rc = e->remote;
-  remote_entry *v = NULL;
-  size_t n = 0;
-  json_t *entries = json_object ();
-  cleanup_buf sw_buf cfg = SW_BUF_INIT;
-  cleanup_buf sw_buf man = SW_BUF_INIT;
-  sw_manifest m = { 0 };
-  char opts[64], cfg_digest[SW_DIGEST_BUFSZ], got[SW_DIGEST_BUFSZ], man_digest[SW_DIGEST_BUFSZ];
-  int r = -1;
-
+  char opts[64];
   snprintf (opts, sizeof opts, "%d/%d/%lld", (int) e->compression, e->compression_level, (long long) e->epoch);
-  /* ours first (a key made again replaces the old entry), then what the ref holds */
   for (size_t i = 0; i < e->hub->n_all_layers; i++)
     {
       sw_layer *l = e->hub->all_layers[i];
       if (!l->built || l->cache_key[0] == '\0' || (!rc->mode_max && !in_results (l, results, n_results)))
         continue;
-      if (export_blob (e, l, err) < 0)
-        goto out;
-      json_t *o = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I}", "diffID", l->diff_id, "digest", l->digest, "mediaType",
-                             l->media_type, "packOpts", opts, "created",
-                             *l->created ? l->created : (e->epoch_str ? e->epoch_str : e->created), "size",
-                             (json_int_t) l->size);
-      json_object_set_new (entries, l->cache_key, o);
+      if (rc->to->t->put_layer (e, rc->to, l, err) < 0)
+        return -1;
+      /* a built layer keeps its step's own time (its history entry's), as the cache's does */
+      json_object_set_new (entries, l->cache_key,
+                           entry_json (l->diff_id, l->digest, l->media_type, opts,
+                                       *l->created ? l->created : (e->epoch_str ? e->epoch_str : e->created),
+                                       l->size));
     }
-  if (load_ref (e, rc->to, &v, &n, err) < 0)
-    {
-      /* an unreadable old cache is replaced, not merged */
-      sw_warn ("--cache-to: %s (its entries are not kept)", sw_error_message (*err));
-      sw_error_free (*err);
-      *err = NULL;
-    }
+  return 0;
+}
+
+static int
+cmp_keys (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The cache config (ours, then the location's entries of other keys) and its manifest,
+ * which lists every blob the entries name, once. */
+static void
+make_cache (json_t *ours, const remote_entry *v, size_t n, sw_buf *cfg, sw_buf *man)
+{
+  json_t *entries = json_deep_copy (ours);
   for (size_t i = 0; i < n; i++)
     if (json_object_get (entries, v[i].key) == NULL)
       json_object_set_new (entries, v[i].key,
-                           json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I}", "diffID", v[i].rec.diff_id, "digest",
-                                      v[i].rec.blob_digest, "mediaType", v[i].rec.blob_media_type, "packOpts",
-                                      v[i].rec.blob_opts, "created", v[i].rec.created, "size",
-                                      (json_int_t) v[i].rec.blob_size));
-  json_t *root = json_pack ("{s:i, s:o}", "schemaVersion", 1, "entries", entries);
-  entries = NULL;
+                           entry_json (v[i].rec.diff_id, v[i].rec.blob_digest, v[i].rec.blob_media_type,
+                                       v[i].rec.blob_opts, v[i].rec.created, v[i].rec.blob_size));
+  json_t *root = json_pack ("{s:i, s:O}", "schemaVersion", 1, "entries", entries);
   char *text = json_dumps (root, JSON_COMPACT | JSON_SORT_KEYS);
-  json_decref (root);
-  sw_buf_puts (&cfg, text);
+  sw_buf_puts (cfg, text);
   free (text);
-  if (sw_blob_put_small (e->reg, rc->to, cfg.data, cfg.len, got, err) < 0)
-    goto out;
-  sw_digest_bytes (cfg.data, cfg.len, cfg_digest);
 
-  /* the manifest lists every blob the entries name, once */
-  {
-    json_t *all = NULL;
-    json_error_t je;
-    all = json_loadb (cfg.data, cfg.len, 0, &je);
-    json_t *ents = json_object_get (all, "entries");
-    const char *k;
-    json_t *o;
-    m.media_type = SW_MT_OCI_MANIFEST;
-    m.config.media_type = SW_MT_CACHE_CONFIG;
-    m.config.digest = cfg_digest;
-    m.config.size = (int64_t) cfg.len;
-    m.layers = sw_xcalloc (json_object_size (ents) + 1, sizeof *m.layers);
-    json_object_foreach (ents, k, o)
-      {
-        const char *d = json_string_value (json_object_get (o, "digest"));
-        bool dup = false;
-        for (size_t i = 0; i < m.n_layers && !dup; i++)
-          dup = strcmp (m.layers[i].digest, d) == 0;
-        if (dup || d == NULL)
-          continue;
-        m.layers[m.n_layers].media_type = sw_xstrdup (json_string_value (json_object_get (o, "mediaType")));
-        m.layers[m.n_layers].digest = sw_xstrdup (d);
-        m.layers[m.n_layers].size = json_integer_value (json_object_get (o, "size"));
-        m.n_layers++;
-      }
-    json_decref (all);
-  }
-  sw_manifest_serialize (&m, &man);
-  sw_digest_bytes (man.data, man.len, man_digest);
-  r = sw_manifest_put (e->reg, rc->to, rc->to->tag ? rc->to->tag : "latest", SW_MT_OCI_MANIFEST, man.data, man.len,
-                       err);
-out:
-  for (size_t i = 0; i < m.n_layers; i++)
+  char cfg_digest[SW_DIGEST_BUFSZ];
+  sw_manifest m = { 0 };
+  sw_digest_bytes (cfg->data, cfg->len, cfg_digest);
+  m.media_type = SW_MT_OCI_MANIFEST;
+  m.config.media_type = SW_MT_CACHE_CONFIG;
+  m.config.digest = cfg_digest;
+  m.config.size = (int64_t) cfg->len;
+  m.layers = sw_xcalloc (json_object_size (entries) + 1, sizeof *m.layers);
+  /* in key order (json_dumps sorted them; iterate the same way for a stable manifest) */
+  const char **keys = sw_xcalloc (json_object_size (entries) + 1, sizeof *keys);
+  size_t nk = 0;
+  const char *k;
+  json_t *o;
+  json_object_foreach (entries, k, o)
+    keys[nk++] = k;
+  qsort (keys, nk, sizeof *keys, cmp_keys);
+  for (size_t i = 0; i < nk; i++)
     {
-      free (m.layers[i].media_type);
-      free (m.layers[i].digest);
+      o = json_object_get (entries, keys[i]);
+      const char *d = json_string_value (json_object_get (o, "digest"));
+      bool dup = false;
+      for (size_t j = 0; j < m.n_layers && !dup && d; j++)
+        dup = strcmp (m.layers[j].digest, d) == 0;
+      if (dup || d == NULL)
+        continue;
+      m.layers[m.n_layers].media_type = (char *) json_string_value (json_object_get (o, "mediaType"));
+      m.layers[m.n_layers].digest = (char *) d;
+      m.layers[m.n_layers].size = json_integer_value (json_object_get (o, "size"));
+      m.n_layers++;
     }
+  sw_manifest_serialize (&m, man);
+  free (keys);
   free (m.layers);
   json_decref (entries);
-  free (v);
+  json_decref (root);
+}
+
+static bool
+has_all (json_t *ours, const remote_entry *v, size_t n)
+{
+  const char *k;
+  json_t *o;
+  json_object_foreach (ours, k, o)
+    {
+      bool found = false;
+      for (size_t i = 0; i < n && !found; i++)
+        found = strcmp (v[i].key, k) == 0;
+      if (!found)
+        return false;
+    }
+  return true;
+}
+
+/* The pause before reading a registry cache again: an export that read the ref before
+ * our write writes its own after a read-to-write gap about as long as ours (took_ms: a
+ * few requests), so twice that (at least 150 ms), plus a random part so that two racing
+ * exporters do not keep meeting. */
+static void
+settle (long took_ms)
+{
+  struct timespec now;
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  unsigned seed = (unsigned) now.tv_nsec ^ ((unsigned) getpid () << 16);
+  long ms = (2 * took_ms > 150 ? 2 * took_ms : 150) + (long) (rand_r (&seed) % 500);
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+  while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
+    ;
+}
+
+/* Read, merge, write — and, where the write is not atomic with the read, read again and
+ * write again while entries of ours are missing. */
+static int
+publish (sw_engine *e, json_t *ours, sw_error **err)
+{
+  struct sw_remote_cache *rc = e->remote;
+  sw_cache_loc *to = rc->to;
+
+  for (int round = 0;; round++)
+    {
+      remote_entry *v = NULL;
+      size_t n = 0;
+      cleanup_buf sw_buf cfg = SW_BUF_INIT;
+      cleanup_buf sw_buf man = SW_BUF_INIT;
+      cleanup_error sw_error *rerr = NULL;
+      int r;
+      double t0 = sw_engine_now ();
+
+      if (to->t->lock && to->t->lock (to, err) < 0)
+        return -1;
+      if (load_entries (e, to, &v, &n, &rerr) < 0)
+        {
+          /* an unreadable old cache is replaced, not merged */
+          sw_warn ("--cache-to %s: %s (its entries are not kept)", to->name, sw_error_message (rerr));
+          free (v);
+          v = NULL;
+          n = 0;
+        }
+      if (round > 0 && has_all (ours, v, n))
+        {
+          free (v);
+          return 0;
+        }
+      if (round == PUBLISH_ROUNDS)
+        {
+          sw_warn ("--cache-to %s: other exports to the same ref kept replacing it; %d of this build's entries "
+                   "may be missing from it",
+                   to->name, (int) json_object_size (ours));
+          free (v);
+          return 0;
+        }
+      if (round > 0)
+        sw_debug ("--cache-to %s: an export that ran at the same time dropped entries of ours; merging again",
+                  to->name);
+      make_cache (ours, v, n, &cfg, &man);
+      free (v);
+      r = to->t->publish (e, to, &cfg, &man, err);
+      if (to->t->unlock)
+        to->t->unlock (to);
+      if (r < 0)
+        return -1;
+      if (to->t->atomic)
+        return 0;
+      settle ((long) ((sw_engine_now () - t0) * 1000));
+    }
+}
+
+static int
+export_cache (sw_engine *e, const sw_image_result *results, size_t n_results, sw_error **err)
+{
+  json_t *ours = json_object ();
+  int r = our_entries (e, results, n_results, ours, err);
+  if (r == 0)
+    r = publish (e, ours, err);
+  json_decref (ours);
   return r;
 }
 
@@ -440,14 +613,13 @@ sw_cache_remote_export (sw_engine *e, const sw_image_result *results, size_t n_r
   struct sw_remote_cache *rc = e->remote;
   if (rc == NULL || rc->to == NULL)
     return 0;
-  int id = sw_engine_vertex_start (e, "exporting cache to registry");
+  int id = sw_engine_vertex_start (e, "exporting cache to %s", rc->to->t == &sw_cache_local_transport ? "client directory" : "registry");
   double t0 = sw_engine_now ();
   cleanup_error sw_error *xerr = NULL;
   int r = export_cache (e, results, n_results, &xerr);
   if (r < 0 && rc->ignore_error)
     {
-      sw_warn ("--cache-to %s/%s failed (ignore-error=true): %s", rc->to->domain, rc->to->path,
-               sw_error_message (xerr));
+      sw_warn ("--cache-to %s failed (ignore-error=true): %s", rc->to->name, sw_error_message (xerr));
       r = 0;
     }
   sw_engine_vertex_done (e, id, t0, r < 0 ? xerr : NULL);
@@ -458,3 +630,86 @@ sw_cache_remote_export (sw_engine *e, const sw_image_result *results, size_t n_r
     }
   return 0;
 }
+
+/* ---- the registry transport: the cache is the manifest tagged ref ---- */
+
+static int
+registry_read_config (sw_engine *e, sw_cache_loc *loc, sw_buf *cfg, sw_error **err)
+{
+  sw_fetched f = { 0 };
+  sw_manifest *m = NULL;
+  char digest[SW_DIGEST_BUFSZ];
+  int r = -1;
+
+  cleanup_error sw_error *head_err = NULL;
+  if (sw_manifest_head (e->reg, loc->ref, digest, &head_err) == 0)
+    return 0;
+  if (sw_manifest_get (e->reg, loc->ref, &f, err) < 0 || sw_manifest_parse (f.body.data, f.body.len, &m, err) < 0)
+    goto out;
+  if (m->config.media_type == NULL || strcmp (m->config.media_type, SW_MT_CACHE_CONFIG) != 0)
+    {
+      sw_error_make (err, EINVAL, "%s is not a slipway cache (config type %s)", loc->name,
+                     m->config.media_type ? m->config.media_type : "none");
+      goto out;
+    }
+  if (sw_blob_get_small (e->reg, loc->ref, m->config.digest, CONFIG_LIMIT, cfg, err) < 0)
+    goto out;
+  r = 1;
+out:
+  sw_manifest_free (m);
+  sw_fetched_clear (&f);
+  return r;
+}
+
+static int
+registry_get_blob (sw_engine *e, sw_cache_loc *loc, const char *digest, int64_t size, sw_sink *sink, sw_error **err)
+{
+  return sw_blob_get_sink (e->reg, loc->ref, digest, size, sink, err);
+}
+
+/* A mount or registry-to-registry copy when the image's push (or an earlier one) put the
+ * blob in a repository, else a pack of the layer's dir straight into an upload. */
+static int
+registry_put_layer (sw_engine *e, sw_cache_loc *loc, sw_layer *l, sw_error **err)
+{
+  if (l->digest[0] && l->pushed && e->push_repo)
+    return sw_blob_copy (e->reg, loc->ref, e->push_repo, l->digest, l->size, err);
+  if (l->digest[0] && l->pushed_to && *l->pushed_to)
+    {
+      cleanup_free char *spec = sw_xasprintf ("%s:x", l->pushed_to);
+      sw_ref *from = NULL;
+      int r = -1;
+      if (sw_ref_parse (spec, &from, err) == 0)
+        r = sw_blob_copy (e->reg, loc->ref, from, l->digest, l->size, err);
+      sw_ref_free (from);
+      if (r == 0)
+        return 0;
+      sw_error_free (*err);
+      *err = NULL;
+    }
+  sw_sink sink;
+  if (sw_registry_upload_sink (e->reg, loc->ref, &sink, NULL, err) < 0)
+    return -1;
+  if (l->cache_src)
+    return sw_cache_remote_blob (e, l, &sink, err);
+  return sw_cache_pack_layer (e, l, &sink, err);
+}
+
+static int
+registry_publish (sw_engine *e, sw_cache_loc *loc, const sw_buf *cfg, const sw_buf *man, sw_error **err)
+{
+  char got[SW_DIGEST_BUFSZ];
+  if (sw_blob_put_small (e->reg, loc->ref, cfg->data, cfg->len, got, err) < 0)
+    return -1;
+  return sw_manifest_put (e->reg, loc->ref, loc->ref->tag ? loc->ref->tag : "latest", SW_MT_OCI_MANIFEST, man->data,
+                          man->len, err);
+}
+
+const sw_cache_transport sw_cache_registry_transport = {
+  .type = "registry",
+  .atomic = false,
+  .read_config = registry_read_config,
+  .get_blob = registry_get_blob,
+  .put_layer = registry_put_layer,
+  .publish = registry_publish,
+};

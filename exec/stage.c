@@ -207,6 +207,11 @@ stage_lowers_locked (sw_engine *e, sw_stage *s, bool shape_only, char ***out, sw
         continue; /* already listed through the base stage */
       if (!l->built && l->dir == NULL && s->base && s->base->lowers)
         l->dir = sw_xstrdup (s->base->lowers[i]); /* base layers are the first n of the stage */
+      if (l->built && l->dir == NULL && l->cache_src && sw_cache_remote_materialize (e, l, err) < 0)
+        {
+          sw_strlist_free (lowers);
+          return -1;
+        }
       if (l->dir)
         sw_strlist_push (&lowers, l->dir);
       else if (!l->built && s->base && s->base->skeleton)
@@ -406,7 +411,8 @@ sw_engine_add_cached_layer (sw_engine *e, sw_stage *s, const sw_layer *proto)
   sw_layer *l = new_layer (e);
   l->built = true;
   l->from_cache = true;
-  l->dir = sw_xstrdup (proto->dir);
+  l->dir = proto->dir ? sw_xstrdup (proto->dir) : NULL; /* NULL: in proto->cache_src */
+  l->cache_src = proto->cache_src;
   l->label = sw_xstrdup (proto->label);
   l->pushed_to = proto->pushed_to ? sw_xstrdup (proto->pushed_to) : NULL;
   memcpy (l->media_type, proto->media_type, sizeof l->media_type);

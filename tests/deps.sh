@@ -13,6 +13,7 @@ pkgs=(
   strace
   passt  # pasta: the own network of RUN steps
   bzip2 xz-utils  # ADD archive tests (exec/add)
+  debootstrap  # the Debian 12 base of the real projects' Dockerfiles (tests/real)
   # fuzzing and comparisons
   clang libclang-rt-14-dev isal pigz zstd
 )
@@ -32,15 +33,13 @@ if ! dpkg --print-foreign-architectures | grep -qx arm64; then
   dpkg --add-architecture arm64
   DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
 fi
-# buildx 0.29 (unpacked under /opt/docker-sid, nothing of Debian 12's docker replaced) reads
-# attestations back in tests/integration/attest.sh; the bench's script installs it, idempotent.
+# The reference BuildKit: docker 28.5 + buildx 0.29 unpacked under /opt/docker-sid (nothing of
+# Debian 12's docker replaced) by the bench's setup script, idempotent.  The differential
+# suites compare against it (tests/integration/diff.sh, real_projects.sh) and attest.sh reads
+# attestations back with it.
 top=$(cd "$(dirname "$0")/.." && pwd)
-for s in "${SHARED:-$top/../shared}/bench/setup-buildx.sh" "$top/../../shared/bench/setup-buildx.sh"; do
-  [ -x /opt/docker-sid/usr/libexec/docker/cli-plugins/docker-buildx ] || { [ -f "$s" ] && bash "$s" >/dev/null; } || true
-done
-# The differential suite's reference (tests/integration/diff.sh): a current docker + buildx,
-# unpacked under /opt/docker-sid by the bench's setup script when the shared folder is there.
-top=$(cd "$(dirname "$0")/.." && pwd)
-if [ -x "$top/../shared/bench/setup-buildx.sh" ] && [ ! -x /opt/docker-sid/usr/sbin/dockerd ]; then
-  "$top/../shared/bench/setup-buildx.sh" >/dev/null
+if [ ! -x /opt/docker-sid/usr/sbin/dockerd ] || [ ! -x /opt/docker-sid/usr/libexec/docker/cli-plugins/docker-buildx ]; then
+  for s in "${SHARED:-$top/../shared}/bench/setup-buildx.sh" "$top/../../shared/bench/setup-buildx.sh"; do
+    if [ -f "$s" ]; then bash "$s" >/dev/null; break; fi
+  done
 fi

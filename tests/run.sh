@@ -9,6 +9,7 @@ BUILD=${BUILD:-build}
 export SLIPWAY=${SLIPWAY:-$PWD/slipway} TOP=$PWD
 passed=0 failed=0 skipped=0
 failures=()
+fail_lines=()  # repeated at the end, where a log's tail shows them
 
 for t in "$BUILD"/tests/test_*; do
   [ -x "$t" ] || continue
@@ -35,6 +36,7 @@ for t in tests/integration/*.sh; do
   if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; out+=$'\n'"FAIL $name: exited $rc"; fi
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
   grep -E '^(FAIL|SKIP) ' <<<"$out" | sed "s|^|  $name: |"
+  while IFS= read -r line; do fail_lines+=("$name: $line"); done < <(grep -E '^FAIL ' <<<"$out")
   if [ "$f" -gt 0 ]; then
     failures+=("integration/$name")
     grep -vE '^(PASS|FAIL|SKIP) ' <<<"$out" | tail -15 | sed "s#^#  $name | #"
@@ -42,7 +44,10 @@ for t in tests/integration/*.sh; do
   echo "integration $name: $p passed, $f failed, $s skipped ($(( $(date +%s) - start ))s)"
 done
 
-[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+if [ ${#failures[@]} -gt 0 ]; then
+  for line in "${fail_lines[@]}"; do echo "  $line"; done
+  echo "failed: ${failures[*]}"
+fi
 if [ "$skipped" -gt 0 ]; then
   echo "$passed passed, $failed failed, $skipped skipped"
 else

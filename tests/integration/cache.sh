@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The build cache in the state dir: what hits and what misses (docs/CACHE.md), the same
 # image digest for an unchanged rebuild, --no-cache and --no-cache-filter, a corrupted
-# layer in the store (a miss, never a wrong image), two builds at once on one state dir.
+# layer in the store (a miss, never a wrong image), two builds at once on one state dir;
+# the cache in a registry and in a directory (type=local): cold hits, corrupted blobs,
+# and several builds exporting to one cache at once.
 . tests/lib.sh
 dir=$(scratch_dir)
 start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
@@ -239,6 +241,133 @@ build pc --platform linux/amd64 -t "$REGISTRY/t/plat:amd64" --push --cache-from 
 build pd --platform linux/arm64 -t "$REGISTRY/t/plat:arm64" --push --cache-from "type=registry,ref=$REGISTRY/cache/plat:x" "$dir/ctx3"
 check "two platforms' exports to one ref: amd64 still hits" all_cached pc
 check "two platforms' exports to one ref: arm64 hits" all_cached pd
+
+# ---- the cache in a directory (--cache-to / --cache-from type=local): an OCI layout ----
+ldir=$dir/lcache
+state=$dir/state-l1
+check "--cache-to type=local,mode=max exports" build l1 -t "$REGISTRY/t/local:v1" --push \
+  --cache-to "type=local,dest=$ldir,mode=max" "$dir/ctx4"
+check "the local cache is an OCI layout" bash -c 'jq -e ".imageLayoutVersion" "$1/oci-layout" && test -d "$1/blobs/sha256"' _ "$ldir"
+lman=$(jq -r '.manifests[0].digest' "$ldir/index.json" 2>/dev/null)
+check "its index.json names one cache manifest, with each blob once" bash -c \
+  'jq -e ".manifests | length == 1" "$1/index.json" && jq -e ".config.mediaType == \"application/vnd.slipway.cache.config.v1+json\" and (.layers | length) == 2" "$1/blobs/sha256/${2#sha256:}"' _ "$ldir" "$lman"
+blobs_before=$(cd "$ldir/blobs/sha256" && stat -c '%n %i %Y' * | sort)
+state=$dir/state-l2 # a cold runner
+check "a cold state dir with --cache-from type=local builds" build l2 -t "$REGISTRY/t/local:v1" --push \
+  --cache-from "type=local,src=$ldir" "$dir/ctx4"
+check "cold state dir + type=local: every step CACHED (mode=max: the compile stage too)" all_cached l2
+check "cold state dir + type=local: the same image digest" test "$(digest l1)" = "$(digest l2)"
+check "cold state dir + type=local: nothing is extracted (no base, no cached layer)" bash -c \
+  '! grep -q "extracting" "$1/l2.log" && [ -z "$(ls -A "$1/state-l2/layers" 2>/dev/null)" ]' _ "$dir"
+# a repository that has none of the blobs: the cached layers are streamed from the directory
+state=$dir/state-l2n
+check "cold state dir + type=local, pushing to a new repository" build l2n -t "$REGISTRY/t/local-new:v1" --push \
+  --cache-from "type=local,src=$ldir" "$dir/ctx4"
+check "pushing to a new repository: every step CACHED, the same image digest" bash -c \
+  "$(declare -f cached steps all_cached digest); dir=$dir; all_cached l2n && [ \"\$(digest l1)\" = \"\$(digest l2n)\" ]"
+check "pushing to a new repository: the registry has every blob of the image" \
+  skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/t/local-new:v1" "oci:$dir/l2n-copy:x"
+check "pushing to a new repository: nothing extracted" bash -c '[ -z "$(ls -A "$1" 2>/dev/null)" ]' _ "$dir/state-l2n/layers"
+# the blobs of hits from the directory also go, as they are, into an OCI archive and into
+# another cache (here a registry ref, mode=max: the compile stage's layer too)
+state=$dir/state-l2o
+check "cold state dir + type=local: -o type=oci and --cache-to type=registry" build l2o \
+  -o "type=oci,dest=$dir/l2o.tar" --cache-from "type=local,src=$ldir" \
+  --cache-to "type=registry,ref=$REGISTRY/cache/fromlocal:x,mode=max" "$dir/ctx4"
+check "the OCI archive is whole (every blob verified by a copy)" \
+  skopeo copy -q "oci-archive:$dir/l2o.tar" "oci:$dir/l2o-copy:x"
+check "and nothing was extracted" bash -c '[ -z "$(ls -A "$1" 2>/dev/null)" ]' _ "$dir/state-l2o/layers"
+state=$dir/state-l2p
+check "a cold build from the registry cache written from the directory's" build l2p -t "$REGISTRY/t/local:v1" --push \
+  --cache-from "type=registry,ref=$REGISTRY/cache/fromlocal:x" "$dir/ctx4"
+check "… hits every step, the same image digest" bash -c \
+  "$(declare -f cached steps all_cached digest); dir=$dir; all_cached l2p && [ \"\$(digest l1)\" = \"\$(digest l2p)\" ]"
+# a later RUN reads the cached layers' tree: then (only then) they are extracted
+mkdir -p "$dir/ctx6"; { cat "$dir/ctx4/Dockerfile"; echo 'RUN cat /final /out > /both'; } > "$dir/ctx6/Dockerfile"
+state=$dir/state-l2r
+check "a RUN after cached steps from the directory builds" build l2r -o "type=local,dest=$dir/l2r" \
+  --cache-from "type=local,src=$ldir" "$dir/ctx6"
+check "a RUN after cached steps: they hit, it runs" bash -c \
+  "$(declare -f cached is_cached); dir=$dir; is_cached l2r 'RUN echo final' && is_cached l2r 'COPY --from=compile' && ! is_cached l2r 'RUN cat /final'"
+check "a RUN after cached steps: it saw their files" bash -c '[ "$(cat "$1/both")" = "$(printf "final\ncompiled")" ]' _ "$dir/l2r"
+state=$dir/state-l1
+check "a second export of the same build to the directory" build l1b -t "$REGISTRY/t/local:v1" --push \
+  --cache-to "type=local,dest=$ldir,mode=max" "$dir/ctx4"
+check "the second export wrote no blob (none added, none rewritten)" \
+  test "$blobs_before" = "$(cd "$ldir/blobs/sha256" && stat -c '%n %i %Y' * | sort)"
+check "and index.json names the same manifest" test "$lman" = "$(jq -r '.manifests[0].digest' "$ldir/index.json")"
+check "no temporary file is left in the directory" bash -c '[ -z "$(find "$1" -name "*.tmp*" -o -name ".tmp*")" ]' _ "$ldir"
+state=$dir/state-l3
+check "--cache-from type=local,digest= names the manifest" build l3 -o "type=local,dest=$dir/l3" \
+  --cache-from "type=local,src=$ldir,digest=$lman" "$dir/ctx4"
+check "type=local,digest=: every step CACHED" all_cached l3
+
+# a missing or unreadable directory: a warning and a miss, as buildx
+state=$dir/state-l4
+check "a missing --cache-from directory: the build succeeds" build l4 -o "type=local,dest=$dir/l4" \
+  --cache-from "type=local,src=$dir/nowhere" "$dir/ctx5"
+check "a missing --cache-from directory: a warning" grep -q "nowhere: no cache there" "$dir/l4.log"
+check "a missing --cache-from directory: the step runs" none_cached l4
+cp -a "$ldir" "$dir/lbroken"; echo '{"manifests": [' > "$dir/lbroken/index.json"
+state=$dir/state-l5
+check "a corrupt index.json: the build succeeds" build l5 -o "type=local,dest=$dir/l5" \
+  --cache-from "type=local,src=$dir/lbroken" "$dir/ctx4"
+check "a corrupt index.json: a warning, every step runs" bash -c \
+  "$(declare -f cached none_cached); dir=$dir; grep -q 'lbroken.*not used' \$dir/l5.log && none_cached l5"
+if build l6 --cache-to "type=local" "$dir/ctx5"; then fail "--cache-to type=local without dest= is refused"; else
+  check "--cache-to type=local without dest=: says what it needs" grep -q "type=local needs dest=DIRECTORY" "$dir/l6.log"; fi
+
+# a corrupted blob in the directory: a miss, the step runs, the image is right; the blob
+# is removed and the next export writes it again
+state=$dir/state-lk1
+build lk1 -o "type=local,dest=$dir/lk1" --cache-to "type=local,dest=$dir/lbad,mode=max" "$dir/ctx5"
+lblob=$(jq -r '.layers[0].digest' "$dir/lbad/blobs/sha256/$(jq -r '.manifests[0].digest' "$dir/lbad/index.json" | cut -d: -f2)")
+check "the cache blob is in the directory" test -f "$dir/lbad/blobs/sha256/${lblob#sha256:}"
+lsize=$(stat -c %s "$dir/lbad/blobs/sha256/${lblob#sha256:}")
+head -c "$lsize" /dev/urandom > "$dir/lbad/blobs/sha256/${lblob#sha256:}"
+state=$dir/state-lk2
+check "a corrupted blob in the directory: the build succeeds" build lk2 -o "type=local,dest=$dir/lk2" \
+  --cache-from "type=local,src=$dir/lbad" --cache-to "type=local,dest=$dir/lbad,mode=max" "$dir/ctx5"
+if is_cached lk2 "RUN echo fine"; then fail "a corrupted blob in the directory: the step runs"; else pass "a corrupted blob in the directory: the step runs"; fi
+check "a corrupted blob in the directory: the right file" bash -c '[ "$(cat "$1/fine")" = fine ]' _ "$dir/lk2"
+check "a corrupted blob in the directory: a warning says so" grep -q "corrupted" "$dir/lk2.log"
+state=$dir/state-lk3
+build lk3 -o "type=local,dest=$dir/lk3" --cache-from "type=local,src=$dir/lbad" "$dir/ctx5"
+check "after the export that followed, a cold build hits again" all_cached lk3
+
+# ---- several builds exporting to one cache at the same moment: none loses its entries ----
+# amd64 and arm64 (a RUN under emulation) of one Dockerfile, and two FROM scratch
+# Dockerfiles, four processes exporting to one registry ref and to one directory at once;
+# then a cold build of each hits.
+mkdir -p "$dir/cx1" "$dir/cx2" "$dir/cx3"
+printf 'FROM %s/base/busybox:latest\nRUN uname -m > /arch\n' "$REGISTRY" > "$dir/cx1/Dockerfile"
+for i in 2 3; do echo "content $i" > "$dir/cx$i/f"; printf 'FROM scratch\nCOPY f /f\n' > "$dir/cx$i/Dockerfile"; done
+concurrent() { # NAME-PREFIX CACHE-TO: the four builds at once, each with its own cold state dir
+  local pids=() rc=0 p
+  state=$dir/state-$1a build "$1a" --platform linux/amd64 -o "type=local,dest=$dir/$1a" --cache-to "$2" "$dir/cx1" & pids+=($!)
+  state=$dir/state-$1b build "$1b" --platform linux/arm64 -o "type=local,dest=$dir/$1b" --cache-to "$2" "$dir/cx1" & pids+=($!)
+  state=$dir/state-$1c build "$1c" --platform linux/amd64 -o "type=local,dest=$dir/$1c" --cache-to "$2" "$dir/cx2" & pids+=($!)
+  state=$dir/state-$1d build "$1d" --platform linux/arm64 -o "type=local,dest=$dir/$1d" --cache-to "$2" "$dir/cx3" & pids+=($!)
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  return $rc
+}
+cold_hits() { # NAME-PREFIX CACHE-FROM: a cold build of each of the four hits every step
+  local ok=0
+  state=$dir/state-$1A build "$1A" --platform linux/amd64 -o "type=local,dest=$dir/$1A" --cache-from "$2" "$dir/cx1" && all_cached "$1A" || ok=1
+  state=$dir/state-$1B build "$1B" --platform linux/arm64 -o "type=local,dest=$dir/$1B" --cache-from "$2" "$dir/cx1" && all_cached "$1B" || ok=1
+  state=$dir/state-$1C build "$1C" --platform linux/amd64 -o "type=local,dest=$dir/$1C" --cache-from "$2" "$dir/cx2" && all_cached "$1C" || ok=1
+  state=$dir/state-$1D build "$1D" --platform linux/arm64 -o "type=local,dest=$dir/$1D" --cache-from "$2" "$dir/cx3" && all_cached "$1D" || ok=1
+  return $ok
+}
+check "four concurrent builds exporting to one registry ref succeed" concurrent xr "type=registry,ref=$REGISTRY/cache/shared:x,mode=max"
+check "the ref holds the entries of all four" bash -c \
+  'skopeo inspect --tls-verify=false --raw "docker://$1" | jq -e ".layers | length == 4" >/dev/null' _ "$REGISTRY/cache/shared:x"
+check "a cold build of each of the four hits every step" cold_hits yr "type=registry,ref=$REGISTRY/cache/shared:x"
+check "the arm64 RUN from the cache made an arm64 file" bash -c '[ "$(cat "$1/arch")" = aarch64 ]' _ "$dir/yrB"
+check "four concurrent builds exporting to one directory succeed" concurrent xl "type=local,dest=$dir/shared,mode=max"
+check "the directory's cache holds the entries of all four" bash -c \
+  'jq -e ".layers | length == 4" "$1/blobs/sha256/$(jq -r ".manifests[0].digest" "$1/index.json" | cut -d: -f2)" >/dev/null' _ "$dir/shared"
+check "a cold build of each of the four hits every step (directory)" cold_hits yl "type=local,src=$dir/shared"
 
 # export failures: fatal (and no tag) unless ignore-error=true; unsupported types say so
 state=$dir/state-e

@@ -15,16 +15,24 @@
 #   check     the case is about build checks: both tools run `--check` instead of a build,
 #             and the findings (rule and line) are compared; the file lists rules to leave
 #             out of the comparison, one a line (may be empty)
+#   ORIGIN    where the case came from (tests/real/: the project, its Dockerfile's path and
+#             commit, what was adapted)
 # These files are removed from the context before building.  In the Dockerfile,
 # @BASE@ (in any context file and in args) stands for a busybox image (amd64 + arm64) this
-# script builds and pushes; @CTX@ in args for the case's context directory.  The secret
-# DIFF_SECRET is in the environment for `--secret id=…,env=DIFF_SECRET`.
+# script builds and pushes, @DEBIAN@ for a Debian 12 minbase image (amd64; made and pushed
+# only when a case names it: tests/fixtures/push-debian.sh); @CTX@ in args for the case's
+# context directory.  The secret DIFF_SECRET is in the environment for
+# `--secret id=…,env=DIFF_SECRET`.  An `ignore` file in the cases directory itself applies
+# to every case (run-to-run noise of a whole suite: apt's logs, say).
 #
+# DIFF_DIR picks the cases directory (default tests/diff; tests/integration/real_projects.sh
+# runs tests/real) and DIFF_LABEL the checks' prefix (default "diff").
 # DIFF_CASES="a b" limits the run to those cases; DIFF_JOBS sets the parallel buildx builds;
 # DIFF_KEEP=DIR (emptied first!) keeps the scratch: logs/, diffs/, the registry's data.
 . tests/lib.sh
 O=/opt/docker-sid
-cases_dir=$TOP/tests/diff
+cases_dir=${DIFF_DIR:-$TOP/tests/diff}
+label=${DIFF_LABEL:-diff}
 if [ ! -x $O/usr/sbin/dockerd ] || [ ! -x $O/usr/libexec/docker/cli-plugins/docker-buildx ]; then
   fail "reference buildx under $O" "run tests/deps.sh (it unpacks it with ../shared/bench/setup-buildx.sh)"
   exit 0
@@ -34,6 +42,11 @@ dir=$(scratch_dir)
 start_registry "$dir/registry" || { fail "registry starts"; exit 0; }
 tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null || { fail "base image pushed"; exit 0; }
 base=$REGISTRY/base/busybox:latest
+debian=
+if grep -rqs --include=Dockerfile @DEBIAN@ "$cases_dir"; then
+  tests/fixtures/push-debian.sh "$REGISTRY" base/debian:bookworm >/dev/null || { fail "Debian base image pushed"; exit 0; }
+  debian=$REGISTRY/base/debian:bookworm
+fi
 
 # The reference daemon: its own socket, data root and exec root under the scratch dir, no
 # networking of its own (builds use --network host), the loopback registry allowed over HTTP.
@@ -74,11 +87,11 @@ for c in "$cases_dir"/*/; do
   if [ -n "${DIFF_CASES:-}" ] && ! grep -qw -- "$name" <<<"$DIFF_CASES"; then continue; fi
   ctx=$dir/ctx/$name
   cp -a "$c" "$ctx"
-  grep -rlZ --exclude=args @BASE@ "$ctx" | xargs -0 -r sed -i "s|@BASE@|$base|g"
+  grep -rlZ --exclude=args -e @BASE@ -e @DEBIAN@ "$ctx" | xargs -0 -r sed -i "s|@BASE@|$base|g; s|@DEBIAN@|$debian|g"
   if [ -f "$ctx/setup.sh" ]; then
     (cd "$ctx" && BASE=$base bash ./setup.sh) >"$dir/logs/$name.setup" 2>&1 || { fail "$name: setup.sh" "$(tail -3 "$dir/logs/$name.setup")"; continue; }
   fi
-  rm -f "$ctx/args" "$ctx/setup.sh" "$ctx/xfail" "$ctx/ignore" "$ctx/check"
+  rm -f "$ctx/args" "$ctx/setup.sh" "$ctx/xfail" "$ctx/ignore" "$ctx/check" "$ctx/ORIGIN"
   names+=("$name")
 done
 
@@ -86,7 +99,7 @@ done
 build_case() {
   local tool=$1 name=$2 rc
   local ctx=$dir/ctx/$name args=()
-  [ -f "$cases_dir/$name/args" ] && read -r -a args <<<"$(sed "s|@BASE@|$base|g; s|@CTX@|$ctx|g" "$cases_dir/$name/args")"
+  [ -f "$cases_dir/$name/args" ] && read -r -a args <<<"$(sed "s|@BASE@|$base|g; s|@DEBIAN@|$debian|g; s|@CTX@|$ctx|g" "$cases_dir/$name/args")"
   if [ -f "$cases_dir/$name/check" ]; then
     # build checks: "Rule@line" for every finding, sorted
     case $tool in
@@ -114,7 +127,7 @@ build_case() {
   return 0
 }
 export -f build_case
-export dir cases_dir base REGISTRY O SLIPWAY DIFF_SECRET="a secret value"
+export dir cases_dir base debian REGISTRY O SLIPWAY DIFF_SECRET="a secret value"
 jobs=${DIFF_JOBS:-3}
 start=$(date +%s)
 # both tools at once: buildx's daemon and slipway's sandboxes do not share anything
@@ -137,8 +150,18 @@ for name in "${names[@]}"; do
     echo "$name $plat diff/$name:buildx diff/$name:slipway" >> "$dir/compare.list"
 done
 mkdir -p "$dir/diffs"
-NAME_A=buildx NAME_B=slipway timeout 600 python3 "$cases_dir/compare.py" "$REGISTRY" --batch \
+NAME_A=buildx NAME_B=slipway timeout 900 python3 "$TOP/tests/diff/compare.py" "$REGISTRY" --batch \
   "$dir/compare.list" "$dir/diffs" || fail "compare.py ran" "exit $?"
+
+# drop_ignored FILE: the difference lines on stdin that match none of FILE's regexes, each
+# with its continuation lines (indented: the two texts of a small file that differs)
+drop_ignored() {
+  local line skipping=0
+  while IFS= read -r line; do
+    if [[ $line == "    "* ]]; then [ $skipping = 1 ] || printf '%s\n' "$line"; continue; fi
+    if grep -qE -f "$1" <<<"$line"; then skipping=1; else skipping=0; printf '%s\n' "$line"; fi
+  done
+}
 
 npass=0 nfail=0 nxfail=0
 for name in "${names[@]}"; do
@@ -157,25 +180,27 @@ for name in "${names[@]}"; do
     out="not compared"
   else
     out=$(cat "$dir/diffs/$name.diff")
-    if [ -n "$out" ] && [ -f "$cases_dir/$name/ignore" ]; then
-      grep -E -f "$cases_dir/$name/ignore" <<<"$out" | sed "s/^/ignored (deliberate) $name: /"
-      out=$(grep -v -E -f "$cases_dir/$name/ignore" <<<"$out")
-    fi
+    for ign in "$cases_dir/ignore" "$cases_dir/$name/ignore"; do
+      if [ -n "$out" ] && [ -f "$ign" ]; then
+        grep -E -f "$ign" <<<"$out" | sed "s/^/ignored (deliberate) $name: /"
+        out=$(drop_ignored "$ign" <<<"$out")
+      fi
+    done
   fi
   if [ -f "$cases_dir/$name/xfail" ]; then
     reason=$(head -1 "$cases_dir/$name/xfail")
     if [ -n "$out" ]; then
-      pass "diff $name (xfail: $reason)"; nxfail=$((nxfail + 1))
+      pass "$label $name (xfail: $reason)"; nxfail=$((nxfail + 1))
     else
-      fail "diff $name" "marked xfail ($reason) but the images now match: remove its xfail file"; nfail=$((nfail + 1))
+      fail "$label $name" "marked xfail ($reason) but the images now match: remove its xfail file"; nfail=$((nfail + 1))
     fi
     continue
   fi
   if [ -z "$out" ]; then
-    pass "diff $name"; npass=$((npass + 1))
+    pass "$label $name"; npass=$((npass + 1))
   else
     echo "--- $name: buildx vs slipway"; sed 's/^/    /' <<<"$out"
-    fail "diff $name"; nfail=$((nfail + 1))
+    fail "$label $name"; nfail=$((nfail + 1))
   fi
 done
-echo "diff: ${#names[@]} cases, $npass match, $nxfail xfail, $nfail differ; $(( $(date +%s) - start ))s"
+echo "$label: ${#names[@]} cases, $npass match, $nxfail xfail, $nfail differ; $(( $(date +%s) - start ))s"

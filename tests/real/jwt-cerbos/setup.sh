@@ -1,0 +1,1 @@
+cp /etc/ssl/certs/ca-certificates.crt host-ca.crt
