@@ -61,7 +61,7 @@ measure() { # TOOL CASE
       t0=$(now); ${tool}_build "$c" "$ctx"; t1=$(now); r+=("$(secs "$t0" "$t1")")
     done
     echo "$tool $c one-file-change $(median3 "${r[@]}")"
-    [ "$tool" = sw ] && echo "sw $c steps-run-after-change $(grep -cE '^#[0-9]+ DONE' "$W/sw-$c.log") cached $(grep -c CACHED "$W/sw-$c.log")"
+    if [ "$tool" = sw ]; then echo "sw $c steps-run-after-change $(grep -cE '^#[0-9]+ DONE' "$W/sw-$c.log") cached $(grep -c CACHED "$W/sw-$c.log")"; fi
   fi
 }
 

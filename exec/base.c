@@ -114,6 +114,15 @@ struct extract_job
 /* What a skeleton keeps the contents of: the files --chown names are looked up in. */
 static const char *const skeleton_keep[] = { "etc/passwd", "etc/group", NULL };
 
+/* Skeletons are kept in the layer store too, under a name derived from the diffID (never
+ * a real layer's): the next build's COPY finds the shape without fetching anything. */
+static void
+skeleton_id (const char *diff_id, char out[SW_DIGEST_BUFSZ])
+{
+  cleanup_free char *name = sw_xasprintf ("slipway skeleton v1 of %s", diff_id);
+  sw_digest_bytes (name, strlen (name), out);
+}
+
 static int
 extract_one (struct extract_job *j, sw_error **err)
 {
@@ -122,12 +131,19 @@ extract_one (struct extract_job *j, sw_error **err)
   sw_extract_opts o;
   sw_sink sink = { 0 };
 
-  if (j->skeleton ? false : sw_state_layer_has (j->st, j->diff_id))
+  char skel_id[SW_DIGEST_BUFSZ];
+  if (j->skeleton)
+    {
+      skeleton_id (j->diff_id, skel_id);
+      if (sw_state_layer_has (j->st, skel_id))
+        return sw_state_layer_path (j->st, skel_id, &j->skel_dir, err);
+    }
+  else if (sw_state_layer_has (j->st, j->diff_id))
     return 0;
   if (strstr (j->layer->media_type, "foreign") || strstr (j->layer->media_type, "nondistributable"))
     return sw_error_make (err, ENOTSUP, "layer %s is a foreign (non-distributable) layer: not supported",
                           j->layer->digest);
-  if ((j->skeleton ? sw_state_mkscratch (j->st, "skeleton", &tmp, err) : sw_state_layer_begin (j->st, &tmp, err)) < 0)
+  if (sw_state_layer_begin (j->st, &tmp, err) < 0)
     return -1;
   fd = open (tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
@@ -144,8 +160,9 @@ extract_one (struct extract_job *j, sw_error **err)
     goto fail;
   if (j->skeleton)
     {
-      j->skel_dir = steal_pointer (&tmp);
-      return 0;
+      if (sw_state_layer_commit (j->st, skel_id, tmp, err) < 0)
+        return -1;
+      return sw_state_layer_path (j->st, skel_id, &j->skel_dir, err);
     }
   return sw_state_layer_commit (j->st, j->diff_id, tmp, err);
 fail:
@@ -210,14 +227,33 @@ fetch_layers (sw_registry *r, sw_state *st, sw_base_image *b, bool skeleton, cha
   free (jobs);
   if (ret < 0)
     {
-      for (size_t i = 0; i < n; i++)
-        if (skeleton && dirs[i])
-          sw_rmtree (dirs[i], NULL);
-      sw_strlist_free (dirs);
+      sw_strlist_free (dirs); /* the skeletons made are whole: they stay in the store */
       return sw_error_wrap (err, "%s", b->name);
     }
   *out = dirs;
   return 0;
+}
+
+bool
+sw_base_stored (sw_state *st, const sw_base_image *b)
+{
+  for (size_t i = 0; i < b->manifest->n_layers; i++)
+    if (!sw_state_layer_has (st, b->config->diff_ids[i]))
+      return false;
+  return true;
+}
+
+bool
+sw_base_shape_stored (sw_state *st, const sw_base_image *b)
+{
+  for (size_t i = 0; i < b->manifest->n_layers; i++)
+    {
+      char id[SW_DIGEST_BUFSZ];
+      skeleton_id (b->config->diff_ids[i], id);
+      if (!sw_state_layer_has (st, id))
+        return false;
+    }
+  return true;
 }
 
 int
@@ -225,6 +261,20 @@ sw_base_extract (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **err)
 {
   if (b->lowers)
     return 0;
+  if (sw_base_stored (st, b))
+    {
+      /* an earlier build extracted it: no pool, no request */
+      size_t n = b->manifest->n_layers;
+      char **dirs = sw_xcalloc (n + 1, sizeof *dirs);
+      for (size_t i = 0; i < n; i++)
+        if (sw_state_layer_path (st, b->config->diff_ids[i], &dirs[i], err) < 0)
+          {
+            sw_strlist_free (dirs);
+            return sw_error_wrap (err, "%s", b->name);
+          }
+      b->lowers = dirs;
+      return 0;
+    }
   return fetch_layers (r, st, b, false, &b->lowers, err);
 }
 
@@ -233,6 +283,10 @@ sw_base_skeleton (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **err
 {
   if (b->skeleton || b->lowers)
     return 0;
+  /* the whole tree is in the store already: it serves as its own shape, and reading
+   * nothing beats fetching the layers again for their metadata */
+  if (sw_base_stored (st, b))
+    return sw_base_extract (r, st, b, err);
   return fetch_layers (r, st, b, true, &b->skeleton, err);
 }
 
@@ -248,6 +302,6 @@ sw_base_free (sw_base_image *b)
   sw_manifest_free (b->manifest);
   sw_image_config_free (b->config);
   sw_strlist_free (b->lowers);
-  sw_strlist_free (b->skeleton); /* its dirs are session scratch: removed with the session */
+  sw_strlist_free (b->skeleton); /* its dirs are the layer store's */
   free (b);
 }

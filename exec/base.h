@@ -39,6 +39,11 @@ typedef struct sw_base_image
 int sw_base_resolve (sw_registry *r, const char *image, const sw_platform *want,
                      sw_base_image **out, sw_error **err);
 
+/* Every layer of b is in the layer store already (an earlier build extracted it). */
+bool sw_base_stored (sw_state *st, const sw_base_image *b);
+/* Every layer's skeleton is (an earlier build fetched the shape). */
+bool sw_base_shape_stored (sw_state *st, const sw_base_image *b);
+
 /* Make sure every layer is in the store and fill b->lowers.  progress, if set, is told
  * about each layer as it starts being fetched (for the build's events). */
 int sw_base_extract (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **err);
@@ -46,7 +51,9 @@ int sw_base_extract (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **
 /* The layers' shape without their contents, for COPY and WORKDIR: every directory,
  * symlink, whiteout and file with its metadata, but files empty (except /etc/passwd and
  * /etc/group, for --chown names).  The stream is still read whole and verified; nothing
- * goes to the layer store and almost nothing to disk.  Fills b->skeleton. */
+ * goes to disk (the skeletons are kept in the layer store, under names of their own, for
+ * the next build).  Fills b->skeleton — or, when every layer is in the store already,
+ * b->lowers (the tree itself, nothing fetched). */
 int sw_base_skeleton (sw_registry *r, sw_state *st, sw_base_image *b, sw_error **err);
 
 void sw_base_free (sw_base_image *b);

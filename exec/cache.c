@@ -395,8 +395,20 @@ layer_intact (sw_engine *e, const char *dir, sw_step_record *rec)
   return true;
 }
 
+static int cache_try (sw_engine *e, sw_stage *s, const char *key, const char *history, const char *label,
+                      int vertex);
+
 int
 sw_cache_try (sw_engine *e, sw_stage *s, const char *key, const char *history, const char *label, int vertex)
+{
+  if (cache_try (e, s, key, history, label, vertex))
+    return 1;
+  sw_engine_stage_missed (e, s);
+  return 0;
+}
+
+static int
+cache_try (sw_engine *e, sw_stage *s, const char *key, const char *history, const char *label, int vertex)
 {
   sw_step_record rec;
   cleanup_free char *dir = NULL;

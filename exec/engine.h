@@ -89,6 +89,9 @@ typedef struct sw_layer
                                * which is streamed from there; dir stays NULL until a step
                                * reads the tree (sw_cache_remote_materialize) */
   bool retired;               /* its platform is exported: no later step reads it */
+  bool deferred;              /* from_cache, blob known: its job waits for the export, which
+                               * may find the whole image in the push repository already
+                               * (under the hub's lock: the platform's stages run at once) */
 } sw_layer;
 
 typedef struct sw_stage
@@ -110,6 +113,8 @@ typedef struct sw_stage
   bool no_cache;              /* --no-cache or --no-cache-filter names it: run every step */
   pthread_mutex_t base_lock;  /* the lazy extraction of base (stages built on this one may
                                * ask for it at once) */
+  bool network_warmed;        /* its RUNs' network is being brought up (at its first miss) */
+  struct sw_base_prefetch *prefetch; /* its base being resolved ahead (sw_engine_prefetch_bases) */
 } sw_stage;
 
 /* What the stages and platforms running at once share and change. */
@@ -205,6 +210,15 @@ void sw_engine_cpu_release (sw_engine *e);
 /* ---- stages ---- */
 /* Run stage index of e's plan; the stages it reads must be done.  Returns 0 or -1. */
 int sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err);
+/* Resolve the base images of every stage the plan runs, all at once on threads of their
+ * own, so that a stage's FROM finds its base resolved instead of asking the registry in
+ * turn.  sw_engine_prefetch_end() waits for them and drops what no stage took. */
+void sw_engine_prefetch_bases (sw_engine *e);
+void sw_engine_prefetch_end (sw_engine *e);
+/* A step of s is not in the cache (or s runs every step): what its later RUNs need that
+ * takes a while to come up (the own network) starts now, in the background.  Once per
+ * stage. */
+void sw_engine_stage_missed (sw_engine *e, sw_stage *s);
 /* The stage's snapshot dirs, bottom first, extracting its base image if needed.  A new
  * NULL-terminated list (free with sw_strlist_free). */
 int sw_engine_stage_lowers (sw_engine *e, sw_stage *s, char ***out, sw_error **err);
@@ -235,6 +249,9 @@ void sw_engine_platform_exported (sw_engine *e);
 
 /* Queue a built layer's pack-and-upload on the workers (exec/layer_job.c). */
 void sw_engine_queue_pack (sw_engine *e, sw_layer *l);
+/* Queue the jobs of the deferred cached layers: the image will not be found whole in the
+ * push repository (a step missed), so each blob is checked while the build goes on. */
+void sw_engine_queue_deferred (sw_engine *e);
 /* The options every built layer is packed with: packing again with them gives the same
  * bytes (exec/outputs.c relies on it). */
 struct sw_pack_opts;

@@ -76,6 +76,119 @@ date_history (sw_image_config *c, const char *created)
     }
 }
 
+/* The config and the manifest of s as they stand (every layer's digest known). */
+static void
+compose (sw_engine *e, sw_stage *s, sw_manifest *m, sw_buf *config_json, sw_buf *manifest_json,
+         sw_image_result *out)
+{
+  /* --label: on the image being exported, as buildx sets them */
+  for (size_t i = 0; i < e->b->labels.n; i++)
+    {
+      cleanup_free char *k = sw_xstrdup (e->b->labels.v[i]);
+      char *eq = strchr (k, '=');
+      *eq = '\0';
+      sw_kv_set (&s->config->labels, &s->config->n_labels, k, eq + 1);
+    }
+  sw_strlist_free (s->config->diff_ids);
+  s->config->diff_ids = NULL;
+  for (size_t i = 0; i < s->n_layers; i++)
+    sw_strlist_push (&s->config->diff_ids, s->layers[i]->diff_id);
+  free (s->config->created);
+  s->config->created = sw_xstrdup (image_created (e, s));
+  date_history (s->config, s->config->created);
+  sw_buf_truncate (config_json, 0);
+  sw_image_config_serialize (s->config, config_json);
+
+  m->media_type = e->docker_media_types ? SW_MT_DOCKER_MANIFEST : SW_MT_OCI_MANIFEST;
+  m->config.media_type = e->docker_media_types ? SW_MT_DOCKER_CONFIG : SW_MT_OCI_CONFIG;
+  sw_digest_bytes (config_json->data, config_json->len, out->config_digest);
+  m->config.digest = out->config_digest;
+  m->config.size = (int64_t) config_json->len;
+  m->n_layers = s->n_layers;
+  m->layers = sw_xcalloc (s->n_layers + 1, sizeof *m->layers);
+  for (size_t i = 0; i < s->n_layers; i++)
+    {
+      const sw_layer *l = s->layers[i];
+      m->layers[i].media_type = (char *) sw_outputs_layer_media_type (l->media_type, e->docker_media_types);
+      m->layers[i].digest = (char *) l->digest;
+      m->layers[i].size = l->size;
+    }
+  /* --annotation KEY=VALUE and manifest:KEY=VALUE go on the image manifest */
+  for (size_t i = 0; i < e->b->annotations.n; i++)
+    {
+      const char *a = e->b->annotations.v[i];
+      if (strncmp (a, "index:", 6) == 0)
+        continue;
+      if (strncmp (a, "manifest:", 9) == 0)
+        a += 9;
+      cleanup_free char *k = sw_xstrdup (a);
+      char *eq = strchr (k, '=');
+      *eq = '\0';
+      sw_kv_set (&m->annotations, &m->n_annotations, k, eq + 1);
+    }
+  sw_buf_truncate (manifest_json, 0);
+  sw_manifest_serialize (m, manifest_json);
+  sw_digest_bytes (manifest_json->data, manifest_json->len, out->manifest_digest);
+}
+
+static void
+manifest_clear (sw_manifest *m)
+{
+  for (size_t i = 0; i < m->n_annotations; i++)
+    {
+      free (m->annotations[i].key);
+      free (m->annotations[i].value);
+    }
+  free (m->annotations);
+  free (m->layers);
+  *m = (sw_manifest){ 0 };
+}
+
+/* Every layer the build contributes to s came from the cache with its blob known (their
+ * jobs deferred): when the push repository already has this very manifest, it has the
+ * config and every layer too (a registry takes a manifest only once it holds all its
+ * blobs), and nothing needs to be checked or sent.  1: in place; 0: push as usual. */
+static bool
+all_deferred (const sw_stage *s)
+{
+  bool deferred = false;
+  for (size_t i = 0; i < s->n_layers; i++)
+    {
+      const sw_layer *l = s->layers[i];
+      if (l->built && !l->deferred)
+        return false;
+      deferred |= l->deferred;
+    }
+  return deferred;
+}
+
+static int
+image_in_place (sw_engine *e, sw_stage *s, const char *manifest_digest)
+{
+  cleanup_error sw_error *ignored = NULL;
+  char got[SW_DIGEST_BUFSZ];
+  sw_ref *ref = sw_ref_dup (e->push_repo);
+  free (ref->tag);
+  ref->tag = NULL;
+  free (ref->digest);
+  ref->digest = sw_xstrdup (manifest_digest);
+  int r = sw_manifest_head (e->reg, ref, got, &ignored) == 1 && strcmp (got, manifest_digest) == 0;
+  sw_ref_free (ref);
+  if (!r)
+    return 0;
+  for (size_t i = 0; i < s->n_layers; i++)
+    {
+      sw_layer *l = s->layers[i];
+      if (!l->deferred)
+        continue;
+      l->deferred = false;
+      l->sent = (uint64_t) l->size;
+      l->pushed = true;
+      l->packed = true;
+    }
+  return 1;
+}
+
 int
 sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_error **err)
 {
@@ -85,11 +198,23 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   double t0 = sw_engine_now ();
   int id = sw_engine_vertex_start (e, "exporting to image");
   int r = -1;
+  bool in_place = false;
+
+  if (e->push_repo && all_deferred (s))
+    {
+      /* an unchanged rebuild: one HEAD of the manifest may spare a HEAD a layer */
+      if (sw_workers_wait (e->workers, err) < 0)
+        goto out;
+      compose (e, s, &m, &config_json, &manifest_json, out);
+      manifest_clear (&m);
+      in_place = image_in_place (e, s, out->manifest_digest) == 1;
+    }
+  sw_engine_queue_deferred (e); /* what is not in place is checked (and sent) as usual */
 
   /* Base layers go to the push repository on the workers too, beside the last new layers'
    * uploads rather than after them (each is a HEAD, and maybe a GET and an upload: a chain
    * of round trips that used to sit between the last step and the config). */
-  if (e->push_repo)
+  if (e->push_repo && !in_place)
     for (size_t i = 0; i < s->n_layers; i++)
       if (!s->layers[i]->built)
         {
@@ -118,57 +243,12 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   if (sw_workers_wait (e->workers, err) < 0)
     goto out;
 
-  /* --label: on the image being exported, as buildx sets them */
-  for (size_t i = 0; i < e->b->labels.n; i++)
-    {
-      cleanup_free char *k = sw_xstrdup (e->b->labels.v[i]);
-      char *eq = strchr (k, '=');
-      *eq = '\0';
-      sw_kv_set (&s->config->labels, &s->config->n_labels, k, eq + 1);
-    }
-  sw_strlist_free (s->config->diff_ids);
-  s->config->diff_ids = NULL;
-  for (size_t i = 0; i < s->n_layers; i++)
-    sw_strlist_push (&s->config->diff_ids, s->layers[i]->diff_id);
-  free (s->config->created);
-  s->config->created = sw_xstrdup (image_created (e, s));
-  date_history (s->config, s->config->created);
-  sw_image_config_serialize (s->config, &config_json);
-
-  m.media_type = e->docker_media_types ? SW_MT_DOCKER_MANIFEST : SW_MT_OCI_MANIFEST;
-  m.config.media_type = e->docker_media_types ? SW_MT_DOCKER_CONFIG : SW_MT_OCI_CONFIG;
-  sw_digest_bytes (config_json.data, config_json.len, out->config_digest);
-  m.config.digest = out->config_digest;
-  m.config.size = (int64_t) config_json.len;
-  m.n_layers = s->n_layers;
-  m.layers = sw_xcalloc (s->n_layers + 1, sizeof *m.layers);
-  for (size_t i = 0; i < s->n_layers; i++)
-    {
-      const sw_layer *l = s->layers[i];
-      m.layers[i].media_type = (char *) sw_outputs_layer_media_type (l->media_type, e->docker_media_types);
-      m.layers[i].digest = (char *) l->digest;
-      m.layers[i].size = l->size;
-    }
-  /* --annotation KEY=VALUE and manifest:KEY=VALUE go on the image manifest */
-  for (size_t i = 0; i < e->b->annotations.n; i++)
-    {
-      const char *a = e->b->annotations.v[i];
-      if (strncmp (a, "index:", 6) == 0)
-        continue;
-      if (strncmp (a, "manifest:", 9) == 0)
-        a += 9;
-      cleanup_free char *k = sw_xstrdup (a);
-      char *eq = strchr (k, '=');
-      *eq = '\0';
-      sw_kv_set (&m.annotations, &m.n_annotations, k, eq + 1);
-    }
-  sw_manifest_serialize (&m, &manifest_json);
-  sw_digest_bytes (manifest_json.data, manifest_json.len, out->manifest_digest);
+  compose (e, s, &m, &config_json, &manifest_json, out);
   out->manifest_size = (int64_t) manifest_json.len;
   out->manifest_media_type = sw_xstrdup (m.media_type);
   sw_platform_copy (&out->platform, &s->platform);
 
-  if (e->push_repo)
+  if (e->push_repo && !in_place)
     {
       char got[SW_DIGEST_BUFSZ];
       if (sw_blob_put_small (e->reg, e->push_repo, config_json.data, config_json.len, got, err) < 0)
@@ -184,13 +264,7 @@ sw_engine_export_image (sw_engine *e, sw_stage *s, sw_image_result *out, sw_erro
   out->n_layers = s->n_layers;
   r = 0;
 out:
-  for (size_t i = 0; i < m.n_annotations; i++)
-    {
-      free (m.annotations[i].key);
-      free (m.annotations[i].value);
-    }
-  free (m.annotations);
-  free (m.layers);
+  manifest_clear (&m);
   sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
   return r;
 }

@@ -372,6 +372,11 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
   e->reg = sw_registry_new (&ro);
   if (sw_state_open (b->state_dir, &e->state, err) < 0)
     return -1;
+  {
+    /* manifests and configs by digest: a base resolved again costs one request (its tag) */
+    cleanup_free char *docs = sw_xasprintf ("%s/docs", sw_state_dir (e->state));
+    sw_registry_set_docs (e->reg, docs);
+  }
   /* Two workers: one layer compresses while another uploads; the queue bound keeps a
    * burst of small steps from piling up work. */
   e->workers = sw_workers_new (2, 8);
@@ -383,6 +388,7 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
 static void
 engine_stages_free (sw_engine *e)
 {
+  sw_engine_prefetch_end (e);
   for (size_t i = 0; e->plan && e->stages && i < e->plan->n_stages; i++)
     {
       sw_stage *s = &e->stages[i];
@@ -688,6 +694,8 @@ platform_open (sw_engine *root, platform_build *pb, const char *platform, size_t
   pb->e.n_sources = 0;
   pb->e.urls = NULL;
   pb->e.n_urls = 0;
+  /* every stage's base resolves now, all at once (the stages take them as they start) */
+  sw_engine_prefetch_bases (&pb->e);
   return 0;
 }
 
@@ -824,12 +832,15 @@ publish_note (void *ud, const char *line)
 }
 
 static int
-push_tags (sw_engine *e, int vertex, const char *digest, sw_error **err)
+push_tags (sw_engine *e, int vertex, const char *digest, const sw_buf *document, const char *media_type,
+           sw_error **err)
 {
   struct publish_vertex v = { e, vertex };
   sw_publish_tag *pt = sw_xcalloc (e->n_tags + 1, sizeof *pt);
   for (size_t i = 0; i < e->n_tags; i++)
-    pt[i] = (sw_publish_tag){ .tag = e->tags[i], .source = e->push_repo, .digest = digest };
+    pt[i] = (sw_publish_tag){ .tag = e->tags[i], .source = e->push_repo, .digest = digest,
+                              .document = document->data, .document_len = document->len,
+                              .media_type = media_type };
   int r = sw_publish_tags (e->reg, pt, e->n_tags, publish_note, &v, err);
   free (pt);
   return r;
@@ -984,7 +995,7 @@ sw_build_run (sw_build *b, sw_error **err)
     {
       int id = sw_engine_vertex_start (&e, "pushing tags");
       double t0 = sw_engine_now ();
-      int pr = push_tags (&e, id, final_digest, err);
+      int pr = push_tags (&e, id, final_digest, &final, final_type, err);
       sw_engine_vertex_done (&e, id, t0, pr < 0 ? *err : NULL);
       if (pr < 0)
         goto out;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -183,6 +184,20 @@ stage_lowers_locked (sw_engine *e, sw_stage *s, bool shape_only, char ***out, sw
   bool need = s->base && s->base->lowers == NULL && s->base->manifest->n_layers > 0;
   bool skeleton = need && shape_only;
 
+  /* what an earlier build left in the store (the base extracted, or its shape) serves
+   * at once, with no request and nothing to show: a base extracted is its own shape */
+  if (need && sw_base_stored (e->state, s->base))
+    {
+      if (sw_base_extract (e->reg, e->state, s->base, err) < 0)
+        return -1;
+      need = skeleton = false;
+    }
+  else if (skeleton && !s->base->skeleton && sw_base_shape_stored (e->state, s->base))
+    {
+      if (sw_base_skeleton (e->reg, e->state, s->base, err) < 0)
+        return -1;
+    }
+
   if (need && !(skeleton && s->base->skeleton))
     {
       int id = sw_engine_vertex_start (e, "[%s] %s %s", s->ps->display, skeleton ? "fetching the shape of" : "extracting",
@@ -279,6 +294,103 @@ count_commands (const sw_plan_stage *ps)
   return n;
 }
 
+/* ---- FROM ------------------------------------------------------------------------ */
+
+/* The image a stage's FROM names (after --build-context NAME=docker-image://REF); NULL:
+ * not an image, or a build context that is not one (stage_from says why). */
+static const char *
+from_image_ref (sw_engine *e, const sw_plan_stage *ps)
+{
+  if (ps->base_kind != SW_PLAN_BASE_IMAGE)
+    return NULL;
+  const char *named = sw_engine_build_context (e, ps->base);
+  if (named && strncmp (named, "docker-image://", 15) == 0)
+    return named + 15;
+  return named ? NULL : ps->base;
+}
+
+struct sw_base_prefetch
+{
+  pthread_t thread;
+  sw_registry *reg;
+  char *ref;
+  sw_platform platform;
+  sw_base_image *base; /* the result, or err */
+  sw_error *err;
+};
+
+static void *
+prefetch_thread (void *arg)
+{
+  struct sw_base_prefetch *p = arg;
+  sw_base_resolve (p->reg, p->ref, &p->platform, &p->base, &p->err);
+  return NULL;
+}
+
+void
+sw_engine_prefetch_bases (sw_engine *e)
+{
+  for (size_t i = 0; i < e->plan->n_order; i++)
+    {
+      sw_stage *s = &e->stages[e->plan->order[i]];
+      const sw_plan_stage *ps = &e->plan->stages[e->plan->order[i]];
+      const char *ref = from_image_ref (e, ps);
+      struct sw_base_prefetch *p;
+      if (ref == NULL || s->prefetch)
+        continue;
+      p = sw_xzalloc (sizeof *p);
+      if (sw_platform_parse (ps->platform, &p->platform, NULL) < 0)
+        {
+          free (p);
+          continue; /* stage_from reports it */
+        }
+      p->reg = e->reg;
+      p->ref = sw_xstrdup (ref);
+      if (pthread_create (&p->thread, NULL, prefetch_thread, p) != 0)
+        {
+          sw_platform_clear (&p->platform);
+          free (p->ref);
+          free (p);
+          continue; /* stage_from resolves it itself */
+        }
+      s->prefetch = p;
+    }
+}
+
+/* Join s's prefetch and take its result (*base or *err); -1 when there was none. */
+static int
+prefetch_take (sw_stage *s, sw_base_image **base, sw_error **err)
+{
+  struct sw_base_prefetch *p = s->prefetch;
+  if (p == NULL)
+    return -1;
+  s->prefetch = NULL;
+  pthread_join (p->thread, NULL);
+  *base = p->base;
+  int r = p->base ? 0 : 1;
+  if (p->err)
+    sw_error_move (err, &p->err);
+  sw_platform_clear (&p->platform);
+  free (p->ref);
+  free (p);
+  return r;
+}
+
+void
+sw_engine_prefetch_end (sw_engine *e)
+{
+  for (size_t i = 0; e->plan && e->stages && i < e->plan->n_stages; i++)
+    {
+      sw_base_image *b = NULL;
+      sw_error *ignored = NULL;
+      if (prefetch_take (&e->stages[i], &b, &ignored) >= 0)
+        {
+          sw_base_free (b);
+          sw_error_free (ignored);
+        }
+    }
+}
+
 static int
 stage_from (sw_engine *e, sw_stage *s, sw_error **err)
 {
@@ -331,7 +443,9 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
       return sw_engine_locate (e, ps->from->node, err);
     }
   id = sw_engine_vertex_start (e, "[internal] load metadata for %s", base_ref);
-  if (sw_base_resolve (e->reg, base_ref, &s->platform, &s->base, &ferr) < 0)
+  /* resolved ahead when the build started (the same reference and platform) */
+  int took = prefetch_take (s, &s->base, &ferr);
+  if (took > 0 || (took < 0 && sw_base_resolve (e->reg, base_ref, &s->platform, &s->base, &ferr) < 0))
     {
       sw_engine_vertex_done (e, id, t0, ferr);
       sw_error_move (err, &ferr);
@@ -399,6 +513,7 @@ sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const c
   if (s->config->n_history > 0 && s->config->history[s->config->n_history - 1].created)
     snprintf (l->created, sizeof l->created, "%s", s->config->history[s->config->n_history - 1].created);
   stage_push_layer (s, l);
+  sw_engine_queue_deferred (e); /* a new layer: a new image, not in the registry yet */
   if (on_exported_chain (e, s))
     sw_engine_queue_pack (e, l);
   else
@@ -422,11 +537,44 @@ sw_engine_add_cached_layer (sw_engine *e, sw_stage *s, const sw_layer *proto)
   memcpy (l->cache_key, proto->cache_key, sizeof l->cache_key);
   l->size = proto->size;
   stage_push_layer (s, l);
-  /* a blob already packed with this build's options needs no job when nothing is pushed */
-  if (on_exported_chain (e, s) && (e->push_repo || l->digest[0] == '\0'))
-    sw_engine_queue_pack (e, l);
-  else
+  /* a blob already packed with this build's options needs no job when nothing is pushed;
+   * when pushing, its job waits: if every layer hits, the export first asks the registry
+   * for the whole image (one request instead of one a layer) */
+  if (!on_exported_chain (e, s) || (!e->push_repo && l->digest[0]))
     l->packed = true;
+  else if (e->push_repo && l->digest[0])
+    {
+      pthread_mutex_lock (&e->hub->lock); /* sibling stages queue the deferred ones */
+      l->deferred = true;
+      pthread_mutex_unlock (&e->hub->lock);
+    }
+  else
+    sw_engine_queue_pack (e, l);
+}
+
+void
+sw_engine_queue_deferred (sw_engine *e)
+{
+  /* this platform's layers only (another platform's image may still be found whole), under
+   * the hub's lock: the platform's stages run at once */
+  sw_layer **queue = NULL;
+  size_t n = 0;
+  pthread_mutex_lock (&e->hub->lock);
+  for (size_t i = 0; e->stages && i < e->plan->n_stages; i++)
+    for (size_t j = 0; j < e->stages[i].n_layers; j++)
+      {
+        sw_layer *l = e->stages[i].layers[j];
+        if (l->deferred)
+          {
+            l->deferred = false;
+            queue = sw_xreallocarray (queue, n + 1, sizeof *queue);
+            queue[n++] = l;
+          }
+      }
+  pthread_mutex_unlock (&e->hub->lock);
+  for (size_t i = 0; i < n; i++) /* a submit may block on the pool's bound: not under the lock */
+    sw_engine_queue_pack (e, queue[i]);
+  free (queue);
 }
 
 /* ---- RUN ------------------------------------------------------------------------ */
@@ -1002,16 +1150,14 @@ stage_no_cache (sw_engine *e, const sw_plan_stage *ps)
   return false;
 }
 
-int
-sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
+void
+sw_engine_stage_missed (sw_engine *e, sw_stage *s)
 {
-  sw_stage *s = &e->stages[index];
-
-  if (s->done)
-    return 0;
-  s->ps = &e->plan->stages[index];
-  s->index = index;
-  /* a RUN on the own network ahead: pasta comes up while the base is resolved */
+  if (s->network_warmed)
+    return;
+  s->network_warmed = true;
+  /* the first RUN on the own network ahead: pasta comes up while this step and the base
+   * layers' extraction go on */
   for (size_t i = 0; i < s->ps->n_instrs; i++)
     {
       sw_net_mode m;
@@ -1024,7 +1170,23 @@ sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
         }
       sw_error_free (ignored);
     }
+}
+
+int
+sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
+{
+  sw_stage *s = &e->stages[index];
+
+  if (s->done)
+    return 0;
+  s->ps = &e->plan->stages[index];
+  s->index = index;
   s->no_cache = stage_no_cache (e, s->ps);
+  /* a stage that runs its steps whatever the cache holds: pasta comes up while the base
+   * is resolved; otherwise at the stage's first miss (sw_engine_stage_missed) — an
+   * all-cached build starts no network at all */
+  if (s->no_cache)
+    sw_engine_stage_missed (e, s);
   if (stage_from (e, s, err) < 0)
     return -1;
   s->commit.config = s->config;

@@ -58,6 +58,7 @@ struct sw_registry
   pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
   struct host *hosts;
   struct token *tokens;
+  char *docs; /* sw_registry_set_docs */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -166,6 +167,7 @@ sw_registry_free (sw_registry *r)
 {
   if (r == NULL)
     return;
+  free (r->docs);
   curl_share_cleanup (r->share);
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
     pthread_mutex_destroy (&r->share_mu[i]);
@@ -206,6 +208,19 @@ int
 sw_registry_parallel (const sw_registry *r)
 {
   return r->parallel;
+}
+
+void
+sw_registry_set_docs (sw_registry *r, const char *dir)
+{
+  free (r->docs);
+  r->docs = dir ? sw_xstrdup (dir) : NULL;
+}
+
+const char *
+sw_registry_docs (const sw_registry *r)
+{
+  return r->docs;
 }
 
 int

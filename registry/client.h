@@ -55,6 +55,13 @@ void sw_registry_free (sw_registry *r);
 size_t sw_registry_chunk_size (const sw_registry *r);
 int sw_registry_parallel (const sw_registry *r);
 
+/* A directory where documents fetched by digest (image manifests, configs) are kept and
+ * found again: they never change, so a later session reads them there (their digest
+ * checked on every read) instead of asking the registry.  Tags are always asked.  dir
+ * must exist; NULL turns it off.  Set before the session is shared between threads. */
+void sw_registry_set_docs (sw_registry *r, const char *dir);
+const char *sw_registry_docs (const sw_registry *r);
+
 /* Use these credentials for domain instead of config.json's (login checks them). */
 void sw_registry_set_creds (sw_registry *r, const char *domain, const char *username, const char *password);
 

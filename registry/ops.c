@@ -1,11 +1,16 @@
 /* registry/ops.c — see ops.h. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include <jansson.h>
 
 #include "common/cleanup.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "image/mediatype.h"
@@ -23,6 +28,51 @@ sw_scope_push (const sw_ref *repo)
   return sw_xasprintf ("repository:%s:pull,push", repo->path);
 }
 
+/* ---- documents by digest, kept between sessions (sw_registry_set_docs) ---- */
+
+static char *
+doc_path (sw_registry *r, const char *digest)
+{
+  const char *dir = sw_registry_docs (r);
+  if (dir == NULL || strncmp (digest, "sha256:", 7) != 0 || sw_digest_validate (digest, NULL) < 0)
+    return NULL;
+  return sw_xasprintf ("%s/sha256-%s", dir, digest + 7);
+}
+
+/* true: out holds the document, its digest checked (anything else there is ignored) */
+static bool
+doc_read (sw_registry *r, const char *digest, size_t limit, sw_buf *out)
+{
+  cleanup_free char *p = doc_path (r, digest);
+  cleanup_close int fd = p ? open (p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+  cleanup_buf sw_buf b = SW_BUF_INIT;
+  char got[SW_DIGEST_BUFSZ];
+  if (fd < 0 || sw_read_all (fd, limit, &b) < 0)
+    return false;
+  sw_digest_bytes (b.data, b.len, got);
+  if (strcmp (got, digest) != 0)
+    return false;
+  sw_buf_append (out, b.data, b.len);
+  return true;
+}
+
+/* Best effort: a temporary name, then a rename, so a reader never sees half a document. */
+static void
+doc_write (sw_registry *r, const char *digest, const void *data, size_t len)
+{
+  cleanup_free char *p = doc_path (r, digest);
+  if (p == NULL)
+    return;
+  cleanup_free char *tmp = sw_xasprintf ("%s.tmp-XXXXXX", p);
+  int fd = mkostemp (tmp, O_CLOEXEC);
+  if (fd < 0)
+    return;
+  bool ok = sw_write_all (fd, data, len) == 0 && fchmod (fd, 0644) == 0;
+  close (fd);
+  if (!ok || rename (tmp, p) < 0)
+    unlink (tmp);
+}
+
 void
 sw_fetched_clear (sw_fetched *f)
 {
@@ -37,8 +87,22 @@ ref_display (const sw_ref *ref)
   return sw_ref_string (ref);
 }
 
+static int manifest_get (sw_registry *r, const sw_ref *ref, bool missing_ok, sw_fetched *out, sw_error **err);
+
 int
 sw_manifest_get (sw_registry *r, const sw_ref *ref, sw_fetched *out, sw_error **err)
+{
+  return manifest_get (r, ref, false, out, err) < 0 ? -1 : 0;
+}
+
+int
+sw_manifest_get_if (sw_registry *r, const sw_ref *ref, sw_fetched *out, sw_error **err)
+{
+  return manifest_get (r, ref, true, out, err);
+}
+
+static int
+manifest_get (sw_registry *r, const sw_ref *ref, bool missing_ok, sw_fetched *out, sw_error **err)
 {
   cleanup_free char *scope = sw_scope_pull (ref);
   cleanup_free char *url = sw_xasprintf ("/v2/%s/manifests/%s", ref->path, sw_ref_reference (ref));
@@ -46,12 +110,18 @@ sw_manifest_get (sw_registry *r, const sw_ref *ref, sw_fetched *out, sw_error **
   sw_req req = { .method = "GET", .repo = ref, .url = url, .scope = scope, .headers = hdrs };
   sw_resp resp = { 0 };
   cleanup_free char *name = ref_display (ref);
-  if (sw_registry_do (r, &req, &resp, err) < 0)
+  bool kept = ref->digest && doc_read (r, ref->digest, 4u << 20, &resp.body);
+  if (!kept && sw_registry_do (r, &req, &resp, err) < 0)
     {
       sw_resp_clear (&resp);
       return sw_error_wrap (err, "fetching manifest %s", name);
     }
-  if (resp.status != 200)
+  if (!kept && resp.status == 404 && missing_ok)
+    {
+      sw_resp_clear (&resp);
+      return 0;
+    }
+  if (!kept && resp.status != 200)
     {
       sw_resp_error (&req, &resp, err);
       sw_resp_clear (&resp);
@@ -91,10 +161,12 @@ sw_manifest_get (sw_registry *r, const sw_ref *ref, sw_fetched *out, sw_error **
       out->media_type = sw_xstrdup (k == SW_KIND_INDEX ? SW_MT_OCI_INDEX : SW_MT_OCI_MANIFEST);
     }
   json_decref (doc);
+  if (ref->digest && !kept)
+    doc_write (r, ref->digest, resp.body.data, resp.body.len);
   out->body = resp.body;
   resp.body = (sw_buf) SW_BUF_INIT;
   sw_resp_clear (&resp);
-  return 0;
+  return 1;
 }
 
 int
@@ -257,7 +329,13 @@ int
 sw_blob_get_small (sw_registry *r, const sw_ref *repo, const char *digest, size_t limit, sw_buf *out, sw_error **err)
 {
   struct membuf m = { out, limit };
-  return sw_blob_get (r, repo, digest, -1, mem_write, &m, err);
+  size_t before = out->len;
+  if (doc_read (r, digest, limit, out))
+    return 0;
+  if (sw_blob_get (r, repo, digest, -1, mem_write, &m, err) < 0)
+    return -1;
+  doc_write (r, digest, out->data + before, out->len - before);
+  return 0;
 }
 
 static void

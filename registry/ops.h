@@ -25,6 +25,9 @@ void sw_fetched_clear (sw_fetched *f);
 
 /* GET the manifest ref names (its digest if it has one, else its tag). */
 int sw_manifest_get (sw_registry *r, const sw_ref *ref, sw_fetched *out, sw_error **err);
+/* The same, for a manifest that may not exist: 1 and *out when it does, 0 when the
+ * registry answers 404 (one request where HEAD then GET would make two). */
+int sw_manifest_get_if (sw_registry *r, const sw_ref *ref, sw_fetched *out, sw_error **err);
 /* HEAD: 1 and the digest when the manifest exists, 0 when not. */
 int sw_manifest_head (sw_registry *r, const sw_ref *ref, char digest[SW_DIGEST_BUFSZ], sw_error **err);
 /* PUT body as repo's manifest named reference (a tag, or a digest). */

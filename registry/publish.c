@@ -278,9 +278,22 @@ sw_publish_tags (sw_registry *r, const sw_publish_tag *tags, size_t n, sw_publis
     {
       const sw_publish_tag *t = &tags[i];
       cleanup_free char *tagname = sw_ref_string (t->tag);
-      sw_ref *src = ref_at (t->source, NULL, t->digest);
-      int rc = sw_manifest_get (r, src, &slots[i].image, err);
-      sw_ref_free (src);
+      int rc;
+      if (t->document && t->media_type)
+        {
+          /* the caller put it there by digest: its own bytes, checked against the digest */
+          sw_fetched *f = &slots[i].image;
+          sw_buf_append (&f->body, t->document, t->document_len);
+          f->media_type = sw_xstrdup (t->media_type);
+          sw_digest_bytes (t->document, t->document_len, f->digest);
+          rc = strcmp (f->digest, t->digest) == 0 ? 0 : sw_error_make (err, EINVAL, "the document given has digest %s", f->digest);
+        }
+      else
+        {
+          sw_ref *src = ref_at (t->source, NULL, t->digest);
+          rc = sw_manifest_get (r, src, &slots[i].image, err);
+          sw_ref_free (src);
+        }
       if (rc < 0)
         {
           sw_error_wrap (err, "publish: the image for %s (%s) is not in %s/%s", tagname, t->digest,
@@ -300,19 +313,13 @@ sw_publish_tags (sw_registry *r, const sw_publish_tag *tags, size_t n, sw_publis
               goto out;
             }
         }
-      char cur[SW_DIGEST_BUFSZ] = "";
-      int h = sw_manifest_head (r, t->tag, cur, err);
+      int h = sw_manifest_get_if (r, t->tag, &slots[i].old, err);
       if (h < 0)
         {
           sw_error_wrap (err, "publish: reading where %s points now (no tag was moved)", tagname);
           goto out;
         }
       slots[i].existed = h == 1;
-      if (h == 1 && sw_manifest_get (r, t->tag, &slots[i].old, err) < 0)
-        {
-          sw_error_wrap (err, "publish: reading where %s points now (no tag was moved)", tagname);
-          goto out;
-        }
     }
 
   /* 2. Write, the tags automation watches last (a stable order otherwise). */

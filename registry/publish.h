@@ -27,6 +27,11 @@ typedef struct sw_publish_tag
   const sw_ref *source; /* the repository holding the image (manifest by digest and its blobs) */
   const char *digest;   /* what the tag must name: a manifest or an index digest */
   bool last;            /* written after every tag without the mark */
+  /* optional: the document digest names, when the caller has its bytes (then it is not
+   * fetched again from source; it must be there all the same) */
+  const void *document;
+  size_t document_len;
+  const char *media_type;
 } sw_publish_tag;
 
 /* Called once per tag written or put back, for progress ("TAG → DIGEST"). */

@@ -8,6 +8,8 @@
  *   STATE/cache/HASH/         a RUN --mount=type=cache directory (HASH of its id)
  *   STATE/steps/KEY           the build cache's step records (store/stepcache.h); their
  *                             layers are layer-store dirs like base layers
+ *   STATE/docs/sha256-HEX      image manifests and configs fetched by digest, kept for
+ *                             the next build (registry/client.h: sw_registry_set_docs)
  *   STATE/stubs/              empty mountpoints (dev proc sys etc/hosts …) the sandbox puts
  *                             below every rootfs, so mountpoints never land in a layer
  *   STATE/runs/SESSION/       one process's scratch (step work dirs, layer extraction temp

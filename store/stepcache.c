@@ -178,7 +178,8 @@ stamp_dir (int dfd, const char *rel, sw_sha256 *h, int depth, sw_error **err)
       names = sw_xreallocarray (names, n + 1, sizeof *names);
       names[n++] = sw_xstrdup (de->d_name);
     }
-  qsort (names, n, sizeof *names, cmp_names);
+  if (n > 1)
+    qsort (names, n, sizeof *names, cmp_names); /* names is NULL in an empty directory */
   for (size_t i = 0; i < n; i++)
     {
       struct stat sb;

@@ -161,6 +161,42 @@ DF
 else
   out=$(build --cgroup-parent ci "$dir/limits" 2>&1); rc=$?
   check "--cgroup-parent on a cgroup v1 host: refused, says why" bash -c '[ '$rc' -ne 0 ] && grep -q "no cgroup v2" <<<"$1"' _ "$out"
+  # The cgroup v2 path on this v1 host: in a mount namespace of its own, the (global, unused)
+  # cgroup v2 hierarchy is mounted at /sys/fs/cgroup.  Its controllers are all held by v1, so
+  # no limit can be set there, but a step is still placed in a cgroup of its own, which is
+  # killed and removed when the step ends.
+  cg=slipway-test-$$
+  cat > "$dir/limits/Dockerfile" <<DF
+FROM $base
+RUN sleep 600 & echo started; sleep 2
+DF
+  cat > "$dir/cg2.sh" <<'SH'
+set -u
+mount -t cgroup2 none /sys/fs/cgroup || { echo "cannot mount cgroup2"; exit 1; }
+mkdir "/sys/fs/cgroup/$CG" || exit 1
+timeout 300 "$SLIPWAY" build --progress=plain --state-dir "$STATE" --cgroup-parent "$CG" --no-cache "$CTX" > "$OUT/build.log" 2>&1 &
+pid=$!
+# the step's cgroup, seen from outside while the step runs, and the processes in it
+for _ in $(seq 1 300); do
+  procs=$(cat /sys/fs/cgroup/"$CG"/slipway-*/cgroup.procs 2>/dev/null)
+  [ -n "$procs" ] && break
+  sleep 0.1
+done
+echo "$procs" > "$OUT/procs"
+wait $pid; echo $? > "$OUT/rc"
+ls /sys/fs/cgroup/"$CG" | grep slipway- > "$OUT/left"
+timeout 300 "$SLIPWAY" build --progress=plain --state-dir "$STATE" --cgroup-parent "$CG" --memory 64m --no-cache "$CTX" > "$OUT/memory.log" 2>&1
+echo $? > "$OUT/memory.rc"
+rmdir "/sys/fs/cgroup/$CG"
+SH
+  mkdir -p "$dir/cg2"
+  CG=$cg STATE=$state CTX=$dir/limits OUT=$dir/cg2 SLIPWAY=$SLIPWAY timeout 600 unshare -m --propagation private bash "$dir/cg2.sh"
+  check "cgroup v2 (mounted privately): --cgroup-parent builds" bash -c '[ "$(cat "$1/rc")" = 0 ]' _ "$dir/cg2"
+  check "cgroup v2: the step ran in a cgroup of its own under the parent" test -s "$dir/cg2/procs"
+  check "cgroup v2: the step's cgroup is removed when the step ends" test ! -s "$dir/cg2/left"
+  check "cgroup v2: what the step left in the background died with its cgroup" bash -c '! pgrep -f "slee[p] 600" >/dev/null'
+  check "cgroup v2 without the memory controller: --memory refused, says why" \
+    bash -c '[ "$(cat "$1/memory.rc")" != 0 ] && grep -q "enabling the memory controller" "$1/memory.log" || { tail -3 "$1/memory.log"; false; }' _ "$dir/cg2"
 fi
 
 # 10. build checks: --check / --call=check, warnings in a build and in the metadata file

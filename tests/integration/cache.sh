@@ -55,6 +55,33 @@ check "unchanged rebuild: every step CACHED" all_cached b2
 check "unchanged rebuild: the same image digest" test "$(digest b1)" = "$(digest b2)"
 check "unchanged rebuild: the base is not extracted" bash -c '! grep -q "extracting" "'"$dir"'/b2.log"'
 
+# an unchanged rebuild asks the registry for the image's manifest once instead of for each
+# layer, and starts no network for RUNs that do not run
+strace -f -qq -e trace=execve,sendto -s 120 -o "$dir/b3.trace" \
+  "$SLIPWAY" build --progress=plain --state-dir "$state" --metadata-file "$dir/b3.json" -t "$img" --push "$ctx" \
+  > "$dir/b3.log" 2>&1
+check "unchanged rebuild (traced): every step CACHED, the same digest" bash -c \
+  "$(declare -f cached steps all_cached digest); dir=$dir; all_cached b3 && [ \"\$(digest b1)\" = \"\$(digest b3)\" ]"
+check "unchanged rebuild: the manifest is found in the registry (HEAD)" grep -q "HEAD /v2/t/cache/manifests/$(digest b1)" "$dir/b3.trace"
+check "unchanged rebuild: no layer is checked one by one" bash -c '! grep -q "HEAD /v2/t/cache/blobs/" "$1"' _ "$dir/b3.trace"
+check "unchanged rebuild: no network started for the RUNs (no pasta)" bash -c '! grep -q "execve(\"[^\"]*pasta" "$1"' _ "$dir/b3.trace"
+check "unchanged rebuild: the base is resolved by its tag alone (manifest and config kept by digest)" bash -c \
+  'grep -q "GET /v2/base/busybox/manifests/latest" "$1" && ! grep -qE "GET /v2/base/busybox/(manifests|blobs)/sha256:" "$1"' _ "$dir/b3.trace"
+# a kept document that no longer matches its digest is fetched again, never used
+for f in "$state"/docs/sha256-*; do echo '{"schemaVersion":2}' > "$f"; done
+check "kept documents damaged: the rebuild fetches them again" build b3b -t "$img" --push "$ctx"
+check "kept documents damaged: the same image" test "$(digest b1)" = "$(digest b3b)"
+check "kept documents damaged: rewritten whole" bash -c 'for f in "$1"/docs/sha256-*; do [ "$(sha256sum < "$f" | cut -d" " -f1)" = "${f##*sha256-}" ] || exit 1; done' _ "$state"
+# the manifest gone from the repository (its blobs still there): pushed again, whole
+curl -fs -X DELETE "http://$REGISTRY/v2/t/cache/manifests/$(digest b1)" >/dev/null
+check "the image's manifest deleted, an unchanged rebuild pushes it again" build b4 -t "$img" --push "$ctx"
+check "and it is in the registry again, with the same digest" bash -c \
+  '[ "$(skopeo inspect --tls-verify=false --raw "docker://$1@$2" | sha256sum | cut -d" " -f1)" = "${2#sha256:}" ]' _ "$REGISTRY/t/cache" "$(digest b1)"
+# another repository: its cached layers are checked (and mounted) as usual
+check "an unchanged rebuild pushed to another repository" build b5 -t "$REGISTRY/t/cache-other:v1" --push "$ctx"
+check "the other repository has the image and every layer" skopeo copy -q --src-tls-verify=false \
+  "docker://$REGISTRY/t/cache-other:v1" "dir:$dir/b5-copy"
+
 # ARG value: the RUNs that see it run, the COPY before them hits
 check "--build-arg V=2 builds" build arg -t "$img" --push --build-arg V=2 "$ctx"
 check "ARG value: COPY hits" is_cached arg "COPY src/ /src/"
@@ -71,6 +98,8 @@ dockerfile 1
 echo a2 > "$ctx/src/a.txt"
 check "content change builds" build content -t "$img" --push "$ctx"
 if is_cached content "COPY src/"; then fail "file content: COPY misses"; else pass "file content: COPY misses"; fi
+check "file content: the base, extracted by the first build, is neither fetched nor extracted again" \
+  bash -c '! grep -qE "fetching the shape of|extracting" "$1"' _ "$dir/content.log"
 echo a > "$ctx/src/a.txt"
 build back -t "$img" --push "$ctx"
 check "content back: every step CACHED" all_cached back
@@ -142,6 +171,24 @@ check "multi-stage rebuild: the cached compile stage is not extracted" bash -c '
 build f3 -t "$REGISTRY/t/filter:v1" --push --no-cache-filter compile "$dir/ctx4"
 if is_cached f3 "RUN echo compiled"; then fail "--no-cache-filter compile: its RUN runs"; else pass "--no-cache-filter compile: its RUN runs"; fi
 check "--no-cache-filter compile: the final stage's RUN hits" is_cached f3 "RUN echo final"
+
+# a COPY-only stage: the base's shape is fetched once, kept in the store, and serves the
+# next build's COPY (the base itself is never extracted)
+mkdir -p "$dir/ctx6"; echo one > "$dir/ctx6/f"
+printf 'FROM %s/base/busybox:latest\nCOPY --chown=nobody f /bin/f\n' "$REGISTRY" > "$dir/ctx6/Dockerfile"
+state=$dir/state-shape
+build s1 -t "$REGISTRY/t/shape:v1" --push "$dir/ctx6"
+check "COPY-only, first build: the shape is fetched" grep -q "fetching the shape of" "$dir/s1.log"
+echo two > "$dir/ctx6/f"
+build s2 -t "$REGISTRY/t/shape:v1" --push "$dir/ctx6"
+check "COPY-only, a file changed: the COPY runs" bash -c "$(declare -f cached is_cached); dir=$dir; ! is_cached s2 'COPY'"
+check "COPY-only, a file changed: the shape comes from the store" bash -c '! grep -q "fetching the shape of" "$1"' _ "$dir/s2.log"
+base_layer=$(skopeo inspect --tls-verify=false --config "docker://$REGISTRY/base/busybox:latest-amd64" | jq -r '.rootfs.diff_ids[0]')
+check "COPY-only: the base is never extracted" bash -c '[ -n "$2" ] && [ ! -e "$1/layers/${2/:/-}" ]' _ "$state" "$base_layer"
+build s3 -o "type=local,dest=$dir/s3" "$dir/ctx6"
+check "COPY-only: the new file, owned per --chown from the base's passwd" bash -c \
+  '[ "$(cat "$1/bin/f")" = two ] && [ "$(stat -c %u "$1/bin/f")" = 65534 ]' _ "$dir/s3"
+state=$dir/state
 
 # a corrupted layer in the store: a miss and a rebuild, never a wrong image
 build c1 -o "type=local,dest=$dir/c1" "$ctx"
