@@ -85,6 +85,7 @@ static const struct flag flags[] = {
   OPT ("smoke", 0, SW_OPT_SMOKE, "slipway: run this shell command in the built image before any tag moves"),
   OPT ("smoke-timeout", 0, SW_OPT_SMOKE_TIMEOUT, "slipway: seconds a smoke command may run (default 120)"),
   OPT ("publish", 0, SW_OPT_PUBLISH, "slipway: tags (default) or none (push by digest only)"),
+  OPT ("max-parallelism", 0, SW_OPT_MAX_PARALLELISM, "slipway: CPU-bound steps at once (default: the CPUs)"),
   /* buildx's legacy flags, hidden in its help too */
   TODO ("compress", false, NULL),
   OPT ("cpu-period", 0, SW_OPT_CPU_PERIOD, NULL),

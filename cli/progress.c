@@ -98,23 +98,35 @@ static void
 rawjson_event (const sw_event *ev)
 {
   static const char *const kinds[] = { "", "start", "log", "done", "cached", "progress", "warning", "log" };
-  fprintf (stderr, "{\"kind\":\"%s\",\"id\":%d", kinds[ev->kind], ev->id);
+  /* the line is made in memory and written at once: stderr is unbuffered, and character by
+   * character a step's output cost a system call per byte */
+  char *line = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream (&line, &len);
+  if (out == NULL)
+    out = stderr;
+  fprintf (out, "{\"kind\":\"%s\",\"id\":%d", kinds[ev->kind], ev->id);
   if (ev->name)
     {
-      fputs (",\"name\":", stderr);
-      json_string (stderr, ev->name);
+      fputs (",\"name\":", out);
+      json_string (out, ev->name);
     }
   if (ev->text)
     {
-      fputs (",\"text\":", stderr);
-      json_string (stderr, ev->text);
+      fputs (",\"text\":", out);
+      json_string (out, ev->text);
     }
   if (ev->kind == SW_EVENT_PROGRESS)
-    fprintf (stderr, ",\"current\":%llu,\"total\":%llu", (unsigned long long) ev->current,
+    fprintf (out, ",\"current\":%llu,\"total\":%llu", (unsigned long long) ev->current,
              (unsigned long long) ev->total);
   if (ev->kind == SW_EVENT_STEP_DONE)
-    fprintf (stderr, ",\"status\":%d,\"elapsed\":%.3f", ev->status, ev->elapsed);
-  fputs ("}\n", stderr);
+    fprintf (out, ",\"status\":%d,\"elapsed\":%.3f", ev->status, ev->elapsed);
+  if (ev->time > 0)
+    fprintf (out, ",\"time\":%.6f", ev->time);
+  fputs ("}\n", out);
+  if (out != stderr && fclose (out) == 0)
+    fwrite (line, 1, len, stderr);
+  free (line);
 }
 
 void

@@ -90,30 +90,37 @@ sw_engine_attest_setup (sw_engine *e, bool push, sw_error **err)
   return 0;
 }
 
+/* The platform's stages run at once: its lists change under the hub's lock. */
 void
 sw_engine_note_image (sw_engine *e, const char *ref, const sw_platform *p, const char *digest)
 {
+  pthread_mutex_lock (&e->hub->lock);
   for (size_t i = 0; i < e->n_sources; i++)
     if (strcmp (e->sources[i].ref, ref) == 0 && sw_platform_equal (&e->sources[i].platform, p))
-      return;
+      goto out;
   e->sources = sw_xreallocarray (e->sources, e->n_sources + 1, sizeof *e->sources);
   sw_image_source *src = &e->sources[e->n_sources++];
   memset (src, 0, sizeof *src);
   src->ref = sw_xstrdup (ref);
   sw_platform_copy (&src->platform, p);
   snprintf (src->digest, sizeof src->digest, "%s", digest ? digest : "");
+out:
+  pthread_mutex_unlock (&e->hub->lock);
 }
 
 void
 sw_engine_note_url (sw_engine *e, const char *url, const char *digest)
 {
+  pthread_mutex_lock (&e->hub->lock);
   for (size_t i = 0; i < e->n_urls; i++)
     if (strcmp (e->urls[i].url, url) == 0 && strcmp (e->urls[i].digest, digest) == 0)
-      return;
+      goto out;
   e->urls = sw_xreallocarray (e->urls, e->n_urls + 1, sizeof *e->urls);
   e->urls[e->n_urls].url = sw_xstrdup (url);
   snprintf (e->urls[e->n_urls].digest, sizeof e->urls[e->n_urls].digest, "%s", digest);
   e->n_urls++;
+out:
+  pthread_mutex_unlock (&e->hub->lock);
 }
 
 void

@@ -29,6 +29,12 @@ sw_base_resolve (sw_registry *r, const char *image, const sw_platform *want, sw_
     goto out;
   if (sw_resolve_image (r, b->repo, want, &f, b->top_digest, err) < 0)
     goto out;
+  {
+    /* "docker.io/library/busybox:latest@sha256:<index>", as BuildKit names the source */
+    cleanup_free char *name = sw_ref_name (b->repo);
+    const char *tag = b->repo->tag ? b->repo->tag : (b->repo->digest ? NULL : "latest");
+    b->resolved = sw_xasprintf ("%s%s%s@%s", name, tag ? ":" : "", tag ? tag : "", *b->top_digest ? b->top_digest : f.digest);
+  }
   /* From here on the repository is named by the manifest's digest. */
   free (b->repo->digest);
   b->repo->digest = sw_xstrdup (f.digest);
@@ -290,6 +296,7 @@ sw_base_free (sw_base_image *b)
   if (b == NULL)
     return;
   free (b->name);
+  free (b->resolved);
   sw_ref_free (b->repo);
   free (b->manifest_media_type);
   sw_manifest_free (b->manifest);

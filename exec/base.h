@@ -25,6 +25,8 @@ typedef struct sw_base_image
   sw_ref *repo;           /* where its blobs live */
   char manifest_digest[SW_DIGEST_BUFSZ];
   char top_digest[SW_DIGEST_BUFSZ]; /* what the reference resolved to (its index, if any) */
+  char *resolved;         /* what buildx's FROM line shows: the normalized reference and the
+                           * digest it resolved to (the index's, when it is one) */
   char *manifest_media_type;
   sw_manifest *manifest;
   sw_image_config *config;

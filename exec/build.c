@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "common/cleanup.h"
 #include "common/csv.h"
@@ -14,6 +15,22 @@
 #include "common/csv.h"
 #include "exec/build.h"
 #include "registry/ref.h"
+
+struct sw_queued_event
+{
+  sw_event ev; /* name and text owned */
+  struct sw_queued_event *next;
+};
+
+static struct sw_queued_event *
+take_events (sw_build *b)
+{
+  pthread_mutex_lock (&b->events_lock);
+  struct sw_queued_event *q = b->events_head;
+  b->events_head = b->events_tail = NULL;
+  pthread_mutex_unlock (&b->events_lock);
+  return q;
+}
 
 /* The environment variables that give the knobs with no buildx flag their defaults: read
  * once, here, so a build's settings do not change under it and an embedder can override
@@ -39,6 +56,13 @@ sw_build_new (void)
   b->network = sw_xstrdup ("default");
   b->smoke_timeout = 120;
   sw_sandbox_stop_init (&b->stop);
+  b->owner = pthread_self ();
+  pthread_mutex_init (&b->events_lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init (&ca);
+  pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
+  pthread_cond_init (&b->events_cond, &ca);
+  pthread_condattr_destroy (&ca);
   b->source_date_epoch = -1;
   for (size_t i = 0; i < sizeof env_defaults / sizeof *env_defaults; i++)
     {
@@ -102,6 +126,15 @@ sw_build_free (sw_build *b)
   free (b->digest);
   free (b->image_id);
   sw_sandbox_stop_destroy (&b->stop);
+  for (struct sw_queued_event *q = take_events (b), *next; q; q = next)
+    {
+      next = q->next;
+      free ((char *) q->ev.name);
+      free ((char *) q->ev.text);
+      free (q);
+    }
+  pthread_mutex_destroy (&b->events_lock);
+  pthread_cond_destroy (&b->events_cond);
   free (b);
 }
 
@@ -460,6 +493,14 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_LOAD: return parse_bool ("--load", value, &b->load, err);
     case SW_OPT_NO_CACHE: return parse_bool ("--no-cache", value, &b->no_cache, err);
     case SW_OPT_PULL: return parse_bool ("--pull", value, &b->pull, err);
+    case SW_OPT_MAX_PARALLELISM:
+      {
+        long long v;
+        if (parse_number ("--max-parallelism", "a number of steps from 1 to 1024", value, 1, 1024, &v, err) < 0)
+          return -1;
+        b->max_parallelism = (int) v;
+        return 0;
+      }
     case SW_OPT_CHUNK_SIZE:
     case SW_OPT_RETRY_ATTEMPTS:
     case SW_OPT_RETRY_SECONDS:
@@ -547,12 +588,92 @@ sw_build_set_event_callback (sw_build *b, sw_event_callback cb, void *userdata)
   b->cb_userdata = userdata;
 }
 
-void
-sw_build_emit (sw_build *b, const sw_event *ev)
+static void
+deliver_queued (sw_build *b)
 {
+  for (struct sw_queued_event *q = take_events (b), *next; q; q = next)
+    {
+      next = q->next;
+      if (b->cb)
+        b->cb (&q->ev, b->cb_userdata);
+      free ((char *) q->ev.name);
+      free ((char *) q->ev.text);
+      free (q);
+    }
+}
+
+static double
+wall_now (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_REALTIME, &ts);
+  return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+void
+sw_build_emit (sw_build *b, const sw_event *ev_in)
+{
+  sw_event stamped = *ev_in;
+  const sw_event *ev = &stamped;
+  if (stamped.time == 0)
+    stamped.time = wall_now ();
+  if (!pthread_equal (b->owner, pthread_self ()))
+    {
+      if (b->cb == NULL)
+        return;
+      struct sw_queued_event *q = sw_xzalloc (sizeof *q);
+      q->ev = *ev;
+      q->ev.name = ev->name ? sw_xstrdup (ev->name) : NULL;
+      q->ev.text = ev->text ? sw_xstrdup (ev->text) : NULL;
+      pthread_mutex_lock (&b->events_lock);
+      if (b->events_tail)
+        b->events_tail->next = q;
+      else
+        b->events_head = q;
+      b->events_tail = q;
+      pthread_cond_signal (&b->events_cond);
+      pthread_mutex_unlock (&b->events_lock);
+      return;
+    }
   sw_log_route_drain (b->log_route);
+  deliver_queued (b);
   if (b->cb)
     b->cb (ev, b->cb_userdata);
+}
+
+void
+sw_build_pump (sw_build *b, double timeout)
+{
+  sw_log_route_drain (b->log_route);
+  pthread_mutex_lock (&b->events_lock);
+  if (b->events_head == NULL && timeout > 0)
+    {
+      struct timespec until;
+      unsigned seen = b->wakeups;
+      clock_gettime (CLOCK_MONOTONIC, &until);
+      until.tv_sec += (time_t) timeout;
+      until.tv_nsec += (long) ((timeout - (double) (time_t) timeout) * 1e9);
+      if (until.tv_nsec >= 1000000000L)
+        {
+          until.tv_sec++;
+          until.tv_nsec -= 1000000000L;
+        }
+      while (b->events_head == NULL && b->wakeups == seen)
+        if (pthread_cond_timedwait (&b->events_cond, &b->events_lock, &until) != 0)
+          break;
+    }
+  pthread_mutex_unlock (&b->events_lock);
+  sw_log_route_drain (b->log_route);
+  deliver_queued (b);
+}
+
+void
+sw_build_wake (sw_build *b)
+{
+  pthread_mutex_lock (&b->events_lock);
+  b->wakeups++;
+  pthread_cond_signal (&b->events_cond);
+  pthread_mutex_unlock (&b->events_lock);
 }
 
 static void
@@ -566,6 +687,7 @@ log_to_event (sw_log_level level, const char *msg, void *userdata)
 void
 sw_build_log_begin (sw_build *b)
 {
+  b->owner = pthread_self (); /* the thread that runs the build delivers its events */
   if (b->cb && b->log_route == NULL)
     b->log_route = sw_log_route_open (log_to_event, b);
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 
 #include "common/strv.h"
 #include "sandbox/sandbox.h"
@@ -34,6 +35,7 @@ struct sw_build
   char *daemon_json;       /* NULL: /etc/docker/daemon.json */
   char *qemu_path;         /* NULL: the default search */
   int64_t source_date_epoch; /* -1: none */
+  int max_parallelism;     /* 0: the number of CPUs */
   sw_error *env_error;     /* a bad value in one of those variables, reported by the run */
   sw_option env_error_opt; /* the option it was for: setting the option clears it */
   /* attestations: -1 not asked (buildx's default applies), 0 off, 1 on; with the spec
@@ -55,6 +57,12 @@ struct sw_build
   sw_event_callback cb;
   void *cb_userdata;
   struct sw_log_route *log_route; /* while running with a callback: the library's messages */
+  /* Events of other threads (stages running at once), queued for the build's thread. */
+  pthread_t owner;                /* the thread in sw_build_run() */
+  pthread_mutex_t events_lock;
+  pthread_cond_t events_cond;     /* an event was queued, or sw_build_wake() */
+  struct sw_queued_event *events_head, *events_tail;
+  unsigned wakeups;               /* under events_lock: sw_build_wake() calls */
 
   char *digest;   /* results, after a successful run */
   char *image_id;
@@ -66,9 +74,17 @@ struct sw_build
  * The engine asks between steps and before it publishes anything. */
 int sw_build_check_cancelled (sw_build *b, sw_error **err);
 
-/* Emit an event to the build's callback, if any; on the build's thread only.  Messages
- * other threads logged meanwhile go first, as SW_EVENT_LOG. */
+/* Emit an event to the build's callback, if any.  On the build's thread it is delivered
+ * at once (messages other threads logged meanwhile first, as SW_EVENT_LOG); from any
+ * other thread it is copied and queued, and the build's thread delivers it at its next
+ * sw_build_emit() or sw_build_pump(): the callback only ever runs on the caller's thread,
+ * and the events of one thread keep their order. */
 void sw_build_emit (sw_build *b, const sw_event *ev);
+/* On the build's thread: deliver what is queued; if nothing was, wait up to timeout
+ * seconds for an event or a sw_build_wake(), and deliver what came. */
+void sw_build_pump (sw_build *b, double timeout);
+/* From any thread: end the build thread's current sw_build_pump() wait early. */
+void sw_build_wake (sw_build *b);
 /* Around a run: the library's messages become SW_EVENT_LOG events of this build (when it
  * has a callback; else they take the process-wide path, common/log.h). */
 void sw_build_log_begin (sw_build *b);

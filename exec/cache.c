@@ -495,7 +495,7 @@ commit_layer (sw_engine *e, sw_layer *l, sw_error **err)
     }
   snprintf (rec.diff_id, sizeof rec.diff_id, "%s", l->diff_id);
   snprintf (rec.created, sizeof rec.created, "%s",
-            l->from_cache ? l->created : (e->epoch_str ? e->epoch_str : e->created));
+            e->epoch_str && !l->from_cache ? e->epoch_str : *l->created ? l->created : e->created);
   snprintf (rec.created_by, sizeof rec.created_by, "%s", l->label ? l->label : "");
   pack_opts_string (e, opts, sizeof opts);
   if (l->digest[0] && l->packed)
@@ -531,9 +531,9 @@ commit_layer (sw_engine *e, sw_layer *l, sw_error **err)
 void
 sw_cache_commit (sw_engine *e)
 {
-  for (size_t i = 0; i < e->n_all_layers; i++)
+  for (size_t i = 0; i < e->hub->n_all_layers; i++)
     {
-      sw_layer *l = e->all_layers[i];
+      sw_layer *l = e->hub->all_layers[i];
       cleanup_error sw_error *err = NULL;
       if (!l->built || l->cache_key[0] == '\0' || l->dir == NULL)
         continue;

@@ -77,7 +77,7 @@ lint_copy_ignored (sw_engine *e)
                 matched = false;
               }
             if (matched)
-              sw_df_findings_add (&e->findings, &e->n_findings, "CopyIgnoredFile",
+              sw_df_findings_add (&e->hub->findings, &e->hub->n_findings, "CopyIgnoredFile",
                                   "Attempting to Copy file that is excluded by .dockerignore", "copy-ignored-file",
                                   sw_xasprintf ("Attempting to %s file \"%s\" that is excluded by .dockerignore",
                                                 in->kind == SW_DF_ADD ? "Add" : "Copy", *rel ? rel : "."),
@@ -109,8 +109,8 @@ recording_lookup (const char *name, void *userdata)
 static bool
 has_finding (const sw_engine *e, int line, const char *detail)
 {
-  for (size_t i = 0; i < e->n_findings; i++)
-    if (e->findings[i].line == line && strcmp (e->findings[i].detail, detail) == 0)
+  for (size_t i = 0; i < e->hub->n_findings; i++)
+    if (e->hub->findings[i].line == line && strcmp (e->hub->findings[i].detail, detail) == 0)
       return true;
   return false;
 }
@@ -143,13 +143,13 @@ sw_engine_lint_undefined (sw_engine *e, sw_stage *s, const sw_df_instr *raw)
       char *detail = k >= 0 ? sw_xasprintf ("Usage of undefined variable '$%s' (did you mean $%s?)", name, env[k])
                             : sw_xasprintf ("Usage of undefined variable '$%s'", name);
       int line = raw->node->start_line;
+      pthread_mutex_lock (&e->hub->lock); /* the stages and platforms step at once */
       if (has_finding (e, line, detail))
-        {
-          free (detail); /* another platform's run of the same stage */
-          continue;
-        }
-      sw_df_findings_add (&e->findings, &e->n_findings, "UndefinedVar", "Variables should be defined before their use",
-                          "undefined-var", detail, line);
+        free (detail); /* another platform's run of the same stage */
+      else
+        sw_df_findings_add (&e->hub->findings, &e->hub->n_findings, "UndefinedVar",
+                            "Variables should be defined before their use", "undefined-var", detail, line);
+      pthread_mutex_unlock (&e->hub->lock);
     }
   sw_strlist_free (c.missing);
 }
@@ -157,8 +157,8 @@ sw_engine_lint_undefined (sw_engine *e, sw_stage *s, const sw_df_instr *raw)
 void
 sw_engine_lint (sw_engine *e)
 {
-  sw_df_findings_free (e->findings, e->n_findings);
-  sw_df_lint (e->df, &e->findings, &e->n_findings);
+  sw_df_findings_free (e->hub->findings, e->hub->n_findings);
+  sw_df_lint (e->df, &e->hub->findings, &e->hub->n_findings);
   lint_copy_ignored (e);
 }
 
@@ -177,34 +177,34 @@ int
 sw_engine_check_report (sw_engine *e, sw_error **err)
 {
   cleanup_buf sw_buf head = SW_BUF_INIT;
-  if (e->n_findings == 0)
+  if (e->hub->n_findings == 0)
     sw_buf_puts (&head, "Check complete, no warnings found.");
   else
-    sw_buf_printf (&head, "Check complete, %zu warning%s been found!", e->n_findings,
-                   e->n_findings == 1 ? " has" : "s have");
+    sw_buf_printf (&head, "Check complete, %zu warning%s been found!", e->hub->n_findings,
+                   e->hub->n_findings == 1 ? " has" : "s have");
   sw_event ev = { .kind = SW_EVENT_LOG, .level = SW_LOG_WARN, .text = sw_buf_str (&head) };
   sw_build_emit (e->b, &ev);
-  for (size_t i = 0; i < e->n_findings; i++)
+  for (size_t i = 0; i < e->hub->n_findings; i++)
     {
-      const sw_df_finding *f = &e->findings[i];
+      const sw_df_finding *f = &e->hub->findings[i];
       cleanup_buf sw_buf t = SW_BUF_INIT;
       sw_buf_printf (&t, "%s - %s\n%s\n", f->rule, f->url, f->detail);
       snippet (e->df, f->line, &t);
       sw_event w = { .kind = SW_EVENT_WARNING, .text = sw_buf_str (&t) };
       sw_build_emit (e->b, &w);
     }
-  if (e->n_findings)
-    return sw_error_make (err, EINVAL, "%zu build check%s failed", e->n_findings, e->n_findings == 1 ? "" : "s");
+  if (e->hub->n_findings)
+    return sw_error_make (err, EINVAL, "%zu build check%s failed", e->hub->n_findings, e->hub->n_findings == 1 ? "" : "s");
   return 0;
 }
 
 void
 sw_engine_lint_warnings (sw_engine *e)
 {
-  for (size_t i = 0; i < e->n_findings; i++)
+  for (size_t i = 0; i < e->hub->n_findings; i++)
     {
-      cleanup_free char *t = sw_xasprintf ("%s: %s (line %d)", e->findings[i].rule, e->findings[i].detail,
-                                           e->findings[i].line);
+      cleanup_free char *t = sw_xasprintf ("%s: %s (line %d)", e->hub->findings[i].rule, e->hub->findings[i].detail,
+                                           e->hub->findings[i].line);
       sw_event w = { .kind = SW_EVENT_WARNING, .text = t };
       sw_build_emit (e->b, &w);
     }
@@ -228,9 +228,9 @@ size_t
 sw_engine_lint_metadata (sw_engine *e, sw_buf *json)
 {
   /* BuildKit's VertexWarning as buildx marshals it: byte strings in base64 */
-  for (size_t i = 0; i < e->n_findings; i++)
+  for (size_t i = 0; i < e->hub->n_findings; i++)
     {
-      const sw_df_finding *f = &e->findings[i];
+      const sw_df_finding *f = &e->hub->findings[i];
       cleanup_free char *shortmsg = sw_xasprintf ("%s: %s", f->rule, f->detail);
       cleanup_free char *s64 = sw_base64_encode (shortmsg, strlen (shortmsg));
       cleanup_free char *d64 = sw_base64_encode (f->description, strlen (f->description));
@@ -242,5 +242,5 @@ sw_engine_lint_metadata (sw_engine *e, sw_buf *json)
       sw_buf_printf (json, "},\n      \"range\": [{\"start\": {\"line\": %d}, \"end\": {\"line\": %d}}]\n    }", f->line,
                      f->line);
     }
-  return e->n_findings;
+  return e->hub->n_findings;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <ctype.h>
+#include <time.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
@@ -13,16 +14,35 @@
 #include "exec/commit.h"
 #include "common/gofmt.h"
 
+char *
+sw_commit_now (void)
+{
+  struct timespec ts;
+  struct tm tm;
+  char buf[64];
+  clock_gettime (CLOCK_REALTIME, &ts);
+  gmtime_r (&ts.tv_sec, &tm);
+  size_t n = strftime (buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  /* Go's RFC3339Nano drops trailing zeros of the fraction (and the dot with them) */
+  char frac[16];
+  snprintf (frac, sizeof frac, ".%09ld", ts.tv_nsec);
+  for (size_t i = strlen (frac) - 1; i > 0 && frac[i] == '0'; i--)
+    frac[i] = '\0';
+  snprintf (buf + n, sizeof buf - n, "%sZ", strcmp (frac, ".") ? frac : "");
+  return sw_xstrdup (buf);
+}
+
 void
 sw_commit_history (sw_commit_state *st, const char *created_by, bool with_layer)
 {
   sw_image_config *c = st->config;
-  const char *when = st->epoch ? st->epoch : (with_layer ? st->created : NULL);
 
   c->history = sw_xreallocarray (c->history, c->n_history + 1, sizeof *c->history);
   sw_history *h = &c->history[c->n_history++];
   memset (h, 0, sizeof *h);
-  h->created = when ? sw_xstrdup (when) : NULL;
+  /* a metadata entry's time is given at export (""): the time of the next layer step, so
+   * an unchanged rebuild, whose layers keep their cached times, dates it the same */
+  h->created = st->epoch ? sw_xstrdup (st->epoch) : with_layer ? sw_commit_now () : sw_xstrdup ("");
   h->created_by = sw_xstrdup (created_by);
   h->comment = sw_xstrdup (SW_HISTORY_COMMENT);
   h->empty_layer = !with_layer;

@@ -26,13 +26,16 @@ typedef struct sw_commit_state
 {
   sw_image_config *config; /* edited in place */
   bool cmd_set;            /* CMD seen in this stage: ENTRYPOINT then keeps it */
-  const char *created;     /* RFC 3339 time for history entries of new layers, or NULL */
   const char *epoch;       /* SOURCE_DATE_EPOCH as RFC 3339, for every entry; or NULL */
 } sw_commit_state;
 
-/* Append a history entry.  with_layer entries get `created` (or epoch); others only the
- * epoch, as BuildKit (which leaves metadata entries undated unless an epoch is set). */
+/* Append a history entry, dated with the epoch when one is set; else an entry with a layer
+ * gets the time it is made (RFC 3339 with nanoseconds, as BuildKit writes it), and one
+ * without a layer "" — exec/export.c dates it from the layer steps around it. */
 void sw_commit_history (sw_commit_state *st, const char *created_by, bool with_layer);
+
+/* Now as BuildKit writes times: "2026-12-04T19:33:20.123456789Z".  A new string. */
+char *sw_commit_now (void);
 
 /* Apply a metadata instruction (ENV LABEL CMD ENTRYPOINT USER VOLUME STOPSIGNAL SHELL
  * EXPOSE MAINTAINER HEALTHCHECK ONBUILD): edit the config, add its history entry.

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,13 +29,13 @@
 static int
 load_context (sw_engine *e, sw_error **err)
 {
-  if (e->ctx)
+  /* The build opened the context (run_build.c); the first COPY that reads it says so. */
+  if (atomic_exchange (&e->hub->context_announced, true))
     return 0;
   double t0 = sw_engine_now ();
   int id = sw_engine_vertex_start (e, "[internal] load build context");
-  int r = sw_context_open (e->context, e->b->dockerfile, &e->ctx, err);
-  sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
-  return r;
+  sw_engine_vertex_done (e, id, t0, NULL);
+  return 0;
 }
 
 struct copy_call
@@ -239,6 +240,7 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
   char key[65] = "";
   double t0 = sw_engine_now ();
   int id = -1, r = -1;
+  bool writing = false;
 
   o.add = add;
   o.where = NULL; /* sw_engine_locate puts "Dockerfile:L:C:" in front of any error */
@@ -274,6 +276,10 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
   }
   label = sw_xasprintf ("%s%s", prefix, in->original);
   id = sw_engine_vertex_start (e, "%s%s", prefix, in->original);
+  /* the copy (for its cache key, then the layer) goes into the state dir */
+  if (sw_engine_disk_enter (e, err) < 0)
+    goto out;
+  writing = true;
   if (sw_state_mkscratch (e->state, "tmp", &tmp, err) < 0)
     goto out;
   o.tmp_dir = tmp;
@@ -312,6 +318,8 @@ sw_engine_copy (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *pr
   sw_engine_add_built_layer (e, s, upper, label);
   r = 0;
 out:
+  if (writing)
+    sw_engine_disk_leave (e);
   if (tmp)
     sw_rmtree (tmp, NULL);
   sw_base_free (src.image);

@@ -1,20 +1,33 @@
 /* exec/engine.h — the build engine: runs a plan, stage by stage, step by step.
  *
- * Private to exec/.  One sw_engine lives for one sw_build_run().  It owns the state
- * session (scratch dirs, the layer store), the registry session, and the worker pool
- * that packs and uploads each new layer while the next step runs.
+ * Private to exec/.  One root sw_engine lives for one sw_build_run().  It owns the state
+ * session (scratch dirs, the layer store), the registry session, the worker pool that
+ * packs and uploads each new layer while the next step runs, the emulation set, the
+ * parsed Dockerfile and the context: all shared, all safe to use from several threads.
+ *
+ * Each platform of the build runs on a platform engine: a copy of the root's fields
+ * (pointers to the shared pieces, which the root alone frees) that owns its own plan,
+ * platform and stages[].  What the platforms and stages change while they run at once
+ * lives in the hub (the vertex counter, the list of every layer, the cancel token, the
+ * CPU slots, the disk gate), behind its lock or atomics.
  *
  * Data of one build:
- *   engine ─┬─ stages[] (one per plan stage, for one platform) ─ layers[] (pointers)
- *           └─ layers  (every layer any stage has: base layers and built ones)
+ *   root engine ─ hub ─ layers (every layer any stage has: base layers and built ones)
+ *   platform engine ─ stages[] (one per plan stage) ─ layers[] (pointers into the hub's)
+ * A stage runs on its own thread once the stages it reads are done (run_build.c); it
+ * touches only its own sw_stage and reads the finished ones.  Its events go through
+ * sw_build_emit(), which hands them to the build's thread.
  * A built layer's upper dir stays on disk until the build ends: later steps mount it as a
  * lower; then the build cache moves it into the layer store (exec/cache.h), unless the
- * disk ran short and it was removed once pushed (exec/disk.c).  Its digest, size and diffID are filled by its pack job on a worker thread and
- * read only after sw_workers_wait().
+ * disk ran short and it was removed once pushed and its platform exported (exec/disk.c).  Its digest, size and
+ * diffID are filled by its pack job on a worker thread and read only after
+ * sw_workers_wait().
  */
 #ifndef SW_EXEC_ENGINE_H
 #define SW_EXEC_ENGINE_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -75,9 +88,10 @@ typedef struct sw_layer
   struct sw_cache_loc *cache_src; /* from_cache: a --cache-from directory holding its blob,
                                * which is streamed from there; dir stays NULL until a step
                                * reads the tree (sw_cache_remote_materialize) */
-  bool retired;               /* its platform is built: no later step reads it */
+  bool retired;               /* its platform is exported: no later step reads it */
   bool deferred;              /* from_cache, blob known: its job waits for the export, which
-                               * may find the whole image in the push repository already */
+                               * may find the whole image in the push repository already
+                               * (under the hub's lock: the platform's stages run at once) */
 } sw_layer;
 
 typedef struct sw_stage
@@ -97,29 +111,52 @@ typedef struct sw_stage
   int cmd_index, cmd_total;   /* for "[name 2/5]" */
   char key[65];               /* the build cache's key after the last step ("" : none) */
   bool no_cache;              /* --no-cache or --no-cache-filter names it: run every step */
+  pthread_mutex_t base_lock;  /* the lazy extraction of base (stages built on this one may
+                               * ask for it at once) */
   bool network_warmed;        /* its RUNs' network is being brought up (at its first miss) */
   struct sw_base_prefetch *prefetch; /* its base being resolved ahead (sw_engine_prefetch_bases) */
 } sw_stage;
 
+/* What the stages and platforms running at once share and change. */
+typedef struct sw_engine_hub
+{
+  atomic_int next_vertex;      /* buildx's #N */
+  atomic_bool context_announced;
+  sw_sandbox_stop stop;        /* every step of the build waits on it: the caller's cancel
+                                * and a failed stage's, which stops its siblings */
+  pthread_mutex_t lock;        /* guards what follows */
+  pthread_cond_t cpu_freed;
+  int cpu_slots;               /* CPU-bound steps that may start now (--max-parallelism) */
+  sw_layer **all_layers;
+  size_t n_all_layers;
+  struct sw_df_finding *findings; /* build checks (exec/checks.c): UndefinedVar adds to them
+                                   * as the stages step */
+  size_t n_findings;
+  /* the disk gate (exec/disk.c) */
+  pthread_cond_t disk_changed; /* a write ended, or a platform was exported */
+  size_t disk_writers;         /* steps writing into the state dir right now */
+  size_t n_platforms;
+  size_t *platform_writers;    /* [n_platforms]: the same, per platform */
+  bool *platform_exported;     /* [n_platforms]: its image is out, its layers retired */
+} sw_engine_hub;
+
 struct sw_engine
 {
   sw_build *b;
+  sw_engine_hub *hub;
   sw_state *state;
   sw_registry *reg;
   sw_workers *workers;
   sw_emu_set *emu;            /* QEMU for foreign stages; touched only by their RUN steps */
   sw_dockerfile *df;
-  struct sw_df_finding *findings; /* build checks (exec/checks.c) */
-  size_t n_findings;
   sw_plan *plan;
   char *context;              /* absolute */
   struct sw_context *ctx;     /* the context dir and its .dockerignore, opened when needed */
   char *dockerfile_path;
   sw_platform host;
   sw_platform platform;       /* the one being built */
+  size_t platform_index;      /* its place in --platform (the root: 0) */
   sw_stage *stages;           /* plan->n_stages of them */
-  sw_layer **all_layers;
-  size_t n_all_layers;
   sw_ref **tags;
   size_t n_tags;
   sw_ref *push_repo;          /* where new layers are uploaded; NULL when not pushing */
@@ -128,16 +165,16 @@ struct sw_engine
   size_t n_secrets;
   sw_ssh_src *ssh;
   size_t n_ssh;
-  int next_vertex;
   int64_t epoch;              /* SOURCE_DATE_EPOCH or -1 */
-  char *created;              /* RFC 3339 time of this build */
   char *epoch_str;            /* RFC 3339 of the epoch, or NULL */
+  char *created;              /* RFC 3339 time of this build */
   struct sw_outputs *outputs; /* -o oci|docker|local|tar (exec/outputs.h); NULL when none */
   bool docker_media_types;    /* Docker schema2 media types instead of OCI ones */
   sw_compression compression; /* of new layers: --output compression= (default gzip) */
   int compression_level;      /* -1: the compressor's default */
   bool compression_set;
   char *dockerfile_text;      /* as read (provenance mode=max carries it) */
+  sw_strv plan_warnings;      /* root: the first platform's plan warnings, for --metadata-file */
   /* attestations (exec/attest_step.c) */
   bool attest_provenance, attest_sbom;
   bool attest_prov_inline_only; /* buildx's default provenance: image outputs only */
@@ -164,8 +201,14 @@ void sw_engine_vertex_done (sw_engine *e, int id, double started, const sw_error
 /* A started vertex that was satisfied without running (a cache hit): ends it as CACHED. */
 void sw_engine_vertex_cached (sw_engine *e, int id);
 
+/* After a cancel (the caller's, or a failed stage's): ECANCELED "cancelled", -1; else 0. */
+int sw_engine_check_cancelled (sw_engine *e, sw_error **err);
+/* A CPU-bound step waits for one of the --max-parallelism slots, and gives it back. */
+void sw_engine_cpu_acquire (sw_engine *e);
+void sw_engine_cpu_release (sw_engine *e);
+
 /* ---- stages ---- */
-/* Run stage (and, first, every stage it needs).  Returns 0 or -1. */
+/* Run stage index of e's plan; the stages it reads must be done.  Returns 0 or -1. */
 int sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err);
 /* Resolve the base images of every stage the plan runs, all at once on threads of their
  * own, so that a stage's FROM finds its base resolved instead of asking the registry in
@@ -193,9 +236,16 @@ void sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, co
  * is exported, a job that makes sure its blob is where the image goes. */
 void sw_engine_add_cached_layer (sw_engine *e, sw_stage *s, const sw_layer *proto);
 
-/* When the disk runs short, remove the upper dirs of finished platforms' layers that are
- * already pushed (exec/disk.c).  Called before a step writes. */
-void sw_engine_make_room (sw_engine *e);
+/* ---- the disk gate (exec/disk.c) ---- */
+/* Before a step writes into the state dir (RUN, COPY, ADD): wait until the state dir's
+ * filesystem has room for it beside the writes already running, removing exported
+ * platforms' pushed layers if that makes room.  0 once admitted (then call
+ * sw_engine_disk_leave), -1 when the build is cancelled meanwhile. */
+int sw_engine_disk_enter (sw_engine *e, sw_error **err);
+void sw_engine_disk_leave (sw_engine *e);
+/* e's platform is exported: no later step reads its layers, which may now go once pushed;
+ * the platform after it writes first from now on. */
+void sw_engine_platform_exported (sw_engine *e);
 
 /* Queue a built layer's pack-and-upload on the workers (exec/layer_job.c). */
 void sw_engine_queue_pack (sw_engine *e, sw_layer *l);

@@ -36,9 +36,10 @@ base_job (void *arg, sw_error **err)
   return 0;
 }
 
-/* The image's creation time: the epoch when set; else, when every layer this build
- * contributes came from the cache, the newest of their times — so an unchanged rebuild
- * gives the same config and the same image digest, as with BuildKit; else now. */
+/* The image's creation time: the epoch when set; else the newest time of the layers this
+ * build contributes (a fresh step's own time, or the one the cache kept) — so an unchanged
+ * rebuild gives the same config and the same image digest, as with BuildKit; else the
+ * build's start. */
 static const char *
 image_created (sw_engine *e, const sw_stage *s)
 {
@@ -48,14 +49,31 @@ image_created (sw_engine *e, const sw_stage *s)
   for (size_t i = 0; i < s->n_layers; i++)
     {
       const sw_layer *l = s->layers[i];
-      if (!l->built)
+      if (!l->built || l->created[0] == '\0')
         continue;
-      if (!l->from_cache || l->created[0] == '\0')
-        return e->created;
       if (newest == NULL || strcmp (l->created, newest) > 0)
         newest = l->created;
     }
   return newest ? newest : e->created;
+}
+
+/* Date the metadata entries (created "": exec/commit.h) with the time of the next entry
+ * that has one, the last ones with the image's. */
+static void
+date_history (sw_image_config *c, const char *created)
+{
+  const char *next = created;
+  for (size_t i = c->n_history; i-- > 0;)
+    {
+      sw_history *h = &c->history[i];
+      if (h->created && h->created[0] == '\0')
+        {
+          free (h->created);
+          h->created = sw_xstrdup (next);
+        }
+      else if (h->created)
+        next = h->created;
+    }
 }
 
 /* The config and the manifest of s as they stand (every layer's digest known). */
@@ -77,6 +95,7 @@ compose (sw_engine *e, sw_stage *s, sw_manifest *m, sw_buf *config_json, sw_buf 
     sw_strlist_push (&s->config->diff_ids, s->layers[i]->diff_id);
   free (s->config->created);
   s->config->created = sw_xstrdup (image_created (e, s));
+  date_history (s->config, s->config->created);
   sw_buf_truncate (config_json, 0);
   sw_image_config_serialize (s->config, config_json);
 

@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -60,6 +61,7 @@ struct sw_remote_cache
 {
   sw_cache_loc **from;  /* --cache-from sources, in order */
   size_t n_from;
+  pthread_mutex_t load_lock; /* stages look keys up at once: the refs are read once */
   bool loaded;
   remote_entry *entries;
   size_t n_entries;
@@ -129,6 +131,7 @@ sw_cache_remote_open (sw_engine *e, sw_error **err)
   if (b->cache_from.n == 0 && b->cache_to.n == 0)
     return 0;
   struct sw_remote_cache *rc = sw_xzalloc (sizeof *rc);
+  pthread_mutex_init (&rc->load_lock, NULL);
   e->remote = rc;
   for (size_t i = 0; i < b->cache_from.n; i++)
     {
@@ -181,6 +184,7 @@ sw_cache_remote_free (sw_engine *e)
   free (rc->from);
   free (rc->entries);
   loc_free (rc->to);
+  pthread_mutex_destroy (&rc->load_lock);
   free (rc);
   e->remote = NULL;
 }
@@ -248,8 +252,9 @@ static void
 load_sources (sw_engine *e)
 {
   struct sw_remote_cache *rc = e->remote;
+  pthread_mutex_lock (&rc->load_lock);
   if (rc->loaded)
-    return;
+    goto out;
   rc->loaded = true;
   for (size_t i = 0; i < rc->n_from; i++)
     {
@@ -260,6 +265,8 @@ load_sources (sw_engine *e)
       else if (r == 0 && rc->from[i]->t == &sw_cache_local_transport)
         sw_warn ("--cache-from %s: no cache there (not used)", rc->from[i]->name);
     }
+out:
+  pthread_mutex_unlock (&rc->load_lock);
 }
 
 /* ---- import ---- */
@@ -425,16 +432,17 @@ our_entries (sw_engine *e, const sw_image_result *results, size_t n_results, jso
   struct sw_remote_cache *rc = e->remote;
   char opts[64];
   snprintf (opts, sizeof opts, "%d/%d/%lld", (int) e->compression, e->compression_level, (long long) e->epoch);
-  for (size_t i = 0; i < e->n_all_layers; i++)
+  for (size_t i = 0; i < e->hub->n_all_layers; i++)
     {
-      sw_layer *l = e->all_layers[i];
+      sw_layer *l = e->hub->all_layers[i];
       if (!l->built || l->cache_key[0] == '\0' || (!rc->mode_max && !in_results (l, results, n_results)))
         continue;
       if (rc->to->t->put_layer (e, rc->to, l, err) < 0)
         return -1;
+      /* a built layer keeps its step's own time (its history entry's), as the cache's does */
       json_object_set_new (entries, l->cache_key,
                            entry_json (l->diff_id, l->digest, l->media_type, opts,
-                                       l->from_cache ? l->created : (e->epoch_str ? e->epoch_str : e->created),
+                                       *l->created ? l->created : (e->epoch_str ? e->epoch_str : e->created),
                                        l->size));
     }
   return 0;

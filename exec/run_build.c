@@ -1,13 +1,15 @@
 /* exec/run_build.c — sw_build_run: a whole build, from the Dockerfile to the tags.
  *
- *   read and parse the Dockerfile → for each platform: plan, run the needed stages in
- *   order, export the target as an image → with several platforms, an index → tags, last
+ *   read and parse the Dockerfile → for each platform a plan → every needed stage of every
+ *   platform, each on its own thread as soon as the stages it reads are done → per platform,
+ *   export the target as an image → with several platforms, an index → tags, last
  *   → --metadata-file, --iidfile.
  *
  * A build that fails anywhere writes no tag: manifests are pushed by digest as they are
  * made, and only a complete build names them.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -227,6 +229,23 @@ load_dockerfile (sw_engine *e, sw_error **err)
   e->dockerfile_text = sw_xstrdup (text.data ? text.data : "");
   int r = sw_dockerfile_parse (text.data ? text.data : "", text.len, display, &e->df, err);
   sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
+  if (r == 0 && e->df->syntax)
+    /* BuildKit would fetch that frontend image and run it; slipway has one front end */
+    sw_warn ("%s:%d: # syntax=%s requested: slipway uses its built-in Dockerfile frontend instead", display,
+             e->df->syntax_line, e->df->syntax);
+  return r;
+}
+
+/* The context directory and its ignore file, as buildx's first steps read them. */
+static int
+load_context (sw_engine *e, sw_error **err)
+{
+  int id = sw_engine_vertex_start (e, "[internal] load .dockerignore");
+  double t0 = sw_engine_now ();
+  int r = sw_context_open (e->context, e->b->dockerfile, &e->ctx, err);
+  sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
+  if (r < 0)
+    sw_error_set_category (err, SW_ERR_INPUT);
   return r;
 }
 
@@ -339,6 +358,17 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
                              .max_attempts = b->retry_attempts,
                              .max_retry_seconds = b->retry_seconds,
                              .daemon_json = b->daemon_json };
+  e->hub = sw_xzalloc (sizeof *e->hub);
+  sw_sandbox_stop_init (&e->hub->stop);
+  pthread_mutex_init (&e->hub->lock, NULL);
+  pthread_cond_init (&e->hub->cpu_freed, NULL);
+  pthread_cond_init (&e->hub->disk_changed, NULL);
+  e->hub->n_platforms = b->platforms.n ? b->platforms.n : 1;
+  e->hub->platform_writers = sw_xcalloc (e->hub->n_platforms, sizeof *e->hub->platform_writers);
+  e->hub->platform_exported = sw_xcalloc (e->hub->n_platforms, sizeof *e->hub->platform_exported);
+  e->hub->cpu_slots = b->max_parallelism > 0 ? b->max_parallelism : (int) sysconf (_SC_NPROCESSORS_ONLN);
+  if (e->hub->cpu_slots < 1)
+    e->hub->cpu_slots = 1;
   e->reg = sw_registry_new (&ro);
   if (sw_state_open (b->state_dir, &e->state, err) < 0)
     return -1;
@@ -362,6 +392,7 @@ engine_stages_free (sw_engine *e)
   for (size_t i = 0; e->plan && e->stages && i < e->plan->n_stages; i++)
     {
       sw_stage *s = &e->stages[i];
+      pthread_mutex_destroy (&s->base_lock);
       sw_platform_clear (&s->platform);
       sw_base_free (s->base);
       sw_image_config_free (s->config);
@@ -376,6 +407,7 @@ engine_stages_free (sw_engine *e)
 static void
 engine_close (sw_engine *e)
 {
+  sw_strv_free (&e->plan_warnings);
   if (e->workers)
     {
       sw_workers_wait (e->workers, NULL);
@@ -387,16 +419,27 @@ engine_close (sw_engine *e)
   sw_outputs_free (e);
   sw_emu_set_free (e->emu); /* removes any binfmt entry this build added */
   sw_cache_remote_free (e);
-  for (size_t i = 0; i < e->n_all_layers; i++)
+  if (e->hub)
     {
-      free (e->all_layers[i]->dir);
-      free (e->all_layers[i]->label);
-      free (e->all_layers[i]->pushed_to);
-      free (e->all_layers[i]);
+      sw_engine_hub *h = e->hub;
+      for (size_t i = 0; i < h->n_all_layers; i++)
+        {
+          free (h->all_layers[i]->dir);
+          free (h->all_layers[i]->label);
+          free (h->all_layers[i]->pushed_to);
+          free (h->all_layers[i]);
+        }
+      free (h->all_layers);
+      sw_df_findings_free (h->findings, h->n_findings);
+      sw_sandbox_stop_destroy (&h->stop);
+      pthread_mutex_destroy (&h->lock);
+      pthread_cond_destroy (&h->cpu_freed);
+      pthread_cond_destroy (&h->disk_changed);
+      free (h->platform_writers);
+      free (h->platform_exported);
+      free (h);
     }
-  free (e->all_layers);
   sw_plan_free (e->plan);
-  sw_df_findings_free (e->findings, e->n_findings);
   sw_dockerfile_free (e->df);
   if (e->state)
     sw_state_close (e->state); /* removes the session: every upper dir of this build */
@@ -436,43 +479,252 @@ sw_engine_build_context (sw_engine *e, const char *name)
   return NULL;
 }
 
-/* ---- one platform --------------------------------------------------------------------- */
+/* ---- the platforms and their stages, at once ------------------------------------------ */
 
-static int
-build_platform (sw_engine *e, const char *platform, size_t index, size_t n_platforms, sw_image_result *out,
-                sw_error **err)
+/* One platform of the build: a platform engine (engine.h) with the root's shared pieces. */
+typedef struct platform_build
 {
-  sw_build *b = e->b;
-  cleanup_free char *host = sw_platform_format (&e->host);
-  sw_plan_opts po = { .target = b->target,
-                      .build_args = (const char *const *) e->build_args,
+  sw_engine e;
+  const char *name; /* the --platform value, or NULL for the host's */
+  size_t index;
+} platform_build;
+
+enum task_state
+{
+  TASK_WAITING,
+  TASK_RUNNING,
+  TASK_DONE,
+  TASK_FAILED
+};
+
+/* One stage of one platform, on its own thread once the stages it reads are done; or a
+ * platform's export, once all its stages are. */
+typedef struct stage_task
+{
+  platform_build *pb;
+  size_t stage;
+  sw_image_result *export; /* an export task: the platform's image goes here */
+  enum task_state state; /* under the scheduler's lock */
+  bool started;          /* a thread was made (to join) */
+  pthread_t thread;
+  sw_error *err;
+  unsigned long fail_seq; /* the order failures happened in: the first one is the build's error */
+  struct scheduler *sched;
+} stage_task;
+
+typedef struct scheduler
+{
+  sw_build *b;
+  sw_engine_hub *hub;
+  sw_log_route *route;
+  pthread_mutex_t lock;
+  unsigned long failures;
+  stage_task *tasks;
+  size_t n_tasks;
+} scheduler;
+
+static int platform_export (platform_build *pb, sw_image_result *out, sw_error **err);
+
+static void *
+stage_thread (void *arg)
+{
+  stage_task *t = arg;
+  scheduler *sc = t->sched;
+
+  sw_log_route_adopt (sc->route); /* its messages reach the build's thread */
+  int r = t->export ? platform_export (t->pb, t->export, &t->err) : sw_engine_run_stage (&t->pb->e, t->stage, &t->err);
+  pthread_mutex_lock (&sc->lock);
+  t->state = r < 0 ? TASK_FAILED : TASK_DONE;
+  if (r < 0)
+    t->fail_seq = ++sc->failures;
+  pthread_mutex_unlock (&sc->lock);
+  if (r < 0)
+    sw_sandbox_stop_request (&sc->hub->stop); /* the siblings stop now: their steps are killed */
+  sw_build_wake (sc->b);
+  return NULL;
+}
+
+/* Are the stages t reads (its base, COPY --from, RUN --mount=from=) done?  An export
+ * reads all its platform's. */
+static bool
+task_ready (scheduler *sc, const stage_task *t)
+{
+  if (t->export)
+    {
+      for (size_t i = 0; i < sc->n_tasks; i++)
+        if (sc->tasks[i].pb == t->pb && !sc->tasks[i].export && sc->tasks[i].state != TASK_DONE)
+          return false;
+      return true;
+    }
+  const sw_plan_stage *ps = &t->pb->e.plan->stages[t->stage];
+  for (size_t d = 0; d < ps->n_deps; d++)
+    {
+      if (ps->deps[d].stage < 0)
+        continue;
+      for (size_t i = 0; i < sc->n_tasks; i++)
+        if (sc->tasks[i].pb == t->pb && !sc->tasks[i].export && sc->tasks[i].stage == (size_t) ps->deps[d].stage
+            && sc->tasks[i].state != TASK_DONE)
+          return false;
+    }
+  return true;
+}
+
+/* The failure to report: the first that was not a cancellation (a sibling stopped
+ * because of it, or the caller's cancel). */
+static stage_task *
+first_failure (scheduler *sc)
+{
+  stage_task *best = NULL;
+  for (int pass = 0; pass < 2 && best == NULL; pass++)
+    for (size_t i = 0; i < sc->n_tasks; i++)
+      {
+        stage_task *t = &sc->tasks[i];
+        if (t->state != TASK_FAILED || (pass == 0 && sw_error_category_of (t->err) == SW_ERR_CANCELLED))
+          continue;
+        if (best == NULL || t->fail_seq < best->fail_seq)
+          best = t;
+      }
+  return best;
+}
+
+/* Run every needed stage of every platform, and export each platform's image: each as
+ * soon as what it reads is done, all on their own threads, while this thread hands their
+ * events to the caller.  A platform is exported as soon as its own stages are done, not
+ * after the others': its image is out sooner, and once exported its pushed layers may
+ * leave the disk for the platforms still writing (exec/disk.c). */
+static int
+run_stages (sw_engine *root, platform_build *pbs, size_t n_platforms, sw_image_result *results, sw_error **err)
+{
+  scheduler sc = { .b = root->b, .hub = root->hub, .route = root->b->log_route };
+  int r = 0;
+
+  pthread_mutex_init (&sc.lock, NULL);
+  for (size_t p = 0; p < n_platforms; p++)
+    sc.n_tasks += pbs[p].e.plan->n_order + 1;
+  sc.tasks = sw_xcalloc (sc.n_tasks + 1, sizeof *sc.tasks);
+  for (size_t p = 0, k = 0; p < n_platforms; p++)
+    {
+      for (size_t i = 0; i < pbs[p].e.plan->n_order; i++, k++)
+        sc.tasks[k] = (stage_task){ .pb = &pbs[p], .stage = pbs[p].e.plan->order[i], .sched = &sc };
+      sc.tasks[k++] = (stage_task){ .pb = &pbs[p], .export = &results[p], .sched = &sc };
+    }
+
+  for (;;)
+    {
+      size_t running = 0, waiting = 0;
+      pthread_mutex_lock (&sc.lock);
+      bool failed = sc.failures > 0;
+      for (size_t i = 0; i < sc.n_tasks; i++)
+        {
+          stage_task *t = &sc.tasks[i];
+          if (t->state == TASK_WAITING && !failed && task_ready (&sc, t))
+            {
+              t->state = TASK_RUNNING;
+              if (pthread_create (&t->thread, NULL, stage_thread, t) != 0)
+                {
+                  t->state = TASK_FAILED;
+                  t->fail_seq = ++sc.failures;
+                  sw_error_make (&t->err, errno, "cannot start a thread for a stage");
+                  failed = true;
+                  continue;
+                }
+              t->started = true;
+            }
+          running += t->state == TASK_RUNNING;
+          waiting += t->state == TASK_WAITING;
+        }
+      pthread_mutex_unlock (&sc.lock);
+      if (running == 0 && (waiting == 0 || failed))
+        break;
+      if (sw_sandbox_stop_requested (&root->b->stop))
+        sw_sandbox_stop_request (&root->hub->stop); /* the caller's cancel reaches every stage */
+      sw_build_pump (root->b, 0.2);
+    }
+  for (size_t i = 0; i < sc.n_tasks; i++)
+    if (sc.tasks[i].started)
+      pthread_join (sc.tasks[i].thread, NULL);
+  sw_build_pump (root->b, 0);
+
+  stage_task *first = first_failure (&sc);
+  if (first)
+    {
+      sw_error_move (err, &first->err);
+      r = -1;
+    }
+  else if (sw_build_check_cancelled (root->b, err) < 0)
+    r = sw_error_set_category (err, SW_ERR_CANCELLED);
+  for (size_t i = 0; i < sc.n_tasks; i++)
+    sw_error_free (sc.tasks[i].err);
+  free (sc.tasks);
+  pthread_mutex_destroy (&sc.lock);
+  return r;
+}
+
+/* The platform engine for one platform: the root's shared pieces, its own plan and stages. */
+static int
+platform_open (sw_engine *root, platform_build *pb, const char *platform, size_t index, sw_error **err)
+{
+  cleanup_free char *host = sw_platform_format (&root->host);
+  sw_plan_opts po = { .target = root->b->target,
+                      .build_args = (const char *const *) root->build_args,
                       .build_platform = host,
                       .target_platform = platform };
 
-  sw_plan_free (e->plan);
-  e->plan = NULL;
-  if (sw_plan_new (e->df, &po, &e->plan, err) < 0)
+  pb->e = *root;
+  pb->e.plan = NULL;
+  pb->e.stages = NULL;
+  memset (&pb->e.platform, 0, sizeof pb->e.platform);
+  pb->name = platform;
+  pb->index = index;
+  pb->e.platform_index = index;
+  if (sw_plan_new (root->df, &po, &pb->e.plan, err) < 0)
     return -1;
-  for (size_t i = 0; i < e->plan->warnings.n; i++)
+  for (size_t i = 0; i < pb->e.plan->warnings.n; i++)
     {
-      sw_event ev = { .kind = SW_EVENT_WARNING, .text = e->plan->warnings.v[i] };
-      sw_build_emit (b, &ev);
+      sw_event ev = { .kind = SW_EVENT_WARNING, .text = pb->e.plan->warnings.v[i] };
+      sw_build_emit (root->b, &ev);
+      if (index == 0) /* the metadata file lists them once, as buildx does */
+        sw_strv_push (&root->plan_warnings, pb->e.plan->warnings.v[i]);
     }
-  e->stages = sw_xcalloc (e->plan->n_stages + 1, sizeof *e->stages);
-  sw_engine_forget_images (e); /* provenance lists this platform's images */
-  sw_engine_prefetch_bases (e);
-  for (size_t i = 0; i < e->plan->n_order; i++)
-    if (sw_engine_run_stage (e, e->plan->order[i], err) < 0)
-      return -1;
-  if (sw_engine_attest_predicates (e, &e->stages[e->plan->target], out, err) < 0
-      || sw_engine_export_image (e, &e->stages[e->plan->target], out, err) < 0
-      || sw_engine_attest (e, &e->stages[e->plan->target], out, err) < 0
-      || sw_engine_smoke (e, &e->stages[e->plan->target], err) < 0)
+  pb->e.stages = sw_xcalloc (pb->e.plan->n_stages + 1, sizeof *pb->e.stages);
+  for (size_t i = 0; i < pb->e.plan->n_stages; i++)
+    pthread_mutex_init (&pb->e.stages[i].base_lock, NULL);
+  /* provenance lists this platform's images and URLs: its own lists, not the root's */
+  pb->e.sources = NULL;
+  pb->e.n_sources = 0;
+  pb->e.urls = NULL;
+  pb->e.n_urls = 0;
+  /* every stage's base resolves now, all at once (the stages take them as they start) */
+  sw_engine_prefetch_bases (&pb->e);
+  return 0;
+}
+
+static void
+platform_close (platform_build *pb)
+{
+  sw_engine_forget_images (&pb->e);
+  engine_stages_free (&pb->e);
+  sw_plan_free (pb->e.plan);
+  pb->e.plan = NULL;
+  sw_platform_clear (&pb->e.platform);
+}
+
+/* After its stages, on its own thread: the platform's image, its attestations, its smoke
+ * tests.  Its blobs go into the file outputs later, platform by platform in order, on the
+ * build's thread (the outputs are single streams). */
+static int
+platform_export (platform_build *pb, sw_image_result *out, sw_error **err)
+{
+  sw_engine *e = &pb->e;
+  sw_stage *target = &e->stages[e->plan->target];
+  if (sw_engine_check_cancelled (e, err) < 0)
     return -1;
-  if (sw_outputs_write_platform (e, &e->stages[e->plan->target], out, index, n_platforms, err) < 0)
+  if (sw_engine_attest_predicates (e, target, out, err) < 0 || sw_engine_export_image (e, target, out, err) < 0
+      || sw_engine_attest (e, target, out, err) < 0 || sw_engine_smoke (e, target, err) < 0)
     return -1;
-  for (size_t i = 0; i < e->n_all_layers; i++)
-    e->all_layers[i]->retired = true; /* the next platform runs every stage anew */
+  /* no later step reads this platform's layers: once pushed, the disk may have them back
+   * (with file outputs nothing goes: they pack the layers again) */
+  sw_engine_platform_exported (e);
   return 0;
 }
 
@@ -555,9 +807,9 @@ write_metadata (sw_engine *e, const char *digest, const char *media_type, int64_
   /* the build checks' findings, then the plan's warnings (buildx's VertexWarning: level 1,
    * the message base64-encoded in "short") */
   size_t n = sw_engine_lint_metadata (e, &json);
-  for (size_t i = 0; e->plan && i < e->plan->warnings.n; i++, n++)
+  for (size_t i = 0; i < e->plan_warnings.n; i++, n++)
     {
-      cleanup_free char *b64 = sw_base64_encode (e->plan->warnings.v[i], strlen (e->plan->warnings.v[i]));
+      cleanup_free char *b64 = sw_base64_encode (e->plan_warnings.v[i], strlen (e->plan_warnings.v[i]));
       sw_buf_printf (&json, "%s\n    { \"level\": 1, \"short\": \"%s\" }", n ? "," : "", b64);
     }
   sw_buf_puts (&json, n ? "\n  ]\n}\n" : "]\n}\n");
@@ -599,6 +851,8 @@ sw_build_run (sw_build *b, sw_error **err)
 {
   sw_engine e = { 0 };
   sw_image_result *results = NULL;
+  platform_build *pbs = NULL;
+  size_t n_pbs = 0;
   size_t n_platforms = b->platforms.n ? b->platforms.n : 1;
   cleanup_buf sw_buf final = SW_BUF_INIT; /* the document the tags name */
   char final_digest[SW_DIGEST_BUFSZ] = "";
@@ -637,7 +891,7 @@ sw_build_run (sw_build *b, sw_error **err)
     }
   else if (b->outputs.n == 0 && !b->call_check)
     sw_warn ("No output specified: the build result will only be checked, not stored (use --push or -o)");
-  if (load_dockerfile (&e, err) < 0)
+  if (load_dockerfile (&e, err) < 0 || load_context (&e, err) < 0)
     goto out;
   sw_engine_lint (&e);
   if (b->call_check)
@@ -647,12 +901,19 @@ sw_build_run (sw_build *b, sw_error **err)
     }
 
   results = sw_xcalloc (n_platforms, sizeof *results);
+  pbs = sw_xcalloc (n_platforms, sizeof *pbs);
+  for (size_t i = 0; i < n_platforms; i++, n_pbs++)
+    if (platform_open (&e, &pbs[i], b->platforms.n ? b->platforms.v[i] : NULL, i, err) < 0)
+      goto out;
+  /* every platform runs every stage it needs, all at once where the graph allows, and
+   * exports its image once its stages are done */
+  if (run_stages (&e, pbs, n_platforms, results, err) < 0)
+    goto out;
   for (size_t i = 0; i < n_platforms; i++)
-    {
-      engine_stages_free (&e); /* each platform runs every stage anew */
-      if (build_platform (&e, b->platforms.n ? b->platforms.v[i] : NULL, i, n_platforms, &results[i], err) < 0)
-        goto out;
-    }
+    if (sw_outputs_write_platform (&pbs[i].e, &pbs[i].e.stages[pbs[i].e.plan->target], &results[i], i, n_platforms,
+                                   err)
+        < 0)
+      goto out;
 
   /* An index with several platforms, or with attestations (as buildx: a single-platform
    * image without attestations stays a plain manifest, which some runtimes need). */
@@ -760,6 +1021,11 @@ out:
       sw_platform_clear (&results[i].platform);
     }
   free (results);
+  if (e.workers)
+    sw_workers_wait (e.workers, NULL); /* their jobs read the platforms' layers */
+  for (size_t i = 0; i < n_pbs; i++)
+    platform_close (&pbs[i]);
+  free (pbs);
   engine_close (&e); /* joins every thread of the build: nothing logs for it after this */
   sw_build_log_end (b);
   return r;

@@ -16,7 +16,8 @@
 struct watchdog
 {
   sw_sandbox_stop stop;  /* this command's own token */
-  sw_sandbox_stop *build; /* the build's: cancelling the build stops the smoke test too */
+  sw_sandbox_stop *build; /* the build's (the hub's): the caller's cancel, or another
+                          * platform's failure while this one is exported, stops it too */
   int seconds;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -79,7 +80,7 @@ smoke_one (sw_engine *e, sw_stage *s, char **lowers, const char *cmd, sw_error *
   cleanup_free char *plat = sw_platform_format (&s->platform);
   const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
   sw_sandbox_spec spec = { 0 };
-  struct watchdog w = { .build = &b->stop, .seconds = b->smoke_timeout };
+  struct watchdog w = { .build = &e->hub->stop, .seconds = b->smoke_timeout };
   pthread_t th;
   int code = -1, r;
   double t0 = sw_engine_now ();
@@ -127,7 +128,7 @@ smoke_one (sw_engine *e, sw_stage *s, char **lowers, const char *cmd, sw_error *
   else if (r < 0)
     sw_error_wrap (err, "smoke test \"%s\" (%s) failed; no tag was moved", cmd, plat);
   if (r < 0)
-    sw_error_set_category (err, sw_build_check_cancelled (b, NULL) < 0 ? SW_ERR_CANCELLED : SW_ERR_STEP);
+    sw_error_set_category (err, sw_sandbox_stop_requested (&e->hub->stop) && !w.fired ? SW_ERR_CANCELLED : SW_ERR_STEP);
   sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
   return r;
 }

@@ -54,6 +54,38 @@ sw_engine_locate (sw_engine *e, const sw_df_node *node, sw_error **err)
   return -1;
 }
 
+int
+sw_engine_check_cancelled (sw_engine *e, sw_error **err)
+{
+  if (sw_sandbox_stop_requested (&e->hub->stop))
+    {
+      sw_error_make (err, ECANCELED, "cancelled");
+      return sw_error_set_category (err, SW_ERR_CANCELLED);
+    }
+  return 0;
+}
+
+void
+sw_engine_cpu_acquire (sw_engine *e)
+{
+  sw_engine_hub *h = e->hub;
+  pthread_mutex_lock (&h->lock);
+  while (h->cpu_slots == 0)
+    pthread_cond_wait (&h->cpu_freed, &h->lock);
+  h->cpu_slots--;
+  pthread_mutex_unlock (&h->lock);
+}
+
+void
+sw_engine_cpu_release (sw_engine *e)
+{
+  sw_engine_hub *h = e->hub;
+  pthread_mutex_lock (&h->lock);
+  h->cpu_slots++;
+  pthread_cond_signal (&h->cpu_freed);
+  pthread_mutex_unlock (&h->lock);
+}
+
 /* ---- progress ------------------------------------------------------------------- */
 
 int
@@ -64,7 +96,7 @@ sw_engine_vertex_start (sw_engine *e, const char *fmt, ...)
   va_start (ap, fmt);
   name = sw_xvasprintf (fmt, ap);
   va_end (ap);
-  sw_event ev = { .kind = SW_EVENT_STEP_START, .id = ++e->next_vertex, .name = name };
+  sw_event ev = { .kind = SW_EVENT_STEP_START, .id = atomic_fetch_add (&e->hub->next_vertex, 1) + 1, .name = name };
   sw_build_emit (e->b, &ev);
   return ev.id;
 }
@@ -100,8 +132,12 @@ step_prefix (sw_engine *e, sw_stage *s)
   for (int t = s->cmd_total; t >= 10; t /= 10)
     width++;
   s->cmd_index++;
-  return sw_xasprintf ("[%s%s%*d/%d] ", s->ps->name ? s->ps->name : "", s->ps->name ? " " : "", width,
-                       s->cmd_index, s->cmd_total);
+  /* several platforms at once: the stage's platform first, "[linux/arm64 build 2/5] " */
+  bool plat = e->b->platforms.n > 1 && s->ps->platform;
+  /* an unnamed stage of a multi-stage Dockerfile is "stage-N", as BuildKit calls it */
+  const char *name = s->ps->name ? s->ps->name : (e->plan->n_stages > 1 ? s->ps->display : NULL);
+  return sw_xasprintf ("[%s%s%s%s%*d/%d] ", plat ? s->ps->platform : "", plat ? " " : "", name ? name : "",
+                       name ? " " : "", width, s->cmd_index, s->cmd_total);
 }
 
 /* ---- layers --------------------------------------------------------------------- */
@@ -110,8 +146,11 @@ static sw_layer *
 new_layer (sw_engine *e)
 {
   sw_layer *l = sw_xzalloc (sizeof *l);
-  e->all_layers = sw_xreallocarray (e->all_layers, e->n_all_layers + 1, sizeof *e->all_layers);
-  e->all_layers[e->n_all_layers++] = l;
+  sw_engine_hub *h = e->hub;
+  pthread_mutex_lock (&h->lock);
+  h->all_layers = sw_xreallocarray (h->all_layers, h->n_all_layers + 1, sizeof *h->all_layers);
+  h->all_layers[h->n_all_layers++] = l;
+  pthread_mutex_unlock (&h->lock);
   return l;
 }
 
@@ -125,8 +164,21 @@ stage_push_layer (sw_stage *s, sw_layer *l)
 /* The stage's snapshot dirs, bottom first.  shape_only: a base image not extracted yet
  * may serve as a skeleton (its tree's shape; see exec/base.h) — enough for COPY and
  * WORKDIR, which read no file of the base. */
+static int stage_lowers_locked (sw_engine *e, sw_stage *s, bool shape_only, char ***out, sw_error **err);
+
+/* Stages built on s run at once and may each ask for s's tree: one extracts it, the
+ * others wait and reuse it. */
 static int
 stage_lowers (sw_engine *e, sw_stage *s, bool shape_only, char ***out, sw_error **err)
+{
+  pthread_mutex_lock (&s->base_lock);
+  int r = stage_lowers_locked (e, s, shape_only, out, err);
+  pthread_mutex_unlock (&s->base_lock);
+  return r;
+}
+
+static int
+stage_lowers_locked (sw_engine *e, sw_stage *s, bool shape_only, char ***out, sw_error **err)
 {
   char **lowers = NULL;
   bool need = s->base && s->base->lowers == NULL && s->base->manifest->n_layers > 0;
@@ -225,10 +277,21 @@ empty_config (const sw_platform *p)
   return c;
 }
 
+/* BuildKit numbers only the steps that make a vertex: FROM, then RUN, COPY, ADD and
+ * WORKDIR (ENV, ARG, LABEL, CMD… edit the config and take no number): "[build 2/11]". */
+static bool
+numbered (const sw_df_instr *in)
+{
+  return in->kind == SW_DF_RUN || in->kind == SW_DF_COPY || in->kind == SW_DF_ADD || in->kind == SW_DF_WORKDIR;
+}
+
 static int
 count_commands (const sw_plan_stage *ps)
 {
-  return (int) ps->n_instrs + 1;
+  int n = 1;
+  for (size_t i = 0; i < ps->n_instrs; i++)
+    n += numbered (ps->instrs[i]);
+  return n;
 }
 
 /* ---- FROM ------------------------------------------------------------------------ */
@@ -414,7 +477,7 @@ stage_from (sw_engine *e, sw_stage *s, sw_error **err)
       stage_push_layer (s, l);
     }
   t0 = sw_engine_now ();
-  id = sw_engine_vertex_start (e, "%sFROM %s@%s", prefix, s->base->name, s->base->manifest_digest);
+  id = sw_engine_vertex_start (e, "%sFROM %s", prefix, s->base->resolved);
   sw_engine_vertex_done (e, id, t0, NULL);
   sw_cache_stage_root (e, s);
   return 0;
@@ -446,6 +509,9 @@ sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const c
   l->label = sw_xstrdup (label);
   l->dir = sw_xstrdup (upper);
   snprintf (l->cache_key, sizeof l->cache_key, "%s", s->key); /* the step's key, if any */
+  /* the time its history entry (added just before) got: the cache keeps it for a rebuild */
+  if (s->config->n_history > 0 && s->config->history[s->config->n_history - 1].created)
+    snprintf (l->created, sizeof l->created, "%s", s->config->history[s->config->n_history - 1].created);
   stage_push_layer (s, l);
   sw_engine_queue_deferred (e); /* a new layer: a new image, not in the registry yet */
   if (on_exported_chain (e, s))
@@ -477,7 +543,11 @@ sw_engine_add_cached_layer (sw_engine *e, sw_stage *s, const sw_layer *proto)
   if (!on_exported_chain (e, s) || (!e->push_repo && l->digest[0]))
     l->packed = true;
   else if (e->push_repo && l->digest[0])
-    l->deferred = true;
+    {
+      pthread_mutex_lock (&e->hub->lock); /* sibling stages queue the deferred ones */
+      l->deferred = true;
+      pthread_mutex_unlock (&e->hub->lock);
+    }
   else
     sw_engine_queue_pack (e, l);
 }
@@ -485,15 +555,26 @@ sw_engine_add_cached_layer (sw_engine *e, sw_stage *s, const sw_layer *proto)
 void
 sw_engine_queue_deferred (sw_engine *e)
 {
-  for (size_t i = 0; i < e->n_all_layers; i++)
-    {
-      sw_layer *l = e->all_layers[i];
-      if (l->deferred)
-        {
-          l->deferred = false;
-          sw_engine_queue_pack (e, l);
-        }
-    }
+  /* this platform's layers only (another platform's image may still be found whole), under
+   * the hub's lock: the platform's stages run at once */
+  sw_layer **queue = NULL;
+  size_t n = 0;
+  pthread_mutex_lock (&e->hub->lock);
+  for (size_t i = 0; e->stages && i < e->plan->n_stages; i++)
+    for (size_t j = 0; j < e->stages[i].n_layers; j++)
+      {
+        sw_layer *l = e->stages[i].layers[j];
+        if (l->deferred)
+          {
+            l->deferred = false;
+            queue = sw_xreallocarray (queue, n + 1, sizeof *queue);
+            queue[n++] = l;
+          }
+      }
+  pthread_mutex_unlock (&e->hub->lock);
+  for (size_t i = 0; i < n; i++) /* a submit may block on the pool's bound: not under the lock */
+    sw_engine_queue_pack (e, queue[i]);
+  free (queue);
 }
 
 /* ---- RUN ------------------------------------------------------------------------ */
@@ -505,19 +586,58 @@ struct run_script
   char *dir;        /* the directory mounted at /dev/pipes */
 };
 
+/* The last lines a step printed, repeated in its error as buildx does, so the compiler's
+ * message sits next to the failure. */
+#define TAIL_LINES 10
+
 struct run_output
 {
   sw_engine *e;
   int id;
   struct run_script *script;
+  char *tail[TAIL_LINES]; /* a ring: the newest at (n_lines - 1) % TAIL_LINES */
+  size_t n_lines;
 };
 
 static void
 on_output (int stream, const char *line, size_t len, void *userdata)
 {
   struct run_output *o = userdata;
-  cleanup_free char *s = sw_xstrndup (line, len);
+  char *s = sw_xstrndup (line, len);
   sw_engine_vertex_log (o->e, o->id, stream, s);
+  free (o->tail[o->n_lines % TAIL_LINES]);
+  o->tail[o->n_lines++ % TAIL_LINES] = s;
+}
+
+static void
+run_output_clear (struct run_output *o)
+{
+  for (size_t i = 0; i < TAIL_LINES; i++)
+    free (o->tail[i]);
+}
+
+/* *err (located) with the step's name and its last output lines before it:
+ *   ------
+ *    > [build 2/3] RUN make:
+ *   cc: error: …
+ *   ------
+ *   Dockerfile:3:1: process "/bin/sh -c make" did not complete successfully: exit code: 2 */
+static void
+error_with_tail (sw_error **err, const struct run_output *o, const char *name)
+{
+  cleanup_buf sw_buf msg = SW_BUF_INIT;
+  cleanup_error sw_error *inner = NULL;
+
+  if (err == NULL || *err == NULL || o->n_lines == 0 || sw_error_category_of (*err) == SW_ERR_CANCELLED)
+    return; /* a cancelled step did not fail by itself: its output explains nothing */
+  sw_error_move (&inner, err);
+  sw_buf_printf (&msg, "------\n > %s:\n", name);
+  size_t first = o->n_lines > TAIL_LINES ? o->n_lines - TAIL_LINES : 0;
+  for (size_t i = first; i < o->n_lines; i++)
+    sw_buf_printf (&msg, "%s\n", o->tail[i % TAIL_LINES]);
+  sw_buf_printf (&msg, "------\n%s", sw_error_message (inner));
+  sw_error_make (err, sw_error_code (inner), "%s", sw_buf_str (&msg));
+  sw_error_set_category (err, sw_error_category_of (inner));
 }
 
 /* A RUN heredoc that starts with "#!" is a script BuildKit writes (0755, named after its
@@ -683,6 +803,8 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   sw_base_image **images = NULL;
   sw_sandbox_spec spec = { 0 };
   struct run_script script = { 0 };
+  struct run_output o = { 0 };
+  bool failed_run = false, writing = false;
   sw_net_mode net;
   int code = -1, id, r = -1;
   double t0 = sw_engine_now ();
@@ -707,7 +829,10 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
     goto out;
   if (sw_cache_try (e, s, key, hist, label, id))
     return 0;
-  sw_engine_make_room (e);
+  /* the step writes its upper dir (and maybe extracts its base) into the state dir */
+  if (sw_engine_disk_enter (e, err) < 0)
+    goto out;
+  writing = true;
   if (sw_net_mode_parse (net_of (e, in), &net, err) < 0)
     goto out;
   /* BuildKit's entitlements: the host's network and an unconfined step are opt-in */
@@ -769,7 +894,9 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   if (sw_emu_set_for_stage (e->emu, s->ps->platform, true, &spec.emu, err) < 0)
     goto out;
 
-  struct run_output o = { e, id, &script };
+  o.e = e;
+  o.id = id;
+  o.script = &script;
   spec.state = e->state;
   spec.lowers = (const char *const *) lowers;
   spec.upper = upper;
@@ -794,11 +921,18 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   spec.n_ssh = e->n_ssh;
   spec.output = on_output;
   spec.userdata = &o;
-  spec.stop = &e->b->stop;
+  spec.stop = &e->hub->stop;
+  /* A native step is CPU work and waits for a slot; an emulated one runs beside them (its
+   * interpreter's own pace bounds it) */
+  if (spec.emu == NULL)
+    sw_engine_cpu_acquire (e);
   r = sw_sandbox_run (&spec, &code, err);
+  if (spec.emu == NULL)
+    sw_engine_cpu_release (e);
   if (r < 0)
     {
       sw_engine_locate (e, in->node, err);
+      failed_run = true;
       goto out;
     }
 
@@ -806,6 +940,8 @@ stage_run (sw_engine *e, sw_stage *s, const sw_df_instr *in, const char *prefix,
   memcpy (s->key, key, sizeof s->key);
   sw_engine_add_built_layer (e, s, upper, label);
 out:
+  if (writing)
+    sw_engine_disk_leave (e);
   for (size_t i = 0; i < n_mounts; i++)
     {
       sw_strlist_free (trees ? trees[i] : NULL);
@@ -820,6 +956,13 @@ out:
   free (script.dir);
   free (script.data);
   sw_engine_vertex_done (e, id, t0, r < 0 ? *err : NULL);
+  if (failed_run)
+    {
+      /* the step's own line shows the short message; the build's error has the tail */
+      cleanup_free char *name = sw_xasprintf ("%s%s", prefix, in->original);
+      error_with_tail (err, &o, name);
+    }
+  run_output_clear (&o);
   return r;
 }
 
@@ -931,13 +1074,11 @@ stage_step (sw_engine *e, sw_stage *s, const sw_df_instr *raw, sw_error **err)
       r = sw_plan_step (e->plan, raw, s->env, err);
       if (r == 0)
         stage_arg_history (s, in);
-      s->cmd_index++;
       break;
     case SW_DF_ENV:
       r = sw_plan_step (e->plan, raw, s->env, err);
       if (r == 0)
         r = sw_commit_metadata (&s->commit, e->df, in, err);
-      s->cmd_index++;
       break;
     case SW_DF_RUN:
       prefix = step_prefix (e, s);
@@ -956,7 +1097,6 @@ stage_step (sw_engine *e, sw_stage *s, const sw_df_instr *raw, sw_error **err)
       r = sw_df_error_node (err, e->df, in->node, "internal error: FROM inside a stage");
       break;
     default:
-      s->cmd_index++;
       r = sw_commit_metadata (&s->commit, e->df, in, err);
       break;
     }
@@ -1050,7 +1190,6 @@ sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
   if (stage_from (e, s, err) < 0)
     return -1;
   s->commit.config = s->config;
-  s->commit.created = e->created;
   s->commit.epoch = e->epoch_str;
   if (s->base && s->config->on_build && run_image_triggers (e, s, err) < 0)
     return -1;
@@ -1061,7 +1200,7 @@ sw_engine_run_stage (sw_engine *e, size_t index, sw_error **err)
       s->config->on_build = NULL;
     }
   for (size_t i = 0; i < s->ps->n_instrs; i++)
-    if (sw_build_check_cancelled (e->b, err) < 0 || stage_step (e, s, s->ps->instrs[i], err) < 0)
+    if (sw_engine_check_cancelled (e, err) < 0 || stage_step (e, s, s->ps->instrs[i], err) < 0)
       return -1;
   s->done = true;
   return 0;

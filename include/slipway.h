@@ -178,6 +178,9 @@ typedef enum sw_option
   SW_OPT_SMOKE = 701,   /* (list) a shell command run in the built image (its env, user and
                            workdir, no network) before any tag moves; non-zero exit fails the build */
   SW_OPT_SMOKE_TIMEOUT = 702, /* seconds a smoke command may run (default 120) */
+  SW_OPT_MAX_PARALLELISM = 800,   /* CPU-bound steps (native RUNs) at once, 1 to 1024; default
+                                     the number of CPUs.  Stages that do not depend on each
+                                     other and the platforms run at once regardless. */
 } sw_option;
 
 SW_API sw_build *sw_build_new (void);
@@ -213,6 +216,8 @@ typedef struct sw_event
   uint64_t current;   /* PROGRESS */
   uint64_t total;     /* PROGRESS; 0 when unknown */
   double elapsed;     /* STEP_DONE: seconds */
+  double time;        /* when it happened (seconds since 1970, CLOCK_REALTIME) — events of
+                         concurrent stages are delivered later, on the caller's thread */
 } sw_event;
 
 /* Called on the thread that runs sw_build_run(), one event at a time.  The event and its

@@ -574,7 +574,12 @@ sw_sandbox_network_warm (sw_net_mode mode)
 {
   if (mode != SW_NET_DEFAULT)
     return;
-  pthread_mutex_lock (&net_lock);
+  /* Never wait here: whoever holds the lock is making the network (it is held for all of
+   * net_setup) or finds it made, and the caller has other work to do meanwhile — a stage's
+   * RUN that blocked here on the warm-up its FROM started would extract its base only
+   * after pasta is up, one after the other instead of at once. */
+  if (pthread_mutex_trylock (&net_lock) != 0)
+    return;
   bool ready = net_fd >= 0;
   pthread_mutex_unlock (&net_lock);
   pthread_t t;

@@ -27,8 +27,10 @@ size=$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/t/fat:v1" | j
 check "the pushed layer is the 512 MiB blob, compressed" test "${size:-0}" -gt 536000000
 check "the state dir is left with no scratch" bash -c '[ -z "$(ls -A "'"$tmpfs"'/state/runs" 2>/dev/null)" ]'
 
-# The same for two platforms, on a fresh 600 MiB tmpfs: the amd64 layer is pushed before the
-# arm64 RUN writes its own, and no later step reads it, so it goes when the disk runs short.
+# The same for two platforms, on a fresh 600 MiB tmpfs.  The platforms run at once, but the
+# disk gate (exec/disk.c) holds the arm64 RUN back while the amd64 one writes: the amd64
+# layer is pushed and its platform exported before the arm64 RUN writes its own, and no later
+# step reads it, so it goes when the disk runs short.
 tmpfs2=$dir/tmpfs2; mkdir -p "$tmpfs2"
 mount -t tmpfs -o size=600m slipway-test-disk2 "$tmpfs2" || { fail "second tmpfs mounted"; exit 0; }
 on_exit "umount -l '$tmpfs2'"
@@ -36,7 +38,7 @@ peakf2=$dir/peak2
 ( peak=0; while :; do u=$(df -B1 --output=used "$tmpfs2" | tail -1 | tr -d ' '); [ "$u" -gt "$peak" ] && { peak=$u; echo $peak > "$peakf2"; }; sleep 0.05; done ) &
 poller2=$!
 on_exit "kill $poller2 2>/dev/null"
-TMPDIR=$tmpfs2 timeout 900 "$SLIPWAY" build --progress=plain --state-dir "$tmpfs2/state" --platform linux/amd64,linux/arm64 \
+TMPDIR=$tmpfs2 timeout 900 "$SLIPWAY" build --debug --progress=plain --state-dir "$tmpfs2/state" --platform linux/amd64,linux/arm64 \
   -t "$REGISTRY/t/fat2:v1" --push "$ctx" > "$dir/log2" 2>&1
 rc=$?
 kill $poller2 2>/dev/null; wait $poller2 2>/dev/null
@@ -45,6 +47,8 @@ check "two-platform fat builds and pushes on a 600 MiB tmpfs" test $rc -eq 0
 peak_mib=$(( $(cat "$peakf2" 2>/dev/null || echo 0) / 1048576 ))
 echo "peak local disk: ${peak_mib} MiB for two 512 MiB layers"
 check "two platforms: peak local disk at most 1.05x one layer (538 MiB)" test "$peak_mib" -le 538
+check "two platforms: a RUN waited at the disk gate, then the pushed layer left the disk" \
+  bash -c 'grep -q "a step waits for the writes before it" "$1" && grep -q "removing the already pushed layer" "$1"' _ "$dir/log2"
 raw=$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/t/fat2:v1")
 check "two platforms: an index of both" bash -c 'jq -e "[.manifests[].platform.architecture] == [\"amd64\",\"arm64\"]" <<<"$1" >/dev/null' _ "$raw"
 check "two platforms: no scratch left" bash -c '[ -z "$(ls -A "$1/state/runs" 2>/dev/null)" ]' _ "$tmpfs2"

@@ -1,6 +1,9 @@
 /* Unit tests for exec/build.c: every option's good and bad values, messages that name the
  * flag and the value, list options appending, and the knobs' environment defaults. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -31,6 +34,74 @@ expect_ok (sw_build *b, sw_option opt, const char *value)
   sw_error *err = NULL;
   if (sw_build_set (b, opt, value, &err) < 0)
     fail_msg ("option %d \"%s\": %s", (int) opt, value ? value : "(null)", sw_error_message (err));
+}
+
+/* Events made on other threads (stages running at once) reach the callback on the build's
+ * thread, each thread's in order, with their strings intact and their time stamped. */
+struct seen
+{
+  pthread_t owner;
+  bool wrong_thread;
+  int n, last[2];
+  bool out_of_order, time_missing;
+};
+
+static void
+on_event (const sw_event *ev, void *userdata)
+{
+  struct seen *s = userdata;
+  int who, k;
+  s->wrong_thread |= !pthread_equal (s->owner, pthread_self ());
+  s->time_missing |= ev->time <= 0;
+  if (ev->text && sscanf (ev->text, "t%d line %d", &who, &k) == 2 && who >= 0 && who < 2)
+    {
+      s->out_of_order |= k != s->last[who] + 1;
+      s->last[who] = k;
+      s->n++;
+    }
+}
+
+struct emitter
+{
+  sw_build *b;
+  int who;
+};
+
+static void *
+emit_lines (void *arg)
+{
+  struct emitter *em = arg;
+  for (int k = 1; k <= 200; k++)
+    {
+      char text[32];
+      snprintf (text, sizeof text, "t%d line %d", em->who, k);
+      sw_event ev = { .kind = SW_EVENT_STEP_LOG, .id = em->who + 1, .text = text, .stream = 1 };
+      sw_build_emit (em->b, &ev);
+    }
+  sw_build_wake (em->b);
+  return NULL;
+}
+
+static void
+events_reach_the_callers_thread (void **state)
+{
+  sw_build *b = sw_build_new ();
+  struct seen s = { .owner = pthread_self () };
+  pthread_t t[2];
+  struct emitter em[2] = { { b, 0 }, { b, 1 } };
+  sw_build_set_event_callback (b, on_event, &s);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal (pthread_create (&t[i], NULL, emit_lines, &em[i]), 0);
+  for (int i = 0; i < 200 && s.n < 400; i++)
+    sw_build_pump (b, 0.05);
+  for (int i = 0; i < 2; i++)
+    pthread_join (t[i], NULL);
+  sw_build_pump (b, 0);
+  assert_int_equal (s.n, 400);
+  assert_false (s.wrong_thread);
+  assert_false (s.out_of_order);
+  assert_false (s.time_missing);
+  sw_build_free (b);
 }
 
 static void
@@ -166,6 +237,12 @@ knobs (void **state)
   assert_int_equal (b->source_date_epoch, 1700000000);
   expect_bad (b, SW_OPT_SOURCE_DATE_EPOCH, "yesterday", "SOURCE_DATE_EPOCH", "seconds since 1970", NULL);
   expect_bad (b, SW_OPT_SOURCE_DATE_EPOCH, "-5", "SOURCE_DATE_EPOCH", NULL);
+  expect_ok (b, SW_OPT_MAX_PARALLELISM, "3");
+  assert_int_equal (b->max_parallelism, 3);
+  expect_bad (b, SW_OPT_MAX_PARALLELISM, "0", "--max-parallelism", "from 1 to 1024", NULL);
+  expect_bad (b, SW_OPT_MAX_PARALLELISM, "many", "--max-parallelism", NULL);
+  expect_bad (b, SW_OPT_MAX_PARALLELISM, "1025", "--max-parallelism", NULL);
+  assert_int_equal (b->max_parallelism, 3); /* a refused value changes nothing */
   expect_ok (b, SW_OPT_DAEMON_JSON, "/etc/d.json");
   assert_string_equal (b->daemon_json, "/etc/d.json");
   expect_ok (b, SW_OPT_QEMU_PATH, "/opt/qemu:/usr/bin");
@@ -231,6 +308,7 @@ main (void)
     cmocka_unit_test (unknown_option),
     cmocka_unit_test (knobs),
     cmocka_unit_test (knobs_default_to_the_environment),
+    cmocka_unit_test (events_reach_the_callers_thread),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -104,21 +104,32 @@ healthcheck_formats (void **state)
 static void
 empty_layer_and_dates (void **state)
 {
-  sw_commit_state st = { .config = sw_image_config_new (), .created = "2024-01-02T03:04:05Z" };
+  sw_commit_state st = { .config = sw_image_config_new () };
   assert_int_equal (apply (&st, "FROM scratch\nENV A=1\n", NULL), 0);
   sw_commit_history (&st, "RUN /bin/sh -c true # buildkit", true);
   sw_history *h = st.config->history;
   assert_int_equal (st.config->n_history, 2);
   assert_true (h[0].empty_layer);   /* metadata: no layer */
-  assert_null (h[0].created);       /* and undated without an epoch, as BuildKit */
   assert_string_equal (h[0].comment, SW_HISTORY_COMMENT);
   assert_false (h[1].empty_layer);
-  assert_string_equal (h[1].created, "2024-01-02T03:04:05Z");
+  /* a layer entry dated with its step's time, RFC 3339 with nanoseconds (BuildKit's
+   * RFC3339Nano: trailing zeros of the fraction dropped); a metadata entry left for the
+   * export to date ("") from the layer steps around it, which the cache keeps */
+  assert_string_equal (h[0].created, "");
+  for (int i = 1; i < 2; i++)
+    {
+      int y, mo, d, hh, mi, ss;
+      char rest[32] = "";
+      assert_non_null (h[i].created);
+      assert_int_equal (sscanf (h[i].created, "%4d-%2d-%2dT%2d:%2d:%2d%31s", &y, &mo, &d, &hh, &mi, &ss, rest), 7);
+      assert_true (y >= 2024);
+      assert_true (strcmp (rest, "Z") == 0 || (rest[0] == '.' && strlen (rest) <= 11 && rest[strlen (rest) - 1] == 'Z'
+                                               && rest[strlen (rest) - 2] != '0'));
+    }
   sw_image_config_free (st.config);
 
   /* with SOURCE_DATE_EPOCH every entry carries the epoch */
-  sw_commit_state ep = { .config = sw_image_config_new (), .created = "2024-01-02T03:04:05Z",
-                         .epoch = "1970-01-01T00:00:00Z" };
+  sw_commit_state ep = { .config = sw_image_config_new (), .epoch = "1970-01-01T00:00:00Z" };
   sw_commit_history (&ep, "ENV A=1", false);
   sw_commit_history (&ep, "COPY a /b # buildkit", true);
   assert_string_equal (ep.config->history[0].created, "1970-01-01T00:00:00Z");
