@@ -18,8 +18,10 @@
  * dropped some of its entries, merges and writes again (a few rounds, bounded).
  *
  * Import is lazy: a local miss looks the key up in the --cache-from sources, in order; a
- * hit fetches the blob into the layer store and records it locally, and from then on it
- * is a local hit (and, from a registry, its push is a cross-repository mount).
+ * hit's tree is extracted into the layer store (and recorded locally) only when a later
+ * step reads it; until then its blob stays where it is and goes from there wherever the
+ * build puts it (a push: registry-to-registry; an OCI output or another cache: streamed).
+ * The blob is checked whole before the hit counts (verify_lazy).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -332,27 +334,43 @@ sw_cache_remote_fetch (sw_engine *e, const char *key)
   return 0;
 }
 
+/* Make sure the hit's blob is whole before the step is reported CACHED — a bad blob is
+ * then a miss and the step runs, never a wrong image nor a failed push.  When the build
+ * pushes, a registry's blob goes to the target repository now, registry-to-registry (a
+ * mount within one registry, else a download streamed into an upload: the download is
+ * hashed on the way and the target checks the digest when the upload completes), so the
+ * check costs nothing the push would not; otherwise the blob is read and hashed. */
+static int
+verify_lazy (sw_engine *e, remote_entry *re, sw_error **err)
+{
+  sw_sink check;
+  if (re->loc->t == &sw_cache_registry_transport && e->push_repo)
+    return sw_blob_copy (e->reg, e->push_repo, re->loc->ref, re->rec.blob_digest, re->rec.blob_size, err);
+  sw_sink_null (&check);
+  return re->loc->t->get_blob (e, re->loc, re->rec.blob_digest, re->rec.blob_size, &check, err);
+}
+
 int
 sw_cache_remote_lazy (sw_engine *e, const char *key, sw_step_record *rec, sw_cache_loc **src)
 {
   remote_entry *re = find_entry (e, key);
   char opts[64];
   cleanup_error sw_error *err = NULL;
-  sw_sink check;
 
-  /* a directory's blob can be checked whole without extracting it; a registry's cannot
-   * (it would be downloaded to be checked): those are extracted at once, and checked so */
+  /* a blob packed with other options than this build's is not the image's layer: that
+   * hit is extracted (sw_cache_remote_fetch) and packed again */
   snprintf (opts, sizeof opts, "%d/%d/%lld", (int) e->compression, e->compression_level, (long long) e->epoch);
-  if (re == NULL || re->loc->t != &sw_cache_local_transport || strcmp (re->rec.blob_opts, opts) != 0)
+  if (re == NULL || strcmp (re->rec.blob_opts, opts) != 0)
     return 0;
-  sw_sink_null (&check);
-  if (re->loc->t->get_blob (e, re->loc, re->rec.blob_digest, re->rec.blob_size, &check, &err) < 0)
+  if (verify_lazy (e, re, &err) < 0)
     {
       sw_warn ("--cache-from %s: layer %s: %s (the step runs instead)", re->loc->name, re->rec.blob_digest,
                sw_error_message (err));
       return -1;
     }
   *rec = re->rec;
+  if (re->loc->ref) /* a later export copies the blob from there */
+    snprintf (rec->pushed_to, sizeof rec->pushed_to, "%s/%s", re->loc->ref->domain, re->loc->ref->path);
   *src = re->loc;
   return 1;
 }
