@@ -320,6 +320,32 @@ build x4 -o "type=local,dest=$dir/x4" -f "$dir/x3-check.Dockerfile" "$dir/ctx7"
 check "a corrupted blob in another registry: the image has the right files" bash -c \
   '[ "$(cat "$1/fine")" = fine ] && [ "$(stat -c %s "$1/big")" = 8388608 ]' _ "$dir/x4"
 
+# --cache-to compression=: the cache's own layers are packed so; a cold build from it hits
+# and makes the same (gzip) image
+state=$dir/state-z1
+check "--cache-to compression=zstd,compression-level=3 exports" build z1 -t "$REGISTRY/t/zcache:v1" --push \
+  --cache-to "type=registry,ref=$REGISTRY/cache/z:x,mode=max,compression=zstd,compression-level=3" "$dir/ctx4"
+zraw=$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/cache/z:x")
+check "compression=zstd: the cache's layers are zstd blobs" bash -c \
+  'jq -e "(.layers | length) == 2 and all(.layers[]; .mediaType == \"application/vnd.oci.image.layer.v1.tar+zstd\")" <<<"$1" >/dev/null' _ "$zraw"
+check "compression=zstd: the cache's blobs are zstd frames" bash -c \
+  'd=$(jq -r ".layers[0].digest" <<<"$1"); curl -sf "http://$2/v2/cache/z/blobs/$d" | head -c 4 | od -An -tx1 | grep -q "28 b5 2f fd"' _ "$zraw" "$REGISTRY"
+state=$dir/state-z2
+check "a cold build from the zstd cache" build z2 -t "$REGISTRY/t/zcache:v1" --push --cache-from "type=registry,ref=$REGISTRY/cache/z:x" "$dir/ctx4"
+check "from the zstd cache: every step CACHED, the same (gzip) image" bash -c \
+  "$(declare -f cached steps all_cached digest); dir=$dir; all_cached z2 && [ \"\$(digest z1)\" = \"\$(digest z2)\" ]"
+state=$dir/state-z3
+check "--cache-to type=local,compression=uncompressed exports" build z3 -o "type=local,dest=$dir/z3" \
+  --cache-to "type=local,dest=$dir/zlocal,mode=max,compression=uncompressed" "$dir/ctx4"
+check "compression=uncompressed: the directory's layers are plain tars" bash -c \
+  'm=$(jq -r ".manifests[0].digest" "$1/index.json" | cut -d: -f2); jq -e "(.layers | length) == 2 and all(.layers[]; .mediaType == \"application/vnd.oci.image.layer.v1.tar\")" "$1/blobs/sha256/$m" >/dev/null && for d in $(jq -r ".layers[].digest" "$1/blobs/sha256/$m" | cut -d: -f2); do tar -tf "$1/blobs/sha256/$d" >/dev/null || exit 1; done' _ "$dir/zlocal"
+state=$dir/state-z4
+check "a cold build from the uncompressed directory cache hits every step" bash -c \
+  "$(declare -f build cached steps all_cached); dir=$dir; state=$state; SLIPWAY=$SLIPWAY; build z4 -o type=local,dest=$dir/z4 --cache-from type=local,src=$dir/zlocal $dir/ctx4 && all_cached z4 && cmp $dir/z3/final $dir/z4/final"
+if build z5 --cache-to "type=registry,ref=$REGISTRY/cache/z:y,compression=brotli" "$dir/ctx4"; then
+  fail "--cache-to compression=brotli is refused"; else
+  check "--cache-to compression=brotli: says what it takes" grep -q 'invalid compression "brotli" in --cache-to.*use gzip, zstd or uncompressed' "$dir/z5.log"; fi
+
 # two platforms exporting to one ref: neither erases the other
 state=$dir/state-p1
 build pa --platform linux/amd64 -t "$REGISTRY/t/plat:amd64" --push --cache-to "type=registry,ref=$REGISTRY/cache/plat:x,mode=max" "$dir/ctx3"
