@@ -53,12 +53,14 @@ void sw_cache_commit (sw_engine *e);
  * "not supported yet: --cache-to type=gha". */
 int sw_cache_remote_open (sw_engine *e, sw_error **err);
 void sw_cache_remote_free (sw_engine *e);
-/* On a local miss: is key in a --cache-from directory, its blob there and whole (hashed,
- * not extracted) and packed with this build's options?  1: *rec filled, *src the source;
+/* On a local miss: is key in a --cache-from source (a directory or a registry), its blob
+ * whole and packed with this build's options?  Whole means: hashed as it is read, or, for
+ * a registry's blob when the build pushes, copied into the target repository
+ * registry-to-registry (the target checks the digest).  1: *rec filled, *src the source;
  * the layer's tree is extracted only if a later step reads it (sw_cache_remote_materialize)
  * and its blob is streamed from the source wherever it goes (sw_cache_remote_blob).
- * 0: not such a hit (try sw_cache_remote_fetch); -1: the entry's blob is corrupted (a
- * warning; a miss). */
+ * 0: not such a hit (try sw_cache_remote_fetch); -1: the entry's blob is corrupted or
+ * cannot be had (a warning; a miss). */
 struct sw_cache_loc;
 int sw_cache_remote_lazy (sw_engine *e, const char *key, sw_step_record *rec, struct sw_cache_loc **src);
 /* l is such a hit: extract its tree into the layer store, record it locally, set l->dir. */

@@ -18,8 +18,10 @@
  * dropped some of its entries, merges and writes again (a few rounds, bounded).
  *
  * Import is lazy: a local miss looks the key up in the --cache-from sources, in order; a
- * hit fetches the blob into the layer store and records it locally, and from then on it
- * is a local hit (and, from a registry, its push is a cross-repository mount).
+ * hit's tree is extracted into the layer store (and recorded locally) only when a later
+ * step reads it; until then its blob stays where it is and goes from there wherever the
+ * build puts it (a push: registry-to-registry; an OCI output or another cache: streamed).
+ * The blob is checked whole before the hit counts (verify_lazy).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +70,11 @@ struct sw_remote_cache
   sw_cache_loc *to;     /* --cache-to, or NULL */
   bool mode_max;
   bool ignore_error;
+  /* --cache-to compression= / compression-level=: the cache's own layers are packed so
+   * (when that differs from the image's, they are other blobs than the image's layers) */
+  bool compression_set;
+  sw_compression compression;
+  int compression_level; /* -1: the compressor's default, or the image's when no compression= */
 };
 
 /* ---- specs ---- */
@@ -124,6 +131,38 @@ parse_spec (const char *flag, const char *spec, bool export, sw_cache_loc **out,
   return 0;
 }
 
+/* compression=gzip|zstd|uncompressed[,compression-level=N], as an image output takes them */
+static int
+parse_compression (struct sw_remote_cache *rc, const char *spec, sw_error **err)
+{
+  cleanup_free char *c = sw_csv_get (spec, "compression");
+  cleanup_free char *level = sw_csv_get (spec, "compression-level");
+  rc->compression_level = -1;
+  if (c)
+    {
+      if (strcmp (c, "uncompressed") == 0)
+        rc->compression = SW_COMPRESSION_NONE;
+      else if (strcmp (c, "gzip") == 0)
+        rc->compression = SW_COMPRESSION_GZIP;
+      else if (strcmp (c, "zstd") == 0)
+        rc->compression = SW_COMPRESSION_ZSTD;
+      else
+        return sw_error_make (err, EINVAL, "invalid compression \"%s\" in --cache-to \"%s\": use gzip, zstd or uncompressed",
+                              c, spec);
+      rc->compression_set = true;
+    }
+  if (level)
+    {
+      char *end;
+      long v = strtol (level, &end, 10);
+      if (*level == '\0' || *end || v < 0 || v > 22)
+        return sw_error_make (err, EINVAL, "invalid compression-level \"%s\" in --cache-to \"%s\": use 0 to 22", level,
+                              spec);
+      rc->compression_level = (int) v;
+    }
+  return 0;
+}
+
 int
 sw_cache_remote_open (sw_engine *e, sw_error **err)
 {
@@ -155,7 +194,11 @@ sw_cache_remote_open (sw_engine *e, sw_error **err)
         return sw_error_make (err, EINVAL, "invalid mode \"%s\" in --cache-to \"%s\": use min or max", mode, spec);
       rc->mode_max = mode && strcmp (mode, "max") == 0;
       rc->ignore_error = ie && (strcmp (ie, "true") == 0 || strcmp (ie, "1") == 0);
-      static const char *const known[] = { "type", "ref", "dest", "mode", "ignore-error", "oci-mediatypes", "image-manifest" };
+      if (parse_compression (rc, spec, err) < 0)
+        return -1;
+      static const char *const known[] = { "type",           "ref",          "dest",        "mode",
+                                           "ignore-error",   "oci-mediatypes", "image-manifest", "compression",
+                                           "compression-level" };
       cleanup_free char *copy = sw_xstrdup (spec);
       char *save = NULL;
       for (char *p = strtok_r (copy, ",", &save); p && strchr (spec, '='); p = strtok_r (NULL, ",", &save))
@@ -339,27 +382,43 @@ sw_cache_remote_fetch (sw_engine *e, const char *key)
   return 0;
 }
 
+/* Make sure the hit's blob is whole before the step is reported CACHED — a bad blob is
+ * then a miss and the step runs, never a wrong image nor a failed push.  When the build
+ * pushes, a registry's blob goes to the target repository now, registry-to-registry (a
+ * mount within one registry, else a download streamed into an upload: the download is
+ * hashed on the way and the target checks the digest when the upload completes), so the
+ * check costs nothing the push would not; otherwise the blob is read and hashed. */
+static int
+verify_lazy (sw_engine *e, remote_entry *re, sw_error **err)
+{
+  sw_sink check;
+  if (re->loc->t == &sw_cache_registry_transport && e->push_repo)
+    return sw_blob_copy (e->reg, e->push_repo, re->loc->ref, re->rec.blob_digest, re->rec.blob_size, err);
+  sw_sink_null (&check);
+  return re->loc->t->get_blob (e, re->loc, re->rec.blob_digest, re->rec.blob_size, &check, err);
+}
+
 int
 sw_cache_remote_lazy (sw_engine *e, const char *key, sw_step_record *rec, sw_cache_loc **src)
 {
   remote_entry *re = find_entry (e, key);
   char opts[64];
   cleanup_error sw_error *err = NULL;
-  sw_sink check;
 
-  /* a directory's blob can be checked whole without extracting it; a registry's cannot
-   * (it would be downloaded to be checked): those are extracted at once, and checked so */
+  /* a blob packed with other options than this build's is not the image's layer: that
+   * hit is extracted (sw_cache_remote_fetch) and packed again */
   snprintf (opts, sizeof opts, "%d/%d/%lld", (int) e->compression, e->compression_level, (long long) e->epoch);
-  if (re == NULL || re->loc->t != &sw_cache_local_transport || strcmp (re->rec.blob_opts, opts) != 0)
+  if (re == NULL || strcmp (re->rec.blob_opts, opts) != 0)
     return 0;
-  sw_sink_null (&check);
-  if (re->loc->t->get_blob (e, re->loc, re->rec.blob_digest, re->rec.blob_size, &check, &err) < 0)
+  if (verify_lazy (e, re, &err) < 0)
     {
       sw_warn ("--cache-from %s: layer %s: %s (the step runs instead)", re->loc->name, re->rec.blob_digest,
                sw_error_message (err));
       return -1;
     }
   *rec = re->rec;
+  if (re->loc->ref) /* a later export copies the blob from there */
+    snprintf (rec->pushed_to, sizeof rec->pushed_to, "%s/%s", re->loc->ref->domain, re->loc->ref->path);
   *src = re->loc;
   return 1;
 }
@@ -390,6 +449,33 @@ sw_cache_remote_blob (sw_engine *e, const sw_layer *l, sw_sink *sink, sw_error *
 
 /* ---- export ---- */
 
+/* How the cache's layers are packed: the image's options, with --cache-to's compression
+ * and level when it has them. */
+static void
+cache_pack_opts (sw_engine *e, sw_pack_opts *o)
+{
+  struct sw_remote_cache *rc = e->remote;
+  sw_engine_pack_opts (e, o);
+  if (rc == NULL || rc->to == NULL)
+    return;
+  if (rc->compression_set)
+    {
+      o->compression = rc->compression;
+      o->level = rc->compression_level;
+    }
+  else if (rc->compression_level >= 0)
+    o->level = rc->compression_level;
+}
+
+/* Are the cache's layers other blobs than the image's? */
+static bool
+own_compression (sw_engine *e)
+{
+  sw_pack_opts o;
+  cache_pack_opts (e, &o);
+  return o.compression != e->compression || o.level != e->compression_level;
+}
+
 int
 sw_cache_pack_layer (sw_engine *e, sw_layer *l, sw_sink *sink, sw_error **err)
 {
@@ -400,7 +486,7 @@ sw_cache_pack_layer (sw_engine *e, sw_layer *l, sw_sink *sink, sw_error **err)
       sw_sink_abort (sink);
       return sw_error_make (err, ENOENT, "the layer of %s is no longer on disk", l->label);
     }
-  sw_engine_pack_opts (e, &o);
+  cache_pack_opts (e, &o);
   if (sw_layer_pack_path (l->dir, &o, sink, &info, err) < 0)
     return -1;
   if (l->digest[0] && strcmp (l->digest, info.digest) != 0)
@@ -431,19 +517,38 @@ our_entries (sw_engine *e, const sw_image_result *results, size_t n_results, jso
 {
   struct sw_remote_cache *rc = e->remote;
   char opts[64];
-  snprintf (opts, sizeof opts, "%d/%d/%lld", (int) e->compression, e->compression_level, (long long) e->epoch);
+  sw_pack_opts o;
+  bool own = own_compression (e);
+  cache_pack_opts (e, &o);
+  snprintf (opts, sizeof opts, "%d/%d/%lld", (int) o.compression, o.level, (long long) e->epoch);
   for (size_t i = 0; i < e->hub->n_all_layers; i++)
     {
       sw_layer *l = e->hub->all_layers[i];
       if (!l->built || l->cache_key[0] == '\0' || (!rc->mode_max && !in_results (l, results, n_results)))
         continue;
-      if (rc->to->t->put_layer (e, rc->to, l, err) < 0)
+      /* With a compression of its own, the cache's blob is the layer's tree packed so: a
+       * stand-in for the layer that knows only its tree (the image's blob, wherever it
+       * was pushed or whatever cache it came from, is not that blob). */
+      sw_layer own_blob, *put = l;
+      if (own)
+        {
+          if (l->dir == NULL && l->cache_src && sw_cache_remote_materialize (e, l, err) < 0)
+            return -1;
+          own_blob = *l;
+          own_blob.digest[0] = own_blob.media_type[0] = '\0';
+          own_blob.size = 0;
+          own_blob.pushed = false;
+          own_blob.pushed_to = NULL;
+          own_blob.cache_src = NULL;
+          put = &own_blob;
+        }
+      if (rc->to->t->put_layer (e, rc->to, put, err) < 0)
         return -1;
       /* a built layer keeps its step's own time (its history entry's), as the cache's does */
       json_object_set_new (entries, l->cache_key,
-                           entry_json (l->diff_id, l->digest, l->media_type, opts,
+                           entry_json (put->diff_id, put->digest, put->media_type, opts,
                                        *l->created ? l->created : (e->epoch_str ? e->epoch_str : e->created),
-                                       l->size));
+                                       put->size));
     }
   return 0;
 }

@@ -255,6 +255,8 @@ state=$dir/state-r2 # a cold runner
 check "a cold state dir with --cache-from builds" build r2 -t "$REGISTRY/t/remote:v1" --push --cache-from "type=registry,ref=$cref" "$dir/ctx4"
 check "cold state dir + --cache-from: every step CACHED (mode=max: the compile stage too)" all_cached r2
 check "cold state dir + --cache-from: the same image digest" test "$(digest r1)" = "$(digest r2)"
+check "cold state dir + --cache-from: nothing extracted, the layer store empty (the blobs are mounted)" bash -c \
+  '! grep -q "extracting" "$1/r2.log" && [ -z "$(ls -A "$1/state-r2/layers" 2>/dev/null)" ]' _ "$dir"
 state=$dir/state-r3
 check "mode=min exports" build r3 -t "$REGISTRY/t/remote:v1" --push --cache-to "type=registry,ref=$REGISTRY/cache/min:x,mode=min" "$dir/ctx4"
 state=$dir/state-r4
@@ -276,6 +278,72 @@ check "a corrupted cache blob: the build succeeds" build k2 -o "type=local,dest=
 if is_cached k2 "RUN echo fine"; then fail "a corrupted cache blob: the step runs"; else pass "a corrupted cache blob: the step runs"; fi
 check "a corrupted cache blob: the right file" bash -c '[ "$(cat "$1/fine")" = fine ]' _ "$dir/k2"
 check "a corrupted cache blob: a warning says so" grep -q "cache-from" "$dir/k2.log"
+
+# the cache in another registry than the image's: a hit's blob is streamed from one into
+# the other, nothing on local disk; a corrupted blob there is a miss and the step runs
+first_registry=$REGISTRY
+start_registry "$dir/registry2" || { fail "a second registry starts"; exit 0; }
+creg=$REGISTRY; REGISTRY=$first_registry
+mkdir -p "$dir/ctx7"
+printf 'FROM %s/base/busybox:latest\nRUN head -c 8388608 /dev/urandom > /big\nRUN echo fine > /fine\n' "$REGISTRY" > "$dir/ctx7/Dockerfile"
+state=$dir/state-x1
+check "export to a cache in another registry" build x1 -t "$REGISTRY/t/xreg:v1" --push \
+  --cache-to "type=registry,ref=$creg/cache/x:main,mode=max" "$dir/ctx7"
+state=$dir/state-x2
+check "a cold state dir with --cache-from another registry, pushing to a new repository" build x2 \
+  -t "$REGISTRY/t/xreg-new:v1" --push --cache-from "type=registry,ref=$creg/cache/x:main" "$dir/ctx7"
+check "from another registry: every step CACHED, the same image digest" bash -c \
+  "$(declare -f cached steps all_cached digest); dir=$dir; all_cached x2 && [ \"\$(digest x1)\" = \"\$(digest x2)\" ]"
+check "from another registry: nothing extracted, the layer store empty" bash -c \
+  '! grep -q "extracting" "$1/x2.log" && [ -z "$(ls -A "$1/state-x2/layers" 2>/dev/null)" ]' _ "$dir"
+check "from another registry: under 1 MiB written to the state dir (the layers are 8 MiB)" bash -c \
+  '[ "$(du -sk "$1" | cut -f1)" -lt 1024 ]' _ "$dir/state-x2"
+check "from another registry: the pushed image is whole (every blob verified by a copy)" \
+  skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/t/xreg-new:v1" "oci:$dir/x2-copy:x"
+# corrupt the small layer's blob (RUN echo fine) in the cache registry's storage
+xblob=$(skopeo inspect --tls-verify=false --raw "docker://$creg/cache/x:main" | jq -r '.layers | min_by(.size) | .digest')
+xdata=$dir/registry2/data/docker/registry/v2/blobs/sha256/${xblob:7:2}/${xblob#sha256:}/data
+check "the small cache blob is in the cache registry's storage" test -f "$xdata"
+head -c "$(stat -c %s "$xdata")" /dev/urandom > "$xdata"
+state=$dir/state-x3
+check "a corrupted blob in another registry, pushing: the build succeeds" build x3 \
+  -t "$REGISTRY/t/xreg-bad:v1" --push --cache-from "type=registry,ref=$creg/cache/x:main" "$dir/ctx7"
+check "a corrupted blob in another registry: its step runs, the other hits" bash -c \
+  "$(declare -f cached is_cached); dir=$dir; ! is_cached x3 'RUN echo fine' && is_cached x3 'RUN head'"
+check "a corrupted blob in another registry: a warning says so" grep -q "cache-from.*the step runs instead" "$dir/x3.log"
+check "a corrupted blob in another registry: the pushed image is whole" \
+  skopeo copy -q --src-tls-verify=false "docker://$REGISTRY/t/xreg-bad:v1" "oci:$dir/x3-copy:x"
+printf 'FROM %s/t/xreg-bad:v1\n' "$REGISTRY" > "$dir/x3-check.Dockerfile"
+state=$dir/state-x4
+build x4 -o "type=local,dest=$dir/x4" -f "$dir/x3-check.Dockerfile" "$dir/ctx7"
+check "a corrupted blob in another registry: the image has the right files" bash -c \
+  '[ "$(cat "$1/fine")" = fine ] && [ "$(stat -c %s "$1/big")" = 8388608 ]' _ "$dir/x4"
+
+# --cache-to compression=: the cache's own layers are packed so; a cold build from it hits
+# and makes the same (gzip) image
+state=$dir/state-z1
+check "--cache-to compression=zstd,compression-level=3 exports" build z1 -t "$REGISTRY/t/zcache:v1" --push \
+  --cache-to "type=registry,ref=$REGISTRY/cache/z:x,mode=max,compression=zstd,compression-level=3" "$dir/ctx4"
+zraw=$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/cache/z:x")
+check "compression=zstd: the cache's layers are zstd blobs" bash -c \
+  'jq -e "(.layers | length) == 2 and all(.layers[]; .mediaType == \"application/vnd.oci.image.layer.v1.tar+zstd\")" <<<"$1" >/dev/null' _ "$zraw"
+check "compression=zstd: the cache's blobs are zstd frames" bash -c \
+  'd=$(jq -r ".layers[0].digest" <<<"$1"); curl -sf "http://$2/v2/cache/z/blobs/$d" | head -c 4 | od -An -tx1 | grep -q "28 b5 2f fd"' _ "$zraw" "$REGISTRY"
+state=$dir/state-z2
+check "a cold build from the zstd cache" build z2 -t "$REGISTRY/t/zcache:v1" --push --cache-from "type=registry,ref=$REGISTRY/cache/z:x" "$dir/ctx4"
+check "from the zstd cache: every step CACHED, the same (gzip) image" bash -c \
+  "$(declare -f cached steps all_cached digest); dir=$dir; all_cached z2 && [ \"\$(digest z1)\" = \"\$(digest z2)\" ]"
+state=$dir/state-z3
+check "--cache-to type=local,compression=uncompressed exports" build z3 -o "type=local,dest=$dir/z3" \
+  --cache-to "type=local,dest=$dir/zlocal,mode=max,compression=uncompressed" "$dir/ctx4"
+check "compression=uncompressed: the directory's layers are plain tars" bash -c \
+  'm=$(jq -r ".manifests[0].digest" "$1/index.json" | cut -d: -f2); jq -e "(.layers | length) == 2 and all(.layers[]; .mediaType == \"application/vnd.oci.image.layer.v1.tar\")" "$1/blobs/sha256/$m" >/dev/null && for d in $(jq -r ".layers[].digest" "$1/blobs/sha256/$m" | cut -d: -f2); do tar -tf "$1/blobs/sha256/$d" >/dev/null || exit 1; done' _ "$dir/zlocal"
+state=$dir/state-z4
+check "a cold build from the uncompressed directory cache hits every step" bash -c \
+  "$(declare -f build cached steps all_cached); dir=$dir; state=$state; SLIPWAY=$SLIPWAY; build z4 -o type=local,dest=$dir/z4 --cache-from type=local,src=$dir/zlocal $dir/ctx4 && all_cached z4 && cmp $dir/z3/final $dir/z4/final"
+if build z5 --cache-to "type=registry,ref=$REGISTRY/cache/z:y,compression=brotli" "$dir/ctx4"; then
+  fail "--cache-to compression=brotli is refused"; else
+  check "--cache-to compression=brotli: says what it takes" grep -q 'invalid compression "brotli" in --cache-to.*use gzip, zstd or uncompressed' "$dir/z5.log"; fi
 
 # two platforms exporting to one ref: neither erases the other
 state=$dir/state-p1
