@@ -492,5 +492,25 @@ else pass "an export that fails fails the build"; fi
 check "and no tag was written" bash -c '! skopeo inspect --tls-verify=false --raw "docker://$1" >/dev/null 2>&1' _ "$REGISTRY/t/exp:v1"
 check "ignore-error=true: a warning, the build succeeds" build e2 -t "$REGISTRY/t/exp:v1" --push \
   --cache-to "type=registry,ref=$dead/cache/x:y,ignore-error=true" "$dir/ctx3"
+# an export that fails mid-upload: the cache's registry (a second one, behind the fault proxy)
+# drops every blob upload after taking part of its body; two attempts a request keep it short
+main_registry=$REGISTRY
+start_registry "$dir/registry-faulty" || fail "the cache's registry starts"
+faulty_upstream=$REGISTRY; REGISTRY=$main_registry
+start_fault_proxy "$faulty_upstream" $(for n in $(seq 1 12); do printf 'drop@%d putdrop@%d ' "$n" "$n"; done) \
+  || fail "fault proxy starts"
+mkdir -p "$dir/ctx-mid"
+printf 'FROM %s\nRUN head -c 3000000 /dev/urandom > /blob\n' "$REGISTRY/base/busybox:latest" > "$dir/ctx-mid/Dockerfile"
+if SLIPWAY_RETRY_ATTEMPTS=2 build em1 --no-cache -t "$REGISTRY/t/mid:v1" --push \
+     --cache-to "type=registry,ref=$PROXY/cache/mid:x" "$dir/ctx-mid"; then
+  fail "an export failing mid-upload fails the build"
+else pass "an export failing mid-upload fails the build"; fi
+check "the upload was cut in the middle (the proxy dropped a blob's body)" grep -q "^fault \(drop\|putdrop\) on \(PATCH\|PUT\) .*/cache/mid/blobs/uploads/" "$PROXY_LOG"
+check "and the image's tag was not written" bash -c '! skopeo inspect --tls-verify=false --raw "docker://$1" >/dev/null 2>&1' _ "$REGISTRY/t/mid:v1"
+check "ignore-error=true, the same failure mid-upload: the build succeeds" env SLIPWAY_RETRY_ATTEMPTS=2 bash -c \
+  'timeout 300 "$SLIPWAY" build --progress=plain --state-dir "$1" --no-cache -t "$2" --push --cache-to "type=registry,ref=$3,ignore-error=true" "$4" > "$5" 2>&1' \
+  _ "$state" "$REGISTRY/t/mid:v1" "$PROXY/cache/mid:x" "$dir/ctx-mid" "$dir/em2.log"
+check "with a warning naming the cache export" bash -c 'grep -q -- "--cache-to .*cache/mid:x failed (ignore-error=true)" "$1" || { tail -5 "$1"; false; }' _ "$dir/em2.log"
+check "and the image's tag points at the image" skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/t/mid:v1"
 if build e3 --cache-to type=gha "$dir/ctx3"; then fail "--cache-to type=gha is refused"; else
   check "--cache-to type=gha: not supported yet" grep -q "not supported yet: --cache-to type=gha" "$dir/e3.log"; fi
