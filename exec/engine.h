@@ -41,6 +41,7 @@
 #include "sandbox/mounts.h"
 #include "store/state.h"
 #include "exec/workers.h"
+#include "layers/layers.h"
 #include "layers/sink.h"
 #include "emu/emu.h"
 #include "image/config.h"
@@ -249,6 +250,9 @@ void sw_engine_platform_exported (sw_engine *e);
 
 /* Queue a built layer's pack-and-upload on the workers (exec/layer_job.c). */
 void sw_engine_queue_pack (sw_engine *e, sw_layer *l);
+/* What packing l's tree with `compression` gave (digest, diffID, size, media type), recorded
+ * on l: the image's pack and the cache's own-compression pack record it alike. */
+void sw_layer_record_pack (sw_layer *l, const sw_layer_info *info, sw_compression compression);
 /* Queue the jobs of the deferred cached layers: the image will not be found whole in the
  * push repository (a step missed), so each blob is checked while the build goes on. */
 void sw_engine_queue_deferred (sw_engine *e);

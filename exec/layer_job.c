@@ -153,15 +153,21 @@ pack_job (void *arg, sw_error **err)
   if (l->from_cache && strcmp (l->diff_id, info.diff_id) != 0)
     return sw_error_make (err, EIO, "the cached layer of %s changed while it was packed (diffID %s, recorded %s); "
                                     "run the build again (or with --no-cache)", l->label, info.diff_id, l->diff_id);
-  snprintf (l->digest, sizeof l->digest, "%s", info.digest);
-  snprintf (l->diff_id, sizeof l->diff_id, "%s", info.diff_id);
-  l->size = (int64_t) info.size;
-  snprintf (l->media_type, sizeof l->media_type, "%s",
-            o.compression == SW_COMPRESSION_ZSTD   ? SW_MT_OCI_LAYER_ZSTD
-            : o.compression == SW_COMPRESSION_NONE ? SW_MT_OCI_LAYER
-                                                   : SW_MT_OCI_LAYER_GZIP);
+  sw_layer_record_pack (l, &info, o.compression);
   l->pushed = e->push_repo != NULL;
   return 0;
+}
+
+void
+sw_layer_record_pack (sw_layer *l, const sw_layer_info *info, sw_compression compression)
+{
+  snprintf (l->digest, sizeof l->digest, "%s", info->digest);
+  snprintf (l->diff_id, sizeof l->diff_id, "%s", info->diff_id);
+  l->size = (int64_t) info->size;
+  snprintf (l->media_type, sizeof l->media_type, "%s",
+            compression == SW_COMPRESSION_ZSTD   ? SW_MT_OCI_LAYER_ZSTD
+            : compression == SW_COMPRESSION_NONE ? SW_MT_OCI_LAYER
+                                                 : SW_MT_OCI_LAYER_GZIP);
 }
 
 void

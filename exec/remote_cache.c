@@ -491,13 +491,7 @@ sw_cache_pack_layer (sw_engine *e, sw_layer *l, sw_sink *sink, sw_error **err)
     return -1;
   if (l->digest[0] && strcmp (l->digest, info.digest) != 0)
     return sw_error_make (err, EIO, "packing %s again gave %s, not %s", l->dir, info.digest, l->digest);
-  snprintf (l->digest, sizeof l->digest, "%s", info.digest);
-  snprintf (l->diff_id, sizeof l->diff_id, "%s", info.diff_id);
-  l->size = (int64_t) info.size;
-  snprintf (l->media_type, sizeof l->media_type, "%s",
-            o.compression == SW_COMPRESSION_ZSTD   ? SW_MT_OCI_LAYER_ZSTD
-            : o.compression == SW_COMPRESSION_NONE ? SW_MT_OCI_LAYER
-                                                   : SW_MT_OCI_LAYER_GZIP);
+  sw_layer_record_pack (l, &info, o.compression);
   return 0;
 }
 
