@@ -666,16 +666,14 @@ publish (sw_engine *e, json_t *ours, sw_error **err)
           v = NULL;
           n = 0;
         }
-      if (round > 0 && has_all (ours, v, n))
+      if ((round > 0 && has_all (ours, v, n)) || round == PUBLISH_ROUNDS)
         {
-          free (v);
-          return 0;
-        }
-      if (round == PUBLISH_ROUNDS)
-        {
-          sw_warn ("--cache-to %s: other exports to the same ref kept replacing it; %d of this build's entries "
-                   "may be missing from it",
-                   to->name, (int) json_object_size (ours));
+          if (to->t->unlock)
+            to->t->unlock (to);
+          if (round == PUBLISH_ROUNDS && !has_all (ours, v, n))
+            sw_warn ("--cache-to %s: other exports to the same ref kept replacing it; %d of this build's entries "
+                     "may be missing from it",
+                     to->name, (int) json_object_size (ours));
           free (v);
           return 0;
         }

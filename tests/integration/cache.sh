@@ -457,12 +457,16 @@ mkdir -p "$dir/cx1" "$dir/cx2" "$dir/cx3"
 printf 'FROM %s/base/busybox:latest\nRUN uname -m > /arch\n' "$REGISTRY" > "$dir/cx1/Dockerfile"
 for i in 2 3; do echo "content $i" > "$dir/cx$i/f"; printf 'FROM scratch\nCOPY f /f\n' > "$dir/cx$i/Dockerfile"; done
 concurrent() { # NAME-PREFIX CACHE-TO: the four builds at once, each with its own cold state dir
-  local pids=() rc=0 p
+  local pids=() rc=0
   state=$dir/state-$1a build "$1a" --platform linux/amd64 -o "type=local,dest=$dir/$1a" --cache-to "$2" "$dir/cx1" & pids+=($!)
   state=$dir/state-$1b build "$1b" --platform linux/arm64 -o "type=local,dest=$dir/$1b" --cache-to "$2" "$dir/cx1" & pids+=($!)
   state=$dir/state-$1c build "$1c" --platform linux/amd64 -o "type=local,dest=$dir/$1c" --cache-to "$2" "$dir/cx2" & pids+=($!)
   state=$dir/state-$1d build "$1d" --platform linux/arm64 -o "type=local,dest=$dir/$1d" --cache-to "$2" "$dir/cx3" & pids+=($!)
-  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  local names=(a b c d) i
+  for i in 0 1 2 3; do # a failed build's last lines become the check's reason
+    wait "${pids[$i]}" && continue
+    rc=1; echo "$1${names[$i]}: $(tail -n 2 "$dir/$1${names[$i]}.log" | tr '\n' ' ')"
+  done
   return $rc
 }
 cold_hits() { # NAME-PREFIX CACHE-FROM: a cold build of each of the four hits every step
