@@ -2,7 +2,9 @@
  *
  * The pieces, made the first time a step needs the network:
  *   keeper  forked from slipway, root: starts the holder and pasta, then waits for
- *           slipway's end (EOF on a pipe only slipway holds) and kills pasta.
+ *           slipway's end (its pidfd, or EOF on a pipe only slipway holds), kills pasta
+ *           and reaps it and the holder (it is their subreaper: the daemonized pasta is
+ *           its child, not init's, which may never reap it).
  *   holder  the keeper's child: becomes nobody, unshares a user namespace (owned by
  *           nobody) and a network namespace owned by it, brings lo up, says so, and lives
  *           as long as the keeper.
@@ -182,13 +184,15 @@ typedef struct keeper_report
  * namespace owns, lo up; reports its errno (0: done), then lives as long as the keeper
  * (EOF on hold, or the keeper's death). */
 __attribute__ ((noreturn)) static void
-holder (int hold, int ready)
+holder (int hold, int ready, pid_t keeper_pid)
 {
   int err = 0;
-  prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (syscall (SYS_setgroups, 0, NULL) < 0 || syscall (SYS_setresgid, NOBODY, NOBODY, NOBODY) < 0
       || syscall (SYS_setresuid, NOBODY, NOBODY, NOBODY) < 0)
     err = errno ? errno : EPERM;
+  /* after the credential change, which clears a parent-death signal set before it */
+  else if (prctl (PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid () != keeper_pid)
+    err = errno ? errno : ESRCH;
   else if (unshare (CLONE_NEWUSER | CLONE_NEWNET) < 0)
     err = errno ? errno : EPERM;
   else
@@ -243,6 +247,7 @@ ns_path (char *buf, pid_t pid, const char *name)
 /* Everything the keeper needs, made before the fork. */
 typedef struct keeper_args
 {
+  pid_t build;             /* slipway */
   const char *const *argv; /* pasta's */
   const char *pidfile;
   const char *piddir; /* the pid file's own directory, removed with it */
@@ -250,6 +255,19 @@ typedef struct keeper_args
   int ready; /* write end: the keeper_report */
   int errw;  /* write end: pasta's stderr */
 } keeper_args;
+
+/* The keeper's end: pasta killed, the holder told (EOF on its pipe), and both reaped —
+ * as their subreaper they are our children, whatever pasta's daemonizing did. */
+static void
+keeper_cleanup (int pasta_pidfd, int hold)
+{
+  if (pasta_pidfd >= 0)
+    syscall (SYS_pidfd_send_signal, pasta_pidfd, SIGKILL, NULL, 0);
+  if (hold >= 0)
+    close (hold);
+  while (waitpid (-1, NULL, 0) > 0 || errno == EINTR)
+    ;
+}
 
 /* The keeper's body: a forked copy of a possibly multithreaded process, so system calls
  * only until it execs nothing itself (raw ones for credentials: glibc's wrappers would
@@ -261,6 +279,7 @@ keeper (const keeper_args *a)
 {
   keeper_report rep;
   memset (&rep, 0, sizeof rep);
+  int hold[2] = { -1, -1 }, hready[2] = { -1, -1 }, pasta_pidfd = -1;
   signal (SIGINT, SIG_IGN);
   signal (SIGTERM, SIG_IGN);
   signal (SIGHUP, SIG_IGN);
@@ -292,17 +311,33 @@ keeper (const keeper_args *a)
       }
     syscall (SYS_close_range, (unsigned) next, ~0U, 0U);
   }
-  int hold[2], hready[2];
+  /* slipway's end, however it comes.  The pipe's EOF alone is not enough: a child slipway
+   * forked and that has not exec'd yet holds a copy of its write end.  The pidfd, opened
+   * while slipway is still our parent, is slipway's and not a reused pid's. */
+  int build = (int) syscall (SYS_pidfd_open, a->build, 0);
+  if (build < 0 || getppid () != a->build)
+    {
+      rep.err = ESRCH, rep.step = 1;
+      goto report;
+    }
+  /* pasta daemonizes: its daemon becomes our child, not init's (which may never reap it),
+   * so that we can wait for it once killed */
+  if (prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+    {
+      rep.err = errno, rep.step = 1;
+      goto report;
+    }
   if (pipe2 (hold, O_CLOEXEC) < 0 || pipe2 (hready, O_CLOEXEC) < 0)
     {
       rep.err = errno, rep.step = 1;
       goto report;
     }
+  pid_t self = getpid ();
   pid_t h = (pid_t) syscall (SYS_clone, SIGCHLD, 0, 0, 0, 0);
   if (h == 0)
     {
-      close (hold[1]), close (hready[0]), close (a->ctl), close (a->ready), close (a->errw);
-      holder (hold[0], hready[1]);
+      close (hold[1]), close (hready[0]), close (a->ctl), close (a->ready), close (a->errw), close (build);
+      holder (hold[0], hready[1], self);
     }
   close (hold[0]), close (hready[1]);
   if (h < 0 || read_all (hready[0], &rep.err, sizeof rep.err) < 0 || rep.err != 0)
@@ -363,29 +398,26 @@ keeper (const keeper_args *a)
     pid_t p = 0;
     for (ssize_t i = 0; i < r && buf[i] >= '0' && buf[i] <= '9'; i++)
       p = p * 10 + (buf[i] - '0');
-    int pidfd = p > 0 ? (int) syscall (SYS_pidfd_open, p, 0) : -1;
-    if (!WIFEXITED (st) || WEXITSTATUS (st) != 0 || pidfd < 0)
+    pasta_pidfd = p > 0 ? (int) syscall (SYS_pidfd_open, p, 0) : -1;
+    if (!WIFEXITED (st) || WEXITSTATUS (st) != 0 || pasta_pidfd < 0)
       {
-        if (pidfd >= 0)
-          syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
         rep.err = EIO, rep.step = 3, rep.status = st;
         goto report;
       }
     rep.pasta = p;
     (void) write_all (a->ready, &rep, sizeof rep);
     close (a->ready);
-    for (;;)
-      {
-        char c;
-        ssize_t rr = read (a->ctl, &c, 1);
-        if (rr == 0 || (rr < 0 && errno != EINTR))
-          break;
-      }
-    syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-    _exit (0); /* hold closes: the holder goes too */
+    struct pollfd ends[2] = { { a->ctl, POLLIN, 0 }, { build, POLLIN, 0 } };
+    while (poll (ends, 2, -1) < 0 && errno == EINTR)
+      ;
+    keeper_cleanup (pasta_pidfd, hold[1]);
+    _exit (0);
   }
 report:
   (void) write_all (a->ready, &rep, sizeof rep);
+  unlink (a->pidfile); /* slipway does too, unless it is gone */
+  rmdir (a->piddir);
+  keeper_cleanup (pasta_pidfd, hold[1]);
   _exit (1);
 }
 
@@ -476,7 +508,7 @@ net_setup (sw_error **err)
       rmdir (dir);
       return e;
     }
-  keeper_args ka = { argv, pidfile, dir, ctl[0], ready[1], errp[1] };
+  keeper_args ka = { getpid (), argv, pidfile, dir, ctl[0], ready[1], errp[1] };
   pid_t k = fork ();
   if (k == 0)
     keeper (&ka);
@@ -540,7 +572,8 @@ net_setup (sw_error **err)
   /* ctl[1] stays open (close-on-exec) until this process ends: its EOF is the keeper's cue */
   net_fd = nfd;
   clock_gettime (CLOCK_MONOTONIC, &t1);
-  sw_debug ("sandbox: own network ready (pasta %d, keeper %d) in %.1f ms%s", (int) rep.pasta, (int) k,
+  sw_debug ("sandbox: own network ready (pasta %d, keeper %d, holder %d) in %.1f ms%s", (int) rep.pasta, (int) k,
+            (int) rep.holder,
             (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6,
             forward ? ", DNS forwarded to the host's resolver" : "");
   return 0;

@@ -122,25 +122,28 @@ if [ $rc -eq 0 ] && grep -q "CapEff: *$full" <<<"$out" && grep -q 'Seccomp: *0' 
   pass "RUN --security=insecure with --allow: every capability, no seccomp"
 else fail "RUN --security=insecure with --allow" "rc=$rc $(grep -E 'CapEff|error' <<<"$out" | tail -2)"; fi
 
-# -- nothing of the network outlives slipway (exit, SIGKILL) -----------------------------------
-# (pasta daemonizes: counted by its command line, before, during and after)
-left=$(pgrep -a -f '^/usr/bin/pasta .*--netns /proc/self/fd/4' | wc -l)
-pre=$left
+# -- nothing of the network outlives slipway (SIGKILL mid-RUN) ----------------------------------
+# The build's own pasta and holder, by the pids its debug log names: after slipway's SIGKILL
+# both are gone entirely — killed and reaped by the keeper (their subreaper), not zombies left
+# to an init that may never reap them — and the keeper has ended.
 piddirs() { find /tmp -maxdepth 1 -name 'slipway-pasta-*' -mmin -10 | wc -l; }
 dirs_pre=$(piddirs)
 printf 'FROM %s/base/busybox:latest\nRUN echo running-$((40+2)); sleep 300\n' "$REGISTRY" > "$T/ctx/Dockerfile"
-"$SLIPWAY" build --state-dir "$T/bstate" --insecure-registry "$REGISTRY" --progress plain "$T/ctx" > "$T/out" 2>&1 &
+"$SLIPWAY" build --debug --state-dir "$T/bstate" --insecure-registry "$REGISTRY" --progress plain "$T/ctx" > "$T/out" 2>&1 &
 pid=$!
 for _ in $(seq 400); do grep -q running-42 "$T/out" 2>/dev/null && break; sleep 0.05; done
-during=$(pgrep -a -f '^/usr/bin/pasta .*--netns /proc/self/fd/4' | wc -l)
+read -r npasta nkeeper nholder < <(sed -n 's/.*own network ready (pasta \([0-9]*\), keeper \([0-9]*\), holder \([0-9]*\)).*/\1 \2 \3/p' "$T/out")
+running() { [ -n "$1" ] && [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+if grep -q running-42 "$T/out" && running "$npasta" && grep -qa pasta "/proc/$npasta/cmdline" && running "$nholder"; then
+  pass "mid-RUN: the build's pasta and holder run"
+else fail "mid-RUN: the build's pasta and holder run" "pasta=$npasta holder=$nholder $(tail -2 "$T/out")"; fi
 kill -KILL $pid; wait $pid 2>/dev/null
-for _ in $(seq 40); do
-  left=$(pgrep -a -f '^/usr/bin/pasta .*--netns /proc/self/fd/4' | wc -l)
-  [ "$left" -le "$pre" ] && break; sleep 0.05
-done
-if grep -q running-42 "$T/out" && [ "$during" -gt "$pre" ] && [ "$left" -le "$pre" ]; then
-  pass "SIGKILL mid-RUN: the build's pasta is gone after it"
-else fail "SIGKILL mid-RUN: the build's pasta is gone" "before=$pre during=$during after=$left"; fi
+gone() { local p; for p in "$@"; do [ -z "$p" ] || [ ! -e "/proc/$p" ] || return 1; done; }
+for _ in $(seq 100); do gone "$npasta" "$nholder" && ! running "$nkeeper" && break; sleep 0.05; done
+if [ -n "$npasta" ] && gone "$npasta" "$nholder"; then pass "SIGKILL mid-RUN: the build's pasta and holder are gone, reaped"
+else fail "SIGKILL mid-RUN: pasta and holder gone, reaped" "pasta=$npasta:$(awk '{print $3}' /proc/$npasta/stat 2>/dev/null) holder=$nholder:$(awk '{print $3}' /proc/$nholder/stat 2>/dev/null)"; fi
+if [ -n "$nkeeper" ] && ! running "$nkeeper"; then pass "SIGKILL mid-RUN: the keeper has ended"
+else fail "SIGKILL mid-RUN: the keeper has ended" "keeper=$nkeeper"; fi
 sleep 0.5
 [ "$(piddirs)" -le "$dirs_pre" ] && pass "no pid-file directory of pasta left behind" \
   || fail "pasta pid-file directories left" "$(find /tmp -maxdepth 1 -name 'slipway-pasta-*' -mmin -10)"
