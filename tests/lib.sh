@@ -49,6 +49,13 @@ count_procs() {
   echo "$n"
 }
 
+# eventually SECONDS CMD…: CMD succeeds within SECONDS, polled every 0.1 s — for what the
+# kernel finishes after a process is gone (parent-death signals, a PID namespace's teardown),
+# which a loaded machine may take a while to get to.
+eventually() { local end=$((SECONDS + $1)); shift; until "$@"; do [ $SECONDS -lt $end ] || return 1; sleep 0.1; done; }
+# no_procs MARKER: no process has MARKER in its command line (see count_procs)
+no_procs() { [ "$(count_procs "$1")" = 0 ]; }
+
 # free_port: a TCP port nothing listens on, on 127.0.0.1.
 free_port() {
   python3 - <<'PY'

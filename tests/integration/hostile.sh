@@ -179,6 +179,7 @@ for p in "${pids[@]}"; do wait "$p" && ok=$((ok + 1)); done
   && pass "nothing outside the root changed" || fail "something outside the root changed" "$(ls -la "$outside")"
 [ "$(grep -c "$T" /proc/self/mountinfo)" = "$mounts_before" ] && pass "no mount left" \
   || fail "mounts left" "$(grep "$T" /proc/self/mountinfo | head -3)"
-sleep 0.3
+no_state_procs() { ! pgrep -f "$T/state" >/dev/null; }
+eventually 10 no_state_procs
 left=$(pgrep -a -f "$T/state" | grep -v pgrep || true)
 [ -z "$left" ] && pass "no process of these builds left" || fail "processes left" "$left"

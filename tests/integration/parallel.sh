@@ -118,7 +118,7 @@ check "it failed quickly: the sleeping sibling was stopped ($(echo "$t1 - $t0" |
 check "the error names the first failure" bash -c 'grep -q "exit code: 7" <<<"$1" && ! grep -q "^slipway: cancelled" <<<"$1"' _ "$out"
 check "the error repeats the step's last output" bash -c 'grep -q "^compiler says no" <<<"$1"' _ "$out"
 check "no tag moved" test "$(digest_of "$REGISTRY/t/keep:v1")" = "$before"
-check "no sleep left running" test "$(count_procs "sleep 43")" -eq 0
+check "no sleep left running" eventually 10 no_procs "sleep 43"
 check "nothing left mounted" test "$(grep -c "$dir" /proc/self/mountinfo)" -eq 0
 
 # a platform exports (and runs its smoke tests) as soon as its own stages are done, while
@@ -138,5 +138,5 @@ check "and was stopped: the build failed well before the smoke test's 47 s ($(ec
   bash -c '(( $(echo "'"$t1"' - '"$t0"' < 30" | bc) ))'
 check "the error is the failing platform's" bash -c 'grep -q "exit code: 9" <<<"$1" && grep -q "^arm64 says no" <<<"$1"' _ "$out"
 check "no tag moved by the failed two-platform build" test "$(digest_of "$REGISTRY/t/keep:v1")" = "$before"
-check "no smoke test left running" test "$(count_procs "sleep 47")" -eq 0
+check "no smoke test left running" eventually 10 no_procs "sleep 47"
 check "nothing left mounted after it" test "$(grep -c "$dir" /proc/self/mountinfo)" -eq 0

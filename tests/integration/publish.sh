@@ -61,4 +61,5 @@ out=$("$SLIPWAY" build --progress=plain --state-dir "$state" -t "$REGISTRY/sm/sl
 check "build --smoke-timeout stops a command and fails the build" bash -c '[ $1 -ne 0 ] && [ $(( $(date +%s) - $2 )) -lt 40 ] && grep -q "did not finish in 2 s" <<<"$3"' _ $rc "$start" "$out"
 check "build --smoke-timeout: no tag" bash -c '! skopeo inspect --tls-verify=false "docker://$1/sm/slow:1" >/dev/null 2>&1' _ "$REGISTRY"
 # the shell and its sleep, by marks of this test alone (a bare "sleep 60" may be another test's)
-check "no sandbox process left" test "$(count_procs 'publish-smoke-slow')$(count_procs 'sleep 67')" = 00
+no_smoke_procs() { no_procs publish-smoke-slow && no_procs "sleep 67"; }
+check "no sandbox process left" eventually 10 no_smoke_procs

@@ -39,7 +39,7 @@ for sig in TERM KILL; do
   pid=$!
   for _ in $(seq 400); do grep -q started "$T/out" 2>/dev/null && break; sleep 0.05; done
   kill -"$sig" "$pid"; wait "$pid" 2>/dev/null; rc=$?
-  sleep 0.5
+  eventually 10 no_procs "$marker"
   # no process of the step is left, so no mount namespace of it is either; and nothing
   # was ever mounted in ours
   left=$(count_procs "$marker")

@@ -17,7 +17,7 @@ for sig in TERM INT KILL; do
   pid=$!
   for _ in $(seq 100); do grep -q started "$T/out" 2>/dev/null && break; sleep 0.05; done
   kill -"$sig" "$pid"; wait "$pid" 2>/dev/null; rc=$?
-  sleep 0.3
+  eventually 10 no_procs "$marker"
   left_procs=$(count_procs "$marker")
   # no process of the step left means no mount namespace of it left; and nothing is ever
   # mounted in ours
