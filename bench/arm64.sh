@@ -34,7 +34,7 @@ arch_of() { skopeo inspect --tls-verify=false --config "docker://$1" | jq -r .ar
 
 slipway_round() { # round
   local s; s=$(now)
-  "$SLIPWAY" build --platform linux/arm64 --state-dir "$W/state" --insecure-registry "$REGISTRY" \
+  "$SLIPWAY" build --no-cache --platform linux/arm64 --state-dir "$W/state" --insecure-registry "$REGISTRY" \
     -t "$REGISTRY/bench/arm64-$1:slipway" --push "$W/ctx" > "$W/slipway-$1.log" 2>&1 \
     || { echo "slipway build failed:"; tail -5 "$W/slipway-$1.log"; exit 1; }
   report "slipway build --push ($1, $(arch_of "$REGISTRY/bench/arm64-$1:slipway"))" "$s" "$(now)"

@@ -29,7 +29,7 @@ build_ms() { # case mode round
   local c=$1 mode=$2 r=$3 s e extra=()
   [ "$mode" = host ] && extra=(--network host --allow network.host)
   s=$(now)
-  "$SLIPWAY" build --state-dir "$W/state-$c-$mode" --progress plain "${extra[@]}" "$W/$c" \
+  "$SLIPWAY" build --no-cache --state-dir "$W/state-$c-$mode" --progress plain "${extra[@]}" "$W/$c" \
     > "$W/$c-$mode-$r.log" 2>&1 || { echo "FAILED: $c $mode: $(tail -3 "$W/$c-$mode-$r.log")" >&2; echo -1; return; }
   e=$(now)
   echo $(( (e - s) / 1000000 ))

@@ -19,7 +19,7 @@ start_registry "$work/registry"
 tests/fixtures/push-busybox.sh "$REGISTRY" base/busybox:latest >/dev/null
 mkdir -p "$work/ctx"
 printf 'FROM %s/base/busybox:latest\nRUN dd if=/dev/urandom of=/big bs=1M count=%d 2>/dev/null\n' "$REGISTRY" "$mib" > "$work/ctx/Dockerfile"
-sd="--state-dir $work/state"
+sd="--no-cache --state-dir $work/state"  # every build runs its RUN: the layer is new each time
 
 run() { # NAME CMD…: wall and CPU time (user+sys, children included); the export step's time
   local name=$1; shift
