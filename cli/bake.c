@@ -77,6 +77,7 @@ struct bake
   bool per_target;
   const char *state_dir;
   struct list insecure;
+  struct list allow; /* --allow: the entitlements targets may be given */
   struct list smoke;
   const char *smoke_timeout;
   pthread_mutex_t out_mu;
@@ -162,6 +163,35 @@ unsupported (const struct target *t, const char *field, sw_error **err)
   return -1;
 }
 
+/* Whether bake's --allow (repeated, or comma-separated) grants the entitlement NAME. */
+static bool
+granted (const struct bake *bk, const char *name)
+{
+  size_t n = strlen (name);
+  for (size_t i = 0; i < bk->allow.n; i++)
+    for (const char *p = bk->allow.v[i]; *p;)
+      {
+        size_t len = strcspn (p, ",");
+        if (len == n && strncmp (p, name, n) == 0)
+          return true;
+        p += len + (p[len] == ',');
+      }
+  return false;
+}
+
+/* Give target T's build the entitlement NAME, which bake's --allow must grant. */
+static int
+entitle (const struct bake *bk, const struct target *t, const char *name, sw_error **err)
+{
+  if (!granted (bk, name))
+    {
+      fprintf (stderr, "slipway: target %s: additional privileges requested: %s (grant them with --allow %s)\n",
+               t->name, name, name);
+      return -1;
+    }
+  return set (t->b, SW_OPT_ALLOW, name, err);
+}
+
 /* An object of buildx's CSV attributes back to "k=v,k=v" (type first). */
 static char *
 csv_of (const json_t *o)
@@ -211,10 +241,19 @@ configure (struct bake *bk, struct target *t, sw_error **err)
   for (i = 0; i < sizeof refused / sizeof *refused; i++)
     if (json_object_get (d, refused[i]))
       return unsupported (t, refused[i], err);
-  /* network.host is a permission (RUN may use the host's network), which slipway grants */
+  /* What the target asks — its `entitlements`, and network.host for network = "host" — is
+   * given only when bake's --allow grants it, as buildx bake checks before building */
   json_array_foreach (json_object_get (d, "entitlements"), i, e)
-    if (strcmp (json_string_value (e), "network.host") != 0)
-      return unsupported (t, json_string_value (e), err);
+    {
+      const char *name = json_string_value (e);
+      if (strcmp (name, "network.host") != 0 && strcmp (name, "security.insecure") != 0)
+        return unsupported (t, name, err);
+      if (entitle (bk, t, name, err) < 0)
+        return -1;
+    }
+  const char *network = json_string_value (json_object_get (d, "network"));
+  if (network && strcmp (network, "host") == 0 && entitle (bk, t, "network.host", err) < 0)
+    return -1;
   if (set (b, SW_OPT_CONTEXT, ctx, err) < 0)
     return -1;
   if (df)
@@ -663,6 +702,7 @@ bake_usage (FILE *out)
            "With --push, every target is pushed by digest, smoke-tested, and then all tags of all\n"
            "targets move together: a failure anywhere moves no tag.\n\n"
            "Options:\n"
+           "      --allow stringArray         Allow build to access specified resources (network.host, security.insecure)\n"
            "  -f, --file stringArray          Build definition file\n"
            "      --load                      Shorthand for \"--set=*.output=type=docker\"\n"
            "      --metadata-file string      Write build result metadata to a file\n"
@@ -695,6 +735,7 @@ enum
   O_STATE_DIR,
   O_INSECURE,
   O_ATTEST,
+  O_ALLOW,
   O_TODO,
 };
 
@@ -722,7 +763,7 @@ cli_bake (int argc, char **argv)
     { "list", required_argument, NULL, O_TODO },
     { "call", required_argument, NULL, O_TODO },
     { "check", no_argument, NULL, O_TODO },
-    { "allow", required_argument, NULL, O_TODO },
+    { "allow", required_argument, NULL, O_ALLOW },
     { "help", no_argument, NULL, 'h' },
     { 0 },
   };
@@ -776,6 +817,7 @@ cli_bake (int argc, char **argv)
           break;
         case O_STATE_DIR: bk.state_dir = optarg; break;
         case O_INSECURE: list_push (&bk.insecure, optarg); break;
+        case O_ALLOW: list_push (&bk.allow, optarg); break;
         case O_ATTEST:
           if (strcmp (optarg, "false") && strcmp (optarg, "0"))
             {
@@ -899,6 +941,7 @@ out_lists:
   free (targets.v);
   free (bk.smoke.v);
   free (bk.insecure.v);
+  free (bk.allow.v);
   return rc;
 }
 

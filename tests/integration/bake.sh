@@ -93,6 +93,33 @@ target "default" {
 HCL
 check "a registry output in the file publishes its tags (no --push)" bash -c 'cd "$1" && "$2" bake --progress=quiet --state-dir "$3" -f out.hcl && skopeo inspect --tls-verify=false "docker://$4/o/a:1" >/dev/null 2>&1' _ "$w" "$SLIPWAY" "$dir/state" "$R"
 
+# entitlements: a target's network = "host" (or entitlements = [...]) is given only when bake's
+# --allow grants it, as buildx bake asks; without it, an error naming the flag and no tag
+mkdir -p "$w/hostnet"
+printf 'FROM %s/base/busybox:latest\nRUN ls /sys/class/net | tr "\\n" " " > /ifs\n' "$R" > "$w/hostnet/Dockerfile"
+cat > "$w/net.hcl" <<HCL
+target "default" {
+  context = "hostnet"
+  network = "host"
+  tags = ["$R/n/host:1"]
+}
+target "insecure" {
+  context = "hostnet"
+  entitlements = ["security.insecure"]
+  tags = ["$R/n/insecure:1"]
+}
+HCL
+out=$(cd "$w" && "$SLIPWAY" bake --progress=quiet --state-dir "$dir/state" -f net.hcl --push 2>&1); rc=$?
+check "network = \"host\" without --allow: refused, naming --allow network.host, no tag" bash -c \
+  '[ $1 -ne 0 ] && grep -q -- "--allow network.host" <<<"$2" && ! skopeo inspect --tls-verify=false "docker://$3/n/host:1" >/dev/null 2>&1' _ $rc "$out" "$R"
+out=$(cd "$w" && "$SLIPWAY" bake --progress=quiet --state-dir "$dir/state" -f net.hcl --push insecure 2>&1); rc=$?
+check "entitlements = [\"security.insecure\"] without --allow: refused, naming the flag" bash -c \
+  '[ $1 -ne 0 ] && grep -q -- "--allow security.insecure" <<<"$2"' _ $rc "$out"
+out=$(cd "$w" && "$SLIPWAY" bake --progress=quiet --state-dir "$dir/state" -f net.hcl --allow network.host --set "default.output=type=local,dest=$w/hostnet-out" default 2>&1); rc=$?
+host_ifs=$(ls /sys/class/net | tr '\n' ' ')
+check "network = \"host\" with --allow network.host: the RUN sees the host's interfaces" bash -c \
+  '[ $1 -eq 0 ] && [ "$(cat "$2/ifs")" = "$3" ] || { echo "rc=$1 $4"; false; }' _ $rc "$w/hostnet-out" "$host_ifs" "$(tail -2 <<<"$out")"
+
 # three images on one base target: the base is built once and named by digest
 cat > "$w/three.hcl" <<HCL
 target "base" {
