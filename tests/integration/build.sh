@@ -140,9 +140,12 @@ kill -KILL $pid; wait $pid 2>/dev/null
 # after slipway is gone, not with it: give that a bounded moment on a loaded machine.
 check "SIGKILL: the step's processes die with slipway" \
   timeout 10 bash -c 'while pgrep -f "slee[p] 737" >/dev/null; do sleep 0.1; done'
+# and its session's lock is free once the kernel has ended every process that held it
+dead_locks_free() { local l; for l in "$state"/runs/*/lock; do [ -e "$l" ] || continue; flock -n "$l" true || return 1; done; }
+eventually 10 dead_locks_free || echo "the killed build's session is still locked: $(cat /proc/locks)"
 printf 'FROM %s/base/busybox:latest\nRUN true\n' "$REGISTRY" > "$ctx/Dockerfile"
 check "the next build runs" build "$ctx"
-check "and has cleaned what the killed one left" bash -c '[ -z "$(ls -A "'"$state"'/runs" 2>/dev/null)" ]'
+check "and has cleaned what the killed one left" bash -c '[ -z "$(ls -A "$1/runs" 2>/dev/null)" ] || { ls -A "$1/runs"; false; }' _ "$state"
 check "no mount left after cancellations" test "$(grep -c "$dir" /proc/self/mountinfo)" = "$mounts_before"
 
 # --progress: tty (live, on a pseudo-terminal), plain, rawjson, quiet
