@@ -175,6 +175,7 @@ pack_job (void *arg, sw_error **err)
       if (r < 0)
         return sw_error_wrap (err, "packing the layer of %s", l->dir);
       info = pass.info;
+      l->sent = info.size; /* all of it, even when the registry had it and nothing went */
     }
   else
     {

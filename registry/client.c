@@ -518,6 +518,7 @@ perform (sw_registry *r, const char *url, const char *host_for_ca, bool insecure
       curl_easy_setopt (c, CURLOPT_READFUNCTION, on_read);
       curl_easy_setopt (c, CURLOPT_READDATA, x);
       curl_easy_setopt (c, CURLOPT_INFILESIZE_LARGE, (curl_off_t) req->body_len);
+      curl_easy_setopt (c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024); /* fewer, larger sends */
     }
   else if (strcmp (req->method, "GET") != 0)
     {
