@@ -30,7 +30,6 @@ struct sw_put
   char *location;
   char digest[SW_DIGEST_BUFSZ];
   uint64_t size;
-  sw_sha256 *h;
   uint64_t written; /* bytes the writer gave */
 
   pthread_mutex_t mu;
@@ -112,7 +111,6 @@ sw_put_start (sw_registry *r, const sw_ref *repo, const char *digest, uint64_t s
   p->scope = sw_scope_push (repo);
   snprintf (p->digest, sizeof p->digest, "%s", digest);
   p->size = size;
-  p->h = sw_sha256_new ();
   pthread_mutex_init (&p->mu, NULL);
   pthread_cond_init (&p->cv, NULL);
   p->ring = sw_xmalloc (RING);
@@ -152,7 +150,6 @@ sw_put_write (sw_put *p, const void *buf, size_t n, sw_error **err)
   if (p->written + n > p->size)
     return sw_error_make (err, EIO, "upload to %s/%s: the blob is longer than the %" PRIu64 " bytes announced",
                           p->repo->domain, p->repo->path, p->size);
-  sw_sha256_update (p->h, buf, n);
   p->written += n;
   pthread_mutex_lock (&p->mu);
   while (n > 0)
@@ -199,16 +196,16 @@ end_transfer (sw_put *p, bool stop)
 }
 
 int
-sw_put_finish (sw_put *p, sw_error **err)
+sw_put_finish (sw_put *p, const char *digest, sw_error **err)
 {
-  char d[SW_DIGEST_BUFSZ];
-  sw_sha256_final (p->h, d);
-  if (p->written != p->size || strcmp (d, p->digest) != 0)
+  const char *d = p->digest;
+  if (p->written != p->size || (digest && strcmp (digest, p->digest) != 0))
     {
       end_transfer (p, true);
       return sw_error_make (err, EIO, "upload to %s/%s: the bytes are %" PRIu64 " with digest %s, announced %" PRIu64
                                       " with %s; not committing them",
-                            p->repo->domain, p->repo->path, p->written, d, p->size, p->digest);
+                            p->repo->domain, p->repo->path, p->written, digest ? digest : "(not given)", p->size,
+                            p->digest);
     }
   end_transfer (p, false);
   long s = p->rc == 0 ? p->resp.status : 0;
@@ -247,6 +244,5 @@ sw_put_free (sw_put *p)
   free (p->ring);
   pthread_mutex_destroy (&p->mu);
   pthread_cond_destroy (&p->cv);
-  sw_sha256_free (p->h);
   free (p);
 }

@@ -34,6 +34,7 @@ int sw_registry_upload_sink (sw_registry *r, const sw_ref *repo, sw_sink *out, s
                              sw_error **err);
 
 /* Makes a blob's bytes into sink, which it finishes with their digest (or aborts): 0 / -1.
+ * The digest is required: it is not computed again here.
  * Called again, it makes the same bytes.  to_registry is false on the pass that only learns
  * the digest and size (nothing is sent: no progress to report). */
 typedef int (*sw_blob_maker) (void *ud, sw_sink *sink, bool to_registry, sw_error **err);

@@ -57,8 +57,9 @@ int sw_upload_sink (void *ud, const void *p, size_t n, sw_error **err);
  * Why: a registry ingests a blob through one PUT several times faster than through PATCHes
  * (distribution 2.8: 2.5–4×, docs/PERFORMANCE.md).  Guarantees: memory is one small ring
  * (1 MiB) between the writer and the transfer's thread, whatever the size; nothing goes to
- * disk; the bytes are hashed and counted as they go, and finish fails (and the registry
- * never commits) unless they are exactly size bytes of that digest.  No resume and no retry:
+ * disk; the bytes are counted as they go and are not hashed again here: the registry checks
+ * them against the digest in the URL (as the spec requires) and the count against
+ * Content-Length, and finish also fails when the producer's own digest differs.  No resume and no retry:
  * the body cannot be read again, so any failure — refused, an HTTP error, a dropped
  * connection, the registry answering before the body ended (then the next write fails) — is
  * reported and the session cancelled; the caller starts another upload (chunked) if it can
@@ -68,7 +69,9 @@ typedef struct sw_put sw_put;
 int sw_put_start (sw_registry *r, const sw_ref *repo, const char *digest, uint64_t size, sw_put **out,
                   sw_error **err);
 int sw_put_write (sw_put *p, const void *buf, size_t n, sw_error **err);
-int sw_put_finish (sw_put *p, sw_error **err);
+/* digest: the bytes' digest as their producer computed it (NULL: unknown); another than
+ * the announced one stops the upload. */
+int sw_put_finish (sw_put *p, const char *digest, sw_error **err);
 void sw_put_free (sw_put *p);
 /* Bytes handed to the transfer so far (progress). */
 uint64_t sw_put_offset (const sw_put *p);
