@@ -17,7 +17,7 @@ RULE is KIND@N: the Nth PATCH request (1-based) gets the fault:
 KIND putlost@N does the same to the Nth PUT of an upload (the commit: the blob exists,
 the client never heard); put500@N and putdrop@N give that PUT the fault 500 or drop (a
 one-chunk blob travels in its PUT's body).  bigput500@N and bigputdrop@N do the same to the
-Nth upload PUT whose body is over 1 MiB (a big blob's monolithic PUT), counting only those.
+Nth upload PUT whose body is over 4 MiB (a big blob's monolithic PUT), counting only those.
 KIND tag500@N answers 500 to every PUT of the Nth distinct tag (a manifest PUT whose
 reference is not a digest), retries included, without forwarding: a tag write that fails
 for good in the middle of a publish.
@@ -102,7 +102,7 @@ class Proxy(BaseHTTPRequestHandler):
             with lock:
                 state["puts"] += 1
                 fault = put_faults.get(state["puts"])
-                if n > 1 << 20:
+                if n > 4 << 20:
                     state["bigputs"] += 1
                     fault = fault or big_put_faults.get(state["bigputs"])
         elif self.command == "PUT" and "/manifests/" in self.path and "/manifests/sha256:" not in self.path:
