@@ -108,8 +108,10 @@ cached_blob_in_place (sw_engine *e, sw_layer *l)
   return 0;
 }
 
-/* One pass of packing the layer for sw_blob_push: its info is the last pass's (the one
- * whose bytes were sent); only passes that send count as progress. */
+/* One pass of packing the layer for sw_blob_push.  Its info is the last pass's that hashed
+ * (pass 1, or the chunked fallback's, whose bytes were sent); the monolithic PUT's pass
+ * hashes nothing — the registry checks the bytes against pass 1's digest, and equal blobs
+ * have equal diffIDs.  Only passes that send count as progress. */
 struct pack_pass
 {
   sw_engine *e;
@@ -119,17 +121,24 @@ struct pack_pass
 };
 
 static int
-pack_pass (void *ud, sw_sink *sink, bool to_registry, sw_error **err)
+pack_pass (void *ud, sw_sink *sink, sw_blob_pass pass, sw_error **err)
 {
   struct pack_pass *p = ud;
+  sw_pack_opts o = *p->o;
+  sw_layer_info info;
   sw_sink counted = *sink;
-  if (to_registry)
+  if (pass != SW_BLOB_LEARN)
     {
       p->l->sent = 0;
       counting_sink (&counted, sink, &p->l->sent);
     }
   *sink = (sw_sink){ 0 };
-  return sw_layer_pack_path (p->l->dir, p->o, &counted, &p->info, err);
+  o.no_digests = pass == SW_BLOB_KNOWN;
+  if (sw_layer_pack_path (p->l->dir, &o, &counted, &info, err) < 0)
+    return -1;
+  if (!o.no_digests)
+    p->info = info;
+  return 0;
 }
 
 static int

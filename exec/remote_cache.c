@@ -503,7 +503,7 @@ struct cache_pack
 };
 
 static int
-cache_pack_pass (void *ud, sw_sink *sink, bool to_registry, sw_error **err)
+cache_pack_pass (void *ud, sw_sink *sink, sw_blob_pass pass, sw_error **err)
 {
   struct cache_pack *p = ud;
   sw_sink s = *sink;

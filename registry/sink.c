@@ -238,7 +238,7 @@ push_chunked (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, 
   sw_sink up;
   if (sw_registry_upload_sink (r, repo, &up, res, err) < 0)
     return -1;
-  return make (ud, &up, true, err);
+  return make (ud, &up, SW_BLOB_SEND, err);
 }
 
 int
@@ -251,7 +251,7 @@ sw_blob_push (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, 
   struct learn l = { .cap = sw_registry_chunk_size (r), .alloc = 64 * 1024 };
   l.buf = sw_xmalloc (l.alloc);
   sw_sink first = { learn_write, learn_finish, learn_abort, &l };
-  int made = make (ud, &first, false, err);
+  int made = make (ud, &first, SW_BLOB_LEARN, err);
   cleanup_free char *small = l.buf;
   if (made < 0)
     return -1;
@@ -283,7 +283,7 @@ sw_blob_push (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, 
       s->p = p;
       s->failed = &failed;
       sw_sink second = { ps_write, ps_finish, ps_abort, s };
-      if (make (ud, &second, true, &put_err) == 0)
+      if (make (ud, &second, SW_BLOB_KNOWN, &put_err) == 0)
         {
           memcpy (res->digest, l.digest, sizeof l.digest);
           res->size = (int64_t) l.size;

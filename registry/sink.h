@@ -33,11 +33,19 @@ typedef struct sw_blob_result
 int sw_registry_upload_sink (sw_registry *r, const sw_ref *repo, sw_sink *out, sw_blob_result *res,
                              sw_error **err);
 
+/* Which pass a maker is asked for. */
+typedef enum sw_blob_pass
+{
+  SW_BLOB_LEARN, /* only the digest and size are learnt: nothing is sent, no progress */
+  SW_BLOB_KNOWN, /* sent, digest known already and checked by the registry: the maker need
+                    not hash the bytes again (and may finish with no digest) */
+  SW_BLOB_SEND,  /* sent, digest wanted again (a chunked upload: the bytes may differ) */
+} sw_blob_pass;
+
 /* Makes a blob's bytes into sink, which it finishes with their digest (or aborts): 0 / -1.
- * The digest is required: it is not computed again here.
- * Called again, it makes the same bytes.  to_registry is false on the pass that only learns
- * the digest and size (nothing is sent: no progress to report). */
-typedef int (*sw_blob_maker) (void *ud, sw_sink *sink, bool to_registry, sw_error **err);
+ * The digest is required except on SW_BLOB_KNOWN: it is not computed again here.  Called
+ * again, it makes the same bytes. */
+typedef int (*sw_blob_maker) (void *ud, sw_sink *sink, sw_blob_pass pass, sw_error **err);
 
 /* Push the blob make makes to repo; *res gets its digest and size (the bytes' as sent).
  *  - Pass 1 only hashes and counts, keeping the bytes while they fit in one upload chunk:
