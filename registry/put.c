@@ -49,12 +49,6 @@ struct sw_put
   bool done;         /* committed */
 };
 
-uint64_t
-sw_put_offset (const sw_put *p)
-{
-  return p->taken;
-}
-
 static int
 body_read (void *ud, void *buf, size_t cap, size_t *got, sw_error **err)
 {

@@ -73,8 +73,6 @@ int sw_put_write (sw_put *p, const void *buf, size_t n, sw_error **err);
  * the announced one stops the upload. */
 int sw_put_finish (sw_put *p, const char *digest, sw_error **err);
 void sw_put_free (sw_put *p);
-/* Bytes handed to the transfer so far (progress). */
-uint64_t sw_put_offset (const sw_put *p);
 
 /* Shared by both: POST a new upload session (*location: where it goes on, malloc'ed), and
  * DELETE one that will not be finished (errors ignored: the registry expires it anyway). */
