@@ -13,6 +13,8 @@
 # floor = pull + run + ingest (packing overlaps the upload, as slipway and buildx do).
 # The tools run through ../shared/bench/anchors.sh (buildx 0.29 on docker 28: /opt/docker-sid).
 # Prints one line per case:  case platform floor (pull run ingest)  slipway s ×floor  buildx s ×floor
+# CHUNKED=1 adds a column: slipway with SLIPWAY_LAYER_UPLOAD=chunked (each layer packed once
+# into PATCH chunks, as before the monolithic PUT), to show what the two-pass upload gains.
 # Needs root, the bench registries (../shared/bench/registry.sh), skopeo, umoci, curl, jq.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -114,7 +116,8 @@ tool_time() { # TOOL CASE PLATFORM → seconds (or "fail")
   grep -q "rc=0" <<<"$out" && sed -n 's/.*wall_s=\([0-9.]*\).*/\1/p' <<<"$out" || echo fail
 }
 
-printf '%-10s %-12s %8s %22s %16s %16s\n' case platform floor_s "(pull run ingest)" slipway_s buildx_s
+printf '%-10s %-12s %8s %22s %16s %16s%s\n' case platform floor_s "(pull run ingest)" slipway_s buildx_s \
+  "${CHUNKED:+$(printf ' %16s' slipway_chunked_s)}"
 for c in "${cases[@]}"; do
   plat=$(platform_of "$c"); arch=${plat#*/}
   [ -f "$shared/cases/$c/Dockerfile" ] || { echo "$c: no such case" >&2; continue; }
@@ -124,6 +127,7 @@ for c in "${cases[@]}"; do
   last_base=$(grep -i '^FROM' "$shared/cases/$c/Dockerfile" | tail -1 | awk '{print $2}')
   ingest=$(ingest_floor "$TARGET/bench/$c:slipway" "$last_base" "$arch")
   bx=$(tool_time buildx "$c" "$plat")
+  [ -n "${CHUNKED:-}" ] && sc=$(SLIPWAY_LAYER_UPLOAD=chunked tool_time slipway "$c" "$plat")
   pull=0
   for b in $(grep -i '^FROM' "$shared/cases/$c/Dockerfile" | awk '{print $2}' | sort -u); do
     pull=$(echo "$pull + $(pull_floor "$b" "$arch")" | bc)
@@ -131,7 +135,8 @@ for c in "${cases[@]}"; do
   run=$(run_floor "$c" "$arch")
   floor=$(echo "$pull + $run + $ingest" | bc)
   mult() { [ "$1" = fail ] && echo fail || printf '%.2f (%.2fx)' "$1" "$(echo "$1 / $floor" | bc -l)"; }
-  printf '%-10s %-12s %8.2f %22s %16s %16s\n' "$c" "$plat" "$floor" \
-    "($(printf '%.2f %.2f %.2f' "$pull" "$run" "$ingest"))" "$(mult "$s")" "$(mult "$bx")"
+  printf '%-10s %-12s %8.2f %22s %16s %16s%s\n' "$c" "$plat" "$floor" \
+    "($(printf '%.2f %.2f %.2f' "$pull" "$run" "$ingest"))" "$(mult "$s")" "$(mult "$bx")" \
+    "${CHUNKED:+$(printf ' %16s' "$(mult "$sc")")}"
   : "$first_base"
 done

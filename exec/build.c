@@ -46,6 +46,7 @@ static const struct
   { SW_OPT_DAEMON_JSON, "SLIPWAY_DAEMON_JSON" },
   { SW_OPT_QEMU_PATH, "SLIPWAY_QEMU_PATH" },
   { SW_OPT_SOURCE_DATE_EPOCH, "SOURCE_DATE_EPOCH" },
+  { SW_OPT_LAYER_UPLOAD, "SLIPWAY_LAYER_UPLOAD" },
 };
 
 sw_build *
@@ -201,6 +202,12 @@ set_knob (sw_build *b, sw_option opt, const char *value, sw_error **err)
       return 0;
     case SW_OPT_DAEMON_JSON: replace (&b->daemon_json, value); return 0;
     case SW_OPT_QEMU_PATH: replace (&b->qemu_path, value); return 0;
+    case SW_OPT_LAYER_UPLOAD:
+      if (value == NULL || (strcmp (value, "put") != 0 && strcmp (value, "chunked") != 0))
+        return sw_error_make (err, EINVAL, "invalid value \"%s\" for SW_OPT_LAYER_UPLOAD (SLIPWAY_LAYER_UPLOAD): "
+                                           "expected put or chunked", value ? value : "");
+      b->chunked_uploads = strcmp (value, "chunked") == 0;
+      return 0;
     default: return sw_error_make (err, EINVAL, "unknown build option %d", (int) opt);
     }
 }
@@ -507,6 +514,7 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_DAEMON_JSON:
     case SW_OPT_QEMU_PATH:
     case SW_OPT_SOURCE_DATE_EPOCH:
+    case SW_OPT_LAYER_UPLOAD:
       if (set_knob (b, opt, value, err) < 0)
         return -1;
       if (b->env_error && b->env_error_opt == opt)

@@ -2,7 +2,10 @@
  *
  * The job streams: upper dir → tar → diffID → gzip → digest → the registry upload (or, when
  * the build does not push, nowhere: the digests still name the image).  Nothing touches
- * the local disk but the reads of the upper dir.
+ * the local disk but the reads of the upper dir.  A pushed layer bigger than one upload
+ * chunk is packed twice (registry/sink.h, sw_blob_push): once for its digest, once streamed
+ * into one monolithic PUT.  The pool runs two jobs, so one layer's first pass overlaps the
+ * previous layer's PUT.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -105,6 +108,39 @@ cached_blob_in_place (sw_engine *e, sw_layer *l)
   return 0;
 }
 
+/* One pass of packing the layer for sw_blob_push.  Its info is the last pass's that hashed
+ * (pass 1, or the chunked fallback's, whose bytes were sent); the monolithic PUT's pass
+ * hashes nothing — the registry checks the bytes against pass 1's digest, and equal blobs
+ * have equal diffIDs.  Only passes that send count as progress. */
+struct pack_pass
+{
+  sw_engine *e;
+  sw_layer *l;
+  const sw_pack_opts *o;
+  sw_layer_info info;
+};
+
+static int
+pack_pass (void *ud, sw_sink *sink, sw_blob_pass pass, sw_error **err)
+{
+  struct pack_pass *p = ud;
+  sw_pack_opts o = *p->o;
+  sw_layer_info info;
+  sw_sink counted = *sink;
+  if (pass != SW_BLOB_LEARN)
+    {
+      p->l->sent = 0;
+      counting_sink (&counted, sink, &p->l->sent);
+    }
+  *sink = (sw_sink){ 0 };
+  o.no_digests = pass == SW_BLOB_KNOWN;
+  if (sw_layer_pack_path (p->l->dir, &o, &counted, &info, err) < 0)
+    return -1;
+  if (!o.no_digests)
+    p->info = info;
+  return 0;
+}
+
 static int
 pack_job (void *arg, sw_error **err)
 {
@@ -139,17 +175,27 @@ pack_job (void *arg, sw_error **err)
   sw_engine_pack_opts (e, &o);
   if (e->push_repo)
     {
-      if (sw_registry_upload_sink (e->reg, e->push_repo, &sink, NULL, err) < 0)
-        return sw_error_wrap (err, "uploading a layer");
+      /* packing is deterministic: the blob is made twice (digest first, then streamed into
+       * one monolithic PUT), or once into chunks; see registry/sink.h */
+      struct pack_pass pass = { .e = e, .l = l, .o = &o };
+      sw_blob_result res;
+      int r = sw_blob_push (e->reg, e->push_repo, pack_pass, &pass, &res, err);
+      l->packed = true;
+      if (r < 0)
+        return sw_error_wrap (err, "packing the layer of %s", l->dir);
+      info = pass.info;
+      l->sent = info.size; /* all of it, even when the registry had it and nothing went */
     }
   else
-    sw_sink_null (&sink);
-  sw_sink counted;
-  counting_sink (&counted, &sink, &l->sent);
-  int r = sw_layer_pack_path (l->dir, &o, &counted, &info, err);
-  l->packed = true;
-  if (r < 0)
-    return sw_error_wrap (err, "packing the layer of %s", l->dir);
+    {
+      sw_sink null;
+      sw_sink_null (&null);
+      counting_sink (&sink, &null, &l->sent);
+      int r = sw_layer_pack_path (l->dir, &o, &sink, &info, err);
+      l->packed = true;
+      if (r < 0)
+        return sw_error_wrap (err, "packing the layer of %s", l->dir);
+    }
   if (l->from_cache && strcmp (l->diff_id, info.diff_id) != 0)
     return sw_error_make (err, EIO, "the cached layer of %s changed while it was packed (diffID %s, recorded %s); "
                                     "run the build again (or with --no-cache)", l->label, info.diff_id, l->diff_id);

@@ -495,6 +495,22 @@ sw_cache_pack_layer (sw_engine *e, sw_layer *l, sw_sink *sink, sw_error **err)
   return 0;
 }
 
+/* sw_blob_push's maker over sw_cache_pack_layer. */
+struct cache_pack
+{
+  sw_engine *e;
+  sw_layer *l;
+};
+
+static int
+cache_pack_pass (void *ud, sw_sink *sink, sw_blob_pass pass, sw_error **err)
+{
+  struct cache_pack *p = ud;
+  sw_sink s = *sink;
+  *sink = (sw_sink){ 0 };
+  return sw_cache_pack_layer (p->e, p->l, &s, err);
+}
+
 static bool
 in_results (const sw_layer *l, const sw_image_result *results, size_t n)
 {
@@ -784,12 +800,17 @@ registry_put_layer (sw_engine *e, sw_cache_loc *loc, sw_layer *l, sw_error **err
       sw_error_free (*err);
       *err = NULL;
     }
-  sw_sink sink;
-  if (sw_registry_upload_sink (e->reg, loc->ref, &sink, NULL, err) < 0)
-    return -1;
   if (l->cache_src)
-    return sw_cache_remote_blob (e, l, &sink, err);
-  return sw_cache_pack_layer (e, l, &sink, err);
+    {
+      sw_sink sink;
+      if (sw_registry_upload_sink (e->reg, loc->ref, &sink, NULL, err) < 0)
+        return -1;
+      return sw_cache_remote_blob (e, l, &sink, err);
+    }
+  /* packing is deterministic: digest first, then one monolithic PUT (registry/sink.h) */
+  struct cache_pack pass = { e, l };
+  sw_blob_result res;
+  return sw_blob_push (e->reg, loc->ref, cache_pack_pass, &pass, &res, err);
 }
 
 static int

@@ -357,7 +357,8 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
                              .chunk_size = b->chunk_size,
                              .max_attempts = b->retry_attempts,
                              .max_retry_seconds = b->retry_seconds,
-                             .daemon_json = b->daemon_json };
+                             .daemon_json = b->daemon_json,
+                             .chunked_uploads = b->chunked_uploads };
   e->hub = sw_xzalloc (sizeof *e->hub);
   sw_sandbox_stop_init (&e->hub->stop);
   pthread_mutex_init (&e->hub->lock, NULL);

@@ -72,6 +72,9 @@ typedef struct sw_pack_opts
   bool userxattr;             /* overlay mounted with userxattr: user.overlay.* */
   int64_t source_date_epoch;  /* clamp mtimes to this; < 0: no clamp */
   bool async;                 /* compress and sink on a worker thread (default true) */
+  bool no_digests;            /* a second pass of a tree whose digests are known: no sha256
+                                 computed, info's diff_id and digest stay "", the sink is
+                                 finished with no digest (sizes are still counted) */
 } sw_pack_opts;
 
 void sw_pack_opts_init (sw_pack_opts *o);

@@ -605,7 +605,10 @@ sw_layer_pack (int dirfd, const sw_pack_opts *o, sw_sink *sink, sw_layer_info *i
    *   sink ← sha256 (digest) ← [thread] ← compressor ← [thread] ← sha256 (diffID) ← tar
    * Three threads for four stages of similar cost, so that two CPUs stay busy whichever
    * stage is the slowest for this data (gzip on text, the two hashes on random bytes). */
-  sw_sink_sha256 (&s_digest, sink, &blob, NULL);
+  if (o->no_digests)
+    sw_sink_count (&s_digest, sink, &blob);
+  else
+    sw_sink_sha256 (&s_digest, sink, &blob, NULL);
   sw_sink s_tail = s_digest;
   if (o->async && o->compression != SW_COMPRESSION_NONE
       && sw_sink_thread (&s_tail, &s_digest, 4, 1024 * 1024, err) < 0)
@@ -629,7 +632,10 @@ sw_layer_pack (int dirfd, const sw_pack_opts *o, sw_sink *sink, sw_layer_info *i
     }
   else
     s_async = s_comp, s_comp = (sw_sink){ 0 };
-  sw_sink_sha256 (&p.head, &s_async, &diff, NULL);
+  if (o->no_digests)
+    sw_sink_count (&p.head, &s_async, &diff);
+  else
+    sw_sink_sha256 (&p.head, &s_async, &diff, NULL);
 
   /* Names are bytes; libarchive converts them from the locale's charset to pax's UTF-8.
    * A UTF-8 locale for this thread only (the caller's is restored) makes that an identity

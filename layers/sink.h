@@ -33,6 +33,10 @@ typedef struct sw_digest_result
  * message giving both digests, and aborts down. */
 void sw_sink_sha256 (sw_sink *out, sw_sink *down, sw_digest_result *res, const char *expect);
 
+/* The same filter without the hash: counts into res->size (res->digest stays ""), and
+ * finishes down with whatever digest it was given. */
+void sw_sink_count (sw_sink *out, sw_sink *down, sw_digest_result *res);
+
 typedef enum sw_compression
 {
   SW_COMPRESSION_NONE = 0,

@@ -49,6 +49,7 @@ struct sw_registry
 {
   char **insecure;
   size_t chunk_size;
+  bool chunked_uploads;
   int max_attempts;
   double max_seconds;
   int parallel;
@@ -113,6 +114,9 @@ sw_registry_options_from_env (sw_registry_options *o)
     o->max_retry_seconds = (double) env_long ("SLIPWAY_RETRY_SECONDS");
   if (o->daemon_json == NULL && dj && *dj)
     o->daemon_json = dj;
+  const char *lu = getenv ("SLIPWAY_LAYER_UPLOAD");
+  if (lu && strcmp (lu, "chunked") == 0)
+    o->chunked_uploads = true;
 }
 
 sw_registry *
@@ -145,6 +149,7 @@ sw_registry_new (const sw_registry_options *o)
     }
   json_decref (daemon);
   r->chunk_size = o && o->chunk_size ? o->chunk_size : (size_t) 16 << 20;
+  r->chunked_uploads = o && o->chunked_uploads;
   r->max_attempts = o && o->max_attempts ? o->max_attempts : 6;
   r->max_seconds = o && o->max_retry_seconds > 0 ? o->max_retry_seconds : 120;
   r->parallel = o && o->parallel ? o->parallel : 4;
@@ -202,6 +207,12 @@ size_t
 sw_registry_chunk_size (const sw_registry *r)
 {
   return r->chunk_size;
+}
+
+bool
+sw_registry_chunked_uploads (const sw_registry *r)
+{
+  return r->chunked_uploads;
 }
 
 int
@@ -335,6 +346,8 @@ struct xfer
   bool sink_failed;
   uint64_t delivered;
   sw_error *sink_err;
+  bool read_failed; /* the streamed body's producer failed: read_err says why */
+  sw_error *read_err;
 };
 
 static char *
@@ -422,6 +435,19 @@ on_body (char *p, size_t size, size_t nmemb, void *ud)
   return n;
 }
 
+static size_t
+on_read (char *p, size_t size, size_t nmemb, void *ud)
+{
+  struct xfer *x = ud;
+  size_t got = 0;
+  if (x->req->body_read (x->req->body_read_ud, p, size * nmemb, &got, &x->read_err) < 0)
+    {
+      x->read_failed = true;
+      return CURL_READFUNC_ABORT;
+    }
+  return got;
+}
+
 static void
 set_ca (CURL *c, const char *host)
 {
@@ -454,7 +480,7 @@ perform (sw_registry *r, const char *url, const char *host_for_ca, bool insecure
   hl = curl_slist_append (hl, "Expect:");
   for (size_t i = 0; req->headers && req->headers[i]; i++)
     hl = curl_slist_append (hl, req->headers[i]);
-  if (req->has_body)
+  if (req->has_body || req->body_read)
     hl = curl_slist_append (hl, "Content-Type: application/octet-stream");
 
   curl_easy_setopt (c, CURLOPT_URL, url);
@@ -484,6 +510,16 @@ perform (sw_registry *r, const char *url, const char *host_for_ca, bool insecure
     }
   if (strcmp (req->method, "HEAD") == 0)
     curl_easy_setopt (c, CURLOPT_NOBODY, 1L);
+  else if (req->body_read)
+    {
+      /* "Expect:" above: the body follows the headers at once, no 100-continue round trip */
+      curl_easy_setopt (c, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt (c, CURLOPT_CUSTOMREQUEST, req->method);
+      curl_easy_setopt (c, CURLOPT_READFUNCTION, on_read);
+      curl_easy_setopt (c, CURLOPT_READDATA, x);
+      curl_easy_setopt (c, CURLOPT_INFILESIZE_LARGE, (curl_off_t) req->body_len);
+      curl_easy_setopt (c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024); /* fewer, larger sends */
+    }
   else if (strcmp (req->method, "GET") != 0)
     {
       curl_easy_setopt (c, CURLOPT_CUSTOMREQUEST, req->method);
@@ -889,6 +925,21 @@ registry_do (sw_registry *r, const sw_req *req, sw_resp *resp, sw_error **err)
           sw_error_move (err, &x.sink_err);
           cleanup_free char *m = url_for_message (url);
           return sw_error_wrap (err, "%s %s", req->method, m);
+        }
+      if (x.read_failed)
+        {
+          sw_error_move (err, &x.read_err);
+          cleanup_free char *m = url_for_message (url);
+          return sw_error_wrap (err, "%s %s", req->method, m);
+        }
+      sw_error_free (x.read_err);
+      if (req->body_read)
+        {
+          /* its body is gone: whatever happened is the caller's to handle */
+          if (rc == CURLE_OK)
+            return 0;
+          cleanup_free char *m = url_for_message (url);
+          return sw_error_make (err, EIO, "%s %s: %s", req->method, m, errbuf[0] ? errbuf : curl_easy_strerror (rc));
         }
       if (rc != CURLE_OK && !absolute && scheme == SCHEME_UNKNOWN && may_http
           && (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_COULDNT_CONNECT || rc == CURLE_GOT_NOTHING

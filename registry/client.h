@@ -39,12 +39,15 @@ typedef struct sw_registry_options
   double max_retry_seconds;    /* per request; 0 → 120 */
   int parallel;                /* blobs in flight at once; 0 → 4 */
   const char *daemon_json;     /* docker's daemon.json; NULL → /etc/docker/daemon.json */
+  bool chunked_uploads;        /* sw_blob_push: one pass into PATCH chunks, never a
+                                  monolithic PUT of a second pass (registry/sink.h) */
 } sw_registry_options;
 
 /* The session reads no environment.  A public entry point with no options of its own
  * (imagetools, login) takes these knobs from it here: fills the fields still 0/NULL from
  * $SLIPWAY_CHUNK_SIZE, $SLIPWAY_RETRY_ATTEMPTS, $SLIPWAY_RETRY_SECONDS (positive
- * integers; anything else is ignored) and $SLIPWAY_DAEMON_JSON.  A build takes them as
+ * integers; anything else is ignored), $SLIPWAY_DAEMON_JSON and $SLIPWAY_LAYER_UPLOAD
+ * ("chunked" sets chunked_uploads; anything else leaves it).  A build takes them as
  * build options instead (exec/build.c), with the same variables as defaults. */
 void sw_registry_options_from_env (sw_registry_options *o);
 
@@ -53,6 +56,7 @@ typedef struct sw_registry sw_registry;
 sw_registry *sw_registry_new (const sw_registry_options *opts);
 void sw_registry_free (sw_registry *r);
 size_t sw_registry_chunk_size (const sw_registry *r);
+bool sw_registry_chunked_uploads (const sw_registry *r);
 int sw_registry_parallel (const sw_registry *r);
 
 /* A directory where documents fetched by digest (image manifests, configs) are kept and
@@ -67,6 +71,9 @@ void sw_registry_set_creds (sw_registry *r, const char *domain, const char *user
 
 /* A body consumer: 0 to continue, -1 to stop (with *err filled). */
 typedef int (*sw_write_fn) (void *ud, const void *p, size_t n, sw_error **err);
+/* A body producer: up to cap bytes into p, *got = how many (0: the body ended); 0, or -1 to
+ * stop the request (with *err filled). */
+typedef int (*sw_read_fn) (void *ud, void *p, size_t cap, size_t *got, sw_error **err);
 
 typedef struct sw_req
 {
@@ -78,6 +85,12 @@ typedef struct sw_req
   const void *body;            /* a body from memory (may be NULL with body_len 0) */
   size_t body_len;
   bool has_body;
+  /* Or a body streamed from body_read, body_len bytes exactly (Content-Length).  It can be
+   * read only once, so such a request is sent once: no retry, no re-authentication after a
+   * 401, no redirect — the caller gets the registry's answer, whatever it is.  A body_read
+   * failure fails the request with its error. */
+  sw_read_fn body_read;
+  void *body_read_ud;
   sw_write_fn sink;            /* 2xx bodies go here when set, else to resp->body */
   void *sink_ud;
   bool no_retry;               /* the caller handles retries (chunk uploads) */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "registry/ops.h"
@@ -133,4 +134,168 @@ sw_blob_copy (sw_registry *r, const sw_ref *dst, const sw_ref *src, const char *
       sw_debug ("blob %s: %s; starting the upload again", digest, sw_error_message (ue));
       sw_error_free (ue);
     }
+}
+
+/* ---- sw_blob_push ---- */
+
+/* Pass 1: the digest and size of what make makes, and its bytes while they fit in cap.  The
+ * digest is the one make finishes the sink with (a packer hashes its output anyway: hashing
+ * it here again would cost a second sha256 over the blob).  The state is the caller's (the
+ * sink owns nothing to free). */
+struct learn
+{
+  uint64_t size;
+  char *buf; /* NULL once the blob outgrew cap */
+  size_t len, alloc, cap;
+  char digest[SW_DIGEST_BUFSZ];
+};
+
+static int
+learn_write (void *ud, const void *p, size_t n, sw_error **err)
+{
+  struct learn *l = ud;
+  (void) err;
+  l->size += n;
+  if (l->buf && l->len + n > l->cap)
+    {
+      free (l->buf);
+      l->buf = NULL;
+    }
+  if (l->buf)
+    {
+      if (l->len + n > l->alloc)
+        {
+          while (l->alloc < l->len + n)
+            l->alloc *= 2;
+          if (l->alloc > l->cap)
+            l->alloc = l->cap;
+          l->buf = sw_xrealloc (l->buf, l->alloc);
+        }
+      memcpy (l->buf + l->len, p, n);
+      l->len += n;
+    }
+  return 0;
+}
+
+static int
+learn_finish (void *ud, const char *digest, sw_error **err)
+{
+  struct learn *l = ud;
+  if (digest == NULL || sw_digest_validate (digest, NULL) < 0)
+    return sw_error_make (err, EINVAL, "a blob to push was made without its digest");
+  snprintf (l->digest, sizeof l->digest, "%s", digest);
+  return 0;
+}
+
+static void
+learn_abort (void *ud)
+{
+  (void) ud;
+}
+
+/* Pass 2: a sink over one streamed PUT, noting when it (the registry's side) failed. */
+struct put_sink
+{
+  sw_put *p;
+  bool *failed;
+};
+
+static int
+ps_write (void *ud, const void *p, size_t n, sw_error **err)
+{
+  struct put_sink *s = ud;
+  if (sw_put_write (s->p, p, n, err) < 0)
+    {
+      *s->failed = true;
+      return -1;
+    }
+  return 0;
+}
+
+static int
+ps_finish (void *ud, const char *digest, sw_error **err)
+{
+  struct put_sink *s = ud;
+  int ret = sw_put_finish (s->p, digest, err);
+  if (ret < 0)
+    *s->failed = true;
+  sw_put_free (s->p);
+  free (s);
+  return ret;
+}
+
+static void
+ps_abort (void *ud)
+{
+  struct put_sink *s = ud;
+  sw_put_free (s->p);
+  free (s);
+}
+
+static int
+push_chunked (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, sw_blob_result *res, sw_error **err)
+{
+  sw_sink up;
+  if (sw_registry_upload_sink (r, repo, &up, res, err) < 0)
+    return -1;
+  return make (ud, &up, SW_BLOB_SEND, err);
+}
+
+int
+sw_blob_push (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, sw_blob_result *res, sw_error **err)
+{
+  memset (res, 0, sizeof *res);
+  if (sw_registry_chunked_uploads (r))
+    return push_chunked (r, repo, make, ud, res, err);
+
+  struct learn l = { .cap = sw_registry_chunk_size (r), .alloc = 64 * 1024 };
+  l.buf = sw_xmalloc (l.alloc);
+  sw_sink first = { learn_write, learn_finish, learn_abort, &l };
+  int made = make (ud, &first, SW_BLOB_LEARN, err);
+  cleanup_free char *small = l.buf;
+  if (made < 0)
+    return -1;
+
+  if (small)
+    {
+      if (sw_blob_put_small (r, repo, small, l.len, res->digest, err) < 0)
+        return -1;
+      res->size = (int64_t) l.size;
+      return 0;
+    }
+  int64_t have = -1;
+  cleanup_error sw_error *head_err = NULL;
+  int e = sw_blob_exists (r, repo, l.digest, &have, &head_err);
+  if (e == 1 && (have < 0 || (uint64_t) have == l.size))
+    {
+      sw_debug ("blob %s already in %s/%s: not uploaded", l.digest, repo->domain, repo->path);
+      memcpy (res->digest, l.digest, sizeof l.digest);
+      res->size = (int64_t) l.size;
+      return 0;
+    }
+
+  bool failed = false;
+  sw_put *p = NULL;
+  cleanup_error sw_error *put_err = NULL;
+  if (sw_put_start (r, repo, l.digest, l.size, &p, &put_err) == 0)
+    {
+      struct put_sink *s = sw_xzalloc (sizeof *s);
+      s->p = p;
+      s->failed = &failed;
+      sw_sink second = { ps_write, ps_finish, ps_abort, s };
+      if (make (ud, &second, SW_BLOB_KNOWN, &put_err) == 0)
+        {
+          memcpy (res->digest, l.digest, sizeof l.digest);
+          res->size = (int64_t) l.size;
+          return 0;
+        }
+      if (!failed)
+        {
+          sw_error_move (err, &put_err);
+          return -1;
+        }
+    }
+  sw_info ("uploading blob %s to %s/%s in one PUT failed (%s); uploading it in chunks", l.digest, repo->domain,
+           repo->path, sw_error_message (put_err));
+  return push_chunked (r, repo, make, ud, res, err);
 }

@@ -55,18 +55,10 @@ set_location (sw_upload *u, const char *loc)
 }
 
 int
-sw_upload_start (sw_registry *r, const sw_ref *repo, sw_upload **out, sw_error **err)
+sw_upload_session (sw_registry *r, const sw_ref *repo, const char *scope, char **location, sw_error **err)
 {
-  sw_upload *u = sw_xzalloc (sizeof *u);
-  u->r = r;
-  u->repo = sw_ref_dup (repo);
-  u->scope = sw_scope_push (repo);
-  u->chunk = sw_registry_chunk_size (r);
-  u->h = sw_sha256_new ();
-  pthread_mutex_init (&u->mu, NULL);
-  pthread_cond_init (&u->cv, NULL);
   cleanup_free char *url = sw_xasprintf ("/v2/%s/blobs/uploads/", repo->path);
-  sw_req req = { .method = "POST", .repo = repo, .url = url, .scope = u->scope };
+  sw_req req = { .method = "POST", .repo = repo, .url = url, .scope = scope };
   sw_resp resp = { 0 };
   int ret = -1;
   if (sw_registry_do (r, &req, &resp, err) < 0)
@@ -79,11 +71,36 @@ sw_upload_start (sw_registry *r, const sw_ref *repo, sw_upload **out, sw_error *
         sw_resp_error (&req, &resp, err);
       goto out;
     }
-  set_location (u, resp.location);
+  *location = steal_pointer (&resp.location);
   ret = 0;
 out:
   sw_resp_clear (&resp);
-  if (ret < 0)
+  return ret;
+}
+
+void
+sw_upload_cancel (sw_registry *r, const sw_ref *repo, const char *scope, const char *location)
+{
+  sw_req req = { .method = "DELETE", .repo = repo, .url = location, .scope = scope, .no_retry = true };
+  sw_resp resp = { 0 };
+  sw_error *e = NULL;
+  sw_registry_do (r, &req, &resp, &e);
+  sw_error_free (e);
+  sw_resp_clear (&resp);
+}
+
+int
+sw_upload_start (sw_registry *r, const sw_ref *repo, sw_upload **out, sw_error **err)
+{
+  sw_upload *u = sw_xzalloc (sizeof *u);
+  u->r = r;
+  u->repo = sw_ref_dup (repo);
+  u->scope = sw_scope_push (repo);
+  u->chunk = sw_registry_chunk_size (r);
+  u->h = sw_sha256_new ();
+  pthread_mutex_init (&u->mu, NULL);
+  pthread_cond_init (&u->cv, NULL);
+  if (sw_upload_session (r, repo, u->scope, &u->location, err) < 0)
     {
       sw_upload_free (u);
       return sw_error_wrap (err, "starting an upload to %s/%s", repo->domain, repo->path);
@@ -383,30 +400,12 @@ put_whole (sw_upload *u, const char *d, sw_error **err)
       return 0;
     }
   /* whatever that session holds now, start again from a fresh one */
-  sw_req del = { .method = "DELETE", .repo = u->repo, .url = u->location, .scope = u->scope, .no_retry = true };
-  sw_resp dresp = { 0 };
-  sw_error *de = NULL;
-  sw_registry_do (u->r, &del, &dresp, &de);
-  sw_error_free (de);
-  sw_resp_clear (&dresp);
-  cleanup_free char *start = sw_xasprintf ("/v2/%s/blobs/uploads/", u->repo->path);
-  sw_req post = { .method = "POST", .repo = u->repo, .url = start, .scope = u->scope };
-  sw_resp presp = { 0 };
-  int ret = -1;
-  if (sw_registry_do (u->r, &post, &presp, err) < 0)
-    goto out;
-  if (presp.status != 202 || presp.location == NULL)
-    {
-      sw_resp_error (&post, &presp, err);
-      goto out;
-    }
-  set_location (u, presp.location);
-  ret = 1;
-out:
-  sw_resp_clear (&presp);
-  if (ret < 0)
+  sw_upload_cancel (u->r, u->repo, u->scope, u->location);
+  free (u->location);
+  u->location = NULL;
+  if (sw_upload_session (u->r, u->repo, u->scope, &u->location, err) < 0)
     return sw_error_wrap (err, "restarting the upload to %s/%s", u->repo->domain, u->repo->path);
-  return ret;
+  return 1;
 }
 
 static int
@@ -479,14 +478,7 @@ sw_upload_free (sw_upload *u)
     return;
   stop_sender (u);
   if (!u->done && u->location)
-    {
-      sw_req req = { .method = "DELETE", .repo = u->repo, .url = u->location, .scope = u->scope, .no_retry = true };
-      sw_resp resp = { 0 };
-      sw_error *e = NULL;
-      sw_registry_do (u->r, &req, &resp, &e);
-      sw_error_free (e);
-      sw_resp_clear (&resp);
-    }
+    sw_upload_cancel (u->r, u->repo, u->scope, u->location);
   sw_ref_free (u->repo);
   free (u->scope);
   free (u->location);

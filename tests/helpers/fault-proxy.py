@@ -16,12 +16,13 @@ RULE is KIND@N: the Nth PATCH request (1-based) gets the fault:
             the answer: the client must ask where the upload stands and skip what landed
 KIND putlost@N does the same to the Nth PUT of an upload (the commit: the blob exists,
 the client never heard); put500@N and putdrop@N give that PUT the fault 500 or drop (a
-one-chunk blob travels in its PUT's body).
+one-chunk blob travels in its PUT's body).  bigput500@N and bigputdrop@N do the same to the
+Nth upload PUT whose body is over 4 MiB (a big blob's monolithic PUT), counting only those.
 KIND tag500@N answers 500 to every PUT of the Nth distinct tag (a manifest PUT whose
 reference is not a digest), retries included, without forwarding: a tag write that fails
 for good in the middle of a publish.
 KIND@all with KIND 503 answers every request but GET /v2/ with 503 (a registry that
-never recovers).  log@all logs every request as "request METHOD PATH".  redirect@blobs answers blob GETs with 307 to a second listener (a "CDN"
+never recovers).  log@all logs every request as "request METHOD PATH body=BYTES".  redirect@blobs answers blob GETs with 307 to a second listener (a "CDN"
 on another port, with a pre-signed-style ?sig= in the URL) that serves the bytes and logs
 "cdn authorization=present|absent" — a client must not send the registry's credentials
 there.  Each fault is logged to stderr as "fault KIND on METHOD PATH".
@@ -34,9 +35,13 @@ faults = {}
 always = None
 redirect_blobs = log_all = False
 put_faults = {}
+big_put_faults = {}
 tag_fault = 0
 for r in rules:
     kind, n = r.split("@")
+    if kind in ("bigput500", "bigputdrop"):
+        big_put_faults[int(n)] = kind[6:]
+        continue
     if kind in ("putlost", "put500", "putdrop"):
         put_faults[int(n)] = kind[3:]
         continue
@@ -52,7 +57,7 @@ for r in rules:
     else:
         faults[int(n)] = kind
 lock = threading.Lock()
-state = {"tags": [], "puts": 0, "patches": 0, "challenge": 'Bearer realm="http://127.0.0.1:1/token",service="x",error="invalid_token"'}
+state = {"tags": [], "puts": 0, "bigputs": 0, "patches": 0, "challenge": 'Bearer realm="http://127.0.0.1:1/token",service="x",error="invalid_token"'}
 
 
 class Proxy(BaseHTTPRequestHandler):
@@ -85,7 +90,7 @@ class Proxy(BaseHTTPRequestHandler):
             self.path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
         n = int(self.headers.get("Content-Length") or 0)
         if log_all:
-            print(f"request {self.command} {self.path}", file=sys.stderr, flush=True)
+            print(f"request {self.command} {self.path} body={n}", file=sys.stderr, flush=True)
         fault = None
         if always and not (self.command == "GET" and self.path == "/v2/"):
             fault = always
@@ -97,6 +102,9 @@ class Proxy(BaseHTTPRequestHandler):
             with lock:
                 state["puts"] += 1
                 fault = put_faults.get(state["puts"])
+                if n > 4 << 20:
+                    state["bigputs"] += 1
+                    fault = fault or big_put_faults.get(state["bigputs"])
         elif self.command == "PUT" and "/manifests/" in self.path and "/manifests/sha256:" not in self.path:
             with lock:
                 if self.path not in state["tags"]:

@@ -248,6 +248,13 @@ knobs (void **state)
   expect_ok (b, SW_OPT_QEMU_PATH, "/opt/qemu:/usr/bin");
   assert_string_equal (b->qemu_path, "/opt/qemu:/usr/bin");
   expect_bad (b, SW_OPT_QEMU_PATH, NULL, "needs a value", NULL);
+  assert_false (b->chunked_uploads);
+  expect_ok (b, SW_OPT_LAYER_UPLOAD, "chunked");
+  assert_true (b->chunked_uploads);
+  expect_bad (b, SW_OPT_LAYER_UPLOAD, "patch", "SW_OPT_LAYER_UPLOAD", "SLIPWAY_LAYER_UPLOAD", "put or chunked", NULL);
+  assert_true (b->chunked_uploads);
+  expect_ok (b, SW_OPT_LAYER_UPLOAD, "put");
+  assert_false (b->chunked_uploads);
   sw_build_free (b);
 }
 
@@ -260,6 +267,7 @@ knobs_default_to_the_environment (void **state)
   setenv ("SLIPWAY_DAEMON_JSON", "/tmp/daemon.json", 1);
   setenv ("SLIPWAY_QEMU_PATH", "/q", 1);
   setenv ("SOURCE_DATE_EPOCH", "1234", 1);
+  setenv ("SLIPWAY_LAYER_UPLOAD", "chunked", 1);
   sw_build *b = sw_build_new ();
   /* read once, at sw_build_new: a later change of the environment does not matter */
   setenv ("SLIPWAY_CHUNK_SIZE", "4194304", 1);
@@ -269,6 +277,7 @@ knobs_default_to_the_environment (void **state)
   assert_string_equal (b->daemon_json, "/tmp/daemon.json");
   assert_string_equal (b->qemu_path, "/q");
   assert_int_equal (b->source_date_epoch, 1234);
+  assert_true (b->chunked_uploads);
   assert_null (b->env_error);
   expect_ok (b, SW_OPT_CHUNK_SIZE, "1048576"); /* the option overrides */
   assert_int_equal (b->chunk_size, 1048576);
@@ -285,8 +294,9 @@ knobs_default_to_the_environment (void **state)
   sw_build_free (b);
 
   const char *vars[] = { "SLIPWAY_CHUNK_SIZE", "SLIPWAY_RETRY_ATTEMPTS", "SLIPWAY_RETRY_SECONDS",
-                         "SLIPWAY_DAEMON_JSON", "SLIPWAY_QEMU_PATH", "SOURCE_DATE_EPOCH" };
-  for (size_t i = 0; i < 6; i++)
+                         "SLIPWAY_DAEMON_JSON", "SLIPWAY_QEMU_PATH", "SOURCE_DATE_EPOCH",
+                         "SLIPWAY_LAYER_UPLOAD" };
+  for (size_t i = 0; i < 7; i++)
     unsetenv (vars[i]);
   b = sw_build_new ();
   assert_int_equal (b->chunk_size, 0);
@@ -294,6 +304,7 @@ knobs_default_to_the_environment (void **state)
   assert_null (b->daemon_json);
   assert_null (b->qemu_path);
   assert_int_equal (b->source_date_epoch, -1);
+  assert_false (b->chunked_uploads);
   sw_build_free (b);
 }
 

@@ -427,6 +427,21 @@ pack_then_extract_through_sinks (void **state)
   assert_string_equal (got.diff_id, info.diff_id);
   assert_int_equal (got.compression, SW_COMPRESSION_ZSTD);
 
+  /* a second pass with no_digests: the same bytes, no digest computed or passed on */
+  o.no_digests = true;
+  struct mem again;
+  sw_sink s2 = mem_sink (&again);
+  sw_layer_info info2;
+  assert_int_equal (sw_layer_pack_path (src, &o, &s2, &info2, &err), 0);
+  assert_int_equal (again.b.len, blob.b.len);
+  assert_memory_equal (again.b.data, blob.b.data, blob.b.len);
+  assert_int_equal (info2.size, info.size);
+  assert_int_equal (info2.tar_size, info.tar_size);
+  assert_string_equal (info2.digest, "");
+  assert_string_equal (info2.diff_id, "");
+  assert_string_equal (again.digest, "");
+  sw_buf_free (&again.b);
+
   struct stat st;
   cleanup_free char *pa = sw_xasprintf ("%s/a", dst), *pb = sw_xasprintf ("%s/dir/b", dst),
                     *pl = sw_xasprintf ("%s/dir/link", dst), *pd = sw_xasprintf ("%s/dir", dst);
