@@ -90,6 +90,8 @@ typedef struct sw_layer
                                * which is streamed from there; dir stays NULL until a step
                                * reads the tree (sw_cache_remote_materialize) */
   bool retired;               /* its platform is exported: no later step reads it */
+  _Atomic bool cache_upload;  /* built: its --cache-to upload is queued or running (it reads
+                               * dir: the disk gate leaves it) */
   bool deferred;              /* from_cache, blob known: its job waits for the export, which
                                * may find the whole image in the push repository already
                                * (under the hub's lock: the platform's stages run at once) */
