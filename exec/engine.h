@@ -21,7 +21,8 @@
  * lower; then the build cache moves it into the layer store (exec/cache.h), unless the
  * disk ran short and it was removed once pushed and its platform exported (exec/disk.c).  Its digest, size and
  * diffID are filled by its pack job on a worker thread and read only after
- * sw_workers_wait().
+ * sw_workers_wait() — or, for a layer no image holds, by its --cache-to upload in the
+ * workers' background lane, and read only after sw_workers_wait_background().
  */
 #ifndef SW_EXEC_ENGINE_H
 #define SW_EXEC_ENGINE_H
