@@ -348,7 +348,8 @@ if build z5 --cache-to "type=registry,ref=$REGISTRY/cache/z:y,compression=brotli
 # the export runs beside the build: a compile stage's layer (not in the image) is in the
 # cache registry before the build's last step ends.  The cache's registry is reached through
 # a proxy that logs when each request was answered; the steps' ends are in the rawjson
-# progress (both wall-clock times of this machine).
+# progress (both wall-clock times of this machine).  The last step's 5 s leave room for the
+# COPY layer's push and the 8 MB blob's pack and upload on a loaded machine.
 start_fault_proxy "$REGISTRY" timed@all || fail "the timing proxy starts"
 mkdir -p "$dir/ctx-early"
 cat > "$dir/ctx-early/Dockerfile" <<DF
@@ -356,7 +357,7 @@ FROM $REGISTRY/base/busybox:latest AS first
 RUN sleep 3 && head -c 8000000 /dev/urandom > /x && echo first > /first
 FROM $REGISTRY/base/busybox:latest
 COPY --from=first /x /x
-RUN sleep 3
+RUN sleep 5
 DF
 state=$dir/state-early
 check "mode=max export beside a two-stage build" bash -c \
@@ -367,7 +368,7 @@ early_blob=$(jq -rn --argjson c "$(skopeo inspect --tls-verify=false --raw "dock
   --argjson i "$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/t/early:v1" || echo null)" \
   '([$c.layers[] | select(.size > 4000000) | .digest] - [$i.layers[].digest])[0] // empty' 2>/dev/null)
 early_up=$(grep -oE "^answered PUT /v2/cache/early/blobs/uploads/[^ ]*${early_blob#sha256:}[^ ]* 201 t=[0-9.]+" "$PROXY_LOG" | head -1 | sed 's/.*t=//')
-last_id=$(jq -R 'fromjson? // empty | select(.kind == "start" and ((.name // "") | endswith("RUN sleep 3"))) | .id' "$dir/early.events" | head -1)
+last_id=$(jq -R 'fromjson? // empty | select(.kind == "start" and ((.name // "") | endswith("RUN sleep 5"))) | .id' "$dir/early.events" | head -1)
 last_end=$(jq -R --argjson id "${last_id:-0}" 'fromjson? // empty | select(.kind == "done" and .id == $id) | .time' "$dir/early.events" | head -1)
 check "the first stage's cache blob is uploaded before the build's last step ends (upload $early_up, step end $last_end)" \
   awk -v u="${early_up:-}" -v e="${last_end:-}" -v b="${early_blob:-}" 'BEGIN { exit !(b != "" && u != "" && e != "" && u + 0 < e + 0) }'
