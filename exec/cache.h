@@ -71,7 +71,14 @@ int sw_cache_remote_blob (sw_engine *e, const sw_layer *l, struct sw_sink *sink,
 /* On a local miss: is key in a --cache-from ref?  Then its layer is fetched into the
  * layer store and recorded locally (1); 0 otherwise (or when fetching failed: a warning). */
 int sw_cache_remote_fetch (sw_engine *e, const char *key);
-/* --cache-to: after the image is pushed, before any tag. */
+/* A step made layer l (exported: it is in the image, on the target's chain): when the
+ * --cache-to export will hold it (mode=max: every such layer; mode=min: the image's), its
+ * upload is queued now in the workers' background lane, behind the image's own jobs, so
+ * that the blob is in place before the build ends.  Nothing when there is no --cache-to. */
+void sw_cache_remote_layer_built (sw_engine *e, sw_layer *l, bool exported);
+/* --cache-to: after the image is pushed, before any tag.  Waits for the uploads queued
+ * while the build ran (their first failure is the export's), puts the blobs they did not
+ * cover, then publishes the cache's manifest. */
 int sw_cache_remote_export (sw_engine *e, const sw_image_result *results, size_t n_results, sw_error **err);
 
 #endif

@@ -273,6 +273,15 @@ local_put_layer (sw_engine *e, sw_cache_loc *loc, sw_layer *l, sw_error **err)
   return 0;
 }
 
+static bool
+local_has_blob (sw_engine *e, sw_cache_loc *loc, const char *digest, int64_t size)
+{
+  struct stat st;
+  cleanup_free char *path = blob_path (loc->dir, digest);
+  (void) e;
+  return stat (path, &st) == 0 && st.st_size == size; /* content-addressed (a read checks it) */
+}
+
 static int
 local_lock (sw_cache_loc *loc, sw_error **err)
 {
@@ -322,6 +331,7 @@ const sw_cache_transport sw_cache_local_transport = {
   .read_config = local_read_config,
   .get_blob = local_get_blob,
   .put_layer = local_put_layer,
+  .has_blob = local_has_blob,
   .lock = local_lock,
   .unlock = local_unlock,
   .publish = local_publish,

@@ -39,6 +39,9 @@ typedef struct sw_cache_transport
   /* Make sure the location has built layer l's blob; fills l's digest, size and media
    * type when they were not known (a layer never packed: a stage that is not exported). */
   int (*put_layer) (sw_engine *e, sw_cache_loc *loc, sw_layer *l, sw_error **err);
+  /* Does the location hold blob digest of size bytes already?  (A HEAD; a stat.)  An
+   * answer that cannot be had is "no": the caller then puts the blob. */
+  bool (*has_blob) (sw_engine *e, sw_cache_loc *loc, const char *digest, int64_t size);
   /* Around the read-merge-publish of an export (NULL: no lock). */
   int (*lock) (sw_cache_loc *loc, sw_error **err);
   void (*unlock) (sw_cache_loc *loc);
@@ -60,9 +63,13 @@ struct sw_cache_loc
 extern const sw_cache_transport sw_cache_registry_transport;
 extern const sw_cache_transport sw_cache_local_transport;
 
-/* Pack built layer l's dir with the build's options into sink (which this finishes or
+/* Pack built layer l's dir with the cache's options into sink (which this finishes or
  * aborts), and fill l's digest, diffID, size and media type; a layer whose digest was
- * known must pack to the same one (packing is deterministic). */
+ * known must pack to the same one (packing is deterministic), and is left as it is.  With
+ * a compression of the cache's own, what the packing gave is recorded in the state dir
+ * (store/stepcache.h: sw_pack_put), for the next export of that layer.
+ * Put_layer runs on a worker thread while the build goes on (the background lane:
+ * exec/workers.h), after the layer's own pack job. */
 int sw_cache_pack_layer (sw_engine *e, sw_layer *l, sw_sink *sink, sw_error **err);
 
 #endif

@@ -100,7 +100,8 @@ make_room (sw_engine *e, uint64_t avail, uint64_t total, uint64_t want)
   for (size_t i = 0; i < e->hub->n_all_layers; i++)
     {
       sw_layer *l = e->hub->all_layers[i];
-      if (!l->built || !l->retired || l->from_cache || !l->packed || !l->pushed || l->dir == NULL)
+      if (!l->built || !l->retired || l->from_cache || !l->packed || !l->pushed || l->dir == NULL
+          || l->cache_upload) /* the cache's upload still reads it */
         continue;
       cleanup_error sw_error *err = NULL;
       sw_info ("disk: %llu MiB free; removing the already pushed layer of %s", (unsigned long long) (avail >> 20),

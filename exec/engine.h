@@ -21,7 +21,8 @@
  * lower; then the build cache moves it into the layer store (exec/cache.h), unless the
  * disk ran short and it was removed once pushed and its platform exported (exec/disk.c).  Its digest, size and
  * diffID are filled by its pack job on a worker thread and read only after
- * sw_workers_wait().
+ * sw_workers_wait() — or, for a layer no image holds, by its --cache-to upload in the
+ * workers' background lane, and read only after sw_workers_wait_background().
  */
 #ifndef SW_EXEC_ENGINE_H
 #define SW_EXEC_ENGINE_H
@@ -90,6 +91,8 @@ typedef struct sw_layer
                                * which is streamed from there; dir stays NULL until a step
                                * reads the tree (sw_cache_remote_materialize) */
   bool retired;               /* its platform is exported: no later step reads it */
+  _Atomic bool cache_upload;  /* built: its --cache-to upload is queued or running (it reads
+                               * dir: the disk gate leaves it) */
   bool deferred;              /* from_cache, blob known: its job waits for the export, which
                                * may find the whole image in the push repository already
                                * (under the hub's lock: the platform's stages run at once) */

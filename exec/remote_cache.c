@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -75,7 +76,25 @@ struct sw_remote_cache
   bool compression_set;
   sw_compression compression;
   int compression_level; /* -1: the compressor's default, or the image's when no compression= */
+  /* the uploads queued while the build ran (sw_cache_remote_layer_built) */
+  pthread_mutex_t uploads_lock;
+  struct cache_upload *uploads;
+  atomic_bool upload_failed; /* the later ones need not run: the export fails (or warns) */
 };
+
+/* One layer's cache upload, run in the workers' background lane; the export takes the
+ * blob it put in place (done) instead of putting it again. */
+typedef struct cache_upload
+{
+  sw_engine *e;
+  sw_layer *l;
+  bool done;
+  char diff_id[SW_DIGEST_BUFSZ];
+  char digest[SW_DIGEST_BUFSZ];
+  char media_type[96];
+  int64_t size;
+  struct cache_upload *next;
+} cache_upload;
 
 /* ---- specs ---- */
 
@@ -171,6 +190,7 @@ sw_cache_remote_open (sw_engine *e, sw_error **err)
     return 0;
   struct sw_remote_cache *rc = sw_xzalloc (sizeof *rc);
   pthread_mutex_init (&rc->load_lock, NULL);
+  pthread_mutex_init (&rc->uploads_lock, NULL);
   e->remote = rc;
   for (size_t i = 0; i < b->cache_from.n; i++)
     {
@@ -227,6 +247,12 @@ sw_cache_remote_free (sw_engine *e)
   free (rc->from);
   free (rc->entries);
   loc_free (rc->to);
+  for (cache_upload *u = rc->uploads, *next; u; u = next)
+    {
+      next = u->next;
+      free (u);
+    }
+  pthread_mutex_destroy (&rc->uploads_lock);
   pthread_mutex_destroy (&rc->load_lock);
   free (rc);
   e->remote = NULL;
@@ -476,6 +502,15 @@ own_compression (sw_engine *e)
   return o.compression != e->compression || o.level != e->compression_level;
 }
 
+/* The cache's pack options as its entries' packOpts say them. */
+static void
+cache_opts_string (sw_engine *e, char *buf, size_t n)
+{
+  sw_pack_opts o;
+  cache_pack_opts (e, &o);
+  snprintf (buf, n, "%d/%d/%lld", (int) o.compression, o.level, (long long) e->epoch);
+}
+
 int
 sw_cache_pack_layer (sw_engine *e, sw_layer *l, sw_sink *sink, sw_error **err)
 {
@@ -489,9 +524,28 @@ sw_cache_pack_layer (sw_engine *e, sw_layer *l, sw_sink *sink, sw_error **err)
   cache_pack_opts (e, &o);
   if (sw_layer_pack_path (l->dir, &o, sink, &info, err) < 0)
     return -1;
-  if (l->digest[0] && strcmp (l->digest, info.digest) != 0)
-    return sw_error_make (err, EIO, "packing %s again gave %s, not %s", l->dir, info.digest, l->digest);
+  if (l->digest[0])
+    {
+      /* known already (and maybe read by the image's export right now): only checked */
+      if (strcmp (l->digest, info.digest) != 0)
+        return sw_error_make (err, EIO, "packing %s again gave %s, not %s", l->dir, info.digest, l->digest);
+      return 0;
+    }
   sw_layer_record_pack (l, &info, o.compression);
+  if (own_compression (e))
+    {
+      /* the next export of this layer knows the blob before packing: it asks the
+       * destination first */
+      char opts[64];
+      sw_pack_record pr = { 0 };
+      cleanup_error sw_error *perr = NULL;
+      snprintf (pr.digest, sizeof pr.digest, "%s", l->digest);
+      snprintf (pr.media_type, sizeof pr.media_type, "%s", l->media_type);
+      pr.size = l->size;
+      cache_opts_string (e, opts, sizeof opts);
+      if (sw_pack_put (e->state, l->diff_id, opts, &pr, &perr) < 0)
+        sw_debug ("cache: not recording the blob of %s: %s", l->label, sw_error_message (perr));
+    }
   return 0;
 }
 
@@ -521,44 +575,137 @@ in_results (const sw_layer *l, const sw_image_result *results, size_t n)
   return false;
 }
 
-/* The entries this build exports (their blobs put in place first), as a JSON object. */
+/* Make sure the cache's location has l's blob as the cache stores it, and fill *blob with
+ * its descriptor (diff_id, digest, media_type, size). */
+static int
+put_entry (sw_engine *e, sw_layer *l, sw_layer *blob, sw_error **err)
+{
+  struct sw_remote_cache *rc = e->remote;
+  sw_cache_loc *to = rc->to;
+
+  if (!own_compression (e))
+    {
+      if (to->t->put_layer (e, to, l, err) < 0)
+        return -1;
+      *blob = *l;
+      return 0;
+    }
+  /* With a compression of its own, the cache's blob is the layer's tree packed so: a
+   * stand-in for the layer that knows only its tree (the image's blob, wherever it was
+   * pushed or whatever cache it came from, is not that blob).  When an earlier export
+   * recorded what that packing gives, the destination may have it already: then nothing
+   * is packed nor sent (nor a lazy hit's tree extracted). */
+  char opts[64];
+  sw_pack_record pr;
+  *blob = *l;
+  blob->digest[0] = blob->media_type[0] = '\0';
+  blob->size = 0;
+  blob->pushed = false;
+  blob->pushed_to = NULL;
+  blob->cache_src = NULL;
+  cache_opts_string (e, opts, sizeof opts);
+  if (l->diff_id[0] && sw_pack_get (e->state, l->diff_id, opts, &pr) == 1 && to->t->has_blob (e, to, pr.digest, pr.size))
+    {
+      snprintf (blob->digest, sizeof blob->digest, "%s", pr.digest);
+      snprintf (blob->media_type, sizeof blob->media_type, "%s", pr.media_type);
+      blob->size = pr.size;
+      return 0;
+    }
+  if (l->dir == NULL && l->cache_src && sw_cache_remote_materialize (e, l, err) < 0)
+    return -1;
+  blob->dir = l->dir;
+  return to->t->put_layer (e, to, blob, err);
+}
+
+static void
+upload_release (void *arg)
+{
+  cache_upload *u = arg;
+  u->l->cache_upload = false; /* done, or dropped: the disk gate may take its dir */
+}
+
+static int
+upload_job (void *arg, sw_error **err)
+{
+  cache_upload *u = arg;
+  struct sw_remote_cache *rc = u->e->remote;
+  sw_layer blob;
+
+  if (rc->upload_failed)
+    return 0; /* the export fails with the first failure already */
+  if (put_entry (u->e, u->l, &blob, err) < 0)
+    {
+      rc->upload_failed = true;
+      return sw_error_wrap (err, "uploading the layer of %s", u->l->label ? u->l->label : "a step");
+    }
+  snprintf (u->diff_id, sizeof u->diff_id, "%s", blob.diff_id);
+  snprintf (u->digest, sizeof u->digest, "%s", blob.digest);
+  snprintf (u->media_type, sizeof u->media_type, "%s", blob.media_type);
+  u->size = blob.size;
+  u->done = true;
+  sw_debug ("--cache-to %s: the layer of %s is in place (%s) while the build goes on", rc->to->name, u->l->label,
+            u->digest);
+  return 0;
+}
+
+void
+sw_cache_remote_layer_built (sw_engine *e, sw_layer *l, bool exported)
+{
+  struct sw_remote_cache *rc = e->remote;
+  if (rc == NULL || rc->to == NULL || l->cache_key[0] == '\0' || (!rc->mode_max && !exported))
+    return;
+  cache_upload *u = sw_xzalloc (sizeof *u);
+  u->e = e;
+  u->l = l;
+  pthread_mutex_lock (&rc->uploads_lock);
+  u->next = rc->uploads;
+  rc->uploads = u;
+  pthread_mutex_unlock (&rc->uploads_lock);
+  l->cache_upload = true;
+  sw_workers_submit_background (e->workers, upload_job, u, upload_release);
+}
+
+static const cache_upload *
+upload_of (struct sw_remote_cache *rc, const sw_layer *l)
+{
+  for (const cache_upload *u = rc->uploads; u; u = u->next)
+    if (u->l == l)
+      return u;
+  return NULL;
+}
+
+/* The entries this build exports (their blobs put in place first: by the uploads queued
+ * while it ran, else now), as a JSON object. */
 static int
 our_entries (sw_engine *e, const sw_image_result *results, size_t n_results, json_t *entries, sw_error **err)
 {
   struct sw_remote_cache *rc = e->remote;
   char opts[64];
-  sw_pack_opts o;
-  bool own = own_compression (e);
-  cache_pack_opts (e, &o);
-  snprintf (opts, sizeof opts, "%d/%d/%lld", (int) o.compression, o.level, (long long) e->epoch);
+  cache_opts_string (e, opts, sizeof opts);
+  if (sw_workers_wait_background (e->workers, err) < 0)
+    return -1;
   for (size_t i = 0; i < e->hub->n_all_layers; i++)
     {
       sw_layer *l = e->hub->all_layers[i];
       if (!l->built || l->cache_key[0] == '\0' || (!rc->mode_max && !in_results (l, results, n_results)))
         continue;
-      /* With a compression of its own, the cache's blob is the layer's tree packed so: a
-       * stand-in for the layer that knows only its tree (the image's blob, wherever it
-       * was pushed or whatever cache it came from, is not that blob). */
-      sw_layer own_blob, *put = l;
-      if (own)
+      const cache_upload *u = upload_of (rc, l);
+      sw_layer blob;
+      if (u && u->done)
         {
-          if (l->dir == NULL && l->cache_src && sw_cache_remote_materialize (e, l, err) < 0)
-            return -1;
-          own_blob = *l;
-          own_blob.digest[0] = own_blob.media_type[0] = '\0';
-          own_blob.size = 0;
-          own_blob.pushed = false;
-          own_blob.pushed_to = NULL;
-          own_blob.cache_src = NULL;
-          put = &own_blob;
+          memset (&blob, 0, sizeof blob);
+          snprintf (blob.diff_id, sizeof blob.diff_id, "%s", u->diff_id);
+          snprintf (blob.digest, sizeof blob.digest, "%s", u->digest);
+          snprintf (blob.media_type, sizeof blob.media_type, "%s", u->media_type);
+          blob.size = u->size;
         }
-      if (rc->to->t->put_layer (e, rc->to, put, err) < 0)
+      else if (put_entry (e, l, &blob, err) < 0)
         return -1;
       /* a built layer keeps its step's own time (its history entry's), as the cache's does */
       json_object_set_new (entries, l->cache_key,
-                           entry_json (put->diff_id, put->digest, put->media_type, opts,
+                           entry_json (blob.diff_id, blob.digest, blob.media_type, opts,
                                        *l->created ? l->created : (e->epoch_str ? e->epoch_str : e->created),
-                                       put->size));
+                                       blob.size));
     }
   return 0;
 }
@@ -813,6 +960,14 @@ registry_put_layer (sw_engine *e, sw_cache_loc *loc, sw_layer *l, sw_error **err
   return sw_blob_push (e->reg, loc->ref, cache_pack_pass, &pass, &res, err);
 }
 
+static bool
+registry_has_blob (sw_engine *e, sw_cache_loc *loc, const char *digest, int64_t size)
+{
+  cleanup_error sw_error *ignored = NULL;
+  int64_t got = -1;
+  return sw_blob_exists (e->reg, loc->ref, digest, &got, &ignored) == 1 && (got < 0 || got == size);
+}
+
 static int
 registry_publish (sw_engine *e, sw_cache_loc *loc, const sw_buf *cfg, const sw_buf *man, sw_error **err)
 {
@@ -829,5 +984,6 @@ const sw_cache_transport sw_cache_registry_transport = {
   .read_config = registry_read_config,
   .get_blob = registry_get_blob,
   .put_layer = registry_put_layer,
+  .has_blob = registry_has_blob,
   .publish = registry_publish,
 };

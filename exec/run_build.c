@@ -1023,7 +1023,14 @@ out:
     }
   free (results);
   if (e.workers)
-    sw_workers_wait (e.workers, NULL); /* their jobs read the platforms' layers */
+    {
+      /* their jobs read the platforms' layers; a failed build's cache uploads that have
+       * not started are not wanted any more */
+      if (r < 0)
+        sw_workers_drop_background (e.workers);
+      sw_workers_wait (e.workers, NULL);
+      sw_workers_wait_background (e.workers, NULL);
+    }
   for (size_t i = 0; i < n_pbs; i++)
     platform_close (&pbs[i]);
   free (pbs);

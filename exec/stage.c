@@ -514,10 +514,13 @@ sw_engine_add_built_layer (sw_engine *e, sw_stage *s, const char *upper, const c
     snprintf (l->created, sizeof l->created, "%s", s->config->history[s->config->n_history - 1].created);
   stage_push_layer (s, l);
   sw_engine_queue_deferred (e); /* a new layer: a new image, not in the registry yet */
-  if (on_exported_chain (e, s))
+  bool exported = on_exported_chain (e, s);
+  if (exported)
     sw_engine_queue_pack (e, l);
   else
     l->packed = true; /* never exported: nothing to pack */
+  /* its --cache-to upload, now, behind its pack job (and every other image job) */
+  sw_cache_remote_layer_built (e, l, exported);
 }
 
 void

@@ -6,6 +6,14 @@
  * error; later jobs still run (their own cleanup matters), and sw_workers_wait() reports the
  * first error.  Jobs may check sw_workers_failed() to stop early.  Jobs log to the route of
  * the thread that made the pool (common/log.h): a build's messages reach its own thread.
+ *
+ * Background jobs (sw_workers_submit_background) are work that must not slow the
+ * foreground's: they run on a thread of their own, one at a time, and one starts only while
+ * no foreground job waits or runs — so every foreground job submitted before a background
+ * one has finished when it starts (the cache upload of a layer finds the layer's own pack
+ * job done).  sw_workers_wait(), sw_workers_pending() and sw_workers_failed() are about
+ * foreground jobs only; sw_workers_wait_background() waits for the background ones and
+ * reports their first error.
  */
 #ifndef SW_EXEC_WORKERS_H
 #define SW_EXEC_WORKERS_H
@@ -28,7 +36,16 @@ int sw_workers_wait (sw_workers *w, sw_error **err);
 size_t sw_workers_pending (sw_workers *w);
 /* True once any job has failed. */
 bool sw_workers_failed (sw_workers *w);
-/* Waits for running jobs, drops queued ones, frees the pool. */
+/* Queue fn(arg) in the background lane (see above).  Never blocks: the lane is not
+ * bounded (its jobs are few: one a layer). */
+void sw_workers_submit_background (sw_workers *w, sw_job_fn fn, void *arg, void (*free_arg) (void *));
+/* Wait until every background job submitted so far has run (or was dropped); 0, or -1
+ * with the first background job's error. */
+int sw_workers_wait_background (sw_workers *w, sw_error **err);
+/* Drop the background jobs that have not started (the build failed: their work is no
+ * longer wanted); the running one finishes. */
+void sw_workers_drop_background (sw_workers *w);
+/* Waits for running jobs, drops queued ones (background ones too), frees the pool. */
 void sw_workers_free (sw_workers *w);
 
 #endif

@@ -249,7 +249,7 @@ sw_state_stubs (sw_state *st, const char **path, sw_error **err)
 int
 sw_state_open (const char *dir, sw_state **out, sw_error **err)
 {
-  static const char *const subdirs[] = { "layers", "cache", "runs", "steps", "docs", NULL };
+  static const char *const subdirs[] = { "layers", "cache", "runs", "steps", "packs", "docs", NULL };
   sw_state *st;
   uint64_t max = 0;
 
@@ -695,7 +695,7 @@ sw_state_gc (const char *dir, uint64_t max_bytes, uint64_t *freed, sw_error **er
 int
 sw_state_prune (const char *dir, uint64_t *freed, sw_error **err)
 {
-  static const char *const subs[] = { "layers", "cache", "runs", "steps", "docs", NULL };
+  static const char *const subs[] = { "layers", "cache", "runs", "steps", "packs", "docs", NULL };
   cleanup_free char *lp = sw_xasprintf ("%s/lock", dir);
   cleanup_close int fd = -1;
   struct stat sb;

@@ -8,6 +8,8 @@
  *   STATE/cache/HASH/         a RUN --mount=type=cache directory (HASH of its id)
  *   STATE/steps/KEY           the build cache's step records (store/stepcache.h); their
  *                             layers are layer-store dirs like base layers
+ *   STATE/packs/HEX           what packing a layer with other options gave (a cache's own
+ *                             compression: store/stepcache.h), dropped with the layer
  *   STATE/docs/sha256-HEX      image manifests and configs fetched by digest, kept for
  *                             the next build (registry/client.h: sw_registry_set_docs)
  *   STATE/stubs/              empty mountpoints (dev proc sys etc/hosts …) the sandbox puts

@@ -1,4 +1,5 @@
-/* store/stepcache.c — step records in STATE/steps (see stepcache.h). */
+/* store/stepcache.c — step records in STATE/steps, pack records in STATE/packs (see
+ * stepcache.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,9 +28,15 @@ key_ok (const char *key)
 }
 
 static char *
+record_path_in (const char *state_dir, const char *sub, const char *key)
+{
+  return sw_xasprintf ("%s/%s/%s", state_dir, sub, key);
+}
+
+static char *
 record_path (const char *state_dir, const char *key)
 {
-  return sw_xasprintf ("%s/steps/%s", state_dir, key);
+  return record_path_in (state_dir, "steps", key);
 }
 
 static void
@@ -38,12 +45,9 @@ field (char *dst, size_t dstsz, const char *v)
   snprintf (dst, dstsz, "%s", v);
 }
 
-int
-sw_step_get (sw_state *st, const char *key, sw_step_record *out)
+static int
+read_record (const char *p, sw_step_record *out)
 {
-  if (!key_ok (key))
-    return 0;
-  cleanup_free char *p = record_path (sw_state_dir (st), key);
   FILE *f = fopen (p, "re");
   char line[2048];
   if (f == NULL)
@@ -84,6 +88,15 @@ sw_step_get (sw_state *st, const char *key, sw_step_record *out)
   return 1;
 }
 
+int
+sw_step_get (sw_state *st, const char *key, sw_step_record *out)
+{
+  if (!key_ok (key))
+    return 0;
+  cleanup_free char *p = record_path (sw_state_dir (st), key);
+  return read_record (p, out);
+}
+
 /* One line per field; newlines in values (a history text may hold a heredoc) would cut a
  * record, so they are written as spaces: created_by is informative only. */
 static void
@@ -97,12 +110,9 @@ put_line (FILE *f, const char *name, const char *v)
   fputc ('\n', f);
 }
 
-int
-sw_step_put (sw_state *st, const char *key, const sw_step_record *rec, sw_error **err)
+static int
+write_record (const char *p, const sw_step_record *rec, sw_error **err)
 {
-  if (!key_ok (key))
-    return sw_error_make (err, EINVAL, "malformed step key \"%s\"", key);
-  cleanup_free char *p = record_path (sw_state_dir (st), key);
   cleanup_free char *tmp = sw_xasprintf ("%s.%ld.tmp", p, (long) getpid ());
   FILE *f = fopen (tmp, "wxe");
   if (f == NULL && errno == EEXIST)
@@ -135,6 +145,57 @@ sw_step_put (sw_state *st, const char *key, const sw_step_record *rec, sw_error 
       return -1;
     }
   return 0;
+}
+
+int
+sw_step_put (sw_state *st, const char *key, const sw_step_record *rec, sw_error **err)
+{
+  if (!key_ok (key))
+    return sw_error_make (err, EINVAL, "malformed step key \"%s\"", key);
+  cleanup_free char *p = record_path (sw_state_dir (st), key);
+  return write_record (p, rec, err);
+}
+
+/* ---- pack records ---- */
+
+static char *
+pack_path (sw_state *st, const char *diff_id, const char *opts)
+{
+  char d[SW_DIGEST_BUFSZ];
+  cleanup_free char *name = sw_xasprintf ("%s %s", diff_id, opts);
+  sw_digest_bytes (name, strlen (name), d);
+  return record_path_in (sw_state_dir (st), "packs", sw_digest_hex (d));
+}
+
+int
+sw_pack_get (sw_state *st, const char *diff_id, const char *opts, sw_pack_record *out)
+{
+  sw_step_record rec;
+  cleanup_free char *p = pack_path (st, diff_id, opts);
+  if (read_record (p, &rec) != 1 || strcmp (rec.diff_id, diff_id) != 0 || strcmp (rec.blob_opts, opts) != 0
+      || *rec.blob_digest == '\0' || rec.blob_size <= 0)
+    return 0;
+  memset (out, 0, sizeof *out);
+  snprintf (out->digest, sizeof out->digest, "%s", rec.blob_digest);
+  snprintf (out->media_type, sizeof out->media_type, "%s", rec.blob_media_type);
+  out->size = rec.blob_size;
+  return 1;
+}
+
+int
+sw_pack_put (sw_state *st, const char *diff_id, const char *opts, const sw_pack_record *in, sw_error **err)
+{
+  sw_step_record rec = { 0 };
+  cleanup_free char *p = pack_path (st, diff_id, opts);
+  cleanup_free char *dir = sw_xasprintf ("%s/packs", sw_state_dir (st));
+  if (mkdir (dir, 0700) < 0 && errno != EEXIST)
+    return sw_error_errno (err, "creating %s", dir);
+  snprintf (rec.diff_id, sizeof rec.diff_id, "%s", diff_id);
+  snprintf (rec.blob_opts, sizeof rec.blob_opts, "%s", opts);
+  snprintf (rec.blob_digest, sizeof rec.blob_digest, "%s", in->digest);
+  snprintf (rec.blob_media_type, sizeof rec.blob_media_type, "%s", in->media_type);
+  rec.blob_size = in->size;
+  return write_record (p, &rec, err);
 }
 
 void
@@ -231,10 +292,10 @@ sw_step_stamp (const char *dir, char out[SW_DIGEST_BUFSZ], sw_error **err)
 
 /* ---- after eviction ---- */
 
-void
-sw_step_sweep (const char *state_dir)
+static void
+sweep_dir (const char *state_dir, const char *sub)
 {
-  cleanup_free char *p = sw_xasprintf ("%s/steps", state_dir);
+  cleanup_free char *p = sw_xasprintf ("%s/%s", state_dir, sub);
   cleanup_dir DIR *d = opendir (p);
   struct dirent *de;
   if (!d)
@@ -266,4 +327,11 @@ sw_step_sweep (const char *state_dir)
       if (!live)
         unlinkat (dirfd (d), de->d_name, 0);
     }
+}
+
+void
+sw_step_sweep (const char *state_dir)
+{
+  sweep_dir (state_dir, "steps");
+  sweep_dir (state_dir, "packs");
 }

@@ -51,7 +51,23 @@ void sw_step_drop (sw_state *st, const char *key);
  * the dir cannot be read. */
 int sw_step_stamp (const char *dir, char out[SW_DIGEST_BUFSZ], sw_error **err);
 
-/* Remove records whose layer is no longer in the store (after the size bound evicted it).
+/* ---- pack records: STATE/packs/HEX ----
+ * What packing a layer with some options gave, when those are not its step record's (a
+ * --cache-to compression= of its own): HEX is SHA-256 of "DIFFID OPTS".  Lets an export
+ * know the blob's digest before packing, to ask the destination whether it has it.
+ * Written like step records (temporary name, rename); the same facts for the same name. */
+typedef struct sw_pack_record
+{
+  char digest[SW_DIGEST_BUFSZ];
+  int64_t size;
+  char media_type[96];
+} sw_pack_record;
+
+/* 1 found (*out filled), 0 none or unreadable. */
+int sw_pack_get (sw_state *st, const char *diff_id, const char *opts, sw_pack_record *out);
+int sw_pack_put (sw_state *st, const char *diff_id, const char *opts, const sw_pack_record *rec, sw_error **err);
+
+/* Remove records (step and pack ones) whose layer is no longer in the store (after the size bound evicted it).
  * Called by the state's gc under the exclusive lock. */
 void sw_step_sweep (const char *state_dir);
 

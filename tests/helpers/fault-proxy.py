@@ -22,18 +22,20 @@ KIND tag500@N answers 500 to every PUT of the Nth distinct tag (a manifest PUT w
 reference is not a digest), retries included, without forwarding: a tag write that fails
 for good in the middle of a publish.
 KIND@all with KIND 503 answers every request but GET /v2/ with 503 (a registry that
-never recovers).  log@all logs every request as "request METHOD PATH body=BYTES".  redirect@blobs answers blob GETs with 307 to a second listener (a "CDN"
+never recovers).  log@all logs every request as "request METHOD PATH body=BYTES"; timed@all
+does too, and logs each answer the registry gave, once it came, as "answered METHOD PATH
+STATUS t=UNIXTIME" (a timeline: when an upload was complete).  redirect@blobs answers blob GETs with 307 to a second listener (a "CDN"
 on another port, with a pre-signed-style ?sig= in the URL) that serves the bytes and logs
 "cdn authorization=present|absent" — a client must not send the registry's credentials
 there.  Each fault is logged to stderr as "fault KIND on METHOD PATH".
 """
-import http.client, sys, threading
+import http.client, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 portfile, upstream, rules = sys.argv[1], sys.argv[2], sys.argv[3:]
 faults = {}
 always = None
-redirect_blobs = log_all = False
+redirect_blobs = log_all = log_answers = False
 put_faults = {}
 big_put_faults = {}
 tag_fault = 0
@@ -52,6 +54,8 @@ for r in rules:
         redirect_blobs = True
     elif kind == "log":
         log_all = True
+    elif kind == "timed":
+        log_all = log_answers = True
     elif n == "all":
         always = kind
     else:
@@ -141,6 +145,8 @@ class Proxy(BaseHTTPRequestHandler):
         c.send(body)
         r = c.getresponse()
         data = r.read()
+        if log_answers:
+            print(f"answered {self.command} {self.path} {r.status} t={time.time():.3f}", file=sys.stderr, flush=True)
         if fault == "lost":
             c.close()
             self.close_connection = True

@@ -345,6 +345,56 @@ if build z5 --cache-to "type=registry,ref=$REGISTRY/cache/z:y,compression=brotli
   fail "--cache-to compression=brotli is refused"; else
   check "--cache-to compression=brotli: says what it takes" grep -q 'invalid compression "brotli" in --cache-to.*use gzip, zstd or uncompressed' "$dir/z5.log"; fi
 
+# the export runs beside the build: a compile stage's layer (not in the image) is in the
+# cache registry before the build's last step ends.  The cache's registry is reached through
+# a proxy that logs when each request was answered; the steps' ends are in the rawjson
+# progress (both wall-clock times of this machine).  The last step's 5 s leave room for the
+# COPY layer's push and the 8 MB blob's pack and upload on a loaded machine.
+start_fault_proxy "$REGISTRY" timed@all || fail "the timing proxy starts"
+mkdir -p "$dir/ctx-early"
+cat > "$dir/ctx-early/Dockerfile" <<DF
+FROM $REGISTRY/base/busybox:latest AS first
+RUN sleep 3 && head -c 8000000 /dev/urandom > /x && echo first > /first
+FROM $REGISTRY/base/busybox:latest
+COPY --from=first /x /x
+RUN sleep 5
+DF
+state=$dir/state-early
+check "mode=max export beside a two-stage build" bash -c \
+  'timeout 300 "$1" build --progress=rawjson --state-dir "$2" -t "$3" --push --cache-to "type=registry,ref=$4,mode=max" "$5" 2> "$6"' \
+  _ "$SLIPWAY" "$state" "$REGISTRY/t/early:v1" "$PROXY/cache/early:x" "$dir/ctx-early" "$dir/early.events"
+# the first stage's blob: the big one of the cache's layers that the image does not have
+early_blob=$(jq -rn --argjson c "$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/cache/early:x" || echo null)" \
+  --argjson i "$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/t/early:v1" || echo null)" \
+  '([$c.layers[] | select(.size > 4000000) | .digest] - [$i.layers[].digest])[0] // empty' 2>/dev/null)
+early_up=$(grep -oE "^answered PUT /v2/cache/early/blobs/uploads/[^ ]*${early_blob#sha256:}[^ ]* 201 t=[0-9.]+" "$PROXY_LOG" | head -1 | sed 's/.*t=//')
+last_id=$(jq -R 'fromjson? // empty | select(.kind == "start" and ((.name // "") | endswith("RUN sleep 5"))) | .id' "$dir/early.events" | head -1)
+last_end=$(jq -R --argjson id "${last_id:-0}" 'fromjson? // empty | select(.kind == "done" and .id == $id) | .time' "$dir/early.events" | head -1)
+check "the first stage's cache blob is uploaded before the build's last step ends (upload $early_up, step end $last_end)" \
+  awk -v u="${early_up:-}" -v e="${last_end:-}" -v b="${early_blob:-}" 'BEGIN { exit !(b != "" && u != "" && e != "" && u + 0 < e + 0) }'
+state=$dir/state-early2
+check "a cold state dir hits every step from that cache" bash -c \
+  "$(declare -f build cached steps all_cached); dir=$dir; state=$state; SLIPWAY=$SLIPWAY; build early2 -t $REGISTRY/t/early:v1 --push --cache-from type=registry,ref=$REGISTRY/cache/early:x $dir/ctx-early && all_cached early2"
+
+# compression=zstd exported twice from one state dir: the first export records what packing
+# each layer gave (STATE/packs), the second asks the registry (HEAD) and uploads no layer
+state=$dir/state-zt
+check "compression=zstd through the proxy: the first export" build zt1 -t "$REGISTRY/t/zt:v1" --push \
+  --cache-to "type=registry,ref=$PROXY/cache/zt:x,mode=max,compression=zstd" "$dir/ctx4"
+zt_man1=$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/cache/zt:x")
+zt_layers=$(jq -r '.layers[].digest | sub("sha256:"; "")' <<<"$zt_man1" | tr '\n' ' ')
+mark=$(wc -l < "$PROXY_LOG")
+check "compression=zstd: the same state dir exports again" build zt2 -t "$REGISTRY/t/zt:v1" --push \
+  --cache-to "type=registry,ref=$PROXY/cache/zt:x,mode=max,compression=zstd" "$dir/ctx4"
+check "compression=zstd: the pack records are in the state dir" bash -c '[ "$(ls "$1/packs" | wc -l)" -ge 2 ]' _ "$state"
+check "compression=zstd: the first export uploaded each zstd layer ($zt_layers)" bash -c \
+  '[ -n "$2" ] && for h in $2; do head -n "$3" "$1" | grep -qE "^request PUT /v2/cache/zt/blobs/uploads/.*$h" || exit 1; done' _ "$PROXY_LOG" "$zt_layers" "$mark"
+check "compression=zstd: the second export asks the registry for each layer and uploads none" bash -c \
+  'tail -n +"$(($3 + 1))" "$1" > "$1.second"; [ -n "$2" ] && for h in $2; do grep -q "^request HEAD /v2/cache/zt/blobs/sha256:$h" "$1.second" && ! grep -qE "^request PUT /v2/cache/zt/blobs/uploads/.*$h" "$1.second" || exit 1; done' \
+  _ "$PROXY_LOG" "$zt_layers" "$mark"
+check "compression=zstd: the cache is the same after the second export" \
+  test "$(skopeo inspect --tls-verify=false --raw "docker://$REGISTRY/cache/zt:x")" = "$zt_man1"
+
 # two platforms exporting to one ref: neither erases the other
 state=$dir/state-p1
 build pa --platform linux/amd64 -t "$REGISTRY/t/plat:amd64" --push --cache-to "type=registry,ref=$REGISTRY/cache/plat:x,mode=max" "$dir/ctx3"

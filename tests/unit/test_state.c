@@ -243,13 +243,26 @@ step_records (void **state)
 
   /* sweep: the record stays while its layer is in the store, goes with it */
   assert_int_equal (sw_state_layer_commit (st, DIFFID, tmp, &err), 0);
+  /* a pack record: found for its diffID and options only */
+  sw_pack_record pr = { .size = 1234 }, pgot;
+  snprintf (pr.digest, sizeof pr.digest, "sha256:%064d", 7);
+  snprintf (pr.media_type, sizeof pr.media_type, "application/vnd.oci.image.layer.v1.tar+zstd");
+  assert_int_equal (sw_pack_get (st, DIFFID, "2/-1/-1", &pgot), 0);
+  assert_int_equal (sw_pack_put (st, DIFFID, "2/-1/-1", &pr, &err), 0);
+  assert_int_equal (sw_pack_get (st, DIFFID, "2/-1/-1", &pgot), 1);
+  assert_string_equal (pgot.digest, pr.digest);
+  assert_string_equal (pgot.media_type, pr.media_type);
+  assert_int_equal (pgot.size, 1234);
+  assert_int_equal (sw_pack_get (st, DIFFID, "2/3/-1", &pgot), 0);
   sw_step_sweep (d);
   assert_int_equal (sw_step_get (st, KEY, &got), 1);
+  assert_int_equal (sw_pack_get (st, DIFFID, "2/-1/-1", &pgot), 1);
   cleanup_free char *lp = NULL;
   assert_int_equal (sw_state_layer_path (st, DIFFID, &lp, &err), 0);
   assert_int_equal (sw_rmtree (lp, &err), 0);
   sw_step_sweep (d);
   assert_int_equal (sw_step_get (st, KEY, &got), 0);
+  assert_int_equal (sw_pack_get (st, DIFFID, "2/-1/-1", &pgot), 0); /* gone with its layer */
   sw_state_close (st);
   sw_rmtree (d, NULL);
 }
