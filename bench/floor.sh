@@ -90,6 +90,10 @@ run_floor() {
 ingest_floor() {
   local ref=$1 repo=${1#*/}; repo=${repo%:*}
   local m; m=$(skopeo inspect --tls-verify=false --raw "docker://$ref") || { echo 0; return; }
+  if jq -e '.manifests' <<<"$m" >/dev/null; then # an index (the image and its provenance)
+    local md; md=$(jq -r --arg a "$3" '.manifests[]|select(.platform.architecture==$a).digest' <<<"$m" | head -1)
+    m=$(curl -fs -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' "http://$TARGET/v2/$repo/manifests/$md")
+  fi
   local base; base=$(skopeo inspect --tls-verify=false --raw --override-arch "$3" "docker://$2")
   if jq -e '.manifests' <<<"$base" >/dev/null; then
     local bd; bd=$(jq -r --arg a "$3" '.manifests[]|select(.platform.architecture==$a).digest' <<<"$base" | head -1)

@@ -52,8 +52,9 @@ typedef int (*sw_blob_maker) (void *ud, sw_sink *sink, sw_blob_pass pass, sw_err
  *    a blob that small goes up from memory (HEAD, then POST + PUT), made once.
  *  - A bigger one: HEAD, and nothing is sent when repo has it; else POST and one
  *    `PUT ?digest=` with Content-Length whose body is pass 2, streamed (upload.h's sw_put:
- *    a 1 MiB ring, nothing on disk).  A registry ingests that several times faster than
- *    PATCHes.
+ *    a 1 MiB ring, nothing on disk).  Debian's registry ingests one PUT faster than
+ *    PATCHes (512 MiB: 2.7 s against 4.8–5.1 s), but pass 1 costs a whole pack: on a loopback
+ *    registry the two ways come out about even (docs/PERFORMANCE.md).
  *  - When that PUT fails for the registry's reasons (refused, an HTTP error, a dropped
  *    connection, other bytes than pass 1's), pass 3 goes into a chunked upload with its
  *    retries (upload.h), once.  A failure of make itself is returned as it is.
