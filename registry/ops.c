@@ -15,6 +15,7 @@
 #include "common/xalloc.h"
 #include "image/mediatype.h"
 #include "registry/ops.h"
+#include "registry/upload.h"
 
 char *
 sw_scope_pull (const sw_ref *repo)
@@ -338,17 +339,6 @@ sw_blob_get_small (sw_registry *r, const sw_ref *repo, const char *digest, size_
   return 0;
 }
 
-static void
-cancel_upload (sw_registry *r, const sw_ref *repo, const char *location, const char *scope)
-{
-  sw_req req = { .method = "DELETE", .repo = repo, .url = location, .scope = scope, .no_retry = true };
-  sw_resp resp = { 0 };
-  sw_error *e = NULL;
-  sw_registry_do (r, &req, &resp, &e);
-  sw_error_free (e);
-  sw_resp_clear (&resp);
-}
-
 int
 sw_blob_mount (sw_registry *r, const sw_ref *repo, const char *digest, const sw_ref *from, sw_error **err)
 {
@@ -370,7 +360,7 @@ sw_blob_mount (sw_registry *r, const sw_ref *repo, const char *digest, const sw_
   else if (resp.status == 202)
     {
       if (resp.location)
-        cancel_upload (r, repo, resp.location, scope);
+        sw_upload_cancel (r, repo, scope, resp.location);
       ret = 0;
     }
   else if (resp.status == 401 || resp.status == 403 || resp.status == 404)
