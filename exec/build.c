@@ -12,8 +12,8 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "attest/provenance.h"
-#include "common/csv.h"
 #include "exec/build.h"
+#include "registry/client.h"
 #include "registry/ref.h"
 
 struct sw_queued_event
@@ -203,11 +203,14 @@ set_knob (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_DAEMON_JSON: replace (&b->daemon_json, value); return 0;
     case SW_OPT_QEMU_PATH: replace (&b->qemu_path, value); return 0;
     case SW_OPT_LAYER_UPLOAD:
-      if (value == NULL || (strcmp (value, "put") != 0 && strcmp (value, "chunked") != 0))
-        return sw_error_make (err, EINVAL, "invalid value \"%s\" for SW_OPT_LAYER_UPLOAD (SLIPWAY_LAYER_UPLOAD): "
-                                           "expected put or chunked", value ? value : "");
-      b->chunked_uploads = strcmp (value, "chunked") == 0;
-      return 0;
+      {
+        sw_layer_upload mode;
+        if (sw_layer_upload_parse (value, &mode) < 0)
+          return sw_error_make (err, EINVAL, "invalid value \"%s\" for SW_OPT_LAYER_UPLOAD (SLIPWAY_LAYER_UPLOAD): "
+                                             "expected stream, put or chunked", value ? value : "");
+        b->layer_upload = (int) mode;
+        return 0;
+      }
     default: return sw_error_make (err, EINVAL, "unknown build option %d", (int) opt);
     }
 }

@@ -34,7 +34,7 @@ struct sw_build
   double retry_seconds;    /* 0: default */
   char *daemon_json;       /* NULL: /etc/docker/daemon.json */
   char *qemu_path;         /* NULL: the default search */
-  bool chunked_uploads;    /* layers in PATCH chunks, packed once (SLIPWAY_LAYER_UPLOAD=chunked) */
+  int layer_upload;        /* an sw_layer_upload (registry/client.h): SLIPWAY_LAYER_UPLOAD */
   int64_t source_date_epoch; /* -1: none */
   int max_parallelism;     /* 0: the number of CPUs */
   sw_error *env_error;     /* a bad value in one of those variables, reported by the run */

@@ -3,9 +3,9 @@
  * The job streams: upper dir → tar → diffID → gzip → digest → the registry upload (or, when
  * the build does not push, nowhere: the digests still name the image).  Nothing touches
  * the local disk but the reads of the upper dir.  A pushed layer bigger than one upload
- * chunk is packed twice (registry/sink.h, sw_blob_push): once for its digest, once streamed
- * into one monolithic PUT.  The pool runs two jobs, so one layer's first pass overlaps the
- * previous layer's PUT.
+ * chunk goes up in one streamed PATCH as it is packed (registry/sink.h, sw_blob_push); it is
+ * packed again only when the registry fails that way (then into chunks), or twice by choice
+ * (SLIPWAY_LAYER_UPLOAD=put: digest first, then one monolithic PUT).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -175,8 +175,8 @@ pack_job (void *arg, sw_error **err)
   sw_engine_pack_opts (e, &o);
   if (e->push_repo)
     {
-      /* packing is deterministic: the blob is made twice (digest first, then streamed into
-       * one monolithic PUT), or once into chunks; see registry/sink.h */
+      /* packing is deterministic, so sw_blob_push may make the blob again (a fallback to
+       * chunks, or the two-pass PUT); see registry/sink.h */
       struct pack_pass pass = { .e = e, .l = l, .o = &o };
       sw_blob_result res;
       int r = sw_blob_push (e->reg, e->push_repo, pack_pass, &pass, &res, err);

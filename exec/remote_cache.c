@@ -954,7 +954,7 @@ registry_put_layer (sw_engine *e, sw_cache_loc *loc, sw_layer *l, sw_error **err
         return -1;
       return sw_cache_remote_blob (e, l, &sink, err);
     }
-  /* packing is deterministic: digest first, then one monolithic PUT (registry/sink.h) */
+  /* packing is deterministic: sw_blob_push may make the blob again (registry/sink.h) */
   struct cache_pack pass = { e, l };
   sw_blob_result res;
   return sw_blob_push (e->reg, loc->ref, cache_pack_pass, &pass, &res, err);

@@ -358,7 +358,7 @@ engine_open (sw_engine *e, sw_build *b, sw_error **err)
                              .max_attempts = b->retry_attempts,
                              .max_retry_seconds = b->retry_seconds,
                              .daemon_json = b->daemon_json,
-                             .chunked_uploads = b->chunked_uploads };
+                             .layer_upload = b->layer_upload };
   e->hub = sw_xzalloc (sizeof *e->hub);
   sw_sandbox_stop_init (&e->hub->stop);
   pthread_mutex_init (&e->hub->lock, NULL);

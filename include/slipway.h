@@ -151,9 +151,10 @@ typedef enum sw_option
   SW_OPT_SOURCE_DATE_EPOCH = 105, /* seconds since 1970 for reproducible timestamps
                                      ($SOURCE_DATE_EPOCH; none) */
   SW_OPT_LAYER_UPLOAD = 106,      /* how a pushed layer bigger than one chunk goes up:
+                                     "stream" (packed once, streamed in one PATCH),
                                      "put" (packed twice: digest, then one monolithic PUT) or
                                      "chunked" (packed once into PATCH chunks)
-                                     ($SLIPWAY_LAYER_UPLOAD; put) */
+                                     ($SLIPWAY_LAYER_UPLOAD; stream) */
   /* (list) an entitlement, as buildx's --allow: "network.host" (RUN may share the host's
    * network: --network host, RUN --network=host), "security.insecure" (RUN
    * --security=insecure runs unconfined); comma-separated lists too */

@@ -49,7 +49,7 @@ struct sw_registry
 {
   char **insecure;
   size_t chunk_size;
-  bool chunked_uploads;
+  sw_layer_upload layer_upload;
   int max_attempts;
   double max_seconds;
   int parallel;
@@ -115,8 +115,9 @@ sw_registry_options_from_env (sw_registry_options *o)
   if (o->daemon_json == NULL && dj && *dj)
     o->daemon_json = dj;
   const char *lu = getenv ("SLIPWAY_LAYER_UPLOAD");
-  if (lu && strcmp (lu, "chunked") == 0)
-    o->chunked_uploads = true;
+  sw_layer_upload mode;
+  if (lu && sw_layer_upload_parse (lu, &mode) == 0)
+    o->layer_upload = (int) mode;
 }
 
 sw_registry *
@@ -149,7 +150,7 @@ sw_registry_new (const sw_registry_options *o)
     }
   json_decref (daemon);
   r->chunk_size = o && o->chunk_size ? o->chunk_size : (size_t) 16 << 20;
-  r->chunked_uploads = o && o->chunked_uploads;
+  r->layer_upload = o ? (sw_layer_upload) o->layer_upload : SW_LAYER_UPLOAD_STREAM;
   r->max_attempts = o && o->max_attempts ? o->max_attempts : 6;
   r->max_seconds = o && o->max_retry_seconds > 0 ? o->max_retry_seconds : 120;
   r->parallel = o && o->parallel ? o->parallel : 4;
@@ -209,10 +210,24 @@ sw_registry_chunk_size (const sw_registry *r)
   return r->chunk_size;
 }
 
-bool
-sw_registry_chunked_uploads (const sw_registry *r)
+sw_layer_upload
+sw_registry_layer_upload (const sw_registry *r)
 {
-  return r->chunked_uploads;
+  return r->layer_upload;
+}
+
+int
+sw_layer_upload_parse (const char *s, sw_layer_upload *out)
+{
+  static const char *const names[] = { [SW_LAYER_UPLOAD_STREAM] = "stream", [SW_LAYER_UPLOAD_PUT] = "put",
+                                       [SW_LAYER_UPLOAD_CHUNKED] = "chunked" };
+  for (size_t i = 0; s && i < sizeof names / sizeof *names; i++)
+    if (strcmp (s, names[i]) == 0)
+      {
+        *out = (sw_layer_upload) i;
+        return 0;
+      }
+  return -1;
 }
 
 int
@@ -517,7 +532,8 @@ perform (sw_registry *r, const char *url, const char *host_for_ca, bool insecure
       curl_easy_setopt (c, CURLOPT_CUSTOMREQUEST, req->method);
       curl_easy_setopt (c, CURLOPT_READFUNCTION, on_read);
       curl_easy_setopt (c, CURLOPT_READDATA, x);
-      curl_easy_setopt (c, CURLOPT_INFILESIZE_LARGE, (curl_off_t) req->body_len);
+      /* an unknown size (-1): libcurl sends HTTP/1.1's chunked encoding */
+      curl_easy_setopt (c, CURLOPT_INFILESIZE_LARGE, req->body_unsized ? (curl_off_t) -1 : (curl_off_t) req->body_len);
       curl_easy_setopt (c, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024); /* fewer, larger sends */
     }
   else if (strcmp (req->method, "GET") != 0)

@@ -39,15 +39,26 @@ typedef struct sw_registry_options
   double max_retry_seconds;    /* per request; 0 → 120 */
   int parallel;                /* blobs in flight at once; 0 → 4 */
   const char *daemon_json;     /* docker's daemon.json; NULL → /etc/docker/daemon.json */
-  bool chunked_uploads;        /* sw_blob_push: one pass into PATCH chunks, never a
-                                  monolithic PUT of a second pass (registry/sink.h) */
+  int layer_upload;            /* sw_blob_push's way for a blob bigger than one chunk:
+                                  an sw_layer_upload (registry/sink.h) */
 } sw_registry_options;
+
+/* How sw_blob_push sends a blob bigger than one chunk (registry/sink.h). */
+typedef enum sw_layer_upload
+{
+  SW_LAYER_UPLOAD_STREAM = 0, /* made once, streamed in one PATCH, committed by PUT ?digest= */
+  SW_LAYER_UPLOAD_PUT,        /* made twice: its digest first, then one monolithic PUT */
+  SW_LAYER_UPLOAD_CHUNKED,    /* made once into PATCH chunks (resumable) */
+} sw_layer_upload;
+
+/* "stream", "put" or "chunked" → *out: 0, or -1 for anything else. */
+int sw_layer_upload_parse (const char *s, sw_layer_upload *out);
 
 /* The session reads no environment.  A public entry point with no options of its own
  * (imagetools, login) takes these knobs from it here: fills the fields still 0/NULL from
  * $SLIPWAY_CHUNK_SIZE, $SLIPWAY_RETRY_ATTEMPTS, $SLIPWAY_RETRY_SECONDS (positive
  * integers; anything else is ignored), $SLIPWAY_DAEMON_JSON and $SLIPWAY_LAYER_UPLOAD
- * ("chunked" sets chunked_uploads; anything else leaves it).  A build takes them as
+ * (sw_layer_upload_parse's words; anything else leaves layer_upload).  A build takes them as
  * build options instead (exec/build.c), with the same variables as defaults. */
 void sw_registry_options_from_env (sw_registry_options *o);
 
@@ -56,7 +67,7 @@ typedef struct sw_registry sw_registry;
 sw_registry *sw_registry_new (const sw_registry_options *opts);
 void sw_registry_free (sw_registry *r);
 size_t sw_registry_chunk_size (const sw_registry *r);
-bool sw_registry_chunked_uploads (const sw_registry *r);
+sw_layer_upload sw_registry_layer_upload (const sw_registry *r);
 int sw_registry_parallel (const sw_registry *r);
 
 /* A directory where documents fetched by digest (image manifests, configs) are kept and
@@ -85,12 +96,14 @@ typedef struct sw_req
   const void *body;            /* a body from memory (may be NULL with body_len 0) */
   size_t body_len;
   bool has_body;
-  /* Or a body streamed from body_read, body_len bytes exactly (Content-Length).  It can be
-   * read only once, so such a request is sent once: no retry, no re-authentication after a
-   * 401, no redirect — the caller gets the registry's answer, whatever it is.  A body_read
-   * failure fails the request with its error. */
+  /* Or a body streamed from body_read, body_len bytes exactly (Content-Length), or as many
+   * as it gives when body_unsized (Transfer-Encoding: chunked).  It can be read only once,
+   * so such a request is sent once: no retry, no re-authentication after a 401, no
+   * redirect — the caller gets the registry's answer, whatever it is.  A body_read failure
+   * fails the request with its error. */
   sw_read_fn body_read;
   void *body_read_ud;
+  bool body_unsized;
   sw_write_fn sink;            /* 2xx bodies go here when set, else to resp->body */
   void *sink_ud;
   bool no_retry;               /* the caller handles retries (chunk uploads) */

@@ -1,4 +1,9 @@
-/* registry/put.c — a monolithic blob upload whose body is streamed; see upload.h.
+/* registry/put.c — a blob upload in one request whose body is streamed; see upload.h.
+ *
+ * Two shapes share it: the monolithic PUT (digest and size known first: `PUT ?digest=`
+ * with Content-Length) and the streamed PATCH (neither known: one PATCH whose body goes in
+ * HTTP/1.1 chunks, then a bodiless `PUT ?digest=` with the digest the producer computed —
+ * how a docker client pushes a layer).
  *
  * The writer (a packer's sink) and the transfer (libcurl, pulling the body through a read
  * callback) run on two threads and meet in a ring of RING bytes: the writer waits while it
@@ -28,8 +33,10 @@ struct sw_put
   sw_ref *repo;
   char *scope;
   char *location;
+  bool stream;      /* the streamed PATCH: digest and size unknown until finish */
+  bool committing;  /* the stream's PATCH ended: rc and resp are the closing PUT's */
   char digest[SW_DIGEST_BUFSZ];
-  uint64_t size;
+  uint64_t size;    /* announced (not for a stream) */
   uint64_t written; /* bytes the writer gave */
 
   pthread_mutex_t mu;
@@ -59,8 +66,7 @@ body_read (void *ud, void *buf, size_t cap, size_t *got, sw_error **err)
   if (p->stopped)
     {
       pthread_mutex_unlock (&p->mu);
-      return sw_error_make (err, ECANCELED, "the blob's producer stopped after %" PRIu64 " of %" PRIu64 " bytes",
-                            p->taken, p->size);
+      return sw_error_make (err, ECANCELED, "the blob's producer stopped after %" PRIu64 " bytes", p->taken);
     }
   size_t n = p->len < cap ? p->len : cap;
   size_t first = RING - p->head < n ? RING - p->head : n;
@@ -80,9 +86,11 @@ transfer (void *arg)
 {
   sw_put *p = arg;
   cleanup_free char *url
-      = sw_xasprintf ("%s%cdigest=%s", p->location, strchr (p->location, '?') ? '&' : '?', p->digest);
-  sw_req req = { .method = "PUT", .repo = p->repo, .url = url, .scope = p->scope, .body_read = body_read,
-                 .body_read_ud = p, .body_len = (size_t) p->size, .no_retry = true };
+      = p->stream ? sw_xstrdup (p->location)
+                  : sw_xasprintf ("%s%cdigest=%s", p->location, strchr (p->location, '?') ? '&' : '?', p->digest);
+  sw_req req = { .method = p->stream ? "PATCH" : "PUT", .repo = p->repo, .url = url, .scope = p->scope,
+                 .body_read = body_read, .body_read_ud = p, .body_len = (size_t) p->size,
+                 .body_unsized = p->stream, .no_retry = true };
   sw_error *e = NULL;
   sw_resp resp = { 0 };
   int rc = sw_registry_do (p->r, &req, &resp, &e);
@@ -96,14 +104,15 @@ transfer (void *arg)
   return NULL;
 }
 
-int
-sw_put_start (sw_registry *r, const sw_ref *repo, const char *digest, uint64_t size, sw_put **out, sw_error **err)
+static int
+put_open (sw_registry *r, const sw_ref *repo, const char *digest, uint64_t size, sw_put **out, sw_error **err)
 {
   sw_put *p = sw_xzalloc (sizeof *p);
   p->r = r;
   p->repo = sw_ref_dup (repo);
   p->scope = sw_scope_push (repo);
-  snprintf (p->digest, sizeof p->digest, "%s", digest);
+  p->stream = digest == NULL;
+  snprintf (p->digest, sizeof p->digest, "%s", digest ? digest : "");
   p->size = size;
   pthread_mutex_init (&p->mu, NULL);
   pthread_cond_init (&p->cv, NULL);
@@ -123,6 +132,18 @@ sw_put_start (sw_registry *r, const sw_ref *repo, const char *digest, uint64_t s
   return 0;
 }
 
+int
+sw_put_start (sw_registry *r, const sw_ref *repo, const char *digest, uint64_t size, sw_put **out, sw_error **err)
+{
+  return put_open (r, repo, digest, size, out, err);
+}
+
+int
+sw_put_start_stream (sw_registry *r, const sw_ref *repo, sw_put **out, sw_error **err)
+{
+  return put_open (r, repo, NULL, 0, out, err);
+}
+
 /* The transfer's outcome, once it ended, as an error: what the registry said. */
 static int
 transfer_error (sw_put *p, sw_error **err)
@@ -132,8 +153,9 @@ transfer_error (sw_put *p, sw_error **err)
       sw_error_move (err, &p->err);
       return -1;
     }
-  cleanup_free char *url = sw_xasprintf ("%s?digest=%s", p->location, p->digest);
-  sw_req req = { .method = "PUT", .repo = p->repo, .url = url };
+  bool put = !p->stream || p->committing;
+  cleanup_free char *url = put ? sw_xasprintf ("%s?digest=%s", p->location, p->digest) : sw_xstrdup (p->location);
+  sw_req req = { .method = put ? "PUT" : "PATCH", .repo = p->repo, .url = url };
   return sw_resp_error (&req, &p->resp, err);
 }
 
@@ -141,7 +163,7 @@ int
 sw_put_write (sw_put *p, const void *buf, size_t n, sw_error **err)
 {
   const char *s = buf;
-  if (p->written + n > p->size)
+  if (!p->stream && p->written + n > p->size)
     return sw_error_make (err, EIO, "upload to %s/%s: the blob is longer than the %" PRIu64 " bytes announced",
                           p->repo->domain, p->repo->path, p->size);
   p->written += n;
@@ -154,8 +176,7 @@ sw_put_write (sw_put *p, const void *buf, size_t n, sw_error **err)
         {
           pthread_mutex_unlock (&p->mu);
           transfer_error (p, err);
-          return sw_error_wrap (err, "the registry ended the upload after %" PRIu64 " of %" PRIu64 " bytes",
-                                p->taken, p->size);
+          return sw_error_wrap (err, "the registry ended the upload after %" PRIu64 " bytes", p->taken);
         }
       size_t tail = (p->head + p->len) % RING;
       size_t room = RING - p->len;
@@ -189,11 +210,52 @@ end_transfer (sw_put *p, bool stop)
   p->th_started = false;
 }
 
+/* The streamed PATCH has all of the body: commit it with a bodiless PUT ?digest=, where the
+ * registry checks the bytes it holds against the digest. */
+static int
+stream_finish (sw_put *p, const char *digest, sw_error **err)
+{
+  if (digest == NULL || sw_digest_validate (digest, NULL) < 0)
+    {
+      end_transfer (p, true);
+      return sw_error_make (err, EINVAL, "upload to %s/%s: a streamed blob needs its digest to be committed",
+                            p->repo->domain, p->repo->path);
+    }
+  snprintf (p->digest, sizeof p->digest, "%s", digest);
+  p->size = p->written;
+  end_transfer (p, false);
+  if (p->rc < 0 || p->resp.status != 202)
+    {
+      transfer_error (p, err);
+      return sw_error_wrap (err, "sending blob %s (%" PRIu64 " bytes) to %s/%s in one PATCH", digest, p->written,
+                            p->repo->domain, p->repo->path);
+    }
+  if (p->resp.location && *p->resp.location)
+    {
+      free (p->location);
+      p->location = steal_pointer (&p->resp.location);
+    }
+  cleanup_free char *url = sw_xasprintf ("%s%cdigest=%s", p->location, strchr (p->location, '?') ? '&' : '?', digest);
+  sw_req req = { .method = "PUT", .repo = p->repo, .url = url, .scope = p->scope, .has_body = true,
+                 .no_retry = true };
+  sw_resp_clear (&p->resp);
+  sw_error_free (p->err);
+  p->err = NULL;
+  p->committing = true;
+  p->rc = sw_registry_do (p->r, &req, &p->resp, &p->err);
+  return 0;
+}
+
 int
 sw_put_finish (sw_put *p, const char *digest, sw_error **err)
 {
   const char *d = p->digest;
-  if (p->written != p->size || (digest && strcmp (digest, p->digest) != 0))
+  if (p->stream)
+    {
+      if (stream_finish (p, digest, err) < 0)
+        return -1;
+    }
+  else if (p->written != p->size || (digest && strcmp (digest, p->digest) != 0))
     {
       end_transfer (p, true);
       return sw_error_make (err, EIO, "upload to %s/%s: the bytes are %" PRIu64 " with digest %s, announced %" PRIu64
@@ -201,7 +263,8 @@ sw_put_finish (sw_put *p, const char *digest, sw_error **err)
                             p->repo->domain, p->repo->path, p->written, digest ? digest : "(not given)", p->size,
                             p->digest);
     }
-  end_transfer (p, false);
+  else
+    end_transfer (p, false);
   long s = p->rc == 0 ? p->resp.status : 0;
   if ((s == 201 || s == 204 || s == 200) && (p->resp.docker_digest == NULL || strcmp (p->resp.docker_digest, d) == 0))
     {
@@ -219,7 +282,8 @@ sw_put_finish (sw_put *p, const char *digest, sw_error **err)
     sw_error_make (err, EIO, "the registry stored the upload as %s, but its bytes are %s", p->resp.docker_digest, d);
   else
     transfer_error (p, err);
-  return sw_error_wrap (err, "committing blob %s to %s/%s in one PUT", d, p->repo->domain, p->repo->path);
+  return sw_error_wrap (err, "committing blob %s to %s/%s%s", d, p->repo->domain, p->repo->path,
+                        p->stream ? "" : " in one PUT");
 }
 
 void

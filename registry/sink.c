@@ -241,13 +241,101 @@ push_chunked (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, 
   return make (ud, &up, SW_BLOB_SEND, err);
 }
 
-int
-sw_blob_push (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, sw_blob_result *res, sw_error **err)
+/* A blob that fit in one chunk, made and kept in memory: HEAD, then POST + PUT. */
+static int
+push_small (sw_registry *r, const sw_ref *repo, const struct learn *l, sw_blob_result *res, sw_error **err)
 {
-  memset (res, 0, sizeof *res);
-  if (sw_registry_chunked_uploads (r))
-    return push_chunked (r, repo, make, ud, res, err);
+  if (sw_blob_put_small (r, repo, l->buf, l->len, res->digest, err) < 0)
+    return -1;
+  res->size = (int64_t) l->size;
+  return 0;
+}
 
+/* The streamed way, one pass: the bytes are kept while they fit in one chunk (then they go
+ * up as push_small's); the write that outgrows it opens one streamed PATCH (upload.h,
+ * sw_put_start_stream) that carries them all, committed at finish with the digest make
+ * computed.  The state is the caller's. */
+struct stream
+{
+  struct learn l;
+  sw_registry *r;
+  const sw_ref *repo;
+  sw_put *p;   /* open once the blob outgrew the chunk */
+  bool failed; /* the registry's side failed: the chunked way may still work */
+};
+
+static int
+stream_write (void *ud, const void *buf, size_t n, sw_error **err)
+{
+  struct stream *s = ud;
+  if (s->p == NULL && s->l.len + n > s->l.cap)
+    {
+      if (sw_put_start_stream (s->r, s->repo, &s->p, err) < 0 || sw_put_write (s->p, s->l.buf, s->l.len, err) < 0)
+        {
+          s->failed = true;
+          return -1;
+        }
+      free (s->l.buf);
+      s->l.buf = NULL;
+    }
+  if (s->p == NULL)
+    return learn_write (&s->l, buf, n, err);
+  s->l.size += n;
+  if (sw_put_write (s->p, buf, n, err) < 0)
+    {
+      s->failed = true;
+      return -1;
+    }
+  return 0;
+}
+
+static int
+stream_finish (void *ud, const char *digest, sw_error **err)
+{
+  struct stream *s = ud;
+  if (learn_finish (&s->l, digest, err) < 0)
+    return -1;
+  if (s->p && sw_put_finish (s->p, digest, err) < 0)
+    {
+      s->failed = true;
+      return -1;
+    }
+  return 0;
+}
+
+static int
+push_streamed (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, sw_blob_result *res, sw_error **err)
+{
+  struct stream s = { .l = { .cap = sw_registry_chunk_size (r), .alloc = 64 * 1024 }, .r = r, .repo = repo };
+  s.l.buf = sw_xmalloc (s.l.alloc);
+  sw_sink sink = { stream_write, stream_finish, learn_abort, &s };
+  cleanup_error sw_error *made_err = NULL;
+  int made = make (ud, &sink, SW_BLOB_SEND, &made_err);
+  cleanup_free char *small = s.l.buf;
+  sw_put_free (s.p); /* an unfinished session is cancelled */
+  if (made == 0 && small)
+    return push_small (r, repo, &s.l, res, err);
+  if (made == 0)
+    {
+      memcpy (res->digest, s.l.digest, sizeof s.l.digest);
+      res->size = (int64_t) s.l.size;
+      return 0;
+    }
+  if (!s.failed)
+    {
+      sw_error_move (err, &made_err);
+      return -1;
+    }
+  sw_info ("uploading a blob to %s/%s in one streamed PATCH failed (%s); uploading it in chunks", repo->domain,
+           repo->path, sw_error_message (made_err));
+  return push_chunked (r, repo, make, ud, res, err);
+}
+
+/* The two-pass way: pass 1 learns the digest (and keeps a small blob), HEAD, pass 2 streams
+ * into one monolithic PUT. */
+static int
+push_twice (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, sw_blob_result *res, sw_error **err)
+{
   struct learn l = { .cap = sw_registry_chunk_size (r), .alloc = 64 * 1024 };
   l.buf = sw_xmalloc (l.alloc);
   sw_sink first = { learn_write, learn_finish, learn_abort, &l };
@@ -257,12 +345,7 @@ sw_blob_push (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, 
     return -1;
 
   if (small)
-    {
-      if (sw_blob_put_small (r, repo, small, l.len, res->digest, err) < 0)
-        return -1;
-      res->size = (int64_t) l.size;
-      return 0;
-    }
+    return push_small (r, repo, &l, res, err);
   int64_t have = -1;
   cleanup_error sw_error *head_err = NULL;
   int e = sw_blob_exists (r, repo, l.digest, &have, &head_err);
@@ -298,4 +381,17 @@ sw_blob_push (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, 
   sw_info ("uploading blob %s to %s/%s in one PUT failed (%s); uploading it in chunks", l.digest, repo->domain,
            repo->path, sw_error_message (put_err));
   return push_chunked (r, repo, make, ud, res, err);
+}
+
+int
+sw_blob_push (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, sw_blob_result *res, sw_error **err)
+{
+  memset (res, 0, sizeof *res);
+  switch (sw_registry_layer_upload (r))
+    {
+    case SW_LAYER_UPLOAD_CHUNKED: return push_chunked (r, repo, make, ud, res, err);
+    case SW_LAYER_UPLOAD_PUT: return push_twice (r, repo, make, ud, res, err);
+    case SW_LAYER_UPLOAD_STREAM: break;
+    }
+  return push_streamed (r, repo, make, ud, res, err);
 }

@@ -9,8 +9,9 @@
  *    the bytes), else the one computed on the way — and fills *res; its abort cancels the
  *    upload.  Exactly as common/sink.h says, finish or abort frees it.
  *  - sw_blob_push: a blob made by a producer that can make the same bytes again (a
- *    deterministic layer packer) goes up the registry's fastest way: its digest and size
- *    learnt by a first pass, then one monolithic PUT streaming a second (see the function).
+ *    deterministic layer packer) goes up the registry's fastest way — by default made once
+ *    and streamed in one PATCH — and, when the registry fails that way, made again into
+ *    the chunked upload with its retries (see the function).
  *  - sw_blob_get_sink: the blob's bytes go to sink as they arrive; the sink is finished with
  *    the digest only when every byte arrived and matched the digest (and size), and aborted
  *    otherwise — so a consumer that commits on finish keeps nothing from bad bytes.
@@ -48,18 +49,24 @@ typedef enum sw_blob_pass
 typedef int (*sw_blob_maker) (void *ud, sw_sink *sink, sw_blob_pass pass, sw_error **err);
 
 /* Push the blob make makes to repo; *res gets its digest and size (the bytes' as sent).
- *  - Pass 1 only hashes and counts, keeping the bytes while they fit in one upload chunk:
- *    a blob that small goes up from memory (HEAD, then POST + PUT), made once.
- *  - A bigger one: HEAD, and nothing is sent when repo has it; else POST and one
- *    `PUT ?digest=` with Content-Length whose body is pass 2, streamed (upload.h's sw_put:
- *    a 1 MiB ring, nothing on disk).  Debian's registry ingests one PUT faster than
- *    PATCHes (512 MiB: 2.7 s against 4.8–5.1 s), but pass 1 costs a whole pack: on a loopback
- *    registry the two ways come out about even (docs/PERFORMANCE.md).
- *  - When that PUT fails for the registry's reasons (refused, an HTTP error, a dropped
- *    connection, other bytes than pass 1's), pass 3 goes into a chunked upload with its
- *    retries (upload.h), once.  A failure of make itself is returned as it is.
- *  With the session's chunked_uploads (SLIPWAY_LAYER_UPLOAD=chunked): one pass straight
- *  into a chunked upload, as for a producer that cannot make its bytes twice. */
+ * The way is the session's sw_layer_upload (registry/client.h):
+ *  - stream (the default): made once (SW_BLOB_SEND), its bytes kept while they fit in one
+ *    upload chunk — a blob that small goes up from memory (HEAD, then POST + PUT) — and
+ *    once they outgrow it, all of them go in one PATCH whose body is streamed in HTTP/1.1
+ *    chunks (upload.h, sw_put_start_stream: a 1 MiB ring, nothing on disk), committed by a
+ *    bodiless `PUT ?digest=` with the digest make computed.  Packing and the registry's
+ *    ingest overlap, one request carries the blob: the fastest way on a loopback registry
+ *    (docs/PERFORMANCE.md).  A big blob the registry has already is sent again (its digest
+ *    is known only at the end).  When that PATCH or its commit fails for the registry's
+ *    reasons, make runs again into a chunked upload, once.
+ *  - put: pass 1 only hashes and counts (SW_BLOB_LEARN), keeping the bytes while they fit
+ *    in one upload chunk: a blob that small goes up from memory, made once.
+ *    A bigger one: HEAD, and nothing is sent when repo has it; else POST and one
+ *    `PUT ?digest=` with Content-Length whose body is pass 2, streamed (sw_put).  When that
+ *    PUT fails for the registry's reasons (refused, an HTTP error, a dropped connection,
+ *    other bytes than pass 1's), pass 3 goes into a chunked upload, once.
+ *  - chunked: one pass straight into a chunked upload (16 MiB PATCHes, each resumable).
+ *  A failure of make itself is returned as it is. */
 int sw_blob_push (sw_registry *r, const sw_ref *repo, sw_blob_maker make, void *ud, sw_blob_result *res,
                   sw_error **err);
 

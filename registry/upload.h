@@ -68,9 +68,15 @@ typedef struct sw_put sw_put;
 
 int sw_put_start (sw_registry *r, const sw_ref *repo, const char *digest, uint64_t size, sw_put **out,
                   sw_error **err);
+/* The same with digest and size unknown until the last byte (a producer that makes its bytes
+ * once): the body goes in one PATCH, in HTTP/1.1 chunks, and sw_put_finish, which then needs
+ * the digest, commits it with a bodiless `PUT ?digest=` — the registry checks the bytes.  On a
+ * loopback registry (distribution 2.8) one PATCH ingests as fast as one PUT and 32 PATCHes
+ * of 16 MiB take over twice as long (docs/PERFORMANCE.md). */
+int sw_put_start_stream (sw_registry *r, const sw_ref *repo, sw_put **out, sw_error **err);
 int sw_put_write (sw_put *p, const void *buf, size_t n, sw_error **err);
-/* digest: the bytes' digest as their producer computed it (NULL: unknown); another than
- * the announced one stops the upload. */
+/* digest: the bytes' digest as their producer computed it (NULL: unknown, not for a
+ * stream); another than the announced one stops the upload. */
 int sw_put_finish (sw_put *p, const char *digest, sw_error **err);
 void sw_put_free (sw_put *p);
 

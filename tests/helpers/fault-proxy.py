@@ -7,8 +7,12 @@ Host header so the registry's Locations point back through the proxy.
 It also works as a forward proxy (http_proxy=http://PROXY): absolute-URL requests go to
 UPSTREAM whatever host they name (logged "forward HOST"); CONNECT is refused (502).
 
+A request body sent in HTTP/1.1 chunks (a streamed PATCH) is read whole first and
+forwarded with its Content-Length; its size is what the log says.
+
 RULE is KIND@N: the Nth PATCH request (1-based) gets the fault:
-  drop      read half the body, then close the connection (nothing reaches the registry)
+  drop      read half the body (a chunked one: all of it), then close the connection
+            without an answer (nothing reaches the registry)
   500       answer 500 without forwarding
   429       answer 429 with Retry-After: 1 without forwarding
   401       answer 401 with the challenge the registry last gave (token expiry)
@@ -92,7 +96,9 @@ class Proxy(BaseHTTPRequestHandler):
             rest = self.path[7:]
             print(f"forward {rest.split('/')[0]}", file=sys.stderr, flush=True)
             self.path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
-        n = int(self.headers.get("Content-Length") or 0)
+        chunked = self.headers.get("Transfer-Encoding", "").lower() == "chunked"
+        body = self.read_chunked() if chunked else None
+        n = len(body) if chunked else int(self.headers.get("Content-Length") or 0)
         if log_all:
             print(f"request {self.command} {self.path} body={n}", file=sys.stderr, flush=True)
         fault = None
@@ -123,11 +129,13 @@ class Proxy(BaseHTTPRequestHandler):
                 signed[sig] = (self.path, self.headers.get("Authorization"))
             return self.reply(307, [("Location", f"http://127.0.0.1:{cdn.server_address[1]}/cdn?sig={sig}")])
         if fault == "drop":
-            self.rfile.read(n // 2)
+            if not chunked:
+                self.rfile.read(n // 2)
             self.close_connection = True
             self.connection.shutdown(2)
             return
-        body = self.rfile.read(n) if n else b""
+        if body is None:
+            body = self.rfile.read(n) if n else b""
         if fault in ("500", "503"):
             return self.reply(int(fault))
         if fault == "429":
@@ -138,7 +146,7 @@ class Proxy(BaseHTTPRequestHandler):
         c = http.client.HTTPConnection(host, int(port), timeout=120)
         c.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
         for k, v in self.headers.items():
-            if k.lower() not in ("connection", "content-length"):
+            if k.lower() not in ("connection", "content-length", "transfer-encoding"):
                 c.putheader(k, v)
         c.putheader("Content-Length", str(len(body)))
         c.endheaders()
@@ -164,6 +172,17 @@ class Proxy(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
         c.close()
+
+    def read_chunked(self):
+        parts = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()
 
     do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = handle_any
 

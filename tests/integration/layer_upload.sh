@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # How a pushed layer goes up (registry/sink.h, sw_blob_push), seen from a recording proxy's
-# log in front of a real registry: a layer bigger than one upload chunk is packed twice and
-# sent as one monolithic PUT carrying the whole body (no PATCH); when that PUT is refused or
-# its connection dropped, the layer goes up again in chunks and the image is right; a layer
-# the registry already has is not sent at all; SLIPWAY_LAYER_UPLOAD=chunked keeps the
-# one-pass chunked upload.  Each pushed image's layer blob hashes to its digest.
+# log in front of a real registry.  By default a layer bigger than one upload chunk is packed
+# once and streamed in one PATCH carrying the whole body, committed by a PUT without one;
+# when that PATCH is refused or its connection dropped, the layer goes up again in chunks and
+# the image is right.  SLIPWAY_LAYER_UPLOAD=put packs it twice and sends one monolithic PUT
+# (no PATCH), with the same fallback, and sends nothing for a layer the registry already has;
+# SLIPWAY_LAYER_UPLOAD=chunked keeps the one-pass chunked upload.  Each pushed image's layer
+# blob hashes to its digest.
 . tests/lib.sh
 command -v docker-registry >/dev/null || { skip layer_upload "docker-registry not installed"; exit 0; }
 dir=$(scratch_dir)
@@ -32,20 +34,48 @@ layer_ok() {
 big_puts() { grep -cE "^request PUT /v2/$2/blobs/uploads/[^ ]* body=[0-9]{8,}$" "$1"; }
 big_put_bytes() { grep -oE "^request PUT /v2/$2/blobs/uploads/[^ ]* body=[0-9]+$" "$1" | sed 's/.*body=//' | sort -n | tail -1; }
 patches() { grep -c "^request PATCH /v2/$2/blobs/uploads/" "$1"; }
-export -f big_puts big_put_bytes patches
+patch_bytes() { grep -oE "^request PATCH /v2/$2/blobs/uploads/[^ ]* body=[0-9]+$" "$1" | sed 's/.*body=//' | sort -n | tail -1; }
+bodiless_commits() { grep -cE "^request PUT /v2/$2/blobs/uploads/[^ ]*digest=sha256:[0-9a-f]{64} body=0$" "$1"; }
+export -f big_puts big_put_bytes patches patch_bytes bodiless_commits
 build_via() { # PROXY REPO [ENV…]: a fresh build of the context pushed to PROXY/REPO:1
   local p=$1 repo=$2; shift 2
   env "$@" timeout 300 "$SLIPWAY" build --progress=plain --no-cache --state-dir "$state" -t "$p/$repo:1" --push "$ctx" \
     > "$dir/out" 2>&1
 }
 
-# one PUT with the whole body
+# the default: one streamed PATCH with the whole body, one PUT without a body
 start_fault_proxy "$R" log@all || { fail "proxy starts"; exit 0; }
-if build_via "$PROXY" up/one; then
+if build_via "$PROXY" up/stream; then
+  read -r d s < <(top_layer up/stream 1)
+  check "a 40 MB layer goes up in one PATCH carrying all its $s bytes, committed by a PUT without a body" \
+    bash -c '[ "$(patches "$1" up/stream)" = 1 ] && [ "$(patch_bytes "$1" up/stream)" = "$2" ] &&
+             [ "$(big_puts "$1" up/stream)" = 0 ] && [ "$(bodiless_commits "$1" up/stream)" -ge 1 ]' _ "$PROXY_LOG" "$s"
+  check "the streamed layer's bytes hash to its digest" layer_ok up/stream 1
+else
+  fail "build --push of a 40 MB layer" "$(tail -5 "$dir/out")"
+fi
+
+# the streamed PATCH refused (500) or its connection dropped: chunked, once, and right
+for fault in 500@1 drop@1; do
+  kind=${fault%@1}
+  repo=up/patch$kind
+  start_fault_proxy "$R" log@all "$fault" || { fail "proxy starts"; continue; }
+  if build_via "$PROXY" "$repo"; then
+    check "the streamed PATCH's $kind: the layer goes up again in chunks" \
+      bash -c 'grep -q "^fault $2 on PATCH /v2/$3/blobs/uploads/" "$1" && [ "$(patches "$1" "$3")" -ge 4 ]' _ "$PROXY_LOG" "$kind" "$repo"
+    check "the streamed PATCH's $kind: the pushed layer's bytes hash to its digest" layer_ok "$repo" 1
+  else
+    fail "the streamed PATCH's $kind: build --push falls back to chunks" "$(tail -5 "$dir/out") $(grep -E '^fault' "$PROXY_LOG")"
+  fi
+done
+
+# SLIPWAY_LAYER_UPLOAD=put: one PUT with the whole body
+start_fault_proxy "$R" log@all || { fail "proxy starts"; exit 0; }
+if build_via "$PROXY" up/one SLIPWAY_LAYER_UPLOAD=put; then
   read -r d s < <(top_layer up/one 1)
-  check "a 40 MB layer goes up in one PUT carrying all its $s bytes, no PATCH" \
+  check "put: a 40 MB layer goes up in one PUT carrying all its $s bytes, no PATCH" \
     bash -c '[ "$(big_puts "$1" up/one)" = 1 ] && [ "$(big_put_bytes "$1" up/one)" = "$2" ] && [ "$(patches "$1" up/one)" = 0 ]' _ "$PROXY_LOG" "$s"
-  check "the pushed layer's bytes hash to its digest" layer_ok up/one 1
+  check "put: the pushed layer's bytes hash to its digest" layer_ok up/one 1
 else
   fail "build --push of a 40 MB layer" "$(tail -5 "$dir/out")"
 fi
@@ -55,7 +85,7 @@ for fault in bigput500@1 bigputdrop@1; do
   kind=${fault%@1}; kind=${kind#bigput}
   repo=up/${fault%@1}
   start_fault_proxy "$R" log@all "$fault" || { fail "proxy starts"; continue; }
-  if build_via "$PROXY" "$repo"; then
+  if build_via "$PROXY" "$repo" SLIPWAY_LAYER_UPLOAD=put; then
     check "$fault: the layer goes up in chunks after the failed PUT" \
       bash -c 'grep -q "^fault $2 on PUT /v2/$3/blobs/uploads/" "$1" && [ "$(patches "$1" "$3")" -ge 3 ]' _ "$PROXY_LOG" "$kind" "$repo"
     check "$fault: the pushed layer's bytes hash to its digest" layer_ok "$repo" 1
@@ -64,15 +94,15 @@ for fault in bigput500@1 bigputdrop@1; do
   fi
 done
 
-# a layer the registry has already: HEAD, nothing sent.  COPY of the same context file makes
-# the same blob again (--no-cache: packed anew, not taken from the build cache)
+# put: a layer the registry has already: HEAD, nothing sent.  COPY of the same context file
+# makes the same blob again (--no-cache: packed anew, not taken from the build cache)
 head -c 3000000 /dev/urandom > "$ctx/data"
 printf 'FROM %s/base/busybox:latest\nCOPY data /data\n' "$R" > "$ctx/Dockerfile"
 check "a 3 MB layer (1 MiB chunks) is pushed" build_via "$R" up/again SLIPWAY_CHUNK_SIZE=1048576
 read -r d s < <(top_layer up/again 1)
 start_fault_proxy "$R" log@all || { fail "proxy starts"; exit 0; }
-if build_via "$PROXY" up/again SLIPWAY_CHUNK_SIZE=1048576; then
-  check "a layer already in the registry is not uploaded again" \
+if build_via "$PROXY" up/again SLIPWAY_CHUNK_SIZE=1048576 SLIPWAY_LAYER_UPLOAD=put; then
+  check "put: a layer already in the registry is not uploaded again" \
     bash -c 'grep -q "^request HEAD /v2/up/again/blobs/$2 " "$1" && ! grep -q "^request PUT /v2/up/again/blobs/uploads/.*digest=$2 " "$1" &&
              [ "$(patches "$1" up/again)" = 0 ]' _ "$PROXY_LOG" "$d"
 else
@@ -90,4 +120,4 @@ else
   fail "build --push with SLIPWAY_LAYER_UPLOAD=chunked" "$(tail -5 "$dir/out")"
 fi
 out=$(SLIPWAY_LAYER_UPLOAD=patch "$SLIPWAY" build --state-dir "$state" -t "$R/up/bad:1" --push "$ctx" 2>&1)
-check "SLIPWAY_LAYER_UPLOAD=patch is refused, naming the values" grep -q "SLIPWAY_LAYER_UPLOAD.*expected put or chunked" <<<"$out"
+check "SLIPWAY_LAYER_UPLOAD=patch is refused, naming the values" grep -q "SLIPWAY_LAYER_UPLOAD.*expected stream, put or chunked" <<<"$out"

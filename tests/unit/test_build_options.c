@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "exec/build.h"
+#include "registry/client.h"
 
 /* set must fail, and its message contain each of the NULL-terminated words */
 static void
@@ -248,13 +249,16 @@ knobs (void **state)
   expect_ok (b, SW_OPT_QEMU_PATH, "/opt/qemu:/usr/bin");
   assert_string_equal (b->qemu_path, "/opt/qemu:/usr/bin");
   expect_bad (b, SW_OPT_QEMU_PATH, NULL, "needs a value", NULL);
-  assert_false (b->chunked_uploads);
+  assert_int_equal (b->layer_upload, SW_LAYER_UPLOAD_STREAM);
   expect_ok (b, SW_OPT_LAYER_UPLOAD, "chunked");
-  assert_true (b->chunked_uploads);
-  expect_bad (b, SW_OPT_LAYER_UPLOAD, "patch", "SW_OPT_LAYER_UPLOAD", "SLIPWAY_LAYER_UPLOAD", "put or chunked", NULL);
-  assert_true (b->chunked_uploads);
+  assert_int_equal (b->layer_upload, SW_LAYER_UPLOAD_CHUNKED);
+  expect_bad (b, SW_OPT_LAYER_UPLOAD, "patch", "SW_OPT_LAYER_UPLOAD", "SLIPWAY_LAYER_UPLOAD", "stream, put or chunked",
+              NULL);
+  assert_int_equal (b->layer_upload, SW_LAYER_UPLOAD_CHUNKED);
   expect_ok (b, SW_OPT_LAYER_UPLOAD, "put");
-  assert_false (b->chunked_uploads);
+  assert_int_equal (b->layer_upload, SW_LAYER_UPLOAD_PUT);
+  expect_ok (b, SW_OPT_LAYER_UPLOAD, "stream");
+  assert_int_equal (b->layer_upload, SW_LAYER_UPLOAD_STREAM);
   sw_build_free (b);
 }
 
@@ -277,7 +281,7 @@ knobs_default_to_the_environment (void **state)
   assert_string_equal (b->daemon_json, "/tmp/daemon.json");
   assert_string_equal (b->qemu_path, "/q");
   assert_int_equal (b->source_date_epoch, 1234);
-  assert_true (b->chunked_uploads);
+  assert_int_equal (b->layer_upload, SW_LAYER_UPLOAD_CHUNKED);
   assert_null (b->env_error);
   expect_ok (b, SW_OPT_CHUNK_SIZE, "1048576"); /* the option overrides */
   assert_int_equal (b->chunk_size, 1048576);
@@ -304,7 +308,7 @@ knobs_default_to_the_environment (void **state)
   assert_null (b->daemon_json);
   assert_null (b->qemu_path);
   assert_int_equal (b->source_date_epoch, -1);
-  assert_false (b->chunked_uploads);
+  assert_int_equal (b->layer_upload, SW_LAYER_UPLOAD_STREAM);
   sw_build_free (b);
 }
 
