@@ -11,10 +11,14 @@
 #   ingest the registry's ingest of the same bytes slipway pushed: each new layer blob sent
 #          by a streamed `curl -T` PUT to the loopback registry (127.0.0.1:5000)
 # floor = pull + run + ingest (packing overlaps the upload, as slipway and buildx do).
+# ROUNDS (default 3) rounds, each measuring every tool and every part of the floor once, in
+# turn; each figure printed is its fastest round's (the network's and the machine's noise only
+# ever add time: an apt-get over the network varies by seconds between minutes).
 # The tools run through ../shared/bench/anchors.sh (buildx 0.29 on docker 28: /opt/docker-sid).
 # Prints one line per case:  case platform floor (pull run ingest)  slipway s ×floor  buildx s ×floor
-# CHUNKED=1 adds a column: slipway with SLIPWAY_LAYER_UPLOAD=chunked (each layer packed once
-# into PATCH chunks, as before the monolithic PUT), to show what the two-pass upload gains.
+# UPLOADS="put chunked" adds a column per way: slipway with SLIPWAY_LAYER_UPLOAD=put (each
+# layer packed twice: its digest, then one monolithic PUT) or chunked (packed once into
+# resumable 16 MiB PATCHes), beside the default (one streamed PATCH).
 # Needs root, the bench registries (../shared/bench/registry.sh), skopeo, umoci, curl, jq.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,27 +124,40 @@ tool_time() { # TOOL CASE PLATFORM → seconds (or "fail")
   grep -q "rc=0" <<<"$out" && sed -n 's/.*wall_s=\([0-9.]*\).*/\1/p' <<<"$out" || echo fail
 }
 
-printf '%-10s %-12s %8s %22s %16s %16s%s\n' case platform floor_s "(pull run ingest)" slipway_s buildx_s \
-  "${CHUNKED:+$(printf ' %16s' slipway_chunked_s)}"
+ROUNDS=${ROUNDS:-3}
+min() { [ "$1" = fail ] || [ "$2" = fail ] && { [ "$1" = fail ] && echo "$2" || echo "$1"; return; }
+        [ "$(echo "$1 < $2" | bc)" = 1 ] && echo "$1" || echo "$2"; }
+uploads=(${UPLOADS:-})
+printf '%-10s %-12s %8s %22s %16s %16s' case platform floor_s "(pull run ingest)" slipway_s buildx_s
+for u in "${uploads[@]}"; do printf ' %16s' "slipway_${u}_s"; done
+echo
 for c in "${cases[@]}"; do
   plat=$(platform_of "$c"); arch=${plat#*/}
   [ -f "$shared/cases/$c/Dockerfile" ] || { echo "$c: no such case" >&2; continue; }
-  s=$(tool_time slipway "$c" "$plat")
-  # the same bytes slipway pushed, ingested alone (the registry holds only this run's image)
-  first_base=$(grep -m1 -i '^FROM' "$shared/cases/$c/Dockerfile" | awk '{print $2}')
   last_base=$(grep -i '^FROM' "$shared/cases/$c/Dockerfile" | tail -1 | awk '{print $2}')
-  ingest=$(ingest_floor "$TARGET/bench/$c:slipway" "$last_base" "$arch")
-  bx=$(tool_time buildx "$c" "$plat")
-  [ -n "${CHUNKED:-}" ] && sc=$(SLIPWAY_LAYER_UPLOAD=chunked tool_time slipway "$c" "$plat")
-  pull=0
-  for b in $(grep -i '^FROM' "$shared/cases/$c/Dockerfile" | awk '{print $2}' | sort -u); do
-    pull=$(echo "$pull + $(pull_floor "$b" "$arch")" | bc)
+  s=fail bx=fail pull=fail run=fail ingest=fail
+  declare -A alt=()
+  for u in "${uploads[@]}"; do alt[$u]=fail; done
+  for r in $(seq 1 "$ROUNDS"); do
+    s=$(min "$s" "$(tool_time slipway "$c" "$plat")")
+    # the same bytes slipway pushed, ingested alone (the registry holds only this run's image)
+    ingest=$(min "$ingest" "$(ingest_floor "$TARGET/bench/$c:slipway" "$last_base" "$arch")")
+    bx=$(min "$bx" "$(tool_time buildx "$c" "$plat")")
+    for u in "${uploads[@]}"; do
+      alt[$u]=$(min "${alt[$u]}" "$(SLIPWAY_LAYER_UPLOAD=$u tool_time slipway "$c" "$plat")")
+    done
+    p=0
+    for b in $(grep -i '^FROM' "$shared/cases/$c/Dockerfile" | awk '{print $2}' | sort -u); do
+      p=$(echo "$p + $(pull_floor "$b" "$arch")" | bc)
+    done
+    pull=$(min "$pull" "$p")
+    run=$(min "$run" "$(run_floor "$c" "$arch")")
   done
-  run=$(run_floor "$c" "$arch")
   floor=$(echo "$pull + $run + $ingest" | bc)
   mult() { [ "$1" = fail ] && echo fail || printf '%.2f (%.2fx)' "$1" "$(echo "$1 / $floor" | bc -l)"; }
-  printf '%-10s %-12s %8.2f %22s %16s %16s%s\n' "$c" "$plat" "$floor" \
-    "($(printf '%.2f %.2f %.2f' "$pull" "$run" "$ingest"))" "$(mult "$s")" "$(mult "$bx")" \
-    "${CHUNKED:+$(printf ' %16s' "$(mult "$sc")")}"
-  : "$first_base"
+  printf '%-10s %-12s %8.2f %22s %16s %16s' "$c" "$plat" "$floor" \
+    "($(printf '%.2f %.2f %.2f' "$pull" "$run" "$ingest"))" "$(mult "$s")" "$(mult "$bx")"
+  for u in "${uploads[@]}"; do printf ' %16s' "$(mult "${alt[$u]}")"; done
+  echo
+  unset alt
 done
