@@ -1,5 +1,6 @@
 /* exec/workers.c — see workers.h. */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "common/log.h"
@@ -14,20 +15,30 @@ struct job
   struct job *next;
 };
 
+/* A queue of jobs with its counts and its first error; the pool's lock guards it. */
+struct lane
+{
+  struct job *head, *tail;
+  size_t queued, running;
+  sw_error *first_error;
+};
+
+static bool
+lane_busy (const struct lane *l)
+{
+  return l->queued > 0 || l->running > 0;
+}
+
 struct sw_workers
 {
   pthread_mutex_t lock;
   pthread_cond_t changed; /* a job was queued, started or finished; or shutdown */
-  struct job *head, *tail;
-  size_t queued, running, max_queued;
+  struct lane foreground; /* bounded by max_queued, served by `threads` */
+  struct lane background; /* served by bg_thread (started at its first job) */
+  size_t max_queued;
   bool shutdown;
-  sw_error *first_error;
   pthread_t *threads;
   size_t n_threads;
-  /* the background lane: its own queue and thread (started at its first job) */
-  struct job *bg_head, *bg_tail;
-  size_t bg_queued, bg_running;
-  sw_error *bg_first_error;
   pthread_t bg_thread;
   bool bg_started;
   sw_log_route *log_route; /* of the thread that made the pool: jobs log there */
@@ -52,47 +63,114 @@ run_job (struct job *j)
   return err;
 }
 
+/* Queue a job on l once fewer than `bound` jobs wait there. */
 static void
-keep_first (sw_error **first, sw_error *err)
+lane_push (sw_workers *w, struct lane *l, size_t bound, sw_job_fn fn, void *arg, void (*free_arg) (void *))
 {
-  if (err == NULL)
-    return;
-  if (*first == NULL)
-    *first = err;
+  struct job *j = sw_xzalloc (sizeof *j);
+  j->fn = fn;
+  j->arg = arg;
+  j->free_arg = free_arg;
+
+  pthread_mutex_lock (&w->lock);
+  while (l->queued >= bound)
+    pthread_cond_wait (&w->changed, &w->lock);
+  if (l->tail)
+    l->tail->next = j;
   else
-    sw_error_free (err);
+    l->head = j;
+  l->tail = j;
+  l->queued++;
+  pthread_cond_broadcast (&w->changed);
+  pthread_mutex_unlock (&w->lock);
 }
 
-static void *
-worker_main (void *data)
+/* Take l's first job, which starts running (the lock is held; l is not empty). */
+static struct job *
+lane_pop (struct lane *l)
 {
-  sw_workers *w = data;
+  struct job *j = l->head;
+  l->head = j->next;
+  if (l->head == NULL)
+    l->tail = NULL;
+  l->queued--;
+  l->running++;
+  return j;
+}
 
+/* Drop l's queued jobs: they will not run (their free_arg is called); a running one
+ * finishes. */
+static void
+lane_drop (sw_workers *w, struct lane *l)
+{
+  pthread_mutex_lock (&w->lock);
+  struct job *j = l->head;
+  l->head = l->tail = NULL;
+  l->queued = 0;
+  pthread_cond_broadcast (&w->changed);
+  pthread_mutex_unlock (&w->lock);
+  for (struct job *next; j; j = next)
+    {
+      next = j->next;
+      if (j->free_arg)
+        j->free_arg (j->arg);
+      free (j);
+    }
+}
+
+/* Wait until every job queued on l so far has run; 0, or -1 with l's first error. */
+static int
+lane_wait (sw_workers *w, struct lane *l, sw_error **err)
+{
+  int r = 0;
+  pthread_mutex_lock (&w->lock);
+  while (lane_busy (l))
+    pthread_cond_wait (&w->changed, &w->lock);
+  if (l->first_error)
+    {
+      sw_error_make (err, l->first_error->errnum, "%s", l->first_error->msg);
+      sw_error_set_category (err, l->first_error->category);
+      r = -1;
+    }
+  pthread_mutex_unlock (&w->lock);
+  return r;
+}
+
+/* A worker thread's loop: run l's jobs, each once `yield_to` (if not NULL) is idle, until
+ * the pool shuts down. */
+static void
+serve (sw_workers *w, struct lane *l, const struct lane *yield_to)
+{
   sw_log_route_adopt (w->log_route);
   pthread_mutex_lock (&w->lock);
   for (;;)
     {
-      while (w->head == NULL && !w->shutdown)
+      while (!w->shutdown && (l->head == NULL || (yield_to && lane_busy (yield_to))))
         pthread_cond_wait (&w->changed, &w->lock);
-      if (w->head == NULL)
+      if (w->shutdown)
         break;
-      struct job *j = w->head;
-      w->head = j->next;
-      if (w->head == NULL)
-        w->tail = NULL;
-      w->queued--;
-      w->running++;
-      pthread_cond_broadcast (&w->changed);
+      struct job *j = lane_pop (l);
+      pthread_cond_broadcast (&w->changed); /* a bounded submit may go on */
       pthread_mutex_unlock (&w->lock);
 
       sw_error *err = run_job (j);
 
       pthread_mutex_lock (&w->lock);
-      keep_first (&w->first_error, err);
-      w->running--;
+      if (l->first_error == NULL)
+        l->first_error = err; /* the first failure is the one reported */
+      else
+        sw_error_free (err);
+      l->running--;
       pthread_cond_broadcast (&w->changed);
     }
   pthread_mutex_unlock (&w->lock);
+}
+
+static void *
+foreground_main (void *data)
+{
+  sw_workers *w = data;
+  serve (w, &w->foreground, NULL);
   return NULL;
 }
 
@@ -101,31 +179,7 @@ static void *
 background_main (void *data)
 {
   sw_workers *w = data;
-
-  sw_log_route_adopt (w->log_route);
-  pthread_mutex_lock (&w->lock);
-  for (;;)
-    {
-      while (!w->shutdown && (w->bg_head == NULL || w->queued > 0 || w->running > 0))
-        pthread_cond_wait (&w->changed, &w->lock);
-      if (w->shutdown)
-        break;
-      struct job *j = w->bg_head;
-      w->bg_head = j->next;
-      if (w->bg_head == NULL)
-        w->bg_tail = NULL;
-      w->bg_queued--;
-      w->bg_running++;
-      pthread_mutex_unlock (&w->lock);
-
-      sw_error *err = run_job (j);
-
-      pthread_mutex_lock (&w->lock);
-      keep_first (&w->bg_first_error, err);
-      w->bg_running--;
-      pthread_cond_broadcast (&w->changed);
-    }
-  pthread_mutex_unlock (&w->lock);
+  serve (w, &w->background, &w->foreground);
   return NULL;
 }
 
@@ -139,7 +193,7 @@ sw_workers_new (size_t threads, size_t max_queued)
   w->log_route = sw_log_route_current ();
   w->threads = sw_xcalloc (threads ? threads : 1, sizeof *w->threads);
   for (size_t i = 0; i < (threads ? threads : 1); i++)
-    if (pthread_create (&w->threads[w->n_threads], NULL, worker_main, w) == 0)
+    if (pthread_create (&w->threads[w->n_threads], NULL, foreground_main, w) == 0)
       w->n_threads++;
   if (w->n_threads == 0)
     abort (); /* no thread at all: the process is out of resources */
@@ -149,113 +203,20 @@ sw_workers_new (size_t threads, size_t max_queued)
 void
 sw_workers_submit (sw_workers *w, sw_job_fn fn, void *arg, void (*free_arg) (void *))
 {
-  struct job *j = sw_xzalloc (sizeof *j);
-  j->fn = fn;
-  j->arg = arg;
-  j->free_arg = free_arg;
-
-  pthread_mutex_lock (&w->lock);
-  while (w->queued >= w->max_queued)
-    pthread_cond_wait (&w->changed, &w->lock);
-  if (w->tail)
-    w->tail->next = j;
-  else
-    w->head = j;
-  w->tail = j;
-  w->queued++;
-  pthread_cond_broadcast (&w->changed);
-  pthread_mutex_unlock (&w->lock);
+  lane_push (w, &w->foreground, w->max_queued, fn, arg, free_arg);
 }
 
 int
 sw_workers_wait (sw_workers *w, sw_error **err)
 {
-  int r = 0;
-  pthread_mutex_lock (&w->lock);
-  while (w->queued > 0 || w->running > 0)
-    pthread_cond_wait (&w->changed, &w->lock);
-  if (w->first_error)
-    {
-      sw_error_make (err, w->first_error->errnum, "%s", w->first_error->msg);
-      sw_error_set_category (err, w->first_error->category);
-      r = -1;
-    }
-  pthread_mutex_unlock (&w->lock);
-  return r;
-}
-
-void
-sw_workers_submit_background (sw_workers *w, sw_job_fn fn, void *arg, void (*free_arg) (void *))
-{
-  struct job *j = sw_xzalloc (sizeof *j);
-  j->fn = fn;
-  j->arg = arg;
-  j->free_arg = free_arg;
-
-  pthread_mutex_lock (&w->lock);
-  if (!w->bg_started)
-    {
-      if (pthread_create (&w->bg_thread, NULL, background_main, w) != 0)
-        abort (); /* the process is out of resources */
-      w->bg_started = true;
-    }
-  if (w->bg_tail)
-    w->bg_tail->next = j;
-  else
-    w->bg_head = j;
-  w->bg_tail = j;
-  w->bg_queued++;
-  pthread_cond_broadcast (&w->changed);
-  pthread_mutex_unlock (&w->lock);
-}
-
-int
-sw_workers_wait_background (sw_workers *w, sw_error **err)
-{
-  int r = 0;
-  pthread_mutex_lock (&w->lock);
-  while (w->bg_queued > 0 || w->bg_running > 0)
-    pthread_cond_wait (&w->changed, &w->lock);
-  if (w->bg_first_error)
-    {
-      sw_error_make (err, w->bg_first_error->errnum, "%s", w->bg_first_error->msg);
-      sw_error_set_category (err, w->bg_first_error->category);
-      r = -1;
-    }
-  pthread_mutex_unlock (&w->lock);
-  return r;
-}
-
-/* Free a list of jobs that will not run. */
-static void
-drop_jobs (struct job *head)
-{
-  for (struct job *j = head, *next; j; j = next)
-    {
-      next = j->next;
-      if (j->free_arg)
-        j->free_arg (j->arg);
-      free (j);
-    }
-}
-
-void
-sw_workers_drop_background (sw_workers *w)
-{
-  pthread_mutex_lock (&w->lock);
-  struct job *head = w->bg_head;
-  w->bg_head = w->bg_tail = NULL;
-  w->bg_queued = 0;
-  pthread_cond_broadcast (&w->changed);
-  pthread_mutex_unlock (&w->lock);
-  drop_jobs (head);
+  return lane_wait (w, &w->foreground, err);
 }
 
 size_t
 sw_workers_pending (sw_workers *w)
 {
   pthread_mutex_lock (&w->lock);
-  size_t n = w->queued + w->running;
+  size_t n = w->foreground.queued + w->foreground.running;
   pthread_mutex_unlock (&w->lock);
   return n;
 }
@@ -264,9 +225,35 @@ bool
 sw_workers_failed (sw_workers *w)
 {
   pthread_mutex_lock (&w->lock);
-  bool failed = w->first_error != NULL;
+  bool failed = w->foreground.first_error != NULL;
   pthread_mutex_unlock (&w->lock);
   return failed;
+}
+
+void
+sw_workers_submit_background (sw_workers *w, sw_job_fn fn, void *arg, void (*free_arg) (void *))
+{
+  pthread_mutex_lock (&w->lock);
+  if (!w->bg_started)
+    {
+      if (pthread_create (&w->bg_thread, NULL, background_main, w) != 0)
+        abort (); /* the process is out of resources */
+      w->bg_started = true;
+    }
+  pthread_mutex_unlock (&w->lock);
+  lane_push (w, &w->background, SIZE_MAX, fn, arg, free_arg);
+}
+
+int
+sw_workers_wait_background (sw_workers *w, sw_error **err)
+{
+  return lane_wait (w, &w->background, err);
+}
+
+void
+sw_workers_drop_background (sw_workers *w)
+{
+  lane_drop (w, &w->background);
 }
 
 void
@@ -274,22 +261,19 @@ sw_workers_free (sw_workers *w)
 {
   if (w == NULL)
     return;
+  /* No job starts once shutdown is set; what has not started is dropped: destroying the
+   * pool means the build is over. */
   pthread_mutex_lock (&w->lock);
-  /* Drop what has not started: destroying the pool means the build is over. */
-  struct job *head = w->head, *bg_head = w->bg_head;
-  w->head = w->tail = w->bg_head = w->bg_tail = NULL;
-  w->queued = w->bg_queued = 0;
   w->shutdown = true;
-  pthread_cond_broadcast (&w->changed);
   pthread_mutex_unlock (&w->lock);
-  drop_jobs (head);
-  drop_jobs (bg_head);
+  lane_drop (w, &w->foreground);
+  lane_drop (w, &w->background);
   for (size_t i = 0; i < w->n_threads; i++)
     pthread_join (w->threads[i], NULL);
   if (w->bg_started)
     pthread_join (w->bg_thread, NULL);
-  sw_error_free (w->first_error);
-  sw_error_free (w->bg_first_error);
+  sw_error_free (w->foreground.first_error);
+  sw_error_free (w->background.first_error);
   pthread_mutex_destroy (&w->lock);
   pthread_cond_destroy (&w->changed);
   free (w->threads);

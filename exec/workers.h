@@ -28,7 +28,7 @@ typedef int (*sw_job_fn) (void *arg, sw_error **err);
 
 sw_workers *sw_workers_new (size_t threads, size_t max_queued);
 /* Queue fn(arg).  free_arg, if not NULL, is called on arg after the job ran (or if it
- * never runs because the pool is being destroyed). */
+ * never runs: it was dropped, or the pool is being destroyed). */
 void sw_workers_submit (sw_workers *w, sw_job_fn fn, void *arg, void (*free_arg) (void *));
 /* Wait until every job submitted so far has run; 0, or -1 with the first job's error. */
 int sw_workers_wait (sw_workers *w, sw_error **err);
@@ -36,14 +36,14 @@ int sw_workers_wait (sw_workers *w, sw_error **err);
 size_t sw_workers_pending (sw_workers *w);
 /* True once any job has failed. */
 bool sw_workers_failed (sw_workers *w);
-/* Queue fn(arg) in the background lane (see above).  Never blocks: the lane is not
- * bounded (its jobs are few: one a layer). */
+/* Queue fn(arg) in the background lane (see above); free_arg as for sw_workers_submit.
+ * Never blocks: the lane is not bounded (its jobs are few: one a layer). */
 void sw_workers_submit_background (sw_workers *w, sw_job_fn fn, void *arg, void (*free_arg) (void *));
 /* Wait until every background job submitted so far has run (or was dropped); 0, or -1
  * with the first background job's error. */
 int sw_workers_wait_background (sw_workers *w, sw_error **err);
 /* Drop the background jobs that have not started (the build failed: their work is no
- * longer wanted); the running one finishes. */
+ * longer wanted), calling their free_arg; the running one finishes. */
 void sw_workers_drop_background (sw_workers *w);
 /* Waits for running jobs, drops queued ones (background ones too), frees the pool. */
 void sw_workers_free (sw_workers *w);
