@@ -163,35 +163,6 @@ unsupported (const struct target *t, const char *field, sw_error **err)
   return -1;
 }
 
-/* Whether bake's --allow (repeated, or comma-separated) grants the entitlement NAME. */
-static bool
-granted (const struct bake *bk, const char *name)
-{
-  size_t n = strlen (name);
-  for (size_t i = 0; i < bk->allow.n; i++)
-    for (const char *p = bk->allow.v[i]; *p;)
-      {
-        size_t len = strcspn (p, ",");
-        if (len == n && strncmp (p, name, n) == 0)
-          return true;
-        p += len + (p[len] == ',');
-      }
-  return false;
-}
-
-/* Give target T's build the entitlement NAME, which bake's --allow must grant. */
-static int
-entitle (const struct bake *bk, const struct target *t, const char *name, sw_error **err)
-{
-  if (!granted (bk, name))
-    {
-      fprintf (stderr, "slipway: target %s: additional privileges requested: %s (grant them with --allow %s)\n",
-               t->name, name, name);
-      return -1;
-    }
-  return set (t->b, SW_OPT_ALLOW, name, err);
-}
-
 /* An object of buildx's CSV attributes back to "k=v,k=v" (type first). */
 static char *
 csv_of (const json_t *o)
@@ -242,18 +213,24 @@ configure (struct bake *bk, struct target *t, sw_error **err)
     if (json_object_get (d, refused[i]))
       return unsupported (t, refused[i], err);
   /* What the target asks — its `entitlements`, and network.host for network = "host" — is
-   * given only when bake's --allow grants it, as buildx bake checks before building */
+   * what its build may use; bake's --allow is the user's grant ("" when there is none),
+   * which the build checks it against before any work, as buildx bake does */
   json_array_foreach (json_object_get (d, "entitlements"), i, e)
     {
       const char *name = json_string_value (e);
       if (strcmp (name, "network.host") != 0 && strcmp (name, "security.insecure") != 0)
         return unsupported (t, name, err);
-      if (entitle (bk, t, name, err) < 0)
+      if (set (b, SW_OPT_ALLOW, name, err) < 0)
         return -1;
     }
   const char *network = json_string_value (json_object_get (d, "network"));
-  if (network && strcmp (network, "host") == 0 && entitle (bk, t, "network.host", err) < 0)
+  if (network && strcmp (network, "host") == 0 && set (b, SW_OPT_ALLOW, "network.host", err) < 0)
     return -1;
+  if (bk->allow.n == 0 && set (b, SW_OPT_GRANT, "", err) < 0)
+    return -1;
+  for (i = 0; i < bk->allow.n; i++)
+    if (set (b, SW_OPT_GRANT, bk->allow.v[i], err) < 0)
+      return -1;
   if (set (b, SW_OPT_CONTEXT, ctx, err) < 0)
     return -1;
   if (df)

@@ -365,6 +365,48 @@ check_secret (const char *value, sw_error **err)
   return 0;
 }
 
+/* The entitlements an --allow value names: buildx's CSV list, so "a,b" is two and a field
+ * may be quoted.  strict (what a build may use): only network.host and security.insecure,
+ * the two slipway enforces.  Not strict (a grant): other names (buildx bake's fs=…, ssh)
+ * grant nothing slipway ever asks for and are passed over, and "" grants none.  A refused
+ * value sets nothing. */
+static int
+parse_entitlements (const char *value, bool strict, bool *network_host, bool *security_insecure, sw_error **err)
+{
+  cleanup_strvec sw_strv list = SW_STRV_INIT;
+  const char *why;
+  bool nh = false, si = false;
+  if (sw_csv_split (value, &list, &why) < 0)
+    return sw_error_make (err, EINVAL, "invalid --allow \"%s\": %s", value, why);
+  for (size_t i = 0; i < list.n; i++)
+    if (strcmp (list.v[i], "network.host") == 0)
+      nh = true;
+    else if (strcmp (list.v[i], "security.insecure") == 0)
+      si = true;
+    else if (strict)
+      return sw_error_make (err, EINVAL, "invalid --allow \"%s\": entitlements are network.host and "
+                            "security.insecure", list.v[i]);
+  *network_host = nh;
+  *security_insecure = si;
+  return 0;
+}
+
+int
+sw_build_check_grant (const sw_build *b, sw_error **err)
+{
+  const char *missing = NULL;
+  if (!b->grant_set)
+    return 0;
+  if (b->allow_network_host && !b->grant_network_host)
+    missing = "network.host";
+  else if (b->allow_security_insecure && !b->grant_security_insecure)
+    missing = "security.insecure";
+  if (missing == NULL)
+    return 0;
+  sw_error_make (err, EPERM, "additional privileges requested: %s (grant them with --allow %s)", missing, missing);
+  return sw_error_set_category (err, SW_ERR_INPUT);
+}
+
 /* A positive count of microseconds (--cpu-quota, --cpu-period). */
 static int
 parse_micros (const char *name, const char *value, uint64_t *out, sw_error **err)
@@ -468,21 +510,21 @@ build_set (sw_build *b, sw_option opt, const char *value, sw_error **err)
     case SW_OPT_INSECURE_REGISTRY: sw_strv_push (&b->insecure_registries, value); return 0;
     case SW_OPT_ALLOW:
       {
-        cleanup_strvec sw_strv list = SW_STRV_INIT;
-        const char *why;
-        if (sw_csv_split (value, &list, &why) < 0)
-          return sw_error_make (err, EINVAL, "invalid --allow \"%s\": %s", value, why);
-        for (size_t i = 0; i < list.n; i++)
-          if (strcmp (list.v[i], "network.host") == 0)
-            b->allow_network_host = true;
-          else if (strcmp (list.v[i], "security.insecure") == 0)
-            b->allow_security_insecure = true;
-          else
-            return sw_error_make (err, EINVAL, "invalid --allow \"%s\": entitlements are network.host and "
-                                  "security.insecure", list.v[i]);
-        if (!*value)
-          return sw_error_make (err, EINVAL, "invalid --allow \"\": entitlements are network.host and "
-                                "security.insecure");
+        bool network_host = false, security_insecure = false;
+        if (parse_entitlements (value, true, &network_host, &security_insecure, err) < 0)
+          return -1;
+        b->allow_network_host |= network_host;
+        b->allow_security_insecure |= security_insecure;
+        return 0;
+      }
+    case SW_OPT_GRANT:
+      {
+        bool network_host = false, security_insecure = false;
+        if (parse_entitlements (value, false, &network_host, &security_insecure, err) < 0)
+          return -1;
+        b->grant_set = true;
+        b->grant_network_host |= network_host;
+        b->grant_security_insecure |= security_insecure;
         return 0;
       }
     case SW_OPT_CACHE_FROM: sw_strv_push (&b->cache_from, value); return 0;

@@ -44,6 +44,8 @@ struct sw_build
   int provenance, sbom;
   char *provenance_spec, *sbom_spec;
   bool allow_network_host, allow_security_insecure; /* --allow entitlements */
+  /* SW_OPT_GRANT: set, the user's grant those entitlements must fit in (bake's --allow) */
+  bool grant_set, grant_network_host, grant_security_insecure;
   bool call_check; /* --call=check: run the build checks only */
   /* RUN's resources (sandbox/limits.h) */
   uint64_t shm_size;
@@ -74,6 +76,11 @@ struct sw_build
 /* After sw_build_cancel(): fills *err (ECANCELED, "cancelled") and returns -1; else 0.
  * The engine asks between steps and before it publishes anything. */
 int sw_build_check_cancelled (sw_build *b, sw_error **err);
+
+/* With SW_OPT_GRANT set: -1 (EPERM, SW_ERR_INPUT) when SW_OPT_ALLOW asks for an
+ * entitlement the grant lacks, naming it and the flag that grants it; else 0.  The run
+ * asks before any work. */
+int sw_build_check_grant (const sw_build *b, sw_error **err);
 
 /* Emit an event to the build's callback, if any.  On the build's thread it is delivered
  * at once (messages other threads logged meanwhile first, as SW_EVENT_LOG); from any

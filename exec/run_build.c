@@ -863,7 +863,10 @@ sw_build_run (sw_build *b, sw_error **err)
 
   if (sw_build_check_cancelled (b, err) < 0)
     return -1;
-  /* BuildKit's entitlement, checked before any work (RUN --network=host: at the step) */
+  /* BuildKit's entitlements, checked before any work (RUN --network=host: at the step):
+   * what the build may use must fit in the user's grant, when there is one */
+  if (sw_build_check_grant (b, err) < 0)
+    return -1;
   if (b->network && strcmp (b->network, "host") == 0 && !b->allow_network_host)
     {
       sw_error_make (err, EPERM, "network.host is not allowed: --network host needs --allow network.host");

@@ -159,6 +159,14 @@ typedef enum sw_option
    * network: --network host, RUN --network=host), "security.insecure" (RUN
    * --security=insecure runs unconfined); comma-separated lists too */
   SW_OPT_ALLOW = 200,
+  /* (list) an entitlement the user grants, as `docker buildx bake --allow` (SW_OPT_ALLOW's
+   * syntax; "" grants none; names slipway never asks for, such as bake's fs=…, are passed
+   * over), for a build whose SW_OPT_ALLOW comes from a file the user may not have written
+   * (a bake target's `entitlements`, `network = "host"`).  Once it is set, sw_build_run()
+   * refuses, before any work, an SW_OPT_ALLOW entitlement that no grant names:
+   * "additional privileges requested: network.host (grant them with --allow network.host)".
+   * Unset, SW_OPT_ALLOW is its own grant (`docker buildx build --allow`). */
+  SW_OPT_GRANT = 201,
   /* Attestations, attached as buildx attaches them.  Without any of these, a pushed image
    * gets provenance mode=min, as buildx does, unless BUILDX_NO_DEFAULT_ATTESTATIONS=1. */
   SW_OPT_PROVENANCE = 400, /* "true", "false", or "mode=min|max,builder-id=…,version=v1|v0.2" */

@@ -126,20 +126,19 @@ ctx=$dir/ctx6; mkdir -p "$ctx"
 printf 'FROM %s/base/busybox:latest\nRUN echo started; sleep 737\n' "$REGISTRY" > "$ctx/Dockerfile"
 "$SLIPWAY" build --progress=plain --state-dir "$state" -t "$REGISTRY/t/cancel:v1" --push "$ctx" > "$dir/cancel.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do grep -qs started "$dir/cancel.log" && break; sleep 0.1; done
+eventually 10 grep -qs started "$dir/cancel.log" || echo "the build's RUN has not started: $(tail -3 "$dir/cancel.log")"
 kill -TERM $pid; t0=$(date +%s); wait $pid; rc=$?
 check "SIGTERM stops the build quickly, non-zero" bash -c '[ '$rc' -ne 0 ] && [ $(( $(date +%s) - '$t0' )) -lt 10 ]'
-check "no sleep left running" bash -c '! pgrep -f "slee[p] 737" >/dev/null'
+check "no sleep left running" no_procs "sleep 737"
 check "the cancelled build published no tag" bash -c '! skopeo inspect --tls-verify=false "docker://'"$REGISTRY"'/t/cancel:v1" >/dev/null 2>&1'
 check "the cancelled build left no scratch" bash -c '[ -z "$(ls -A "'"$state"'/runs" 2>/dev/null)" ]'
 "$SLIPWAY" build --progress=plain --state-dir "$state" "$ctx" > "$dir/kill.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do grep -qs started "$dir/kill.log" && break; sleep 0.1; done
+eventually 10 grep -qs started "$dir/kill.log" || echo "the build's RUN has not started: $(tail -3 "$dir/kill.log")"
 kill -KILL $pid; wait $pid 2>/dev/null
 # The kernel delivers the parent-death signals and tears the step's PID namespace down
 # after slipway is gone, not with it: give that a bounded moment on a loaded machine.
-check "SIGKILL: the step's processes die with slipway" \
-  timeout 10 bash -c 'while pgrep -f "slee[p] 737" >/dev/null; do sleep 0.1; done'
+check "SIGKILL: the step's processes die with slipway" eventually 10 no_procs "sleep 737"
 # and its session's lock is free once the kernel has ended every process that held it
 dead_locks_free() { local l; for l in "$state"/runs/*/lock; do [ -e "$l" ] || continue; flock -n "$l" true || return 1; done; }
 eventually 10 dead_locks_free || echo "the killed build's session is still locked: $(cat /proc/locks)"
