@@ -14,7 +14,10 @@
 # ROUNDS (default 3) rounds, each measuring every tool and every part of the floor once, in
 # turn; each figure printed is its fastest round's (the network's and the machine's noise only
 # ever add time: an apt-get over the network varies by seconds between minutes).
-# The tools run through ../shared/bench/anchors.sh (buildx 0.29 on docker 28: /opt/docker-sid).
+# The tools run through ../shared/bench/anchors.sh (buildx 0.29 on docker 28: /opt/docker-sid),
+# from a private copy whose sampler of the state tmpfs's peak use (`df | tail | tr` 20 times a
+# second: on two cores it slows every tool's build, and the floor's parts do not pay it; this
+# script prints no peak) only idles; SAMPLER=1 runs anchors.sh as it is.
 # Prints one line per case:  case platform floor (pull run ingest)  slipway s ×floor  buildx s ×floor
 # UPLOADS="put chunked" adds a column per way: slipway with SLIPWAY_LAYER_UPLOAD=put (each
 # layer packed twice: its digest, then one monolithic PUT) or chunked (packed once into
@@ -119,8 +122,21 @@ ingest_floor() {
   echo "$total"
 }
 
+anchors=$shared/anchors.sh
+if [ "${SAMPLER:-0}" != 1 ]; then
+  mkdir -p "$W/bench"
+  for f in registry.sh setup-buildx.sh cases; do ln -s "$shared/$f" "$W/bench/$f"; done
+  sed 's|^( peak=0; while :; do .*done ) &$|( while :; do sleep 1; done ) \&|' "$shared/anchors.sh" > "$W/bench/anchors.sh"
+  chmod +x "$W/bench/anchors.sh"
+  if grep -q '^( while :; do sleep 1; done ) &$' "$W/bench/anchors.sh"; then
+    anchors=$W/bench/anchors.sh
+  else
+    echo "floor.sh: anchors.sh's disk sampler not found; running it as it is (as SAMPLER=1)" >&2
+  fi
+fi
+
 tool_time() { # TOOL CASE PLATFORM → seconds (or "fail")
-  local out; out=$("$shared/anchors.sh" "$1" "$2" "$3")
+  local out; out=$("$anchors" "$1" "$2" "$3")
   grep -q "rc=0" <<<"$out" && sed -n 's/.*wall_s=\([0-9.]*\).*/\1/p' <<<"$out" || echo fail
 }
 
