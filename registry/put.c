@@ -34,7 +34,6 @@ struct sw_put
   char *scope;
   char *location;
   bool stream;      /* the streamed PATCH: digest and size unknown until finish */
-  bool committing;  /* the stream's PATCH ended: rc and resp are the closing PUT's */
   char digest[SW_DIGEST_BUFSZ];
   uint64_t size;    /* announced (not for a stream) */
   uint64_t written; /* bytes the writer gave */
@@ -85,9 +84,7 @@ static void *
 transfer (void *arg)
 {
   sw_put *p = arg;
-  cleanup_free char *url
-      = p->stream ? sw_xstrdup (p->location)
-                  : sw_xasprintf ("%s%cdigest=%s", p->location, strchr (p->location, '?') ? '&' : '?', p->digest);
+  cleanup_free char *url = p->stream ? sw_xstrdup (p->location) : sw_upload_commit_url (p->location, p->digest);
   sw_req req = { .method = p->stream ? "PATCH" : "PUT", .repo = p->repo, .url = url, .scope = p->scope,
                  .body_read = body_read, .body_read_ud = p, .body_len = (size_t) p->size,
                  .body_unsized = p->stream, .no_retry = true };
@@ -153,9 +150,8 @@ transfer_error (sw_put *p, sw_error **err)
       sw_error_move (err, &p->err);
       return -1;
     }
-  bool put = !p->stream || p->committing;
-  cleanup_free char *url = put ? sw_xasprintf ("%s?digest=%s", p->location, p->digest) : sw_xstrdup (p->location);
-  sw_req req = { .method = put ? "PUT" : "PATCH", .repo = p->repo, .url = url };
+  cleanup_free char *url = p->stream ? sw_xstrdup (p->location) : sw_upload_commit_url (p->location, p->digest);
+  sw_req req = { .method = p->stream ? "PATCH" : "PUT", .repo = p->repo, .url = url };
   return sw_resp_error (&req, &p->resp, err);
 }
 
@@ -210,8 +206,8 @@ end_transfer (sw_put *p, bool stop)
   p->th_started = false;
 }
 
-/* The streamed PATCH has all of the body: commit it with a bodiless PUT ?digest=, where the
- * registry checks the bytes it holds against the digest. */
+/* The streamed PATCH has all of the body: the session is committed as the chunked upload's
+ * is, with a bodiless PUT ?digest= where the registry checks the bytes it holds. */
 static int
 stream_finish (sw_put *p, const char *digest, sw_error **err)
 {
@@ -221,8 +217,6 @@ stream_finish (sw_put *p, const char *digest, sw_error **err)
       return sw_error_make (err, EINVAL, "upload to %s/%s: a streamed blob needs its digest to be committed",
                             p->repo->domain, p->repo->path);
     }
-  snprintf (p->digest, sizeof p->digest, "%s", digest);
-  p->size = p->written;
   end_transfer (p, false);
   if (p->rc < 0 || p->resp.status != 202)
     {
@@ -235,14 +229,9 @@ stream_finish (sw_put *p, const char *digest, sw_error **err)
       free (p->location);
       p->location = steal_pointer (&p->resp.location);
     }
-  cleanup_free char *url = sw_xasprintf ("%s%cdigest=%s", p->location, strchr (p->location, '?') ? '&' : '?', digest);
-  sw_req req = { .method = "PUT", .repo = p->repo, .url = url, .scope = p->scope, .has_body = true,
-                 .no_retry = true };
-  sw_resp_clear (&p->resp);
-  sw_error_free (p->err);
-  p->err = NULL;
-  p->committing = true;
-  p->rc = sw_registry_do (p->r, &req, &p->resp, &p->err);
+  if (sw_upload_commit (p->r, p->repo, p->scope, p->location, digest, p->written, err) < 0)
+    return -1;
+  p->done = true;
   return 0;
 }
 
@@ -251,11 +240,8 @@ sw_put_finish (sw_put *p, const char *digest, sw_error **err)
 {
   const char *d = p->digest;
   if (p->stream)
-    {
-      if (stream_finish (p, digest, err) < 0)
-        return -1;
-    }
-  else if (p->written != p->size || (digest && strcmp (digest, p->digest) != 0))
+    return stream_finish (p, digest, err);
+  if (p->written != p->size || (digest && strcmp (digest, p->digest) != 0))
     {
       end_transfer (p, true);
       return sw_error_make (err, EIO, "upload to %s/%s: the bytes are %" PRIu64 " with digest %s, announced %" PRIu64
@@ -263,8 +249,7 @@ sw_put_finish (sw_put *p, const char *digest, sw_error **err)
                             p->repo->domain, p->repo->path, p->written, digest ? digest : "(not given)", p->size,
                             p->digest);
     }
-  else
-    end_transfer (p, false);
+  end_transfer (p, false);
   long s = p->rc == 0 ? p->resp.status : 0;
   if ((s == 201 || s == 204 || s == 200) && (p->resp.docker_digest == NULL || strcmp (p->resp.docker_digest, d) == 0))
     {
@@ -282,8 +267,7 @@ sw_put_finish (sw_put *p, const char *digest, sw_error **err)
     sw_error_make (err, EIO, "the registry stored the upload as %s, but its bytes are %s", p->resp.docker_digest, d);
   else
     transfer_error (p, err);
-  return sw_error_wrap (err, "committing blob %s to %s/%s%s", d, p->repo->domain, p->repo->path,
-                        p->stream ? "" : " in one PUT");
+  return sw_error_wrap (err, "committing blob %s to %s/%s in one PUT", d, p->repo->domain, p->repo->path);
 }
 
 void

@@ -375,7 +375,7 @@ sw_upload_sink (void *ud, const void *p, size_t n, sw_error **err)
 static int
 put_whole (sw_upload *u, const char *d, sw_error **err)
 {
-  cleanup_free char *url = sw_xasprintf ("%s%cdigest=%s", u->location, strchr (u->location, '?') ? '&' : '?', d);
+  cleanup_free char *url = sw_upload_commit_url (u->location, d);
   sw_req req = { .method = "PUT", .repo = u->repo, .url = url, .scope = u->scope, .body = u->bufs[u->cur],
                  .body_len = u->len, .has_body = true, .no_retry = true };
   sw_resp resp = { 0 };
@@ -443,11 +443,26 @@ sw_upload_finish (sw_upload *u, const char *expected, char digest[SW_DIGEST_BUFS
   if (len > 0 && flush (u, u->bufs[u->cur], &len, err) < 0)
     return -1;
   u->len = 0;
-  cleanup_free char *url = sw_xasprintf ("%s%cdigest=%s", u->location, strchr (u->location, '?') ? '&' : '?', d);
-  sw_req req = { .method = "PUT", .repo = u->repo, .url = url, .scope = u->scope, .has_body = true };
+  if (sw_upload_commit (u->r, u->repo, u->scope, u->location, d, u->total, err) < 0)
+    return -1;
+  return finished (u, d, digest, size);
+}
+
+char *
+sw_upload_commit_url (const char *location, const char *digest)
+{
+  return sw_xasprintf ("%s%cdigest=%s", location, strchr (location, '?') ? '&' : '?', digest);
+}
+
+int
+sw_upload_commit (sw_registry *r, const sw_ref *repo, const char *scope, const char *location, const char *digest,
+                  uint64_t size, sw_error **err)
+{
+  cleanup_free char *url = sw_upload_commit_url (location, digest);
+  sw_req req = { .method = "PUT", .repo = repo, .url = url, .scope = scope, .has_body = true };
   sw_resp resp = { 0 };
   int ret = -1;
-  if (sw_registry_do (u->r, &req, &resp, err) < 0)
+  if (sw_registry_do (r, &req, &resp, err) < 0)
     goto out;
   if (resp.status == 201 || resp.status == 204 || resp.status == 200)
     ret = 0;
@@ -455,20 +470,21 @@ sw_upload_finish (sw_upload *u, const char *expected, char digest[SW_DIGEST_BUFS
     {
       /* a retried PUT whose first try committed: the blob is there */
       int64_t have = -1;
-      if (sw_blob_exists (u->r, u->repo, d, &have, NULL) == 1 && (uint64_t) have == u->total)
+      if (sw_blob_exists (r, repo, digest, &have, NULL) == 1 && (uint64_t) have == size)
         ret = 0;
       else
         sw_resp_error (&req, &resp, err);
     }
   else
     sw_resp_error (&req, &resp, err);
-  if (ret == 0 && resp.docker_digest && strcmp (resp.docker_digest, d) != 0)
-    ret = sw_error_make (err, EIO, "the registry stored the upload as %s, but its bytes are %s", resp.docker_digest, d);
+  if (ret == 0 && resp.docker_digest && strcmp (resp.docker_digest, digest) != 0)
+    ret = sw_error_make (err, EIO, "the registry stored the upload as %s, but its bytes are %s", resp.docker_digest,
+                         digest);
 out:
   sw_resp_clear (&resp);
   if (ret < 0)
-    return sw_error_wrap (err, "committing blob %s to %s/%s", d, u->repo->domain, u->repo->path);
-  return finished (u, d, digest, size);
+    return sw_error_wrap (err, "committing blob %s to %s/%s", digest, repo->domain, repo->path);
+  return 0;
 }
 
 void

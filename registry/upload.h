@@ -84,5 +84,12 @@ void sw_put_free (sw_put *p);
  * DELETE one that will not be finished (errors ignored: the registry expires it anyway). */
 int sw_upload_session (sw_registry *r, const sw_ref *repo, const char *scope, char **location, sw_error **err);
 void sw_upload_cancel (sw_registry *r, const sw_ref *repo, const char *scope, const char *location);
+/* The URL that commits a session as blob digest: location with `digest=` added (malloc'ed). */
+char *sw_upload_commit_url (const char *location, const char *digest);
+/* Commit a session that holds all of a blob's size bytes: a bodiless `PUT ?digest=` (with the
+ * client's retries: a retried PUT whose first try committed gets 404, and the blob is found
+ * by HEAD).  Fails when the registry stored other bytes than digest. */
+int sw_upload_commit (sw_registry *r, const sw_ref *repo, const char *scope, const char *location,
+                      const char *digest, uint64_t size, sw_error **err);
 
 #endif
